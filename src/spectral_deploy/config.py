@@ -1,0 +1,303 @@
+"""Configuration: ``spectral.toml`` or ``[tool.spectral-deploy]`` -> frozen dataclasses.
+
+Precedence, lowest first: built-in defaults, the config file, environment
+variables, command-line overrides (``--set section.key=value``). Every key has
+an environment variable ``SPECTRAL_<SECTION>_<KEY>`` (``database.schema`` is
+``SPECTRAL_DATABASE_SCHEMA``); ``database.url`` also reads the conventional
+``DATABASE_URL``.
+
+Secrets come only from the environment: a password inside ``database.url`` in a
+file or on the command line is a ``ConfigError`` naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from spectral_deploy.errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILENAME",
+    "Config",
+    "DatabaseConfig",
+    "EmbeddedConfig",
+    "find_config_file",
+    "load_config",
+]
+
+CONFIG_FILENAME = "spectral.toml"
+PYPROJECT_TABLE = "spectral-deploy"
+ENV_PREFIX = "SPECTRAL_"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Where Spectral's schema lives. No URL means the embedded server."""
+
+    url: str | None = field(default=None, repr=False)
+    schema: str = "spectral"
+    connect_timeout_seconds: int = 5
+    statement_timeout_seconds: int = 60
+    lock_timeout_seconds: int = 10
+
+
+@dataclass(frozen=True)
+class EmbeddedConfig:
+    """The embedded PostgreSQL server used when no database URL is configured."""
+
+    data_dir: Path = Path(".spectral/pg")
+    database: str = "spectral"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, resolved against the project root."""
+
+    project_root: Path
+    source: str
+    database: DatabaseConfig = DatabaseConfig()
+    embedded: EmbeddedConfig = EmbeddedConfig()
+
+    @property
+    def embedded_data_dir(self) -> Path:
+        """The embedded server's directory, absolute."""
+        path = self.embedded.data_dir
+        return path if path.is_absolute() else self.project_root / path
+
+
+_RESOLVED_FIELDS = ("project_root", "source")
+_SECTIONS: dict[str, type[Any]] = {
+    f.name: typing.get_type_hints(Config)[f.name]
+    for f in dataclasses.fields(Config)
+    if f.name not in _RESOLVED_FIELDS
+}
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The nearest spectral.toml (or pyproject.toml with our table) at or above start."""
+    for directory in (start, *start.parents):
+        candidate = directory / CONFIG_FILENAME
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and _pyproject_has_table(pyproject):
+            return pyproject
+    return None
+
+
+def load_config(
+    *,
+    config_file: Path | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> Config:
+    """Resolve the configuration from file, environment and overrides."""
+    environ = os.environ if environ is None else environ
+    cwd = (cwd or Path.cwd()).resolve()
+    if config_file is None and environ.get(f"{ENV_PREFIX}CONFIG"):
+        config_file = Path(environ[f"{ENV_PREFIX}CONFIG"])
+    if config_file is not None:
+        config_file = (cwd / config_file).resolve()
+        if not config_file.is_file():
+            raise ConfigError("config file does not exist", key="--config", source=str(config_file))
+    else:
+        config_file = find_config_file(cwd)
+
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    project_root = cwd
+    if config_file is not None:
+        raw = _read_table(config_file)
+        source = str(config_file)
+        project_root = config_file.parent
+
+    sections: dict[str, Any] = {}
+    for name, section_type in _SECTIONS.items():
+        file_values = raw.pop(name, {})
+        if not isinstance(file_values, dict):
+            raise ConfigError("must be a table", key=name, source=source)
+        sections[name] = _build_section(name, section_type, file_values, source, environ)
+    if raw:
+        unknown = sorted(raw)[0]
+        raise ConfigError(
+            f"unknown section (known: {', '.join(sorted(_SECTIONS))})",
+            key=unknown,
+            source=source,
+        )
+
+    for dotted, text in (overrides or {}).items():
+        sections = _apply_override(sections, dotted, text)
+
+    return Config(project_root=project_root, source=source, **sections)
+
+
+def _pyproject_has_table(path: Path) -> bool:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return PYPROJECT_TABLE in data.get("tool", {})
+
+
+def _read_table(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", key="file", source=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("not UTF-8", key="file", source=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", key="file", source=str(path)) from exc
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get(PYPROJECT_TABLE, {})
+        return dict(table) if isinstance(table, dict) else {}
+    return data
+
+
+def _build_section(
+    name: str,
+    section_type: type[Any],
+    file_values: dict[str, Any],
+    source: str,
+    environ: Mapping[str, str],
+) -> Any:
+    hints = typing.get_type_hints(section_type)
+    known = {f.name for f in dataclasses.fields(section_type)}
+    for key in file_values:
+        if key not in known:
+            raise ConfigError(
+                f"unknown key (known: {', '.join(sorted(known))})",
+                key=f"{name}.{key}",
+                source=source,
+            )
+    values: dict[str, Any] = {}
+    for key in known:
+        dotted = f"{name}.{key}"
+        if key in file_values:
+            values[key] = _coerce(file_values[key], hints[key], dotted, source, from_text=False)
+            _refuse_secret(dotted, values[key], source)
+        env_name = f"{ENV_PREFIX}{name}_{key}".upper()
+        env_value = environ.get(env_name)
+        if dotted == "database.url" and environ.get("DATABASE_URL"):  # the convention
+            env_value = environ["DATABASE_URL"]
+            env_name = "DATABASE_URL"
+        if env_value is not None and env_value != "":
+            values[key] = _coerce(env_value, hints[key], dotted, f"${env_name}", from_text=True)
+    return section_type(**values)
+
+
+def _apply_override(sections: dict[str, Any], dotted: str, text: str) -> dict[str, Any]:
+    source = "--set"
+    section_name, _, key = dotted.partition(".")
+    if section_name not in sections or not key:
+        raise ConfigError(
+            f"unknown key (sections: {', '.join(sorted(sections))})", key=dotted, source=source
+        )
+    section = sections[section_name]
+    hints = typing.get_type_hints(type(section))
+    if key not in hints:
+        raise ConfigError("unknown key", key=dotted, source=source)
+    value = _coerce(text, hints[key], dotted, source, from_text=True)
+    _refuse_secret(dotted, value, source)
+    return {**sections, section_name: dataclasses.replace(section, **{key: value})}
+
+
+def _refuse_secret(dotted: str, value: Any, source: str) -> None:
+    if dotted == "database.url" and isinstance(value, str) and _url_has_password(value):
+        raise ConfigError(
+            "contains a password; secrets come only from the environment",
+            key=dotted,
+            source=source,
+            hint="export DATABASE_URL='postgresql://user:...@host/db' instead",
+        )
+
+
+def _url_has_password(url: str) -> bool:
+    if "://" not in url:
+        return "password=" in url
+    parts = urlsplit(url)
+    return bool(parts.password) or "password" in parse_qs(parts.query)
+
+
+def _coerce(value: Any, hint: Any, dotted: str, source: str, *, from_text: bool) -> Any:
+    """Turn a TOML value (or an env/flag string) into the field's declared type."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (from_text and value == ""):
+            return None
+        inner = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+        return _coerce(value, inner, dotted, source, from_text=from_text)
+    if origin in (list, tuple):
+        item_type = typing.get_args(hint)[0]
+        if from_text and isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"expected a list, got {value!r}", key=dotted, source=source)
+        return tuple(
+            _coerce(item, item_type, dotted, source, from_text=from_text) for item in value
+        )
+    scalar = _SCALARS.get(hint)
+    if scalar is None:
+        raise TypeError(f"config field {dotted} has an unsupported type {hint!r}")
+    expected, convert = scalar
+    result = convert(value, from_text)
+    if result is _INVALID:
+        raise ConfigError(f"expected {expected}, got {value!r}", key=dotted, source=source)
+    return result
+
+
+_INVALID = object()
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _to_bool(value: Any, from_text: bool) -> Any:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if from_text and text in _TRUE + _FALSE:
+        return text in _TRUE
+    return _INVALID
+
+
+def _to_number(kind: type[int] | type[float]) -> typing.Callable[[Any, bool], Any]:
+    def convert(value: Any, from_text: bool) -> Any:
+        if isinstance(value, bool):
+            return _INVALID
+        if isinstance(value, int) or (kind is float and isinstance(value, float)):
+            return kind(value)
+        if from_text:
+            try:
+                return kind(str(value))
+            except ValueError:
+                return _INVALID
+        return _INVALID
+
+    return convert
+
+
+def _to_str(value: Any, from_text: bool) -> Any:
+    return value if isinstance(value, str) else _INVALID
+
+
+def _to_path(value: Any, from_text: bool) -> Any:
+    return Path(value).expanduser() if isinstance(value, str) and value else _INVALID
+
+
+_SCALARS: dict[Any, tuple[str, typing.Callable[[Any, bool], Any]]] = {
+    bool: ("true or false", _to_bool),
+    int: ("an integer", _to_number(int)),
+    float: ("a number", _to_number(float)),
+    str: ("a string", _to_str),
+    Path: ("a path", _to_path),
+}

@@ -1,0 +1,104 @@
+"""The whole exception tree of Spectral Deploy.
+
+Every error the tool raises on purpose is a ``SpectralError``. The CLI maps the
+tree to exit codes in one place (``spectral_deploy.cli.main``)::
+
+    SpectralError                       exit 1  the checked thing failed
+    ├── CheckFailed                     exit 1  e.g. rows remain after a drain
+    ├── UsageError                      exit 2  bad flag, value or input file
+    │   ├── ConfigError                 exit 2  names the key and the file
+    │   └── InputError                  exit 2  names the file, line or value
+    ├── PreconditionFailed              exit 3  the world is not in the state required
+    │   ├── DatabaseUnreachable         exit 3  names host and port, never the password
+    │   ├── SchemaNotInstalled          exit 3  run `spectral-deploy db init`
+    │   └── EmbeddedServerError         exit 3  the embedded PostgreSQL cannot start
+    └── DatabaseError                   exit 1  a query failed (translated psycopg error)
+        └── LedgerIsAppendOnly          exit 1  an UPDATE/DELETE hit the ledger
+
+Each error carries an optional ``hint``: the next command an operator should run.
+Library errors (psycopg, subprocess, OSError) are translated at the boundary and
+chained with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckFailed",
+    "ConfigError",
+    "DatabaseError",
+    "DatabaseUnreachable",
+    "EmbeddedServerError",
+    "InputError",
+    "LedgerIsAppendOnly",
+    "PreconditionFailed",
+    "SchemaNotInstalled",
+    "SpectralError",
+    "UsageError",
+]
+
+
+class SpectralError(Exception):
+    """Base of every error Spectral Deploy raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CheckFailed(SpectralError):
+    """The thing the command checks is not true (lint violations, rows left over)."""
+
+    exit_code = 1
+
+
+class UsageError(SpectralError):
+    """The operator asked for something malformed."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A configuration key is unknown, mistyped, or holds a secret."""
+
+    def __init__(self, message: str, *, key: str, source: str, hint: str | None = None) -> None:
+        super().__init__(f"{source}: {key}: {message}", hint=hint)
+        self.key = key
+        self.source = source
+
+
+class InputError(UsageError):
+    """An input file or value cannot be used."""
+
+
+class PreconditionFailed(SpectralError):
+    """The world is not in the state the command requires."""
+
+    exit_code = 3
+
+
+class DatabaseUnreachable(PreconditionFailed):
+    """PostgreSQL cannot be reached at the configured host and port."""
+
+
+class SchemaNotInstalled(PreconditionFailed):
+    """Spectral's own schema is missing or older than this tool needs."""
+
+
+class EmbeddedServerError(PreconditionFailed):
+    """The embedded PostgreSQL server cannot be initialised, started or stopped."""
+
+
+class DatabaseError(SpectralError):
+    """A statement failed; the psycopg error is chained as ``__cause__``."""
+
+    exit_code = 1
+
+
+class LedgerIsAppendOnly(DatabaseError):
+    """Something tried to rewrite history: the ledger refuses UPDATE and DELETE."""
