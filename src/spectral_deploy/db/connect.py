@@ -1,0 +1,143 @@
+"""Connections: which database, with which timeouts, and what a failure means.
+
+``resolve_url`` picks the configured URL or starts the embedded server.
+``connect`` opens a psycopg connection with ``application_name`` and timeouts.
+``translate`` turns psycopg errors into the Spectral error tree; it is the one
+place that knows psycopg's exception classes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from spectral_deploy.config import Config, DatabaseConfig
+from spectral_deploy.db.embedded import EmbeddedServer
+from spectral_deploy.errors import (
+    DatabaseError,
+    DatabaseUnreachable,
+    LedgerIsAppendOnly,
+    SpectralError,
+)
+
+__all__ = [
+    "APPLICATION_NAME",
+    "LEDGER_APPEND_ONLY_SQLSTATE",
+    "connect",
+    "describe_target",
+    "ensure_database",
+    "resolve_url",
+    "transaction",
+    "translate",
+]
+
+APPLICATION_NAME = "spectral-deploy"
+# Raised by the ledger's trigger; a custom SQLSTATE so we never match on message text.
+LEDGER_APPEND_ONLY_SQLSTATE = "SD001"
+
+
+def resolve_url(config: Config, *, start: bool = True) -> str:
+    """The configured database URL, or the embedded server's (started if needed)."""
+    if config.database.url:
+        return config.database.url
+    server = EmbeddedServer(config.embedded_data_dir)
+    status = server.ensure_started() if start else server.status()
+    url = status.url("postgres")
+    if url is None:
+        raise DatabaseUnreachable(
+            f"the embedded PostgreSQL server in {config.embedded_data_dir} is not running",
+            hint="spectral-deploy db start",
+        )
+    ensure_database(url, config.embedded.database)
+    database_url = status.url(config.embedded.database)
+    assert database_url is not None
+    return database_url
+
+
+def ensure_database(maintenance_url: str, name: str) -> None:
+    """Create database ``name`` on the server behind ``maintenance_url`` if it is missing."""
+    with connect(maintenance_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists is None:
+            # a concurrent command may create it first
+            with contextlib.suppress(pg_errors.DuplicateDatabase):
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def describe_target(url: str) -> str:
+    """``host:port/dbname`` of a URL, without user or password."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparseable database URL>"
+    host = str(params.get("host") or "localhost")
+    port = str(params.get("port") or "5432")
+    dbname = str(params.get("dbname") or params.get("user") or "")
+    return f"{host}:{port}/{dbname}"
+
+
+def connect(
+    url: str,
+    *,
+    settings: DatabaseConfig | None = None,
+    application_name: str = APPLICATION_NAME,
+    autocommit: bool = False,
+) -> psycopg.Connection[tuple[object, ...]]:
+    """Open a connection with Spectral's timeouts; unreachable servers raise one clear error."""
+    settings = settings or DatabaseConfig()
+    options = (
+        f"-c statement_timeout={settings.statement_timeout_seconds * 1000} "
+        f"-c lock_timeout={settings.lock_timeout_seconds * 1000}"
+    )
+    try:
+        return psycopg.connect(
+            url,
+            autocommit=autocommit,
+            connect_timeout=settings.connect_timeout_seconds,
+            application_name=application_name,
+            options=options,
+        )
+    except psycopg.OperationalError as exc:
+        reason = _first_line(str(exc))
+        raise DatabaseUnreachable(
+            f"cannot reach PostgreSQL at {describe_target(url)}: {reason}",
+            hint="check DATABASE_URL, or unset it to use the embedded server "
+            "(spectral-deploy db start)",
+        ) from exc
+    except psycopg.ProgrammingError as exc:
+        raise DatabaseUnreachable(
+            f"the database URL is not valid: {_first_line(str(exc))}",
+            hint="DATABASE_URL must look like postgresql://user@host:5432/dbname",
+        ) from exc
+
+
+@contextlib.contextmanager
+def transaction(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[None]:
+    """A transaction whose psycopg errors come out as Spectral errors."""
+    try:
+        with conn.transaction():
+            yield
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+
+
+def translate(exc: psycopg.Error) -> SpectralError:
+    """Map a psycopg error to the Spectral error tree."""
+    if exc.sqlstate == LEDGER_APPEND_ONLY_SQLSTATE:
+        return LedgerIsAppendOnly(
+            "the deploy ledger is append-only: rows cannot be updated or deleted"
+        )
+    if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
+        return DatabaseUnreachable(f"lost the database connection: {_first_line(str(exc))}")
+    state = f" [{exc.sqlstate}]" if exc.sqlstate else ""
+    return DatabaseError(f"database error{state}: {_first_line(str(exc))}")
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else "unknown error"

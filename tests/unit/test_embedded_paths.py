@@ -1,0 +1,62 @@
+"""The embedded server's filesystem logic, without starting a server."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from spectral_deploy.db import embedded
+from spectral_deploy.db.embedded import EmbeddedServer, socket_url
+
+
+def test_socket_lives_in_the_data_dir_when_the_path_is_short(tmp_path: Path) -> None:
+    """The socket goes in data_dir/run when AF_UNIX allows it."""
+    server = EmbeddedServer(tmp_path / "pg")
+    assert server._socket_dir() == (tmp_path / "pg").resolve() / "run"
+
+
+def test_long_paths_fall_back_to_a_stable_short_socket_dir() -> None:
+    """A data dir too deep for AF_UNIX gets a short socket dir derived from its path."""
+    deep = Path("/tmp") / ("d" * 60) / ("e" * 60) / "pg"
+    first = EmbeddedServer(deep)._socket_dir()
+    assert len(os.fsencode(first / ".s.PGSQL.5432")) <= embedded.MAX_SOCKET_PATH_BYTES
+    assert first == EmbeddedServer(deep)._socket_dir()
+    assert first != EmbeddedServer(deep.with_name("pg2"))._socket_dir()
+
+
+def test_status_of_an_empty_directory(tmp_path: Path) -> None:
+    """Nothing initialised, nothing running, no URL."""
+    status = EmbeddedServer(tmp_path / "pg").status()
+    assert not status.initialized
+    assert not status.running
+    assert status.url("spectral") is None
+
+
+def test_socket_url_quotes_the_directory() -> None:
+    """Spaces in the socket directory are percent-encoded for libpq."""
+    url = socket_url(Path("/srv/my project/run"), "spectral")
+    assert url == "postgresql://postgres@/spectral?host=/srv/my%20project/run&port=5432"
+
+
+def test_unsearchable_parent_is_found() -> None:
+    """A 0700 directory owned by someone else blocks the way, and is named."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to own a directory as another user")
+    nobody = pwd.getpwnam("nobody")
+    base = Path(tempfile.mkdtemp(prefix="spectral-path-"))
+    try:
+        base.chmod(0o755)
+        closed = base / "closed"
+        inner = closed / "pg"
+        inner.mkdir(parents=True)
+        closed.chmod(0o700)
+        assert embedded._first_unsearchable_parent(inner, nobody) == closed
+        closed.chmod(0o755)
+        assert embedded._first_unsearchable_parent(inner, nobody) is None
+    finally:
+        shutil.rmtree(base)
