@@ -1,0 +1,128 @@
+"""The ``spectral-deploy`` command: the root options and the one place that maps errors to exits.
+
+Exit codes: 0 ok, 1 the checked thing failed, 2 usage/config/input error,
+3 precondition not met, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spectral_deploy._version import __version__
+from spectral_deploy.cli import console
+from spectral_deploy.cli import db as db_commands
+from spectral_deploy.cli import demo as demo_commands
+from spectral_deploy.cli import generations as generation_commands
+from spectral_deploy.cli import ledger as ledger_commands
+from spectral_deploy.cli.common import AppState, parse_assignment
+from spectral_deploy.errors import SpectralError
+
+__all__ = ["app", "main"]
+
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="spectral-deploy",
+    help=(
+        "Blue/green deploys and safe rollbacks for Postgres-backed apps.\n\n"
+        "Every deploy gets an integer generation; async work goes through a Postgres outbox "
+        "routed by generation; rollbacks follow the runbook's five failure classes. "
+        "With no configuration everything runs on an embedded PostgreSQL under .spectral/.\n\n"
+        "Example: spectral-deploy db status"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(db_commands.app, name="db")
+app.add_typer(ledger_commands.app, name="ledger")
+app.add_typer(generation_commands.app, name="generations")
+app.command(name="demo")(demo_commands.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.info(f"spectral-deploy {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-C",
+            help="Config file (default: nearest spectral.toml or pyproject.toml "
+            "\\[tool.spectral-deploy]; env SPECTRAL_CONFIG).",
+            dir_okay=False,
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            "-s",
+            metavar="SECTION.KEY=VALUE",
+            help="Override one config key, e.g. --set database.schema=spectral (repeatable).",
+        ),
+    ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="More logs; tracebacks on errors."),
+    ] = 0,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Blue/green deploys and safe rollbacks for Postgres-backed apps."""
+    console.configure_logging(verbose)
+    overrides = dict(parse_assignment(item) for item in set_ or [])
+    ctx.obj = AppState(config_file=config, overrides=overrides)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="spectral-deploy", standalone_mode=False)
+    except SpectralError as exc:
+        if console.settings.verbosity:
+            traceback.print_exc()
+        console.error(exc.message, hint=exc.hint)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        console.error("aborted")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.TyperException as exc:  # usage errors of the command line itself
+        message = exc.format_message()
+        if message:  # empty when a group was called bare and its help was printed
+            console.error(message, hint=_help_hint(exc))
+        sys.exit(2)
+    except Exception as exc:  # a bug: say so plainly, traceback only with -v
+        if console.settings.verbosity:
+            traceback.print_exc()
+        console.error(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="rerun with -v for the traceback and report it",
+        )
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _help_hint(exc: typer.TyperException) -> str:
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "spectral-deploy"
+    return f"{path} --help"

@@ -1,0 +1,1 @@
+"""The local sandbox: everything on one machine, on the embedded PostgreSQL server."""

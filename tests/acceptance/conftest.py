@@ -1,0 +1,55 @@
+"""The CLI as a user runs it: a subprocess in a project directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Project:
+    """A project directory and a way to run spectral-deploy in it."""
+
+    root: Path
+
+    def run(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``spectral-deploy ARGS`` in the project; never raises on a non-zero exit."""
+        environ = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("SPECTRAL_") and key != "DATABASE_URL"
+        }
+        environ.update(env or {})
+        environ["COLUMNS"] = "200"
+        return subprocess.run(
+            [sys.executable, "-m", "spectral_deploy", *args],
+            cwd=self.root,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def project() -> Iterator[Project]:
+    """A fresh project directory under /tmp; its embedded server is stopped afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="spectral-project-"))
+    root.chmod(0o755)
+    project = Project(root)
+    try:
+        yield project
+    finally:
+        project.run("db", "stop")
+        shutil.rmtree(root, ignore_errors=True)
