@@ -1,0 +1,46 @@
+# Everything a fresh clone needs, with only Python 3.11+ present.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test lint typecheck unit integration acceptance demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "spectral-deploy needs Python 3.11+, found " + sys.version.split()[0] + " (set PYTHON=python3.x)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: install
+	$(BIN)/mypy
+
+# The whole suite: static checks, then unit, integration (embedded PostgreSQL) and acceptance tests.
+test: lint typecheck
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+acceptance: install
+	$(BIN)/pytest tests/acceptance
+
+demo: install
+	$(BIN)/spectral-deploy demo
+
+bench: install
+	@set -e; for script in $$(ls benchmarks/*.py 2>/dev/null); do echo "== $$script" >&2; $(BIN)/python $$script; done
+
+clean:
+	-$(BIN)/spectral-deploy db stop 2>/dev/null
+	rm -rf $(VENV) .spectral .mypy_cache .ruff_cache .pytest_cache
