@@ -30,6 +30,7 @@ __all__ = [
     "Config",
     "DatabaseConfig",
     "EmbeddedConfig",
+    "OutboxConfig",
     "find_config_file",
     "load_config",
 ]
@@ -59,6 +60,23 @@ class EmbeddedConfig:
 
 
 @dataclass(frozen=True)
+class OutboxConfig:
+    """How workers claim, lease, retry and finish outbox rows."""
+
+    batch_rows: int = 100
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 3.0
+    stale_after_seconds: float = 15.0
+    poll_seconds: float = 2.0
+    max_attempts: int = 10
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 600.0
+    archive: bool = False
+    # acks and claims may be lost on a server crash without breaking at-least-once delivery
+    synchronous_commit: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, resolved against the project root."""
 
@@ -66,6 +84,7 @@ class Config:
     source: str
     database: DatabaseConfig = DatabaseConfig()
     embedded: EmbeddedConfig = EmbeddedConfig()
+    outbox: OutboxConfig = OutboxConfig()
 
     @property
     def embedded_data_dir(self) -> Path:
@@ -138,7 +157,32 @@ def load_config(
     for dotted, text in (overrides or {}).items():
         sections = _apply_override(sections, dotted, text)
 
+    _check_outbox(sections["outbox"], source)
     return Config(project_root=project_root, source=source, **sections)
+
+
+def _check_outbox(outbox: OutboxConfig, source: str) -> None:
+    """Relations between outbox timings that keep a live worker's rows from being re-run."""
+    for key in ("batch_rows", "max_attempts"):
+        if getattr(outbox, key) < 1:
+            raise ConfigError("must be at least 1", key=f"outbox.{key}", source=source)
+    for key in ("lease_seconds", "heartbeat_seconds", "poll_seconds", "backoff_base_seconds"):
+        if getattr(outbox, key) <= 0:
+            raise ConfigError("must be positive", key=f"outbox.{key}", source=source)
+    if outbox.heartbeat_seconds > outbox.lease_seconds / 3:
+        raise ConfigError(
+            f"must be at most a third of outbox.lease_seconds ({outbox.lease_seconds:g}), "
+            "or a slow handler's lease can lapse between renewals",
+            key="outbox.heartbeat_seconds",
+            source=source,
+        )
+    if outbox.stale_after_seconds < 3 * outbox.heartbeat_seconds:
+        raise ConfigError(
+            f"must be at least three heartbeats ({3 * outbox.heartbeat_seconds:g} s), "
+            "or live workers are taken for dead",
+            key="outbox.stale_after_seconds",
+            source=source,
+        )
 
 
 def _pyproject_has_table(path: Path) -> bool:

@@ -7,7 +7,9 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
     ├── CheckFailed                     exit 1  e.g. rows remain after a drain
     ├── UsageError                      exit 2  bad flag, value or input file
     │   ├── ConfigError                 exit 2  names the key and the file
+    │   ├── GenerationUnknown           exit 2  no generation given and no SPECTRAL_GENERATION
     │   └── InputError                  exit 2  names the file, line or value
+    │       └── InvalidEvent            exit 2  an outbox event that cannot be stored
     ├── PreconditionFailed              exit 3  the world is not in the state required
     │   ├── DatabaseUnreachable         exit 3  names host and port, never the password
     │   ├── SchemaNotInstalled          exit 3  run `spectral-deploy db init`
@@ -28,7 +30,9 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnreachable",
     "EmbeddedServerError",
+    "GenerationUnknown",
     "InputError",
+    "InvalidEvent",
     "LedgerIsAppendOnly",
     "PreconditionFailed",
     "SchemaNotInstalled",
@@ -74,6 +78,14 @@ class ConfigError(UsageError):
 
 class InputError(UsageError):
     """An input file or value cannot be used."""
+
+
+class InvalidEvent(InputError):
+    """An outbox event was rejected before touching the database (topic, payload, key, delay)."""
+
+
+class GenerationUnknown(UsageError):
+    """No generation was given and ``SPECTRAL_GENERATION`` is not set (or not a positive int)."""
 
 
 class PreconditionFailed(SpectralError):

@@ -1,0 +1,210 @@
+"""The outbox store on PostgreSQL: one autocommit connection, every operation one statement."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+from spectral_deploy.db.connect import translate
+from spectral_deploy.db.queries import load_queries
+from spectral_deploy.outbox.handlers import Event
+from spectral_deploy.outbox.store import ClaimResult, Lease, WorkerInfo, WorkerState
+
+__all__ = ["NOTIFY_CHANNEL_PREFIX", "Listener", "PostgresStore", "notify_channel"]
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL_PREFIX = "spectral_outbox."
+Connection = psycopg.Connection[Any]
+
+
+def notify_channel(schema: str) -> str:
+    """The channel the outbox trigger notifies for ``schema``."""
+    return f"{NOTIFY_CHANNEL_PREFIX}{schema}"
+
+
+class PostgresStore:
+    """An ``OutboxStore`` over one connection (autocommit: each call is one transaction)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        schema: str,
+        *,
+        archive: bool = False,
+        synchronous_commit: bool = False,
+    ) -> None:
+        self._conn = conn
+        self._conn.autocommit = True
+        self._schema = schema
+        self._archive = archive
+        self._queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
+        if not synchronous_commit:
+            # a lost ack or claim on a server crash means a redelivery, which
+            # at-least-once delivery allows; the commit no longer waits for the disk
+            self._execute(sql.SQL("SET synchronous_commit = off"), {})
+
+    def ack_and_claim(
+        self,
+        worker: UUID,
+        generation: int,
+        acks: Sequence[Lease],
+        *,
+        limit: int,
+        lease_seconds: float,
+        after_id: int,
+    ) -> ClaimResult:
+        """See ``OutboxStore.ack_and_claim``."""
+        rows = self._execute(
+            self._queries["ack_and_claim"],
+            {
+                "worker": worker,
+                "generation": generation,
+                "ack_ids": [lease.id for lease in acks],
+                "ack_attempts": [lease.attempt for lease in acks],
+                "archive": self._archive,
+                "after_id": after_id,
+                "limit": limit,
+                "lease_seconds": lease_seconds,
+            },
+        )
+        acked = cast(int, rows[0][0]) if rows else 0
+        events = tuple(
+            Event(
+                id=cast(int, row[1]),
+                topic=cast(str, row[2]),
+                key=cast("str | None", row[3]),
+                payload=row[4],
+                generation=cast(int, row[5]),
+                attempt=cast(int, row[6]),
+                created_at=cast(datetime, row[7]),
+                original_generation=cast("int | None", row[8]),
+            )
+            for row in rows
+            if row[1] is not None
+        )
+        return ClaimResult(acked=acked, events=events)
+
+    def retry(self, worker: UUID, lease: Lease, error: str, delay_seconds: float) -> bool:
+        """See ``OutboxStore.retry``."""
+        rows = self._execute(
+            self._queries["schedule_retry"],
+            {
+                "worker": worker,
+                "id": lease.id,
+                "attempt": lease.attempt,
+                "error": error,
+                "delay_seconds": delay_seconds,
+            },
+        )
+        return bool(rows)
+
+    def dead_letter(self, worker: UUID, lease: Lease, error: str) -> bool:
+        """See ``OutboxStore.dead_letter``."""
+        rows = self._execute(
+            self._queries["dead_letter"],
+            {"worker": worker, "id": lease.id, "attempt": lease.attempt, "error": error},
+        )
+        return bool(rows)
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        """See ``OutboxStore.register_worker``."""
+        self._execute(
+            self._queries["register_worker"],
+            {
+                "id": info.id,
+                "generation": info.generation,
+                "host": info.host,
+                "pid": info.pid,
+                "app": info.app,
+                "concurrency": info.concurrency,
+                "lease_seconds": info.lease_seconds,
+            },
+        )
+
+    def set_worker_state(self, worker: UUID, state: WorkerState, error: str | None = None) -> None:
+        """See ``OutboxStore.set_worker_state``."""
+        self._execute(
+            self._queries["set_worker_state"], {"id": worker, "state": str(state), "error": error}
+        )
+
+    def heartbeat(self, worker: UUID, generation: int, lease_seconds: float) -> int:
+        """See ``OutboxStore.heartbeat``."""
+        rows = self._execute(
+            self._queries["heartbeat"],
+            {"worker": worker, "generation": generation, "lease_seconds": lease_seconds},
+        )
+        return len(rows)
+
+    def reap(self, stale_after_seconds: float) -> int:
+        """See ``OutboxStore.reap``."""
+        rows = self._execute(
+            self._queries["reap_dead_workers"], {"stale_after_seconds": stale_after_seconds}
+        )
+        return len(rows)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def _execute(
+        self, query: sql.Composed | sql.SQL, params: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        try:
+            cursor = self._conn.execute(query, params)
+            return cursor.fetchall() if cursor.description is not None else []
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+
+
+class Listener:
+    """LISTEN on the outbox channel in a thread; calls ``on_wake`` for our generation.
+
+    Notifications are a fast path only: if one is lost (connection drop, listener
+    restart) the workers' polling still finds the rows.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Connection],
+        schema: str,
+        generation: int,
+        on_wake: Callable[[], None],
+    ) -> None:
+        self._connect = connect
+        self._channel = notify_channel(schema)
+        self._generation = str(generation)
+        self._on_wake = on_wake
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-listener", daemon=True)
+
+    def start(self) -> None:
+        """Start listening in the background."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop at the next timeout tick."""
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self._connect() as conn:
+                    conn.autocommit = True
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                    # a notification may have been missed while (re)connecting
+                    self._on_wake()
+                    while not self._stop.is_set():
+                        for notify in conn.notifies(timeout=0.5):
+                            if notify.payload == self._generation:
+                                self._on_wake()
+            except Exception as exc:  # the listener must outlive a lost connection
+                log.warning("action=outbox.listener_error error=%s", type(exc).__name__)
+                self._stop.wait(1.0)
