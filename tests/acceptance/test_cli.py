@@ -23,6 +23,13 @@ COMMANDS = [
     ["generations"],
     ["generations", "list"],
     ["generations", "allocate"],
+    ["outbox"],
+    ["outbox", "status"],
+    ["outbox", "dead"],
+    ["outbox", "dead", "list"],
+    ["outbox", "dead", "retry"],
+    ["outbox", "dead", "discard"],
+    ["worker"],
     ["demo"],
 ]
 
@@ -55,7 +62,7 @@ def test_embedded_server_lifecycle(project: Project) -> None:
 
     first = project.run("db", "init")
     second = project.run("db", "init")
-    assert first.returncode == 0 and "applied migration(s) 1" in first.stdout
+    assert first.returncode == 0 and "applied migration(s) 1, 2" in first.stdout
     assert second.returncode == 0 and "up to date" in second.stdout
 
     status = project.run("db", "status", "--format", "json")

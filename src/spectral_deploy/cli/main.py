@@ -19,6 +19,8 @@ from spectral_deploy.cli import db as db_commands
 from spectral_deploy.cli import demo as demo_commands
 from spectral_deploy.cli import generations as generation_commands
 from spectral_deploy.cli import ledger as ledger_commands
+from spectral_deploy.cli import outbox as outbox_commands
+from spectral_deploy.cli import worker as worker_commands
 from spectral_deploy.cli.common import AppState, parse_assignment
 from spectral_deploy.errors import SpectralError
 
@@ -44,6 +46,8 @@ app = typer.Typer(
 app.add_typer(db_commands.app, name="db")
 app.add_typer(ledger_commands.app, name="ledger")
 app.add_typer(generation_commands.app, name="generations")
+app.add_typer(outbox_commands.app, name="outbox")
+app.command(name="worker")(worker_commands.worker)
 app.command(name="demo")(demo_commands.demo)
 
 

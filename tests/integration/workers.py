@@ -1,0 +1,78 @@
+"""Running `spectral-deploy worker` processes against a test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from spectral_deploy.db import Database
+
+REPO = Path(__file__).resolve().parents[2]
+APP = "tests.fixtures.outbox_app:handlers"
+FAST_SETTINGS = {
+    "outbox.poll_seconds": "0.2",
+    "outbox.heartbeat_seconds": "0.2",
+    "outbox.stale_after_seconds": "1.0",
+    "outbox.backoff_base_seconds": "0.05",
+    "outbox.backoff_max_seconds": "0.2",
+}
+
+
+@dataclass
+class WorkerProcess:
+    """A worker subprocess and its captured stderr."""
+
+    process: subprocess.Popen[str]
+    log: Path
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = 30) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+    def stderr(self) -> str:
+        return self.log.read_text()
+
+
+def start_worker(
+    database: Database,
+    generation: int,
+    tmp: Path,
+    *args: str,
+    settings: dict[str, str] | None = None,
+) -> WorkerProcess:
+    """Start a worker for ``generation`` with fast timings (override with ``settings``)."""
+    overrides = {**FAST_SETTINGS, **(settings or {})}
+    argv = [sys.executable, "-m", "spectral_deploy"]
+    for key, value in overrides.items():
+        argv += ["--set", f"{key}={value}"]
+    argv += ["worker", "--app", APP, "--generation", str(generation), *args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRAL_")}
+    env["DATABASE_URL"] = database.url
+    log = tmp / f"worker-{generation}-{time.monotonic_ns()}.log"
+    handle = log.open("w")
+    process = subprocess.Popen(
+        argv, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, text=True
+    )
+    return WorkerProcess(process, log)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30, interval: float = 0.05) -> None:
+    """Poll ``condition`` until true or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
