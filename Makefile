@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: install
 	$(BIN)/mypy
@@ -39,6 +39,7 @@ demo: install
 	$(BIN)/spectral-deploy demo
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@set -e; for script in $$(ls benchmarks/*.py 2>/dev/null); do echo "== $$script" >&2; $(BIN)/python $$script; done
 
 clean:

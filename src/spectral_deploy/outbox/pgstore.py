@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 from uuid import UUID
 
+import orjson
 import psycopg
 from psycopg import sql
+from psycopg.types.json import set_json_loads
 
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
-from spectral_deploy.outbox.handlers import Event
+from spectral_deploy.outbox.handlers import event_from_row
 from spectral_deploy.outbox.store import ClaimResult, Lease, WorkerInfo, WorkerState
 
 __all__ = ["NOTIFY_CHANNEL_PREFIX", "Listener", "PostgresStore", "notify_channel"]
@@ -46,6 +47,8 @@ class PostgresStore:
         self._schema = schema
         self._archive = archive
         self._queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
+        # orjson decodes payloads several times faster than the standard library
+        set_json_loads(orjson.loads, self._conn)
         if not synchronous_commit:
             # a lost ack or claim on a server crash means a redelivery, which
             # at-least-once delivery allows; the commit no longer waits for the disk
@@ -67,8 +70,9 @@ class PostgresStore:
             {
                 "worker": worker,
                 "generation": generation,
-                "ack_ids": [lease.id for lease in acks],
-                "ack_attempts": [lease.attempt for lease in acks],
+                # array literals: one text parameter each instead of 100 dumped ints
+                "ack_ids": _array(lease.id for lease in acks),
+                "ack_attempts": _array(lease.attempt for lease in acks),
                 "archive": self._archive,
                 "after_id": after_id,
                 "limit": limit,
@@ -76,20 +80,7 @@ class PostgresStore:
             },
         )
         acked = cast(int, rows[0][0]) if rows else 0
-        events = tuple(
-            Event(
-                id=cast(int, row[1]),
-                topic=cast(str, row[2]),
-                key=cast("str | None", row[3]),
-                payload=row[4],
-                generation=cast(int, row[5]),
-                attempt=cast(int, row[6]),
-                created_at=cast(datetime, row[7]),
-                original_generation=cast("int | None", row[8]),
-            )
-            for row in rows
-            if row[1] is not None
-        )
+        events = tuple(event_from_row(row[1:]) for row in rows if row[1] is not None)
         return ClaimResult(acked=acked, events=events)
 
     def retry(self, worker: UUID, lease: Lease, error: str, delay_seconds: float) -> bool:
@@ -162,6 +153,10 @@ class PostgresStore:
             return cursor.fetchall() if cursor.description is not None else []
         except psycopg.Error as exc:
             raise translate(exc) from exc
+
+
+def _array(values: Iterable[int]) -> str:
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 class Listener:

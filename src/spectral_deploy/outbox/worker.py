@@ -24,6 +24,7 @@ from uuid import UUID, uuid4
 
 from spectral_deploy.config import OutboxConfig
 from spectral_deploy.errors import SpectralError
+from spectral_deploy.outbox.cursor import ClaimCursor
 from spectral_deploy.outbox.handlers import Event, Handlers
 from spectral_deploy.outbox.retry import backoff_seconds
 from spectral_deploy.outbox.store import Lease, OutboxStore, WorkerInfo, WorkerState
@@ -265,7 +266,7 @@ class Worker:
     def _claim_loop(self, store: OutboxStore, handlers: Handlers) -> None:
         settings = self.settings
         acks: list[Lease] = []
-        after_id = 0
+        cursor = ClaimCursor(settings.poll_seconds)
         failures = 0
         loop = asyncio.new_event_loop()
         session: OutboxStore | None = store
@@ -282,7 +283,7 @@ class Worker:
                         acks,
                         limit=0 if stopping else settings.batch_rows,
                         lease_seconds=settings.lease_seconds,
-                        after_id=after_id,
+                        after_id=cursor.start(),
                     )
                 except SpectralError as exc:
                     failures += 1
@@ -300,13 +301,11 @@ class Worker:
                 if stopping:
                     return
                 events = result.events
+                cursor.claimed(events[-1].id if events else None)
                 if not events:
-                    if after_id:
-                        after_id = 0  # wrap around: rows skipped earlier may be ready now
-                        continue
-                    self._idle(seen)
+                    if cursor.idle_now():
+                        self._idle(seen)
                     continue
-                after_id = events[-1].id if len(events) == settings.batch_rows else 0
                 for event in events:
                     if self._handle(store, handlers, event, loop):
                         acks.append(Lease(event.id, event.attempt))

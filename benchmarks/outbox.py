@@ -1,0 +1,560 @@
+"""Outbox benchmark: emit and end-to-end throughput against PgQueuer, procrastinate and a raw loop.
+
+Run with `make bench` (or `.venv/bin/python benchmarks/outbox.py`). Everything runs in one
+go on one embedded PostgreSQL started for the benchmark (default durability settings), each
+system in its own database, and one JSON document is printed on stdout.
+
+End-to-end throughput is the steady-state rate: N rows are queued first, K worker processes
+are started, and the rate is taken between 10% and 90% of the rows finished (so process
+start-up does not count for anyone). Handlers are no-ops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+from psycopg import sql
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from spectral_deploy import emit, emit_many
+from spectral_deploy.db.embedded import EmbeddedServer
+from spectral_deploy.db.schema import install
+
+HANDLERS = "benchmarks.outbox_app:handlers"
+CONCURRENCY = (1, 2, 4)
+BATCH = 100
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    print(f"[outbox bench] {message}", file=sys.stderr, flush=True)
+
+
+def create_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def count(url: str, query: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    return int(row[0])
+
+
+def drain_rate(
+    url: str,
+    remaining_sql: str,
+    total: int,
+    start_workers: Callable[[], list[subprocess.Popen[bytes]]],
+) -> dict[str, Any]:
+    """Start workers on a full queue; the rate between 10% and 90% done, and the total time."""
+    started = time.perf_counter()
+    workers = start_workers()
+    marks: dict[str, float] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        while True:
+            row = conn.execute(remaining_sql).fetchone()  # type: ignore[arg-type]
+            assert row is not None
+            remaining = int(row[0])
+            now = time.perf_counter()
+            if remaining <= total * 0.9 and "p10" not in marks:
+                marks["p10"] = now
+            if remaining <= total * 0.1 and "p90" not in marks:
+                marks["p90"] = now
+            if remaining == 0:
+                marks["done"] = now
+                break
+            if all(w.poll() is not None for w in workers):
+                raise RuntimeError(f"all workers exited with {remaining} rows left")
+            if now - started > 900:
+                raise RuntimeError("benchmark drain took longer than 15 minutes")
+            time.sleep(0.02)
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    window = marks["p90"] - marks["p10"]
+    return {
+        "rows": total,
+        "rows_per_s": round(total * 0.8 / window) if window > 0 else None,
+        "wall_seconds": round(marks["done"] - started, 2),
+    }
+
+
+# -- Spectral Deploy -------------------------------------------------------------------
+
+
+def spectral_workers(
+    url: str, generation: int, processes: int, loops: int, *, synchronous_commit: bool
+) -> Callable[[], list[subprocess.Popen[bytes]]]:
+    def start() -> list[subprocess.Popen[bytes]]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRAL_")}
+        env["DATABASE_URL"] = url
+        argv = [
+            sys.executable,
+            "-m",
+            "spectral_deploy",
+            "--set",
+            f"outbox.batch_rows={BATCH}",
+            "--set",
+            f"outbox.synchronous_commit={str(synchronous_commit).lower()}",
+            "worker",
+            "--app",
+            HANDLERS,
+            "--generation",
+            str(generation),
+            "--concurrency",
+            str(loops),
+        ]
+        return [
+            subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+            for _ in range(processes)
+        ]
+
+    return start
+
+
+def spectral_fill(url: str, generation: int, rows: int) -> None:
+    with psycopg.connect(url) as conn:
+        for start in range(0, rows, 50_000):
+            emit_many(
+                conn,
+                (("bench.noop", {"i": i}) for i in range(start, min(rows, start + 50_000))),
+                generation=generation,
+            )
+            conn.commit()
+
+
+def spectral_end_to_end(
+    url: str,
+    generation: int,
+    rows: int,
+    processes: int,
+    loops: int,
+    *,
+    synchronous_commit: bool = False,
+) -> dict[str, Any]:
+    spectral_fill(url, generation, rows)
+    # the partial index of pending rows answers this without reading the heap's history
+    remaining = (
+        f"SELECT count(*) FROM spectral.outbox WHERE generation = {generation} "
+        "AND state = 'pending'"
+    )
+    return drain_rate(
+        url,
+        remaining,
+        rows,
+        spectral_workers(url, generation, processes, loops, synchronous_commit=synchronous_commit),
+    )
+
+
+def bench_emit(url: str, single_rows: int, batched_rows: int) -> dict[str, Any]:
+    with psycopg.connect(url) as conn:
+        started = time.perf_counter()
+        for i in range(single_rows):
+            emit(conn, "bench.emit", {"i": i}, generation=999)
+            conn.commit()
+        single = single_rows / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for start in range(0, batched_rows, 1000):
+            emit_many(
+                conn, [("bench.emit", {"i": i}) for i in range(start, start + 1000)], generation=999
+            )
+            conn.commit()
+        batched = batched_rows / (time.perf_counter() - started)
+        conn.execute("DELETE FROM spectral.outbox WHERE generation = 999")
+        conn.commit()
+    return {
+        "single_per_commit_rows_per_s": round(single),
+        "batched_1000_per_commit_rows_per_s": round(batched),
+    }
+
+
+def memory_and_history(url: str, rows: int, history: int) -> dict[str, Any]:
+    """One generation: claim rate on an empty table; then `history` rows through one worker
+    (its RSS sampled); then the claim rate again with all that history behind it."""
+    generation = 11
+    before = spectral_end_to_end(url, generation, rows, 1, 1)
+    log(f"empty table: {before['rows_per_s']} rows/s; now {history:,} rows through one worker")
+    spectral_fill(url, generation, history)
+    samples: list[tuple[int, int]] = []
+    workers = spectral_workers(url, generation, 1, 1, synchronous_commit=False)()
+    process = psutil.Process(workers[0].pid)
+    done_sql = (
+        f"SELECT count(*) FROM spectral.outbox WHERE generation = {generation} "
+        "AND state = 'pending'"
+    )
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        while True:
+            row = conn.execute(done_sql).fetchone()  # type: ignore[arg-type]
+            assert row is not None
+            remaining = int(row[0])
+            samples.append((history - remaining, process.memory_info().rss))
+            if remaining == 0:
+                break
+            time.sleep(0.25)
+    seconds = time.perf_counter() - started
+    workers[0].send_signal(signal.SIGTERM)
+    workers[0].wait(timeout=30)
+    with psycopg.connect(url, autocommit=True) as conn:
+        stats = conn.execute(
+            "SELECT n_dead_tup, last_autovacuum IS NOT NULL FROM pg_stat_user_tables "
+            "WHERE schemaname = 'spectral' AND relname = 'outbox'"
+        ).fetchone()
+    after = spectral_end_to_end(url, generation, rows, 1, 1)
+    warm = [rss for handled, rss in samples if handled >= history * 0.1]
+    first, last = warm[0], warm[-1]
+    return {
+        "history_rows": history,
+        "history_drain_seconds": round(seconds, 1),
+        "dead_tuples_after_history": stats[0] if stats else None,
+        "autovacuum_ran": stats[1] if stats else None,
+        "empty_table_rows_per_s": before["rows_per_s"],
+        "after_history_rows_per_s": after["rows_per_s"],
+        "after_history_ratio": round(after["rows_per_s"] / before["rows_per_s"], 3),
+        "worker_rss_mb": {
+            "at_10_percent": round(first / 2**20, 1),
+            "at_end": round(last / 2**20, 1),
+            "max_after_10_percent": round(max(warm) / 2**20, 1),
+            "growth_ratio": round(last / first, 3),
+        },
+    }
+
+
+# -- the raw loops ---------------------------------------------------------------------
+#
+# lease loop: this design with nothing around it (claim 100 under a lease with SKIP LOCKED,
+#   then delete them), at-least-once like the outbox: the practical limit for the design.
+# delete loop: DELETE ... RETURNING 100 rows per statement: at-most-once (a crash after the
+#   commit loses the rows), a different guarantee, shown for reference only.
+
+RAW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS raw_queue (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    payload jsonb NOT NULL,
+    lease_owner uuid,
+    lease_expires_at timestamptz,
+    attempt integer NOT NULL DEFAULT 0
+)
+"""
+RAW_LEASE_CLAIM = """
+UPDATE raw_queue q
+SET lease_owner = %s, lease_expires_at = now() + interval '30 seconds', attempt = q.attempt + 1
+FROM (SELECT id FROM raw_queue
+      WHERE lease_expires_at IS NULL OR lease_expires_at < now()
+      ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED) c
+WHERE q.id = c.id
+RETURNING q.id, q.attempt, q.payload
+"""
+RAW_LEASE_ACK = "DELETE FROM raw_queue WHERE id = ANY(%s) AND lease_owner = %s"
+RAW_DELETE_CLAIM = """
+DELETE FROM raw_queue WHERE id IN (
+    SELECT id FROM raw_queue ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED
+) RETURNING id, payload
+"""
+
+
+def raw_worker(url: str, mode: str, synchronous_commit: str) -> None:
+    owner = uuid.uuid4()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"SET synchronous_commit = {synchronous_commit}")  # type: ignore[arg-type]
+        while True:
+            if mode == "lease":
+                rows = conn.execute(RAW_LEASE_CLAIM, (owner,)).fetchall()
+                if rows:
+                    conn.execute(RAW_LEASE_ACK, ([row[0] for row in rows], owner))
+            else:
+                rows = conn.execute(RAW_DELETE_CLAIM).fetchall()
+            if not rows:
+                return
+
+
+def raw_end_to_end(
+    url: str, rows: int, processes: int, mode: str, synchronous_commit: str
+) -> dict[str, Any]:
+    with psycopg.connect(url) as conn:
+        conn.execute(RAW_SCHEMA)
+        with conn.cursor() as cursor, cursor.copy("COPY raw_queue (payload) FROM STDIN") as copy:
+            for i in range(rows):
+                copy.write_row((json.dumps({"i": i}),))
+        conn.commit()
+
+    def start() -> list[subprocess.Popen[bytes]]:
+        return [
+            subprocess.Popen([sys.executable, __file__, "_raw", url, mode, synchronous_commit])
+            for _ in range(processes)
+        ]
+
+    return drain_rate(url, "SELECT count(*) FROM raw_queue", rows, start)
+
+
+# -- PgQueuer --------------------------------------------------------------------------
+
+
+async def pgqueuer_install_and_fill(url: str, rows: int) -> None:
+    from pgqueuer.db import PsycopgDriver
+    from pgqueuer.queries import Queries
+
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    queries = Queries(PsycopgDriver(conn))
+    if not await queries.schema_is_installed():
+        await queries.install()
+    for start in range(0, rows, 5000):
+        size = min(5000, rows - start)
+        await queries.enqueue(["bench"] * size, [None] * size, [0] * size)
+    await conn.close()
+
+
+async def pgqueuer_worker_async(url: str) -> None:
+    from pgqueuer.db import PsycopgDriver
+    from pgqueuer.models import Job
+    from pgqueuer.qm import QueueManager
+    from pgqueuer.queries import Queries
+    from pgqueuer.types import QueueExecutionMode
+
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    manager = QueueManager(Queries(PsycopgDriver(conn)))
+
+    @manager.entrypoint("bench")
+    async def noop(job: Job) -> None:
+        return None
+
+    await manager.run(batch_size=BATCH, mode=QueueExecutionMode.drain)
+
+
+def pgqueuer_end_to_end(url: str, rows: int, processes: int) -> dict[str, Any]:
+    asyncio.run(pgqueuer_install_and_fill(url, rows))
+
+    def start() -> list[subprocess.Popen[bytes]]:
+        return [
+            subprocess.Popen([sys.executable, __file__, "_pgqueuer", url]) for _ in range(processes)
+        ]
+
+    return drain_rate(url, "SELECT count(*) FROM pgqueuer", rows, start)
+
+
+# -- procrastinate ---------------------------------------------------------------------
+
+
+def procrastinate_app(url: str) -> Any:
+    import procrastinate
+
+    app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(conninfo=url))
+
+    @app.task(name="bench")
+    def noop(i: int) -> None:
+        return None
+
+    return app, noop
+
+
+def procrastinate_fill(url: str, rows: int) -> None:
+    app, noop = procrastinate_app(url)
+    with app.open():
+        try:
+            app.schema_manager.apply_schema()
+        except Exception as exc:  # already installed
+            log(f"procrastinate schema: {type(exc).__name__}")
+        for start in range(0, rows, 1000):
+            noop.batch_defer(*[{"i": i} for i in range(start, min(rows, start + 1000))])
+
+
+def procrastinate_worker(url: str) -> None:
+    import procrastinate
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+
+    @app.task(name="bench")
+    def noop(i: int) -> None:
+        return None
+
+    app.run_worker(wait=False, concurrency=1)
+
+
+def procrastinate_end_to_end(url: str, rows: int, processes: int) -> dict[str, Any]:
+    procrastinate_fill(url, rows)
+
+    def start() -> list[subprocess.Popen[bytes]]:
+        return [
+            subprocess.Popen(
+                [sys.executable, __file__, "_procrastinate", url], stderr=subprocess.DEVNULL
+            )
+            for _ in range(processes)
+        ]
+
+    remaining = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+    return drain_rate(url, remaining, rows, start)
+
+
+# -- main ------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000, help="rows per end-to-end run")
+    parser.add_argument("--peer-rows", type=int, default=50_000, help="rows per PgQueuer run")
+    parser.add_argument("--procrastinate-rows", type=int, default=4_000)
+    parser.add_argument("--history", type=int, default=1_000_000)
+    parser.add_argument(
+        "--only", choices=["history"], help="run one section (targets need the whole run)"
+    )
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="spectral-bench-"))
+    root.chmod(0o755)
+    server = EmbeddedServer(root / "pg")
+    status = server.ensure_started({"max_connections": "200"})
+    admin = status.url("postgres")
+    assert admin is not None
+
+    def database(name: str) -> str:
+        create_database(admin, name)
+        url = status.url(name)
+        assert url is not None
+        return url
+
+    result: dict[str, Any] = {
+        "benchmark": "outbox",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "server": f"PostgreSQL {status.version} (embedded, default durability)",
+        "batch_rows": BATCH,
+    }
+    try:
+        if args.only == "history":
+            hist = database("bench_history")
+            with psycopg.connect(hist, autocommit=True) as conn:
+                install(conn, "spectral")
+            result["history_and_memory"] = memory_and_history(hist, args.rows, args.history)
+            print(json.dumps(result, indent=2))
+            return
+        ours = database("bench_spectral")
+        with psycopg.connect(ours, autocommit=True) as conn:
+            install(conn, "spectral")
+        log("emit")
+        result["emit"] = bench_emit(ours, 3_000, 100_000)
+
+        e2e: dict[str, Any] = {}
+        generation = 100
+        for k in CONCURRENCY:
+            generation += 1
+            log(f"spectral-deploy, {k} worker process(es)")
+            e2e[f"spectral_processes_{k}"] = spectral_end_to_end(ours, generation, args.rows, k, 1)
+        for k in (2, 4):
+            generation += 1
+            log(f"spectral-deploy, one process with --concurrency {k}")
+            e2e[f"spectral_one_process_concurrency_{k}"] = spectral_end_to_end(
+                ours, generation, args.rows, 1, k
+            )
+        generation += 1
+        log("spectral-deploy, 2 processes, synchronous_commit on")
+        e2e["spectral_processes_2_synchronous_commit_on"] = spectral_end_to_end(
+            ours, generation, args.rows, 2, 1, synchronous_commit=True
+        )
+
+        raw = database("bench_raw")
+        for k in CONCURRENCY:
+            log(f"raw lease loop, {k} process(es), synchronous_commit off")
+            e2e[f"raw_lease_loop_processes_{k}"] = raw_end_to_end(raw, args.rows, k, "lease", "off")
+        log("raw lease loop, 2 processes, synchronous_commit on")
+        e2e["raw_lease_loop_processes_2_synchronous_commit_on"] = raw_end_to_end(
+            raw, args.rows, 2, "lease", "on"
+        )
+        for k in CONCURRENCY:
+            log(f"raw delete loop (at-most-once, reference), {k} process(es)")
+            e2e[f"raw_delete_loop_processes_{k}"] = raw_end_to_end(
+                raw, args.rows, k, "delete", "off"
+            )
+
+        pgq = database("bench_pgqueuer")
+        for k in CONCURRENCY:
+            log(f"PgQueuer, {k} process(es), batch {BATCH}")
+            e2e[f"pgqueuer_processes_{k}"] = pgqueuer_end_to_end(pgq, args.peer_rows, k)
+
+        proc = database("bench_procrastinate")
+        for k in CONCURRENCY:
+            log(f"procrastinate, {k} process(es)")
+            e2e[f"procrastinate_processes_{k}"] = procrastinate_end_to_end(
+                proc, args.procrastinate_rows, k
+            )
+        result["end_to_end"] = e2e
+
+        hist = database("bench_history")
+        with psycopg.connect(hist, autocommit=True) as conn:
+            install(conn, "spectral")
+        log("history and memory")
+        result["history_and_memory"] = memory_and_history(hist, args.rows, args.history)
+
+        def best(prefix: str) -> int:
+            return max(
+                v["rows_per_s"]
+                for k, v in e2e.items()
+                if k.startswith(prefix) and "synchronous_commit_on" not in k
+            )
+
+        ours_best = best("spectral_")
+        pgq_best = best("pgqueuer_")
+        raw_best = best("raw_lease_loop_")
+        history = result["history_and_memory"]
+        result["targets"] = {
+            "ours_best_rows_per_s": ours_best,
+            "pgqueuer_best_rows_per_s": pgq_best,
+            "raw_lease_loop_best_rows_per_s": raw_best,
+            "raw_delete_loop_best_rows_per_s": best("raw_delete_loop_"),
+            "vs_pgqueuer": round(ours_best / pgq_best, 2),
+            "vs_pgqueuer_target": 3.0,
+            "vs_raw_lease_loop": round(ours_best / raw_best, 3),
+            "vs_raw_lease_loop_target": 0.7,
+            "after_history_ratio": history["after_history_ratio"],
+            "after_history_target": 0.9,
+            "worker_rss_growth_ratio": history["worker_rss_mb"]["growth_ratio"],
+        }
+        result["targets"]["met"] = (
+            ours_best >= 3 * pgq_best
+            and ours_best >= 0.7 * raw_best
+            and history["after_history_ratio"] >= 0.9
+            and history["worker_rss_mb"]["growth_ratio"] <= 1.1
+        )
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_raw":
+        raw_worker(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) > 1 and sys.argv[1] == "_pgqueuer":
+        asyncio.run(pgqueuer_worker_async(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_procrastinate":
+        procrastinate_worker(sys.argv[2])
+    else:
+        main()
