@@ -200,9 +200,19 @@ def bench_emit(url: str, single_rows: int, batched_rows: int) -> dict[str, Any]:
 
 def memory_and_history(url: str, rows: int, history: int) -> dict[str, Any]:
     """One generation: claim rate on an empty table; then `history` rows through one worker
-    (its RSS sampled); then the claim rate again with all that history behind it."""
+    (its RSS sampled); then the claim rate again with all that history behind it.
+
+    Autovacuum is off for the outbox here, so every finished row stays behind as a dead
+    tuple and a dead index entry: the worst case for claims, and no vacuum competing for
+    the two cores while the rates are taken. Each rate is the best of two runs.
+    """
     generation = 11
-    before = spectral_end_to_end(url, generation, rows, 1, 1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE spectral.outbox SET (autovacuum_enabled = off)")
+    before = max(
+        (spectral_end_to_end(url, generation, rows, 1, 1) for _ in range(2)),
+        key=lambda run: run["rows_per_s"] or 0,
+    )
     log(f"empty table: {before['rows_per_s']} rows/s; now {history:,} rows through one worker")
     spectral_fill(url, generation, history)
     samples: list[tuple[int, int]] = []
@@ -230,14 +240,17 @@ def memory_and_history(url: str, rows: int, history: int) -> dict[str, Any]:
             "SELECT n_dead_tup, last_autovacuum IS NOT NULL FROM pg_stat_user_tables "
             "WHERE schemaname = 'spectral' AND relname = 'outbox'"
         ).fetchone()
-    after = spectral_end_to_end(url, generation, rows, 1, 1)
+    after = max(
+        (spectral_end_to_end(url, generation, rows, 1, 1) for _ in range(2)),
+        key=lambda run: run["rows_per_s"] or 0,
+    )
     warm = [rss for handled, rss in samples if handled >= history * 0.1]
     first, last = warm[0], warm[-1]
     return {
         "history_rows": history,
         "history_drain_seconds": round(seconds, 1),
         "dead_tuples_after_history": stats[0] if stats else None,
-        "autovacuum_ran": stats[1] if stats else None,
+        "autovacuum": "off for this section (dead rows stay: the worst case for claims)",
         "empty_table_rows_per_s": before["rows_per_s"],
         "after_history_rows_per_s": after["rows_per_s"],
         "after_history_ratio": round(after["rows_per_s"] / before["rows_per_s"], 3),
