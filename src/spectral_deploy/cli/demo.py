@@ -21,8 +21,10 @@ def demo(
 ) -> None:
     """Run the demo on the embedded PostgreSQL server, in a scratch database it cleans up.
 
-    Today it shows the foundation: the embedded server, Spectral's schema, generations
-    allocated concurrently without duplicates, and a ledger that refuses to be rewritten.
+    Today it shows the foundation (the embedded server, Spectral's schema, generations
+    allocated concurrently without duplicates, a ledger that refuses to be rewritten) and
+    the outbox (events committed with their orders, handled by a worker of their
+    generation; a generation with no worker left stranded).
     The full blue/green story (deploy, cutover, faults, rollbacks, legacy drain) replaces
     it as those capabilities land.
 
@@ -44,7 +46,8 @@ def demo(
 
     if format_ is OutputFormat.TEXT:
         console.info(
-            "Spectral Deploy demo: the foundation (embedded PostgreSQL, generations, ledger).\n"
+            "Spectral Deploy demo: the foundation (embedded PostgreSQL, generations, ledger) "
+            "and the generation-routed outbox.\n"
             "The full sandbox story (deploy -> cutover -> fault -> rollback -> drain) is not "
             "built yet; this demo runs the part that exists.\n"
         )
@@ -59,6 +62,10 @@ def demo(
         console.info(f"numbers 1..n, no gaps:    {summary.strictly_increasing}")
         console.info(f"ledger entries:           {summary.ledger_entries}")
         console.info(f"ledger rewrite refused:   {summary.ledger_rewrite_refused}")
+        console.info(f"events emitted:           {summary.events_emitted}")
+        console.info(f"events handled (blue):    {summary.events_handled}")
+        stranded = ", ".join(map(str, summary.stranded_generations)) or "none"
+        console.info(f"stranded generations:     {stranded}")
         console.info(f"took:                     {summary.seconds} s")
         (console.success if summary.ok else console.warn)(
             "demo passed" if summary.ok else "demo found a problem"

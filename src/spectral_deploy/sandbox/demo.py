@@ -1,17 +1,21 @@
 """The demo of what exists so far, run in a scratch database on the embedded server.
 
-Today it shows the foundation: the embedded server, Spectral's schema, the
-generation allocator under concurrency, and the append-only ledger. The full
+Today it shows the foundation (the embedded server, Spectral's schema, the generation
+allocator under concurrency, the append-only ledger) and the outbox: orders and their
+events committed together, a worker of the right generation handling them, and a
+generation left stranded when no worker of it runs. The full
 sandbox story (deploy, cutover, faults, Class 2 and 3 rollbacks, legacy drain)
 replaces it when the cutover and rollback capabilities land.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import cast
 
 import psycopg
 from psycopg import sql
@@ -23,11 +27,18 @@ from spectral_deploy.db.schema import install
 from spectral_deploy.errors import LedgerIsAppendOnly
 from spectral_deploy.ledger import generations, store
 from spectral_deploy.ledger.generations import GenerationState
+from spectral_deploy.outbox.emit import emit
+from spectral_deploy.outbox.handlers import Event, Handlers
+from spectral_deploy.outbox.pgstore import PostgresStore
+from spectral_deploy.outbox.status import read_status
+from spectral_deploy.outbox.worker import Worker, WorkerSettings
 
 __all__ = ["DEMO_DATABASE", "DemoSummary", "run_foundation_demo"]
 
 DEMO_DATABASE = "spectral_demo"
 CONCURRENT_ALLOCATIONS = 32
+DEMO_ORDERS = 200
+DEMO_STRANDED = 25
 
 Narrate = Callable[[str, str | None], None]
 
@@ -43,6 +54,9 @@ class DemoSummary:
     strictly_increasing: bool
     ledger_entries: int
     ledger_rewrite_refused: bool
+    events_emitted: int
+    events_handled: int
+    stranded_generations: tuple[int, ...]
     seconds: float
 
 
@@ -81,7 +95,36 @@ def run_foundation_demo(config: Config, narrate: Narrate) -> DemoSummary:
         )
         numbers = _allocate_concurrently(url, config, schema, CONCURRENT_ALLOCATIONS)
 
+        narrate(
+            f"Blue (generation {blue.generation}) takes {DEMO_ORDERS} orders; each order and its "
+            "'order.created' event commit in one transaction",
+            None,
+        )
+        _take_orders(url, config, schema, blue.generation, DEMO_ORDERS)
+        narrate(
+            f"A worker of generation {blue.generation} handles them (idempotent by event id)",
+            f"SPECTRAL_GENERATION={blue.generation} spectral-deploy worker --app shop:handlers",
+        )
+        _run_worker_until_empty(url, config, schema, blue.generation)
+        green = blue.generation + CONCURRENT_ALLOCATIONS
+        narrate(
+            f"Generation {green} emits {DEMO_STRANDED} events, but no worker of {green} is running",
+            None,
+        )
+        _take_orders(url, config, schema, green, DEMO_STRANDED)
+
         with connect(url, settings=config.database) as conn:
+            outbox = read_status(
+                conn, schema, stale_after_seconds=config.outbox.stale_after_seconds
+            )
+            stranded = tuple(g.generation for g in outbox.stranded)
+            narrate(
+                f"outbox status: generation(s) {', '.join(map(str, stranded))} stranded; "
+                "the legacy drain (next capability) recovers them",
+                "spectral-deploy outbox status",
+            )
+            handled_row = conn.execute("SELECT count(*) FROM demo_handled").fetchone()
+            handled = cast(int, handled_row[0]) if handled_row else 0
             narrate(
                 "Try to rewrite history: UPDATE the ledger", "psql -c 'UPDATE spectral.ledger ...'"
             )
@@ -96,7 +139,13 @@ def run_foundation_demo(config: Config, narrate: Narrate) -> DemoSummary:
     allocated = [g.generation for g in all_generations]
     duplicates = len(numbers) - len(set(numbers))
     increasing = sorted(allocated) == list(range(1, len(allocated) + 1))
-    ok = duplicates == 0 and increasing and refused
+    ok = (
+        duplicates == 0
+        and increasing
+        and refused
+        and handled == DEMO_ORDERS
+        and stranded == (blue.generation + CONCURRENT_ALLOCATIONS,)
+    )
     return DemoSummary(
         ok=ok,
         server_version=status.version or "?",
@@ -105,8 +154,68 @@ def run_foundation_demo(config: Config, narrate: Narrate) -> DemoSummary:
         strictly_increasing=increasing,
         ledger_entries=len(entries),
         ledger_rewrite_refused=refused,
+        events_emitted=DEMO_ORDERS + DEMO_STRANDED,
+        events_handled=handled,
+        stranded_generations=stranded,
         seconds=round(time.monotonic() - started, 2),
     )
+
+
+def _take_orders(url: str, config: Config, schema: str, generation: int, count: int) -> None:
+    with connect(url, settings=config.database) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS demo_orders (id bigint PRIMARY KEY, generation bigint)"
+        )
+        conn.execute("CREATE TABLE IF NOT EXISTS demo_handled (event_id bigint PRIMARY KEY)")
+        conn.commit()
+        first_row = conn.execute("SELECT coalesce(max(id), 0) FROM demo_orders").fetchone()
+        first = cast(int, first_row[0]) if first_row else 0
+        for order in range(first + 1, first + count + 1):
+            with conn.transaction():
+                conn.execute(
+                    "INSERT INTO demo_orders (id, generation) VALUES (%s, %s)", (order, generation)
+                )
+                emit(
+                    conn, "order.created", {"order_id": order}, generation=generation, schema=schema
+                )
+
+
+def _run_worker_until_empty(url: str, config: Config, schema: str, generation: int) -> None:
+    handlers = Handlers()
+
+    @handlers.on("order.created")
+    def record(event: Event) -> None:
+        with connect(url, settings=config.database, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO demo_handled (event_id) VALUES (%s) ON CONFLICT DO NOTHING",
+                (event.id,),
+            )
+
+    settings = WorkerSettings.from_config(config.outbox, generation=generation)
+    worker = Worker(
+        handlers,
+        settings,
+        lambda: PostgresStore(connect(url, settings=config.database), schema),
+        app="spectral_deploy.sandbox.demo",
+    )
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    try:
+        with connect(url, settings=config.database, autocommit=True) as conn:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                row = conn.execute(
+                    sql.SQL("SELECT count(*) FROM {}.outbox WHERE generation = %s").format(
+                        sql.Identifier(schema)
+                    ),
+                    (generation,),
+                ).fetchone()
+                if row is not None and row[0] == 0:
+                    break
+                time.sleep(0.05)
+    finally:
+        worker.request_stop()
+        runner.join()
 
 
 def _allocate_concurrently(url: str, config: Config, schema: str, count: int) -> list[int]:
