@@ -370,7 +370,8 @@ class Worker:
                 event.attempt,
                 _describe(exc),
             )
-            log.debug("action=outbox.failed_payload id=%s payload=%r", event.id, event.payload)
+            # payloads may hold personal data: only with -v
+            log.info("action=outbox.failed_payload id=%s payload=%r", event.id, event.payload)
             if event.attempt >= settings.max_attempts:
                 self._dead_letter(store, lease, event, error)
             else:
