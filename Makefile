@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# every benchmark script prints one JSON document; *_app.py are handler modules they load
+BENCHMARKS := $(filter-out %_app.py,$(wildcard benchmarks/*.py))
 
 .PHONY: install test lint typecheck unit integration acceptance demo bench clean
 
@@ -40,7 +42,7 @@ demo: install
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	@set -e; for script in $$(ls benchmarks/*.py 2>/dev/null); do echo "== $$script" >&2; $(BIN)/python $$script; done
+	@set -e; for script in $(BENCHMARKS); do echo "== $$script" >&2; $(BIN)/python $$script; done
 
 clean:
 	-$(BIN)/spectral-deploy db stop 2>/dev/null

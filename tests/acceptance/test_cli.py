@@ -30,6 +30,7 @@ COMMANDS = [
     ["outbox", "dead", "retry"],
     ["outbox", "dead", "discard"],
     ["worker"],
+    ["drain"],
     ["demo"],
 ]
 

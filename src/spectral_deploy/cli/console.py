@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 __all__ = [
+    "Progress",
     "configure_logging",
     "error",
     "info",
@@ -85,6 +89,70 @@ def print_table(
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     stdout.print(table)
+
+
+class Progress:
+    """Rows done out of a total: a bar with rate and ETA on a terminal, a line every few
+    seconds otherwise (logs, CI)."""
+
+    LINE_EVERY_SECONDS = 5.0
+
+    def __init__(self, description: str, unit: str = "rows") -> None:
+        self.description = description
+        self.unit = unit
+        self._bar: RichProgress | None = None
+        self._task: TaskID | None = None
+        self._started = time.monotonic()
+        self._last_line = 0.0
+        self._done = 0
+        self._total = 0
+
+    def __enter__(self) -> Progress:
+        if stderr.is_terminal:
+            self._bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[note]}"),
+                console=stderr,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.description, total=None, rate="", note="")
+        return self
+
+    def update(self, done: int, total: int, note: str = "") -> None:
+        """Report progress; cheap to call often."""
+        self._done, self._total = done, total
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        rate = f"{done / elapsed:,.0f} {self.unit}/s"
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=done, total=total, rate=rate, note=note)
+            return
+        now = time.monotonic()
+        if now - self._last_line >= self.LINE_EVERY_SECONDS:
+            self._last_line = now
+            self._line(note)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        else:
+            self._line("")
+
+    def _line(self, note: str) -> None:
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        rate = self._done / elapsed
+        left = max(self._total - self._done, 0)
+        eta = f", ETA {left / rate:,.0f} s" if rate > 0 and left else ""
+        suffix = f" ({note})" if note else ""
+        stderr.print(
+            f"{self.description}: {self._done:,}/{self._total:,} {self.unit}, "
+            f"{rate:,.0f} {self.unit}/s{eta}{suffix}",
+            markup=False,
+        )
 
 
 def info(message: str) -> None:

@@ -82,6 +82,9 @@ def show(
 
 
 def _generations(generation: int | None, source: int | None, target: int | None) -> str:
-    if source is not None or target is not None:
-        return f"{source if source is not None else '?'}→{target if target is not None else '?'}"
-    return "" if generation is None else str(generation)
+    if source is not None and target is not None:
+        return f"{source}→{target}"
+    for value in (generation, source, target):
+        if value is not None:
+            return str(value)
+    return ""

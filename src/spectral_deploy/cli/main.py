@@ -17,6 +17,7 @@ from spectral_deploy._version import __version__
 from spectral_deploy.cli import console
 from spectral_deploy.cli import db as db_commands
 from spectral_deploy.cli import demo as demo_commands
+from spectral_deploy.cli import drain as drain_commands
 from spectral_deploy.cli import generations as generation_commands
 from spectral_deploy.cli import ledger as ledger_commands
 from spectral_deploy.cli import outbox as outbox_commands
@@ -48,6 +49,7 @@ app.add_typer(ledger_commands.app, name="ledger")
 app.add_typer(generation_commands.app, name="generations")
 app.add_typer(outbox_commands.app, name="outbox")
 app.command(name="worker")(worker_commands.worker)
+app.command(name="drain")(drain_commands.drain)
 app.command(name="demo")(demo_commands.demo)
 
 

@@ -62,6 +62,7 @@ class Outcome(StrEnum):
     STARTED = "started"
     OK = "ok"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"
     SKIPPED = "skipped"
 
 

@@ -90,6 +90,7 @@ class MemoryStore:
         limit: int,
         lease_seconds: float,
         after_id: int,
+        topics: frozenset[str] | None = None,
     ) -> ClaimResult:
         """See ``OutboxStore.ack_and_claim``."""
         with self._lock:
@@ -106,6 +107,8 @@ class MemoryStore:
                 if len(claimed) >= limit:
                     break
                 if not self._claimable(row, generation, after_id, now):
+                    continue
+                if topics is not None and row.topic not in topics:
                     continue
                 row.attempt += 1
                 row.lease_owner = worker

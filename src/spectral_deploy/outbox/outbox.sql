@@ -16,8 +16,8 @@ COPY {schema}.outbox (generation, topic, key, payload) FROM STDIN;
 
 -- ack_and_claim --
 -- Delete the rows this worker finished (fenced by owner and attempt), then lease the next
--- batch of its generation: fresh rows and rows whose lease expired, starting just past the ids
--- it claimed last, skipping rows locked by other claimers, and for keyed rows only the head of
+-- batch of its generation: fresh rows and rows whose lease expired (of the given topics, when a
+-- legacy drain only has handlers for some), starting just past the ids it claimed last, skipping rows locked by other claimers, and for keyed rows only the head of
 -- each key. With `archive` the finished rows are moved to outbox_archive instead of dropped.
 -- One statement, one commit per batch. Always returns at least one row: the ack count, with
 -- NULL event columns when nothing was claimed.
@@ -39,6 +39,7 @@ WITH acked AS (
     WHERE o.generation = %(generation)s
       AND o.state = 'pending'
       AND o.id > %(after_id)s
+      AND (%(topics)s::text[] IS NULL OR o.topic = ANY(%(topics)s::text[]))
       AND o.available_at <= now()
       AND (o.lease_expires_at IS NULL OR o.lease_expires_at < now())
       AND (o.key IS NULL OR NOT EXISTS (
@@ -188,3 +189,69 @@ WHERE state = 'dead'
   AND (%(topic)s::text IS NULL OR topic = %(topic)s::text)
   AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[]))
 RETURNING id, generation, topic, attempt, last_error;
+
+-- backlog_by_topic --
+-- One generation's rows per topic: pending, in flight, dead, and the oldest unfinished row.
+SELECT topic,
+       count(*) FILTER (WHERE state = 'pending'
+                        AND (lease_expires_at IS NULL OR lease_expires_at <= now())),
+       count(*) FILTER (WHERE state = 'pending' AND lease_expires_at > now()),
+       count(*) FILTER (WHERE state = 'dead'),
+       extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending'))::float8
+FROM {schema}.outbox
+WHERE generation = %(generation)s
+GROUP BY topic
+ORDER BY topic;
+
+-- unfinished_rows --
+-- Pending and in-flight rows of a generation, of some topics (NULL: all), from its index.
+SELECT count(*)
+FROM {schema}.outbox
+WHERE generation = %(generation)s
+  AND state = 'pending'
+  AND (%(topics)s::text[] IS NULL OR topic = ANY(%(topics)s::text[]));
+
+-- release_worker --
+-- A worker whose process is gone (found by pid on this host): stopped, its leases ended now.
+WITH gone AS (
+    UPDATE {schema}.workers
+    SET state = 'stopped', stopped_at = now(), reaped_at = now(), last_error = %(reason)s
+    WHERE id = %(id)s AND state <> 'stopped'
+    RETURNING id, generation
+)
+UPDATE {schema}.outbox o
+SET lease_expires_at = now()
+FROM gone g
+WHERE o.generation = g.generation
+  AND o.state = 'pending'
+  AND o.lease_owner = g.id
+  AND o.lease_expires_at > now()
+RETURNING o.id;
+
+-- adopt_batch --
+-- Legacy drain, adopt mode: re-stamp a bounded batch of a generation's pending rows to another
+-- generation, keeping the first original generation. Rows under a live lease are left alone;
+-- rows locked by a claim in progress are skipped. The caller commits at once (short locks).
+WITH picked AS (
+    SELECT id
+    FROM {schema}.outbox
+    WHERE generation = %(from_generation)s
+      AND state = 'pending'
+      AND id > %(after_id)s
+      AND (lease_expires_at IS NULL OR lease_expires_at < now())
+    ORDER BY id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.outbox o
+SET generation = %(to_generation)s,
+    original_generation = coalesce(o.original_generation, o.generation),
+    lease_owner = NULL,
+    lease_expires_at = NULL
+FROM picked p
+WHERE o.id = p.id
+RETURNING o.id, o.topic;
+
+-- notify_generation --
+-- Wake the workers of a generation (used after adopting rows into it).
+SELECT pg_notify(%(channel)s, %(generation)s::text);

@@ -63,6 +63,7 @@ class PostgresStore:
         limit: int,
         lease_seconds: float,
         after_id: int,
+        topics: frozenset[str] | None = None,
     ) -> ClaimResult:
         """See ``OutboxStore.ack_and_claim``."""
         rows = self._execute(
@@ -75,6 +76,7 @@ class PostgresStore:
                 "ack_attempts": _array(lease.attempt for lease in acks),
                 "archive": self._archive,
                 "after_id": after_id,
+                "topics": sorted(topics) if topics is not None else None,
                 "limit": limit,
                 "lease_seconds": lease_seconds,
             },

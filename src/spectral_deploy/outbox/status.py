@@ -125,9 +125,11 @@ def read_status(
 ) -> OutboxStatus:
     """Read backlog and workers in one snapshot."""
     queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
+    snapshot = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     try:
         with conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if snapshot:  # one snapshot for both reads, when we start the transaction
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             backlog = conn.execute(queries["backlog_by_generation"]).fetchall()
             worker_rows = conn.execute(
                 queries["list_workers"],

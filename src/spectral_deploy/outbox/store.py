@@ -80,8 +80,12 @@ class OutboxStore(Protocol):
         limit: int,
         lease_seconds: float,
         after_id: int,
+        topics: frozenset[str] | None = None,
     ) -> ClaimResult:
-        """Finish ``acks`` and lease up to ``limit`` rows of ``generation`` above ``after_id``."""
+        """Finish ``acks``; lease up to ``limit`` rows of ``generation`` above ``after_id``.
+
+        ``topics`` (None: all) restricts the claim to rows whose topic has a handler.
+        """
         ...
 
     def retry(self, worker: UUID, lease: Lease, error: str, delay_seconds: float) -> bool:

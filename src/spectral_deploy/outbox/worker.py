@@ -26,6 +26,7 @@ from spectral_deploy.config import OutboxConfig
 from spectral_deploy.errors import SpectralError
 from spectral_deploy.outbox.cursor import ClaimCursor
 from spectral_deploy.outbox.handlers import Event, Handlers
+from spectral_deploy.outbox.ratelimit import RateLimiter
 from spectral_deploy.outbox.retry import backoff_seconds
 from spectral_deploy.outbox.store import Lease, OutboxStore, WorkerInfo, WorkerState
 
@@ -64,6 +65,9 @@ class WorkerSettings:
     max_attempts: int = 10
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 600.0
+    # a legacy drain claims only the topics it has handlers for, at a bounded rate
+    topics: frozenset[str] | None = None
+    max_rows_per_second: float | None = None
 
     @classmethod
     def from_config(
@@ -73,6 +77,8 @@ class WorkerSettings:
         generation: int,
         concurrency: int = 1,
         lease_seconds: float | None = None,
+        topics: frozenset[str] | None = None,
+        max_rows_per_second: float | None = None,
     ) -> WorkerSettings:
         """Settings from ``[outbox]``; a shorter lease also shortens the heartbeat."""
         lease = lease_seconds if lease_seconds is not None else config.lease_seconds
@@ -88,6 +94,8 @@ class WorkerSettings:
             max_attempts=config.max_attempts,
             backoff_base_seconds=config.backoff_base_seconds,
             backoff_max_seconds=config.backoff_max_seconds,
+            topics=topics,
+            max_rows_per_second=max_rows_per_second,
         )
 
 
@@ -146,6 +154,9 @@ class Worker:
         self._fatal: str | None = None
         self._state = WorkerState.STARTING
         self._control: OutboxStore  # opened by run()
+        self._limiter = (
+            RateLimiter(settings.max_rows_per_second) if settings.max_rows_per_second else None
+        )
 
     # -- control --------------------------------------------------------------
 
@@ -276,14 +287,18 @@ class Worker:
                 stopping = self._stop.is_set()
                 with self._wake:
                     seen = self._wake_count
+                limit = 0 if stopping else settings.batch_rows
+                if self._limiter is not None and limit:
+                    limit = self._limiter.take(limit)
                 try:
                     result = store.ack_and_claim(
                         self.id,
                         settings.generation,
                         acks,
-                        limit=0 if stopping else settings.batch_rows,
+                        limit=limit,
                         lease_seconds=settings.lease_seconds,
                         after_id=cursor.start(),
+                        topics=settings.topics,
                     )
                 except SpectralError as exc:
                     failures += 1
@@ -301,6 +316,8 @@ class Worker:
                 if stopping:
                     return
                 events = result.events
+                if self._limiter is not None:
+                    self._limiter.refund(limit - len(events))
                 cursor.claimed(events[-1].id if events else None)
                 if not events:
                     if cursor.idle_now():

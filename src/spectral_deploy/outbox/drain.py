@@ -1,0 +1,518 @@
+"""Legacy drain: recover rows stranded at a generation whose workers are gone.
+
+The runbook's Class 2 and Class 3 end with "drain via legacy-drain with
+target_generation=N+1". Two ways to do it:
+
+* **process**: this process claims G's rows under the same lease, retry and dead-letter
+  rules as a worker, and runs the handlers it was given. Rows of topics it has no handler
+  for are never claimed: they stay where they are and are reported.
+* **adopt**: G's pending rows are re-stamped to generation M (the active one) in bounded
+  batches, each its own short transaction, keeping the original generation in
+  ``original_generation``; the live fleet of M handles them.
+
+Both are resumable: interrupt and run again, and the job continues where it stopped.
+Every drain writes its start, counts and outcome to the ledger.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, cast
+
+import psycopg
+
+from spectral_deploy.config import OutboxConfig
+from spectral_deploy.db import Database
+from spectral_deploy.db.connect import translate
+from spectral_deploy.db.queries import load_queries
+from spectral_deploy.errors import PreconditionFailed, UsageError
+from spectral_deploy.ledger import generations
+from spectral_deploy.ledger.store import EntryKind, Outcome, append
+from spectral_deploy.outbox.cursor import ClaimCursor
+from spectral_deploy.outbox.handlers import Handlers
+from spectral_deploy.outbox.pgstore import Listener, PostgresStore, notify_channel
+from spectral_deploy.outbox.ratelimit import RateLimiter
+from spectral_deploy.outbox.status import WorkerRow, read_status
+from spectral_deploy.outbox.worker import Worker, WorkerSettings
+
+__all__ = [
+    "ADOPT_BATCH_ROWS",
+    "DrainMode",
+    "DrainProgress",
+    "DrainReport",
+    "Preflight",
+    "TopicBacklog",
+    "adopt",
+    "preflight",
+    "process",
+    "release_gone_workers",
+]
+
+ADOPT_BATCH_ROWS = 1000
+MONITOR_SECONDS = 0.25
+Connection = psycopg.Connection[Any]
+
+
+class DrainMode(StrEnum):
+    """How a drain recovers rows."""
+
+    PROCESS = "process"
+    ADOPT = "adopt"
+
+
+@dataclass(frozen=True)
+class TopicBacklog:
+    """One topic's rows in the target generation."""
+
+    topic: str
+    pending: int
+    in_flight: int
+    dead: int
+    oldest_pending_age_seconds: float | None
+
+    @property
+    def unfinished(self) -> int:
+        """Pending plus in flight."""
+        return self.pending + self.in_flight
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "topic": self.topic,
+            "pending": self.pending,
+            "in_flight": self.in_flight,
+            "dead": self.dead,
+            "oldest_pending_age_seconds": self.oldest_pending_age_seconds,
+        }
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What a drain of generation G faces, read before it does anything."""
+
+    generation: int
+    known: bool
+    tag: str | None
+    state: str | None
+    topics: tuple[TopicBacklog, ...]
+    live_workers: tuple[WorkerRow, ...]
+    active_generation: int | None
+
+    @property
+    def unfinished(self) -> int:
+        """Pending plus in-flight rows of G."""
+        return sum(t.unfinished for t in self.topics)
+
+    @property
+    def dead(self) -> int:
+        """Dead-lettered rows of G."""
+        return sum(t.dead for t in self.topics)
+
+    @property
+    def oldest_pending_age_seconds(self) -> float | None:
+        """Age of G's oldest unfinished row."""
+        ages = [t.oldest_pending_age_seconds for t in self.topics]
+        present = [age for age in ages if age is not None]
+        return max(present) if present else None
+
+    def unhandled(self, handled: frozenset[str]) -> tuple[TopicBacklog, ...]:
+        """Topics with unfinished rows that ``handled`` has no handler for."""
+        return tuple(t for t in self.topics if t.unfinished and t.topic not in handled)
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "generation": self.generation,
+            "known": self.known,
+            "tag": self.tag,
+            "state": self.state,
+            "unfinished": self.unfinished,
+            "dead": self.dead,
+            "oldest_pending_age_seconds": self.oldest_pending_age_seconds,
+            "topics": [t.as_json() for t in self.topics],
+            "live_workers": [w.as_json() for w in self.live_workers],
+            "active_generation": self.active_generation,
+        }
+
+
+@dataclass(frozen=True)
+class DrainProgress:
+    """Where a running drain is."""
+
+    done: int
+    total: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    """What a drain did and what is left."""
+
+    mode: DrainMode
+    generation: int
+    to_generation: int | None
+    handled: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    adopted: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+    longest_batch_seconds: float | None = None
+    remaining: tuple[TopicBacklog, ...] = field(default_factory=tuple)
+
+    @property
+    def rows_left(self) -> int:
+        """Pending, in-flight and dead rows of G still in the outbox."""
+        return sum(t.unfinished + t.dead for t in self.remaining)
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready (also what the ledger records)."""
+        return {
+            "mode": str(self.mode),
+            "generation": self.generation,
+            "to_generation": self.to_generation,
+            "handled": self.handled,
+            "failed": self.failed,
+            "dead_lettered": self.dead_lettered,
+            "adopted": self.adopted,
+            "interrupted": self.interrupted,
+            "seconds": round(self.seconds, 3),
+            "longest_batch_seconds": self.longest_batch_seconds,
+            "remaining": [t.as_json() for t in self.remaining if t.unfinished or t.dead],
+        }
+
+
+def preflight(conn: Connection, schema: str, generation: int, *, stale_after: float) -> Preflight:
+    """Read G's backlog per topic, its live workers and the active generation."""
+    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
+    try:
+        rows = conn.execute(queries["backlog_by_topic"], {"generation": generation}).fetchall()
+        record = generations.get(conn, schema, generation)
+        status = read_status(conn, schema, stale_after_seconds=stale_after)
+        active = generations.active(conn, schema)
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    finally:
+        conn.rollback()
+    return Preflight(
+        generation=generation,
+        known=record is not None,
+        tag=record.tag if record else None,
+        state=str(record.state) if record else None,
+        topics=tuple(
+            TopicBacklog(
+                topic=cast(str, row[0]),
+                pending=cast(int, row[1]),
+                in_flight=cast(int, row[2]),
+                dead=cast(int, row[3]),
+                oldest_pending_age_seconds=cast("float | None", row[4]),
+            )
+            for row in rows
+        ),
+        live_workers=tuple(w for w in status.workers if w.generation == generation and w.live),
+        active_generation=active.generation if active else None,
+    )
+
+
+def release_gone_workers(
+    conn: Connection, schema: str, workers: tuple[WorkerRow, ...]
+) -> list[WorkerRow]:
+    """Workers registered from this host whose process no longer exists: mark them stopped.
+
+    A drain killed with SIGKILL and run again at once would otherwise wait for its own
+    previous process's heartbeat to go stale.
+    """
+    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
+    host = socket.gethostname()
+    released: list[WorkerRow] = []
+    for worker in workers:
+        if worker.host != host or _process_exists(worker.pid):
+            continue
+        try:
+            with conn.transaction():
+                conn.execute(
+                    queries["release_worker"],
+                    {"id": worker.id, "reason": f"process {worker.pid} is gone (found by drain)"},
+                )
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+        released.append(worker)
+    return released
+
+
+def check_preconditions(plan: Preflight, *, force: bool) -> None:
+    """Refuse while live workers of G run, unless forced."""
+    if plan.live_workers and not force:
+        described = ", ".join(f"{w.host}:{w.pid} ({w.state})" for w in plan.live_workers)
+        raise PreconditionFailed(
+            f"generation {plan.generation} still has {len(plan.live_workers)} live worker(s): "
+            f"{described}. A drain would compete with them (safe, but not what a drain is for)",
+            hint=f"stop them first, or rerun with --force: "
+            f"spectral-deploy drain --target-generation {plan.generation} --force",
+        )
+
+
+def process(
+    database: Database,
+    outbox: OutboxConfig,
+    generation: int,
+    handlers: Handlers,
+    *,
+    app: str,
+    max_rows_per_second: float | None = None,
+    on_progress: Callable[[DrainProgress], None] = lambda progress: None,
+    stop: threading.Event | None = None,
+) -> DrainReport:
+    """Claim and handle G's rows of the topics ``handlers`` knows, until none are left."""
+    stop = stop or threading.Event()
+    topics = handlers.topics
+    started = time.monotonic()
+    _record(database, "drain-start", generation, None, {"mode": "process", "app": app})
+    settings = WorkerSettings.from_config(
+        outbox,
+        generation=generation,
+        topics=topics,
+        max_rows_per_second=max_rows_per_second,
+    )
+    name = f"spectral-drain g{generation}"
+
+    def open_store() -> PostgresStore:
+        return PostgresStore(
+            database.connect(application_name=name),
+            database.schema,
+            archive=outbox.archive,
+            synchronous_commit=outbox.synchronous_commit,
+        )
+
+    def open_listener(wake: Callable[[], None]) -> Listener:
+        return Listener(
+            lambda: database.connect(application_name=f"{name} listener"),
+            database.schema,
+            generation,
+            wake,
+        )
+
+    worker = Worker(
+        handlers, settings, open_store, app=f"legacy-drain {app}", listener_factory=open_listener
+    )
+    outcome: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: outcome.update(summary=worker.run()), daemon=True)
+    with database.connect(autocommit=True) as conn:
+        _reap(conn, database.schema, outbox.stale_after_seconds)
+        total = _unfinished(conn, database.schema, generation, topics)
+        thread.start()
+        interrupted = False
+        while thread.is_alive():
+            left = _unfinished(conn, database.schema, generation, topics)
+            on_progress(DrainProgress(done=max(0, total - left), total=total))
+            if left == 0:
+                break
+            if stop.wait(MONITOR_SECONDS):
+                interrupted = True
+                break
+        worker.request_stop()
+        thread.join()
+        remaining = preflight(
+            conn, database.schema, generation, stale_after=outbox.stale_after_seconds
+        ).topics
+        on_progress(
+            DrainProgress(
+                done=max(0, total - _unfinished(conn, database.schema, generation, topics)),
+                total=total,
+            )
+        )
+    summary = outcome.get("summary")
+    report = DrainReport(
+        mode=DrainMode.PROCESS,
+        generation=generation,
+        to_generation=None,
+        handled=summary.handled if summary else 0,
+        failed=summary.failed if summary else 0,
+        dead_lettered=summary.dead_lettered if summary else 0,
+        interrupted=interrupted,
+        seconds=time.monotonic() - started,
+        remaining=remaining,
+    )
+    _finish(database, report, error=summary.error if summary else "the drain worker died")
+    return report
+
+
+def adopt(
+    database: Database,
+    outbox: OutboxConfig,
+    generation: int,
+    to_generation: int,
+    *,
+    batch_rows: int = ADOPT_BATCH_ROWS,
+    max_rows_per_second: float | None = None,
+    on_progress: Callable[[DrainProgress], None] = lambda progress: None,
+    stop: threading.Event | None = None,
+) -> DrainReport:
+    """Re-stamp G's pending rows to ``to_generation`` in short transactions, until none are left."""
+    if to_generation == generation:
+        raise UsageError(f"cannot adopt generation {generation} into itself")
+    stop = stop or threading.Event()
+    queries = load_queries("spectral_deploy.outbox", "outbox.sql", database.schema)
+    limiter = RateLimiter(max_rows_per_second) if max_rows_per_second else None
+    cursor = ClaimCursor(outbox.poll_seconds)
+    started = time.monotonic()
+    _record(database, "drain-start", generation, to_generation, {"mode": "adopt"})
+    adopted = 0
+    longest = 0.0
+    interrupted = False
+    by_topic: dict[str, int] = {}
+    with database.connect(autocommit=True) as conn:
+        _reap(conn, database.schema, outbox.stale_after_seconds)
+        total = _unfinished(conn, database.schema, generation, None)
+        while True:
+            if stop.is_set():
+                interrupted = True
+                break
+            limit = limiter.take(batch_rows) if limiter else batch_rows
+            after_id = cursor.start()
+            began = time.perf_counter()
+            try:
+                with conn.transaction():
+                    moved = conn.execute(
+                        queries["adopt_batch"],
+                        {
+                            "from_generation": generation,
+                            "to_generation": to_generation,
+                            "after_id": after_id,
+                            "limit": limit,
+                        },
+                    ).fetchall()
+                    if moved:
+                        conn.execute(
+                            queries["notify_generation"],
+                            {
+                                "channel": notify_channel(database.schema),
+                                "generation": to_generation,
+                            },
+                        )
+            except psycopg.Error as exc:
+                raise translate(exc) from exc
+            longest = max(longest, time.perf_counter() - began)
+            if limiter:
+                limiter.refund(limit - len(moved))
+            adopted += len(moved)
+            for row in moved:
+                topic = cast(str, row[1])
+                by_topic[topic] = by_topic.get(topic, 0) + 1
+            cursor.claimed(max((cast(int, row[0]) for row in moved), default=None))
+            on_progress(DrainProgress(done=adopted, total=max(total, adopted)))
+            if moved or not cursor.idle_now():
+                continue
+            # nothing adoptable now: done, or rows are held under leases that must end first
+            if _unfinished(conn, database.schema, generation, None) == 0:
+                break
+            _reap(conn, database.schema, outbox.stale_after_seconds)
+            on_progress(
+                DrainProgress(adopted, max(total, adopted), "waiting for rows under a lease")
+            )
+            if stop.wait(outbox.poll_seconds):
+                interrupted = True
+                break
+        remaining = preflight(
+            conn, database.schema, generation, stale_after=outbox.stale_after_seconds
+        ).topics
+    report = DrainReport(
+        mode=DrainMode.ADOPT,
+        generation=generation,
+        to_generation=to_generation,
+        adopted=adopted,
+        interrupted=interrupted,
+        seconds=time.monotonic() - started,
+        longest_batch_seconds=round(longest, 4),
+        remaining=remaining,
+    )
+    _finish(database, report, error=None, extra={"adopted_by_topic": by_topic})
+    return report
+
+
+def _unfinished(
+    conn: Connection, schema: str, generation: int, topics: frozenset[str] | None
+) -> int:
+    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
+    try:
+        row = conn.execute(
+            queries["unfinished_rows"],
+            {"generation": generation, "topics": sorted(topics) if topics is not None else None},
+        ).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    return cast(int, row[0]) if row else 0
+
+
+def _reap(conn: Connection, schema: str, stale_after: float) -> None:
+    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
+    try:
+        conn.execute(queries["reap_dead_workers"], {"stale_after_seconds": stale_after})
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+
+
+def _record(
+    database: Database,
+    action: str,
+    generation: int,
+    to_generation: int | None,
+    details: dict[str, Any],
+) -> None:
+    with database.connect() as conn:
+        append(
+            conn,
+            database.schema,
+            EntryKind.DRAIN,
+            action,
+            outcome=Outcome.STARTED,
+            from_generation=generation,
+            to_generation=to_generation,
+            generation=generation,
+            details={**details, "pid": os.getpid()},
+        )
+        conn.commit()
+
+
+def _finish(
+    database: Database,
+    report: DrainReport,
+    *,
+    error: str | None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    if report.interrupted:
+        outcome = Outcome.INTERRUPTED
+    elif error or report.rows_left:
+        outcome = Outcome.FAILED
+    else:
+        outcome = Outcome.OK
+    with database.connect() as conn:
+        append(
+            conn,
+            database.schema,
+            EntryKind.DRAIN,
+            "drain-finish",
+            outcome=outcome,
+            generation=report.generation,
+            from_generation=report.generation,
+            to_generation=report.to_generation,
+            details={**report.as_json(), **(extra or {}), "error": error},
+        )
+        conn.commit()
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
