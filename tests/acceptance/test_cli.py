@@ -100,7 +100,7 @@ def test_demo_runs_and_cleans_up(project: Project) -> None:
     assert summary["ok"] is True
     assert summary["duplicates"] == 0
     assert summary["ledger_rewrite_refused"] is True
-    assert summary["events_handled"] == 200
+    assert summary["events_handled"] == summary["events_emitted"] == 225
     assert summary["stranded_generations"] == [33]
     url = project.run("db", "url").stdout.strip()
     with psycopg.connect(url, dbname="postgres") as conn:

@@ -47,7 +47,7 @@ def demo(
     if format_ is OutputFormat.TEXT:
         console.info(
             "Spectral Deploy demo: the foundation (embedded PostgreSQL, generations, ledger) "
-            "and the generation-routed outbox.\n"
+            "the generation-routed outbox and the legacy drain.\n"
             "The full sandbox story (deploy -> cutover -> fault -> rollback -> drain) is not "
             "built yet; this demo runs the part that exists.\n"
         )
@@ -63,9 +63,9 @@ def demo(
         console.info(f"ledger entries:           {summary.ledger_entries}")
         console.info(f"ledger rewrite refused:   {summary.ledger_rewrite_refused}")
         console.info(f"events emitted:           {summary.events_emitted}")
-        console.info(f"events handled (blue):    {summary.events_handled}")
+        console.info(f"events handled:           {summary.events_handled}")
         stranded = ", ".join(map(str, summary.stranded_generations)) or "none"
-        console.info(f"stranded generations:     {stranded}")
+        console.info(f"stranded, then drained:   {stranded}")
         console.info(f"took:                     {summary.seconds} s")
         (console.success if summary.ok else console.warn)(
             "demo passed" if summary.ok else "demo found a problem"

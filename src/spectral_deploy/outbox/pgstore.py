@@ -187,8 +187,10 @@ class Listener:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop at the next timeout tick."""
+        """Stop at the next timeout tick, and wait for it."""
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -203,5 +205,7 @@ class Listener:
                             if notify.payload == self._generation:
                                 self._on_wake()
             except Exception as exc:  # the listener must outlive a lost connection
+                if self._stop.is_set():
+                    return
                 log.warning("action=outbox.listener_error error=%s", type(exc).__name__)
                 self._stop.wait(1.0)

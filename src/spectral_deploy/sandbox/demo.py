@@ -3,7 +3,7 @@
 Today it shows the foundation (the embedded server, Spectral's schema, the generation
 allocator under concurrency, the append-only ledger) and the outbox: orders and their
 events committed together, a worker of the right generation handling them, and a
-generation left stranded when no worker of it runs. The full
+generation left stranded when no worker of it runs, then recovered by the legacy drain. The full
 sandbox story (deploy, cutover, faults, Class 2 and 3 rollbacks, legacy drain)
 replaces it when the cutover and rollback capabilities land.
 """
@@ -21,12 +21,14 @@ import psycopg
 from psycopg import sql
 
 from spectral_deploy.config import Config
+from spectral_deploy.db import Database
 from spectral_deploy.db.connect import connect, ensure_database, translate
 from spectral_deploy.db.embedded import EmbeddedServer
 from spectral_deploy.db.schema import install
 from spectral_deploy.errors import LedgerIsAppendOnly
 from spectral_deploy.ledger import generations, store
 from spectral_deploy.ledger.generations import GenerationState
+from spectral_deploy.outbox import drain as drains
 from spectral_deploy.outbox.emit import emit
 from spectral_deploy.outbox.handlers import Event, Handlers
 from spectral_deploy.outbox.pgstore import PostgresStore
@@ -95,36 +97,8 @@ def run_foundation_demo(config: Config, narrate: Narrate) -> DemoSummary:
         )
         numbers = _allocate_concurrently(url, config, schema, CONCURRENT_ALLOCATIONS)
 
-        narrate(
-            f"Blue (generation {blue.generation}) takes {DEMO_ORDERS} orders; each order and its "
-            "'order.created' event commit in one transaction",
-            None,
-        )
-        _take_orders(url, config, schema, blue.generation, DEMO_ORDERS)
-        narrate(
-            f"A worker of generation {blue.generation} handles them (idempotent by event id)",
-            f"SPECTRAL_GENERATION={blue.generation} spectral-deploy worker --app shop:handlers",
-        )
-        _run_worker_until_empty(url, config, schema, blue.generation)
-        green = blue.generation + CONCURRENT_ALLOCATIONS
-        narrate(
-            f"Generation {green} emits {DEMO_STRANDED} events, but no worker of {green} is running",
-            None,
-        )
-        _take_orders(url, config, schema, green, DEMO_STRANDED)
-
+        outbox = _outbox_story(url, config, schema, blue.generation, narrate)
         with connect(url, settings=config.database) as conn:
-            outbox = read_status(
-                conn, schema, stale_after_seconds=config.outbox.stale_after_seconds
-            )
-            stranded = tuple(g.generation for g in outbox.stranded)
-            narrate(
-                f"outbox status: generation(s) {', '.join(map(str, stranded))} stranded; "
-                "the legacy drain (next capability) recovers them",
-                "spectral-deploy outbox status",
-            )
-            handled_row = conn.execute("SELECT count(*) FROM demo_handled").fetchone()
-            handled = cast(int, handled_row[0]) if handled_row else 0
             narrate(
                 "Try to rewrite history: UPDATE the ledger", "psql -c 'UPDATE spectral.ledger ...'"
             )
@@ -143,8 +117,8 @@ def run_foundation_demo(config: Config, narrate: Narrate) -> DemoSummary:
         duplicates == 0
         and increasing
         and refused
-        and handled == DEMO_ORDERS
-        and stranded == (blue.generation + CONCURRENT_ALLOCATIONS,)
+        and outbox.ok
+        and outbox.stranded == (blue.generation + CONCURRENT_ALLOCATIONS,)
     )
     return DemoSummary(
         ok=ok,
@@ -155,10 +129,72 @@ def run_foundation_demo(config: Config, narrate: Narrate) -> DemoSummary:
         ledger_entries=len(entries),
         ledger_rewrite_refused=refused,
         events_emitted=DEMO_ORDERS + DEMO_STRANDED,
-        events_handled=handled,
-        stranded_generations=stranded,
+        events_handled=outbox.handled,
+        stranded_generations=outbox.stranded,
         seconds=round(time.monotonic() - started, 2),
     )
+
+
+@dataclass(frozen=True)
+class _OutboxStory:
+    handled: int
+    stranded: tuple[int, ...]
+    ok: bool
+
+
+def _outbox_story(
+    url: str, config: Config, schema: str, blue: int, narrate: Narrate
+) -> _OutboxStory:
+    """Orders with events, a worker of their generation, a stranded generation, its drain."""
+    narrate(
+        f"Blue (generation {blue}) takes {DEMO_ORDERS} orders; each order and its "
+        "'order.created' event commit in one transaction",
+        None,
+    )
+    _take_orders(url, config, schema, blue, DEMO_ORDERS)
+    narrate(
+        f"A worker of generation {blue} handles them (idempotent by event id)",
+        f"SPECTRAL_GENERATION={blue} spectral-deploy worker --app shop:handlers",
+    )
+    _run_worker_until_empty(url, config, schema, blue)
+    green = blue + CONCURRENT_ALLOCATIONS
+    narrate(
+        f"Generation {green} emits {DEMO_STRANDED} events, but no worker of {green} is running",
+        None,
+    )
+    _take_orders(url, config, schema, green, DEMO_STRANDED)
+    stale_after = config.outbox.stale_after_seconds
+    with connect(url, settings=config.database) as conn:
+        stranded = tuple(
+            g.generation
+            for g in read_status(conn, schema, stale_after_seconds=stale_after).stranded
+        )
+    narrate(
+        f"outbox status: generation(s) {', '.join(map(str, stranded))} stranded",
+        "spectral-deploy outbox status",
+    )
+    narrate(
+        f"Legacy drain of generation {green}: its rows handled here, recorded in the ledger",
+        f"spectral-deploy drain --target-generation {green} --app shop:handlers --yes",
+    )
+    report = drains.process(
+        Database(url=url, schema=schema, settings=config.database, embedded=True),
+        config.outbox,
+        green,
+        _demo_handlers(url, config),
+        app="spectral_deploy.sandbox.demo",
+    )
+    with connect(url, settings=config.database) as conn:
+        still = read_status(conn, schema, stale_after_seconds=stale_after).stranded
+        row = conn.execute("SELECT count(*) FROM demo_handled").fetchone()
+    handled = cast(int, row[0]) if row else 0
+    narrate(
+        f"The drain handled {report.handled} rows; stranded now: "
+        f"{', '.join(str(g.generation) for g in still) or 'none'}",
+        "spectral-deploy outbox status",
+    )
+    ok = handled == DEMO_ORDERS + DEMO_STRANDED and not still and report.rows_left == 0
+    return _OutboxStory(handled=handled, stranded=stranded, ok=ok)
 
 
 def _take_orders(url: str, config: Config, schema: str, generation: int, count: int) -> None:
@@ -180,7 +216,7 @@ def _take_orders(url: str, config: Config, schema: str, generation: int, count: 
                 )
 
 
-def _run_worker_until_empty(url: str, config: Config, schema: str, generation: int) -> None:
+def _demo_handlers(url: str, config: Config) -> Handlers:
     handlers = Handlers()
 
     @handlers.on("order.created")
@@ -191,9 +227,13 @@ def _run_worker_until_empty(url: str, config: Config, schema: str, generation: i
                 (event.id,),
             )
 
+    return handlers
+
+
+def _run_worker_until_empty(url: str, config: Config, schema: str, generation: int) -> None:
     settings = WorkerSettings.from_config(config.outbox, generation=generation)
     worker = Worker(
-        handlers,
+        _demo_handlers(url, config),
         settings,
         lambda: PostgresStore(connect(url, settings=config.database), schema),
         app="spectral_deploy.sandbox.demo",
