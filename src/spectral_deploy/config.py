@@ -34,6 +34,7 @@ __all__ = [
     "EmbeddedConfig",
     "find_config_file",
     "load_config",
+    "url_has_password",
 ]
 
 CONFIG_FILENAME = "spectral.toml"
@@ -246,7 +247,7 @@ _URL_KEYS = {
 
 
 def _refuse_secret(dotted: str, value: Any, source: str) -> None:
-    if dotted in _URL_KEYS and isinstance(value, str) and _url_has_password(value):
+    if dotted in _URL_KEYS and isinstance(value, str) and url_has_password(value):
         raise ConfigError(
             "contains a password; secrets come only from the environment",
             key=dotted,
@@ -263,7 +264,8 @@ def _check_counts(backup: BackupConfig, source: str) -> None:
             )
 
 
-def _url_has_password(url: str) -> bool:
+def url_has_password(url: str) -> bool:
+    """Whether a libpq URL or keyword string carries a password."""
     if "://" not in url:
         return "password=" in url
     parts = urlsplit(url)

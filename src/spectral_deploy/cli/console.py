@@ -6,22 +6,33 @@ plain JSON on stdout and nothing else, so scripts can parse it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 __all__ = [
     "configure_logging",
     "error",
+    "human_size",
     "info",
     "print_json",
     "print_table",
+    "progress",
     "settings",
     "stderr",
     "stdout",
@@ -85,6 +96,56 @@ def print_table(
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     stdout.print(table)
+
+
+# without a terminal, progress is one line per this fraction of the total
+PROGRESS_LINE_FRACTION = 0.25
+
+
+@contextlib.contextmanager
+def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress display on stderr; yields ``update(done_bytes)``.
+
+    On a terminal: a bar with rate and ETA (a counter when the total is unknown).
+    Otherwise (cron, CI logs): a line at every quarter of a known total.
+    """
+    if stderr.is_terminal:
+        columns = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        ]
+        with Progress(*columns, console=stderr, transient=False) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda done: bar.update(task, completed=done)
+        return
+    printed = 0.0
+
+    def line(done: int) -> None:
+        nonlocal printed
+        if not total:
+            return
+        fraction = min(done / total, 1.0)
+        if (fraction >= 1.0 and printed < 1.0) or fraction - printed >= PROGRESS_LINE_FRACTION:
+            printed = fraction
+            stderr.print(
+                f"{description}: {fraction:.0%} ({human_size(done)} of {human_size(total)})",
+                markup=False,
+            )
+
+    yield line
+
+
+def human_size(count: int) -> str:
+    """``1.5 MB``: decimal units, as storage consoles show them."""
+    value = float(count)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
 
 
 def info(message: str) -> None:

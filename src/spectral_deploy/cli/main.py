@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from spectral_deploy._version import __version__
+from spectral_deploy.cli import backup as backup_commands
 from spectral_deploy.cli import console
 from spectral_deploy.cli import db as db_commands
 from spectral_deploy.cli import demo as demo_commands
@@ -44,6 +45,7 @@ app = typer.Typer(
 app.add_typer(db_commands.app, name="db")
 app.add_typer(ledger_commands.app, name="ledger")
 app.add_typer(generation_commands.app, name="generations")
+app.add_typer(backup_commands.app, name="backup")
 app.command(name="demo")(demo_commands.demo)
 
 
