@@ -1,6 +1,8 @@
 """Local servers that speak the storage vendors' APIs: a GCS emulator and an S3 server.
 
-Both come from PyPI (gcp-storage-emulator, moto) and listen on 127.0.0.1 only.
+Both come from PyPI (gcp-storage-emulator, moto), listen on 127.0.0.1 only, and
+start once per session on first use. A pytest plugin of the root conftest, so
+provider and acceptance tests share them.
 """
 
 from __future__ import annotations
