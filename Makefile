@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit integration acceptance demo bench clean
+.PHONY: install test lint typecheck unit integration providers acceptance demo bench clean
 
 install: $(STAMP)
 
@@ -16,13 +16,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: install
 	$(BIN)/mypy
 
-# The whole suite: static checks, then unit, integration (embedded PostgreSQL) and acceptance tests.
+# The whole suite: static checks, then unit, integration (embedded PostgreSQL), providers (local
+# servers that speak the vendor APIs) and acceptance tests.
 test: lint typecheck
 	$(BIN)/pytest
 
@@ -31,6 +32,9 @@ unit: install
 
 integration: install
 	$(BIN)/pytest tests/integration
+
+providers: install
+	$(BIN)/pytest tests/providers
 
 acceptance: install
 	$(BIN)/pytest tests/acceptance

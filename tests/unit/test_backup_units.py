@@ -24,6 +24,7 @@ from spectral_deploy.backup.manifest import (
     parse_stored_name,
     verification_name,
 )
+from spectral_deploy.backup.restore import _download_failed
 from spectral_deploy.backup.storage import open_storage
 from spectral_deploy.backup.storage.gcs import GcsStorage
 from spectral_deploy.backup.storage.gcs import hold_of as gcs_hold_of
@@ -32,7 +33,7 @@ from spectral_deploy.backup.storage.s3 import S3Storage
 from spectral_deploy.backup.storage.s3 import hold_of as s3_hold_of
 from spectral_deploy.backup.streams import HashingWriter, HoldbackWriter
 from spectral_deploy.backup.tools import find_tool, libpq_target
-from spectral_deploy.errors import InputError, RetentionLocked, ToolNotFound
+from spectral_deploy.errors import InputError, RetentionLocked, StorageUnavailable, ToolNotFound
 from tests.backup_support import make_keypair
 
 NOW = datetime(2026, 11, 26, 9, 13, 0, 123456, tzinfo=UTC)
@@ -318,3 +319,16 @@ def test_upload_errors_survive_pyrage() -> None:
     with pytest.raises(pyrage.EncryptError):
         pyrage.encrypt_io(io.BytesIO(b"x" * 100_000), sink, [recipient])
     assert isinstance(sink.failure, RetentionLocked)
+
+
+def test_download_errors_become_storage_errors() -> None:
+    """An SDK's exception while streaming a download is a StorageUnavailable naming the object."""
+    cause = ConnectionResetError("peer reset")
+    error = _download_failed("gs://b/p/x.dump.age", 4096, cause)
+    assert isinstance(error, StorageUnavailable)
+    assert str(error) == (
+        "gs://b/p/x.dump.age: the download failed after 4096 bytes: ConnectionResetError peer reset"
+    )
+    assert error.__cause__ is cause
+    own = StorageUnavailable("already translated")
+    assert _download_failed("x", 0, own) is own

@@ -222,20 +222,20 @@ class Verification:
         """Parse a stored verification record."""
         raw = _load_json(data, source)
         reader = _Fields(raw, source)
-        checks = tuple(
-            Check(
-                name=_Fields(item, source).text("name"),
-                ok=bool(_Fields(item, source).raw("ok")),
-                detail=str(_Fields(item, source).raw("detail")),
+        checks = []
+        for index, item in enumerate(reader.sequence("checks")):
+            check = _Fields(item, f"{source}: checks[{index}]")
+            checks.append(
+                Check(
+                    name=check.text("name"), ok=check.raw("ok") is True, detail=check.text("detail")
+                )
             )
-            for item in reader.sequence("checks")
-        )
         error = raw.get("error")
         return cls(
             backup_id=reader.text("backup_id"),
             verified_at=reader.timestamp("verified_at"),
             ok=reader.raw("ok") is True,
-            checks=checks,
+            checks=tuple(checks),
             error=str(error) if error is not None else None,
             scratch_server=raw.get("scratch_server"),
             duration_seconds=float(raw.get("duration_seconds") or 0.0),

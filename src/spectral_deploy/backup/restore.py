@@ -46,6 +46,7 @@ from spectral_deploy.errors import (
     BackupCorrupt,
     PreconditionFailed,
     SpectralError,
+    StorageUnavailable,
     TargetNotEmpty,
     ToolFailed,
     WrongIdentity,
@@ -113,7 +114,7 @@ def stream_into(
             except (pyrage.DecryptError, OSError) as exc:
                 decrypt_error = exc
             if reader.failure is not None:
-                raise reader.failure
+                raise _download_failed(where, reader.size_bytes, reader.failure)
             if sink.failure is not None:
                 process.stdin.close()
                 returncode = process.wait()
@@ -145,6 +146,18 @@ def stream_into(
                 # pg_restore has not had the last bytes: killing it rolls its transaction back
                 process.kill()
                 process.wait()
+
+
+def _download_failed(where: str, offset: int, exc: BaseException) -> BaseException:
+    """The storage's own error, or a StorageUnavailable for an SDK's exception."""
+    if isinstance(exc, SpectralError | KeyboardInterrupt):
+        return exc
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    failure = StorageUnavailable(
+        f"{where}: the download failed after {offset} bytes: {type(exc).__name__} {first}".rstrip()
+    )
+    failure.__cause__ = exc
+    return failure
 
 
 def require_recipient(manifest: Manifest, identities: Identities) -> None:
