@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 STARTUP_TIMEOUT_SECONDS = 20
 
@@ -68,6 +67,9 @@ def gcs_emulator() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server on a free port; yields its endpoint URL."""
+    # imported here: moto takes ~0.4 s to import, and most sessions never need it
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
     server.start()
     host, port = server.get_host_and_port()
