@@ -332,14 +332,19 @@ def restore_backup(
     )
 
 
-def _restore_tool(url: str, manifest: Manifest, pg_bin_dir: Path | None, *, what: str) -> PgTool:
+def _query(url: str, name: str) -> list[tuple[object, ...]]:
+    """Run one named query of backup.sql on ``url``."""
     queries = load_queries("spectral_deploy.backup", "backup.sql", "spectral")
     with connect(url, autocommit=True, application_name=APPLICATION_NAME) as conn:
         try:
-            row = conn.execute(queries["server_info"]).fetchone()
+            return conn.execute(queries[name]).fetchall()
         except psycopg.Error as exc:
             raise translate(exc) from exc
-    assert row is not None
+
+
+def _restore_tool(url: str, manifest: Manifest, pg_bin_dir: Path | None, *, what: str) -> PgTool:
+    """pg_restore of the server's major version, which must not be older than the dump's."""
+    [row] = _query(url, "server_info")
     major = cast(int, row[1]) // 10000
     if major < manifest.server_major:
         raise PreconditionFailed(
@@ -350,12 +355,8 @@ def _restore_tool(url: str, manifest: Manifest, pg_bin_dir: Path | None, *, what
 
 
 def _existing_relations(url: str) -> tuple[list[str], int]:
-    queries = load_queries("spectral_deploy.backup", "backup.sql", "spectral")
-    with connect(url, autocommit=True, application_name=APPLICATION_NAME) as conn:
-        try:
-            rows = conn.execute(queries["user_relations"]).fetchall()
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
+    """Up to five relations already in the target, and how many there are."""
+    rows = _query(url, "user_relations")
     return [str(r[0]) for r in rows], cast(int, rows[0][1]) if rows else 0
 
 
