@@ -347,6 +347,20 @@ def test_restore_refuses_a_non_empty_target_unless_forced(
     assert table_checksums(target_url)["shop.orders"] == table_checksums(app_url)["shop.orders"]
 
 
+def test_failing_pg_restore_leaves_the_target_as_it_was(
+    app_url: str, target_url: str, storage: LocalStorage, keys: KeyPair
+) -> None:
+    """pg_restore stopping on an error: ToolFailed with its message, nothing restored."""
+    manifest = backup(app_url, storage, keys.public_key)
+    with psycopg.connect(target_url) as conn:
+        conn.execute("CREATE SCHEMA shop")  # not a relation, so the target counts as empty
+    with pytest.raises(ToolFailed, match='schema "shop" already exists'):
+        restore_backup(
+            storage, manifest, load_identities(keys.identity_file), target_url=target_url
+        )
+    assert table_checksums(target_url) == {}
+
+
 def test_backup_is_recorded_in_the_ledger_with_the_active_generation(
     database: Database, storage: LocalStorage, keys: KeyPair
 ) -> None:

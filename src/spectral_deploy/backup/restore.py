@@ -86,15 +86,7 @@ def stream_into(
     """Download, authenticate and decrypt ``manifest``'s object into the ``argv`` consumer."""
     where = f"{storage.url}/{manifest.object}"
     require_recipient(manifest, identities)
-    stored = storage.size(manifest.object)
-    if stored is None:
-        raise BackupCorrupt(f"{where} is missing, though its manifest exists")
-    if stored != manifest.size_bytes:
-        shorter = "truncated" if stored < manifest.size_bytes else "longer than recorded"
-        raise BackupCorrupt(
-            f"{where} is {shorter}: {stored} bytes stored, the manifest says "
-            f"{manifest.size_bytes}; it cannot be restored"
-        )
+    _check_stored_size(storage, manifest, where)
     with tempfile.TemporaryFile() as errors:
         reader = HashingReader(storage.open_read(manifest.object), progress)
         try:
@@ -132,8 +124,11 @@ def stream_into(
                     f"{manifest.size_bytes}; it was altered or replaced"
                 )
             reader.finish_progress()
-            sink.release()
-            process.stdin.close()
+            try:
+                sink.release()
+                process.stdin.close()
+            except OSError:
+                pass  # pg_restore went away first: its status and stderr below say why
             returncode = process.wait()
             if returncode != 0:
                 raise ToolFailed(
@@ -146,6 +141,19 @@ def stream_into(
                 # pg_restore has not had the last bytes: killing it rolls its transaction back
                 process.kill()
                 process.wait()
+
+
+def _check_stored_size(storage: Storage, manifest: Manifest, where: str) -> None:
+    """A missing or truncated object is refused before a byte is downloaded."""
+    stored = storage.size(manifest.object)
+    if stored is None:
+        raise BackupCorrupt(f"{where} is missing, though its manifest exists")
+    if stored != manifest.size_bytes:
+        shorter = "truncated" if stored < manifest.size_bytes else "longer than recorded"
+        raise BackupCorrupt(
+            f"{where} is {shorter}: {stored} bytes stored, the manifest says "
+            f"{manifest.size_bytes}; it cannot be restored"
+        )
 
 
 def _download_failed(where: str, offset: int, exc: BaseException) -> BaseException:
