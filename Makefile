@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # every benchmark script prints one JSON document; *_app.py are handler modules they load
 BENCHMARKS := $(filter-out %_app.py,$(wildcard benchmarks/*.py))
 
-.PHONY: install test lint typecheck unit integration acceptance demo bench clean
+.PHONY: install test lint typecheck unit integration providers acceptance demo bench clean
 
 install: $(STAMP)
 
@@ -24,7 +24,8 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# The whole suite: static checks, then unit, integration (embedded PostgreSQL) and acceptance tests.
+# The whole suite: static checks, then unit, integration (embedded PostgreSQL), providers (local
+# servers that speak the vendor APIs) and acceptance tests.
 test: lint typecheck
 	$(BIN)/pytest
 
@@ -33,6 +34,9 @@ unit: install
 
 integration: install
 	$(BIN)/pytest tests/integration
+
+providers: install
+	$(BIN)/pytest tests/providers
 
 acceptance: install
 	$(BIN)/pytest tests/acceptance

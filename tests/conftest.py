@@ -23,6 +23,9 @@ from spectral_deploy.db import Database
 from spectral_deploy.db.embedded import EmbeddedServer, ServerStatus
 from spectral_deploy.db.schema import install
 
+# the GCS emulator and S3 server fixtures (started only by tests that use them)
+pytest_plugins = ["tests.storage_servers"]
+
 TEMPLATE_DATABASE = "spectral_template"
 SCHEMA = "spectral"
 THROWAWAY_SETTINGS = {

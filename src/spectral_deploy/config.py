@@ -6,8 +6,9 @@ an environment variable ``SPECTRAL_<SECTION>_<KEY>`` (``database.schema`` is
 ``SPECTRAL_DATABASE_SCHEMA``); ``database.url`` also reads the conventional
 ``DATABASE_URL``.
 
-Secrets come only from the environment: a password inside ``database.url`` in a
-file or on the command line is a ``ConfigError`` naming the key and the file.
+Secrets come only from the environment: a password inside ``database.url`` (or
+any other URL key) in a file or on the command line is a ``ConfigError`` naming
+the key and the file. Age identities and cloud credentials are never config keys.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from spectral_deploy.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILENAME",
+    "BackupConfig",
     "Config",
     "DatabaseConfig",
     "EmbeddedConfig",
     "OutboxConfig",
     "find_config_file",
     "load_config",
+    "url_has_password",
 ]
 
 CONFIG_FILENAME = "spectral.toml"
@@ -77,6 +80,27 @@ class OutboxConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    """Backups: where they are stored, who can decrypt them, how many ``prune`` keeps.
+
+    ``storage`` is ``file://PATH`` (relative paths are under the project root),
+    ``gs://bucket/prefix`` or ``s3://bucket/prefix``; credentials come from the
+    cloud SDK's usual environment, never from here. ``recipients`` are age public
+    keys (``age1...``). ``pg_bin_dir`` pins where pg_dump/pg_restore are taken from;
+    ``scratch_server_url`` is the server ``verify`` restores into (default: the
+    embedded server).
+    """
+
+    storage: str = "file://.spectral/backups"
+    recipients: tuple[str, ...] = ()
+    keep_daily: int = 7
+    keep_weekly: int = 4
+    keep_monthly: int = 6
+    pg_bin_dir: Path | None = None
+    scratch_server_url: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, resolved against the project root."""
 
@@ -85,6 +109,7 @@ class Config:
     database: DatabaseConfig = DatabaseConfig()
     embedded: EmbeddedConfig = EmbeddedConfig()
     outbox: OutboxConfig = OutboxConfig()
+    backup: BackupConfig = BackupConfig()
 
     @property
     def embedded_data_dir(self) -> Path:
@@ -158,6 +183,7 @@ def load_config(
         sections = _apply_override(sections, dotted, text)
 
     _check_outbox(sections["outbox"], source)
+    _check_counts(sections["backup"], source)
     return Config(project_root=project_root, source=source, **sections)
 
 
@@ -256,17 +282,34 @@ def _apply_override(sections: dict[str, Any], dotted: str, text: str) -> dict[st
     return {**sections, section_name: dataclasses.replace(section, **{key: value})}
 
 
+_URL_KEYS = {
+    "database.url": "export DATABASE_URL='postgresql://user:...@host/db' instead",
+    "backup.scratch_server_url": "put the password in PGPASSWORD or ~/.pgpass instead",
+    "backup.storage": "cloud credentials come from the SDK's environment "
+    "(GOOGLE_APPLICATION_CREDENTIALS, AWS_ACCESS_KEY_ID ...)",
+}
+
+
 def _refuse_secret(dotted: str, value: Any, source: str) -> None:
-    if dotted == "database.url" and isinstance(value, str) and _url_has_password(value):
+    if dotted in _URL_KEYS and isinstance(value, str) and url_has_password(value):
         raise ConfigError(
             "contains a password; secrets come only from the environment",
             key=dotted,
             source=source,
-            hint="export DATABASE_URL='postgresql://user:...@host/db' instead",
+            hint=_URL_KEYS[dotted],
         )
 
 
-def _url_has_password(url: str) -> bool:
+def _check_counts(backup: BackupConfig, source: str) -> None:
+    for key in ("keep_daily", "keep_weekly", "keep_monthly"):
+        if getattr(backup, key) < 0:
+            raise ConfigError(
+                f"must be 0 or more, got {getattr(backup, key)}", key=f"backup.{key}", source=source
+            )
+
+
+def url_has_password(url: str) -> bool:
+    """Whether a libpq URL or keyword string carries a password."""
     if "://" not in url:
         return "password=" in url
     parts = urlsplit(url)

@@ -5,17 +5,24 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
 
     SpectralError                       exit 1  the checked thing failed
     ├── CheckFailed                     exit 1  e.g. rows remain after a drain
+    │   └── BackupCorrupt               exit 1  a backup is tampered, truncated or not its manifest
     ├── UsageError                      exit 2  bad flag, value or input file
     │   ├── ConfigError                 exit 2  names the key and the file
     │   ├── GenerationUnknown           exit 2  no generation given and no SPECTRAL_GENERATION
     │   └── InputError                  exit 2  names the file, line or value
-    │       └── InvalidEvent            exit 2  an outbox event that cannot be stored
+    │       ├── InvalidEvent            exit 2  an outbox event that cannot be stored
+    │       └── WrongIdentity           exit 2  the age identity cannot open this backup
     ├── PreconditionFailed              exit 3  the world is not in the state required
     │   ├── DatabaseUnreachable         exit 3  names host and port, never the password
     │   ├── SchemaNotInstalled          exit 3  run `spectral-deploy db init`
-    │   └── EmbeddedServerError         exit 3  the embedded PostgreSQL cannot start
-    └── DatabaseError                   exit 1  a query failed (translated psycopg error)
-        └── LedgerIsAppendOnly          exit 1  an UPDATE/DELETE hit the ledger
+    │   ├── EmbeddedServerError         exit 3  the embedded PostgreSQL cannot start
+    │   ├── ToolNotFound                exit 3  no pg_dump/pg_restore for the server's version
+    │   ├── StorageUnavailable          exit 3  bucket or directory missing, unreachable, denied
+    │   ├── TargetNotEmpty              exit 3  a restore target holds tables (see --force)
+    │   └── RetentionLocked             exit 3  the storage holds an object under a lock
+    ├── DatabaseError                   exit 1  a query failed (translated psycopg error)
+    │   └── LedgerIsAppendOnly          exit 1  an UPDATE/DELETE hit the ledger
+    └── ToolFailed                      exit 1  pg_dump or pg_restore exited non-zero
 
 Each error carries an optional ``hint``: the next command an operator should run.
 Library errors (psycopg, subprocess, OSError) are translated at the boundary and
@@ -25,6 +32,7 @@ chained with ``raise ... from exc``.
 from __future__ import annotations
 
 __all__ = [
+    "BackupCorrupt",
     "CheckFailed",
     "ConfigError",
     "DatabaseError",
@@ -35,9 +43,15 @@ __all__ = [
     "InvalidEvent",
     "LedgerIsAppendOnly",
     "PreconditionFailed",
+    "RetentionLocked",
     "SchemaNotInstalled",
     "SpectralError",
+    "StorageUnavailable",
+    "TargetNotEmpty",
+    "ToolFailed",
+    "ToolNotFound",
     "UsageError",
+    "WrongIdentity",
 ]
 
 
@@ -114,3 +128,33 @@ class DatabaseError(SpectralError):
 
 class LedgerIsAppendOnly(DatabaseError):
     """Something tried to rewrite history: the ledger refuses UPDATE and DELETE."""
+
+
+class BackupCorrupt(CheckFailed):
+    """A stored backup does not match its manifest or fails age authentication."""
+
+
+class WrongIdentity(InputError):
+    """The age identity given cannot decrypt the backup (its key is not a recipient)."""
+
+
+class ToolNotFound(PreconditionFailed):
+    """No PostgreSQL client program (pg_dump, pg_restore) for the server's major version."""
+
+
+class StorageUnavailable(PreconditionFailed):
+    """Backup storage cannot be reached, does not exist, or refuses access."""
+
+
+class TargetNotEmpty(PreconditionFailed):
+    """A restore target already holds tables; restoring needs ``--force``."""
+
+
+class RetentionLocked(PreconditionFailed):
+    """The storage keeps an object under a retention lock or hold; it cannot be deleted."""
+
+
+class ToolFailed(SpectralError):
+    """pg_dump or pg_restore exited non-zero; the message carries the end of its stderr."""
+
+    exit_code = 1

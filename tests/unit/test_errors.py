@@ -20,6 +20,13 @@ from spectral_deploy import errors
         (errors.DatabaseUnreachable("x"), 3),
         (errors.SchemaNotInstalled("x"), 3),
         (errors.EmbeddedServerError("x"), 3),
+        (errors.BackupCorrupt("x"), 1),
+        (errors.ToolFailed("x"), 1),
+        (errors.WrongIdentity("x"), 2),
+        (errors.ToolNotFound("x"), 3),
+        (errors.StorageUnavailable("x"), 3),
+        (errors.TargetNotEmpty("x"), 3),
+        (errors.RetentionLocked("x"), 3),
     ],
 )
 def test_exit_codes(error: errors.SpectralError, code: int) -> None:

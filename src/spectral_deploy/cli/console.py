@@ -6,16 +6,25 @@ plain JSON on stdout and nothing else, so scripts can parse it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
@@ -23,9 +32,11 @@ __all__ = [
     "Progress",
     "configure_logging",
     "error",
+    "human_size",
     "info",
     "print_json",
     "print_table",
+    "progress",
     "settings",
     "stderr",
     "stdout",
@@ -92,8 +103,8 @@ def print_table(
 
 
 class Progress:
-    """Rows done out of a total: a bar with rate and ETA on a terminal, a line every few
-    seconds otherwise (logs, CI)."""
+    """Work done out of a total, in rows or bytes: a bar with rate and ETA on a terminal,
+    a line every few seconds otherwise (cron, CI logs)."""
 
     LINE_EVERY_SECONDS = 5.0
 
@@ -105,15 +116,18 @@ class Progress:
         self._started = time.monotonic()
         self._last_line = 0.0
         self._done = 0
-        self._total = 0
+        self._total: int | None = 0
 
     def __enter__(self) -> Progress:
         if stderr.is_terminal:
+            if self.unit == "bytes":
+                counts = [DownloadColumn(), TransferSpeedColumn()]
+            else:
+                counts = [MofNCompleteColumn(), TextColumn("{task.fields[rate]}")]
             self._bar = RichProgress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
+                *counts,
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[note]}"),
@@ -123,12 +137,11 @@ class Progress:
             self._task = self._bar.add_task(self.description, total=None, rate="", note="")
         return self
 
-    def update(self, done: int, total: int, note: str = "") -> None:
-        """Report progress; cheap to call often."""
+    def update(self, done: int, total: int | None, note: str = "") -> None:
+        """Report progress (``total`` None when unknown); cheap to call often."""
         self._done, self._total = done, total
-        elapsed = max(time.monotonic() - self._started, 1e-6)
-        rate = f"{done / elapsed:,.0f} {self.unit}/s"
         if self._bar is not None and self._task is not None:
+            rate = f"{done / max(time.monotonic() - self._started, 1e-6):,.0f} {self.unit}/s"
             self._bar.update(self._task, completed=done, total=total, rate=rate, note=note)
             return
         now = time.monotonic()
@@ -145,14 +158,36 @@ class Progress:
     def _line(self, note: str) -> None:
         elapsed = max(time.monotonic() - self._started, 1e-6)
         rate = self._done / elapsed
-        left = max(self._total - self._done, 0)
+        total = self._total or 0
+        left = max(total - self._done, 0)
         eta = f", ETA {left / rate:,.0f} s" if rate > 0 and left else ""
         suffix = f" ({note})" if note else ""
+        of_total = f"/{self._amount(total)} ({min(self._done / total, 1.0):.0%})" if total else ""
         stderr.print(
-            f"{self.description}: {self._done:,}/{self._total:,} {self.unit}, "
-            f"{rate:,.0f} {self.unit}/s{eta}{suffix}",
+            f"{self.description}: {self._amount(self._done)}{of_total}, "
+            f"{self._amount(round(rate))}/s{eta}{suffix}",
             markup=False,
         )
+
+    def _amount(self, count: int) -> str:
+        return human_size(count) if self.unit == "bytes" else f"{count:,} {self.unit}"
+
+
+@contextlib.contextmanager
+def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """Byte progress on stderr (a bar on a terminal, lines otherwise); yields ``update(done)``."""
+    with Progress(description, unit="bytes") as bar:
+        yield lambda done: bar.update(done, total)
+
+
+def human_size(count: int) -> str:
+    """``1.5 MB``: decimal units, as storage consoles show them."""
+    value = float(count)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
 
 
 def info(message: str) -> None:

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from spectral_deploy._version import __version__
+from spectral_deploy.cli import backup as backup_commands
 from spectral_deploy.cli import console
 from spectral_deploy.cli import db as db_commands
 from spectral_deploy.cli import demo as demo_commands
@@ -50,6 +51,7 @@ app.add_typer(generation_commands.app, name="generations")
 app.add_typer(outbox_commands.app, name="outbox")
 app.command(name="worker")(worker_commands.worker)
 app.command(name="drain")(drain_commands.drain)
+app.add_typer(backup_commands.app, name="backup")
 app.command(name="demo")(demo_commands.demo)
 
 

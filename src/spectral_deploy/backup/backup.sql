@@ -1,0 +1,48 @@
+-- Queries of backups (spectral_deploy.backup.pipeline and .restore).
+
+-- snapshot_info --
+-- Server and database facts, and a snapshot pg_dump imports so the row counts match the dump.
+SELECT current_setting('server_version'),
+       current_setting('server_version_num')::int,
+       current_database(),
+       pg_export_snapshot();
+
+-- server_info --
+-- The server's version, for picking matching client programs.
+SELECT current_setting('server_version'), current_setting('server_version_num')::int;
+
+-- user_tables --
+-- Tables whose rows pg_dump dumps: ordinary tables outside the system schemas and not
+-- owned by an extension.
+SELECT n.nspname, c.relname
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_toast%%'
+  AND n.nspname NOT LIKE 'pg\_temp\_%%'
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_depend d
+      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+  )
+ORDER BY n.nspname, c.relname;
+
+-- user_relations --
+-- Up to five relations a restore would collide with, and how many there are.
+SELECT n.nspname || '.' || c.relname, count(*) OVER ()
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_toast%%'
+  AND n.nspname NOT LIKE 'pg\_temp\_%%'
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_depend d
+      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+  )
+ORDER BY 1
+LIMIT 5;
+
+-- spectral_schema_present --
+-- Whether Spectral's generations and ledger tables exist in this database.
+SELECT to_regclass(%(generations)s) IS NOT NULL AND to_regclass(%(ledger)s) IS NOT NULL;

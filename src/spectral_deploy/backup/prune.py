@@ -1,0 +1,110 @@
+"""``backup prune``: apply the retention policy to the catalog, respecting storage locks."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from spectral_deploy.backup.catalog import CatalogEntry, read_catalog
+from spectral_deploy.backup.manifest import manifest_name, object_name
+from spectral_deploy.backup.retention import Candidate, Decision, KeepReason, Policy, select
+from spectral_deploy.backup.storage import Hold, Storage
+from spectral_deploy.errors import RetentionLocked
+
+__all__ = ["PruneItem", "PruneReport", "prune"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PruneItem:
+    """What happened to one backup."""
+
+    entry: CatalogEntry
+    decision: Decision
+    hold: Hold | None
+    deleted: bool
+    locked_message: str | None = None
+
+    @property
+    def kept_only_by_lock(self) -> bool:
+        """Retention would delete it, but the storage holds it."""
+        return self.decision.reasons == (KeepReason.LOCKED,) or self.locked_message is not None
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """The whole run, newest backup first."""
+
+    storage_url: str
+    policy: Policy
+    dry_run: bool
+    items: tuple[PruneItem, ...]
+
+    @property
+    def deleted(self) -> list[PruneItem]:
+        """Backups deleted (or, with dry_run, that would be)."""
+        return [i for i in self.items if i.deleted]
+
+    @property
+    def locked(self) -> list[PruneItem]:
+        """Backups retention would delete but a storage lock keeps."""
+        return [i for i in self.items if i.kept_only_by_lock]
+
+
+def prune(storage: Storage, policy: Policy, *, dry_run: bool = False) -> PruneReport:
+    """Delete what the policy does not keep; never the newest verified backup, never locked."""
+    entries = read_catalog(storage)
+    # a manifest whose object is gone (an interrupted prune) is no backup: it goes
+    restorable = [e for e in entries if e.stored_size is not None]
+    holds = {e.id: storage.hold(object_name(e.id)) for e in restorable}
+    decisions = select(
+        [
+            Candidate(
+                id=e.id,
+                created_at=e.manifest.created_at,
+                verified=e.verified,
+                locked=holds[e.id] is not None,
+            )
+            for e in restorable
+        ],
+        policy,
+    )
+    decisions += [
+        Decision(id=e.id, created_at=e.manifest.created_at, keep=False, reasons=())
+        for e in entries
+        if e.stored_size is None
+    ]
+    holds.update({e.id: None for e in entries if e.stored_size is None})
+    by_id = {e.id: e for e in entries}
+    items: list[PruneItem] = []
+    for decision in decisions:
+        entry = by_id[decision.id]
+        hold = holds[decision.id]
+        if decision.keep:
+            items.append(PruneItem(entry, decision, hold, deleted=False))
+            continue
+        if dry_run:
+            items.append(PruneItem(entry, decision, hold, deleted=True))
+            continue
+        try:
+            _delete(storage, entry)
+        except RetentionLocked as exc:
+            log.warning("action=backup.prune_locked id=%s reason=%s", entry.id, exc.message)
+            items.append(
+                PruneItem(entry, decision, hold, deleted=False, locked_message=exc.message)
+            )
+            continue
+        log.info("action=backup.pruned id=%s", entry.id)
+        items.append(PruneItem(entry, decision, hold, deleted=True))
+    return PruneReport(storage_url=storage.url, policy=policy, dry_run=dry_run, items=tuple(items))
+
+
+def _delete(storage: Storage, entry: CatalogEntry) -> None:
+    """Object first, manifest last: an interrupted prune leaves a listed, visibly broken backup
+    (which the next prune finishes), never an invisible orphan."""
+    if entry.stored_size is not None:
+        storage.delete(object_name(entry.id))
+    for name in entry.verification_names:
+        storage.delete(name)
+    storage.delete(manifest_name(entry.id))
