@@ -141,7 +141,12 @@ def test_only_drop_not_null_is_off_by_default() -> None:
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.name)
 def test_doc_page_has_the_four_sections(rule: Rule) -> None:
     """Every module docstring says what, why it breaks old code, instead, known problems."""
-    for heading in ("## What it does", "## Why it breaks old code", "## Instead", "## Known problems"):
+    for heading in (
+        "## What it does",
+        "## Why it breaks old code",
+        "## Instead",
+        "## Known problems",
+    ):
         assert heading in rule.doc, (rule.name, heading)
 
 

@@ -167,18 +167,24 @@ def _expand(roots: Sequence[Path], cwd: Path) -> list[LintFile]:
     from spectral_deploy.lint.engine import LintFile
 
     files: list[LintFile] = []
+    seen: set[str] = set()
     for root in roots:
         if root.is_dir():
             found = sorted(p for p in root.iterdir() if p.suffix == ".sql" and p.is_file())
-            files.extend(LintFile(p, _display(p, cwd)) for p in found)
         else:
-            files.append(LintFile(root, _display(root, cwd)))
+            found = [root]
+        for path in found:
+            key = os.path.abspath(path)
+            if key not in seen:
+                seen.add(key)
+                files.append(LintFile(path, _display(path, cwd)))
     return files
 
 
 def _display(path: Path, cwd: Path) -> str:
-    absolute = path if path.is_absolute() else cwd / path
-    try:
-        return os.path.relpath(absolute, cwd) if absolute.is_relative_to(cwd) else str(path)
-    except ValueError:
-        return str(path)
+    """The path relative to the working directory when inside it, else as given."""
+    text = str(path)
+    if not os.path.isabs(text):
+        return os.path.normpath(text)
+    prefix = str(cwd).rstrip(os.sep) + os.sep
+    return text[len(prefix) :] if text.startswith(prefix) else text

@@ -100,7 +100,7 @@ class _Linter:
         parsed = parse_sql(source.parsed)
         if isinstance(parsed, SyntaxFailure):
             at = source.position(parsed.offset)
-            error = LintError(source.path, at.line, at.column, f"syntax error: {parsed.message}")
+            error = LintError(source.path, at.line, at.column, parsed.message)
             return _FileResult((), (), (error,))
         found: list[tuple[Rule, Statement, Finding]] = []
         for statement in parsed:

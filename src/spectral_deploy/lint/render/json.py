@@ -36,4 +36,14 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
             for e in report.errors
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return _dumps(document)
+
+
+def _dumps(document: dict[str, list[dict[str, object]]]) -> str:
+    """One entry a line: readable, and encoded by the C encoder (``indent`` would disable it)."""
+    sections = []
+    for key, entries in document.items():
+        items = ",\n".join("    " + json.dumps(e, ensure_ascii=False) for e in entries)
+        body = f"[\n{items}\n  ]" if entries else "[]"
+        sections.append(f"  {json.dumps(key)}: {body}")
+    return "{\n" + ",\n".join(sections) + "\n}\n"

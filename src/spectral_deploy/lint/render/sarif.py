@@ -19,7 +19,6 @@ from spectral_deploy.lint.violation import Report
 __all__ = ["SARIF_SCHEMA", "render"]
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-RULES_URI = "https://github.com/spectral-deploy/spectral-deploy/blob/main/docs/rules/"
 
 
 def render(report: Report, rules: Sequence[Rule]) -> str:
@@ -58,7 +57,6 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
             "driver": {
                 "name": "spectral-deploy lint",
                 "version": __version__,
-                "informationUri": RULES_URI,
                 "rules": [_rule(rule) for rule in rules],
             }
         },
@@ -82,7 +80,6 @@ def _rule(rule: Rule) -> dict[str, Any]:
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.title},
         "help": {"text": rule.help, "markdown": rule.doc.strip()},
-        "helpUri": f"{RULES_URI}{rule.name}.md",
         "defaultConfiguration": {"level": "error", "enabled": rule.default},
     }
 
