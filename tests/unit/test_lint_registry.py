@@ -11,8 +11,11 @@ from spectral_deploy.errors import ConfigError, UsageError
 from spectral_deploy.lint.registry import find_rule, select_rules
 
 
+DEFAULTS = LintConfig()
+
+
 def names(
-    config: LintConfig = LintConfig(), select: tuple[str, ...] = (), ignore: tuple[str, ...] = ()
+    config: LintConfig = DEFAULTS, select: tuple[str, ...] = (), ignore: tuple[str, ...] = ()
 ) -> list[str]:
     return [rule.name for rule in select_rules(config, select=select, ignore=ignore)]
 

@@ -17,6 +17,7 @@ import pytest
 from spectral_deploy._version import __version__
 from spectral_deploy.lint.engine import LintFile, lint_change_sets
 from spectral_deploy.lint.render import LintFormat, render
+from spectral_deploy.lint.render.github import _command
 from spectral_deploy.lint.violation import Report
 from tests.unit.lintkit import DEFAULT_RULES
 
@@ -78,8 +79,6 @@ def test_json_has_exactly_the_documented_shape(report: Report) -> None:
 
 def test_github_annotations_escape_data() -> None:
     """Newlines, percent signs, colons and commas are escaped as GitHub requires."""
-    from spectral_deploy.lint.render.github import _command
-
     line = _command("error", {"file": "a,b:c.sql", "title": "x"}, "50% done\nnext")
     assert line == "::error file=a%2Cb%3Ac.sql,title=x::50%25 done%0Anext"
 

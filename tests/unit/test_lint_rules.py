@@ -6,7 +6,7 @@ import pytest
 
 from spectral_deploy.lint.registry import all_rules
 from spectral_deploy.lint.rule import Rule
-from tests.unit.lintkit import fired
+from tests.unit.lintkit import fired, lint
 
 ALL_RULES = [rule.name for rule in all_rules()]
 
@@ -154,8 +154,6 @@ def test_message_and_help_are_separate() -> None:
     """A violation's message says what is wrong and its help what to do instead."""
     report_rules = fired("ALTER TABLE users DROP COLUMN email;", "drop-column")
     assert report_rules == ["drop-column"]
-    from tests.unit.lintkit import lint
-
     violation = lint("ALTER TABLE users DROP COLUMN email;").violations[0]
     assert '"email"' in violation.message and "users" in violation.message
     assert violation.help.startswith("stop using the column")

@@ -174,7 +174,7 @@ def _expand(roots: Sequence[Path], cwd: Path) -> list[LintFile]:
         else:
             found = [root]
         for path in found:
-            key = os.path.abspath(path)
+            key = str(path.absolute())
             if key not in seen:
                 seen.add(key)
                 files.append(LintFile(path, _display(path, cwd)))
@@ -184,7 +184,7 @@ def _expand(roots: Sequence[Path], cwd: Path) -> list[LintFile]:
 def _display(path: Path, cwd: Path) -> str:
     """The path relative to the working directory when inside it, else as given."""
     text = str(path)
-    if not os.path.isabs(text):
+    if not path.is_absolute():
         return os.path.normpath(text)
     prefix = str(cwd).rstrip(os.sep) + os.sep
     return text[len(prefix) :] if text.startswith(prefix) else text
