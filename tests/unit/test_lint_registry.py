@@ -10,7 +10,6 @@ from spectral_deploy.config import LintConfig, load_config
 from spectral_deploy.errors import ConfigError, UsageError
 from spectral_deploy.lint.registry import find_rule, select_rules
 
-
 DEFAULTS = LintConfig()
 
 

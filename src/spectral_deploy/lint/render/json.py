@@ -17,7 +17,7 @@ __all__ = ["render"]
 
 def render(report: Report, rules: Sequence[Rule]) -> str:
     """The report as the documented JSON shape."""
-    document = {
+    document: dict[str, list[dict[str, object]]] = {
         "violations": [
             {
                 "path": v.path,
