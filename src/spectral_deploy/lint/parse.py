@@ -88,8 +88,9 @@ class Statement:
         return scan_tokens(snippet, self.start)
 
     def clause(self, *keywords: str, name: str | None = None) -> tuple[int, int]:
-        """The file span from the first run of ``keywords`` (matched in order, other tokens
-        between allowed) to the identifier ``name`` after them; the whole statement if absent.
+        """The file span from a run of ``keywords`` (matched in order, other tokens between
+        allowed) to the identifier ``name`` after it, within one clause (up to a comma or the
+        next first keyword); the whole statement if there is no such clause.
         """
         tokens = self.tokens
         for index, token in enumerate(tokens):
@@ -108,7 +109,7 @@ class Statement:
                 if name is None:
                     return token.start, tokens[position - 1].end
                 for candidate in tokens[position:]:
-                    if candidate.name == "ASCII_44":
+                    if candidate.name in ("ASCII_44", keywords[0]):
                         break
                     if candidate.identifier == name:
                         return token.start, candidate.end
