@@ -358,11 +358,14 @@ def _git(args: list[str], cwd: Path, base: str) -> str:
 
 
 def _quote(name: str) -> str:
+    """The name as SQL would spell it: bare when that reads back the same, else quoted."""
+    bare = name.replace("_", "a").replace("$", "a")
     if (
         name
-        and (name[0].isalpha() or name[0] == "_")
-        and all(ch.isalnum() or ch in "_$" for ch in name)
+        and bare.isalnum()
+        and bare.isascii()
         and name == name.lower()
+        and not name[0].isdigit()
     ):
         return name
     return '"' + name.replace('"', '""') + '"'

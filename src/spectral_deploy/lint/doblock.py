@@ -12,6 +12,7 @@ quotes they are close (the body is unescaped before PL/pgSQL sees it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from spectral_deploy.lint.parse import (
     Node,
@@ -47,12 +48,10 @@ def analyse(statement: Statement) -> DoBlock:
     """Look inside one ``DoStmt``."""
     result = DoBlock()
     body, language, literal = _arguments(statement)
-    head_end = statement.clause("DO")[1]
     if language != "plpgsql":
         result.opaque.append(
             Finding(
-                statement.start,
-                head_end,
+                partial(statement.clause, "DO"),
                 f"DO block in language {language!r}: the lint can only read PL/pgSQL",
             )
         )
@@ -62,7 +61,7 @@ def analyse(statement: Statement) -> DoBlock:
     if isinstance(tree, SyntaxFailure):
         at = body_start + tree.offset
         result.opaque.append(
-            Finding(at, at + 1, f"DO block body does not parse as PL/pgSQL: {tree.message}")
+            Finding((at, at + 1), f"DO block body does not parse as PL/pgSQL: {tree.message}")
         )
         return result
     lines = _line_starts(body)
@@ -129,8 +128,7 @@ def _add_sql(result: DoBlock, query: str, at: int) -> None:
     if isinstance(parsed, SyntaxFailure):
         result.opaque.append(
             Finding(
-                parsed.offset,
-                parsed.offset + 1,
+                (parsed.offset, parsed.offset + 1),
                 f"SQL in DO block does not parse: {parsed.message}",
             )
         )
@@ -148,8 +146,7 @@ def _add_dynamic(result: DoBlock, expression: str, at: int) -> None:
         shown = shown[:57] + "..."
     result.opaque.append(
         Finding(
-            at,
-            at + len(expression),
+            (at, at + len(expression)),
             f"DO block runs SQL built at run time ({shown}); the lint cannot check it",
         )
     )

@@ -9,7 +9,6 @@ come back in file order, identical to a single-process run.
 from __future__ import annotations
 
 import os
-import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,7 +145,7 @@ class _Linter:
                     Override(source.path, source.position(marker.start).line, marker.reason)
                 )
             elif self.invalid_override is not None:
-                finding = Finding(marker.start, marker.end, marker.problem or "invalid marker")
+                finding = Finding((marker.start, marker.end), marker.problem or "invalid marker")
                 invalid.append((self.invalid_override, None, finding))
         kept: list[tuple[Rule, Statement | None, Finding]] = [] if overrides else list(found)
         kept.extend(invalid)
@@ -160,8 +159,9 @@ class _Linter:
 def _violation(
     source: Source, rule: Rule, statement: Statement | None, finding: Finding
 ) -> Violation:
-    start = source.position(finding.start)
-    end = source.position(max(finding.end, finding.start))
+    start_offset, end_offset = finding.resolve()
+    start = source.position(start_offset)
+    end = source.position(max(end_offset, start_offset))
     first = source.position(statement.start) if statement is not None else start
     first_line = min(first.line, start.line)
     lines = tuple(source.line_text(n) for n in range(first_line, end.line + 1))
@@ -197,6 +197,8 @@ def _map(
     size = sum(_size(item) for item in items)
     if workers <= 1 or not hasattr(os, "fork") or size < PARALLEL_MIN_BYTES:
         return [function(item) for item in items]
+    import pickle  # noqa: PLC0415 - only a forked run needs it
+
     chunks = _balanced(items, workers)
     children: list[tuple[int, int]] = []
     for chunk in chunks[1:]:

@@ -115,6 +115,15 @@ class Statement:
                         return token.start, candidate.end
         return self.start, self.end
 
+    def clause_from(self, keywords: tuple[str, ...], name: str) -> tuple[int, int]:
+        """From the clause ``keywords ... name`` to the end of that clause."""
+        start, _ = self.clause(*keywords, name=name)
+        return self.clause_at(start)
+
+    def clause_at(self, start: int) -> tuple[int, int]:
+        """The span of the clause that starts at ``start``."""
+        return start, self.clause_end(start)
+
     def clause_end(self, start: int) -> int:
         """Where the clause starting at ``start`` ends: the next comma outside parentheses."""
         depth = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind, QualifiedName, dropped_names
 from spectral_deploy.lint.parse import Node, Statement, string_list
@@ -71,10 +72,8 @@ def drop_findings(
     if noun is None:
         return
     for name in dropped_names(context, statement.node):
-        start, end = statement.clause("DROP", name=name.name)
         yield Finding(
-            start,
-            end,
+            partial(statement.clause, "DROP", name=name.name),
             f"dropping {noun} {name.display} {consequence}",
             (kind, name),
         )

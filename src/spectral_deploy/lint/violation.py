@@ -7,13 +7,14 @@ statement so every renderer can show it without reading the file again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
 from spectral_deploy.lint.context import ObjectKind, QualifiedName
 from spectral_deploy.lint.source import Position
 
-__all__ = ["ExitCode", "Finding", "LintError", "Override", "Report", "Violation"]
+__all__ = ["ExitCode", "Finding", "LintError", "Override", "Report", "Span", "Violation"]
 
 
 class ExitCode(IntEnum):
@@ -24,17 +25,25 @@ class ExitCode(IntEnum):
     ERRORS = 2
 
 
+Span = tuple[int, int]
+
+
 @dataclass(frozen=True)
 class Finding:
     """What a rule found in one statement: a file span, a message, and the object it is about.
 
-    The engine drops a finding whose ``subject`` the change set created (it is new).
+    The engine drops a finding whose ``subject`` the change set created (it is new). The
+    span may be given as a function: finding a clause runs the scanner, which is only
+    worth it for findings that are reported.
     """
 
-    start: int
-    end: int
+    span: Span | Callable[[], Span]
     message: str
     subject: tuple[ObjectKind, QualifiedName] | None = None
+
+    def resolve(self) -> Span:
+        """The (start, end) file offsets."""
+        return self.span() if callable(self.span) else self.span
 
 
 @dataclass(frozen=True)

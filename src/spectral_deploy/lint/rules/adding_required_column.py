@@ -48,8 +48,10 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
                 continue
             name = column.get("colname", "")
             yield Finding(
-                statement.offset(column.get("location")),
-                statement.offset(constraint.get("location")) + width,
+                (
+                    statement.offset(column.get("location")),
+                    statement.offset(constraint.get("location")) + width,
+                ),
                 f'adding column "{name}" to table {table.display} as NOT NULL without a '
                 "default makes every INSERT of the running release (which does not know "
                 "the column) fail",

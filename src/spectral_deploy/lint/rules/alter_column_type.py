@@ -23,6 +23,7 @@ marker with the reason.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement
@@ -39,10 +40,8 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
         name = command.get("name", "")
         if context.is_new_column(table, name):
             continue
-        start, end = statement.clause("ALTER", name=name)
         yield Finding(
-            start,
-            end,
+            partial(statement.clause, "ALTER", name=name),
             f'changing the type of column "{name}" of table {table.display} breaks the '
             "running release, which reads and writes the old type, and rewrites the table "
             "under an ACCESS EXCLUSIVE lock",

@@ -22,6 +22,7 @@ None known.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement
@@ -38,10 +39,8 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
         constraint = command.get("def", {}).get("Constraint", {})
         if constraint.get("contype") != "CONSTR_CHECK" or constraint.get("skip_validation"):
             continue
-        start = statement.offset(constraint.get("location"))
         yield Finding(
-            start,
-            statement.clause_end(start),
+            partial(statement.clause_at, statement.offset(constraint.get("location"))),
             f"adding a CHECK constraint to table {table.display} without NOT VALID scans "
             "every row under an ACCESS EXCLUSIVE lock, blocking the running release",
             (ObjectKind.TABLE, table),

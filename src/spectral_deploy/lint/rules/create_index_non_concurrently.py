@@ -21,6 +21,7 @@ On a small table the lock is short; the lint does not know table sizes.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement
@@ -35,10 +36,8 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
     if statement.node.get("concurrent"):
         return
     table = context.relation(statement.node["relation"])
-    start, end = statement.clause("CREATE", "INDEX")
     yield Finding(
-        start,
-        end,
+        partial(statement.clause, "CREATE", "INDEX"),
         f"building an index on table {table.display} without CONCURRENTLY blocks writes "
         "of the running release for the whole build",
         (ObjectKind.TABLE, table),

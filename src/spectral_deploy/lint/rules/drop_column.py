@@ -23,6 +23,7 @@ that may run.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement
@@ -39,10 +40,8 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
         name = command.get("name", "")
         if context.is_new_column(table, name):
             continue
-        start, end = statement.clause("DROP", name=name)
         yield Finding(
-            start,
-            end,
+            partial(statement.clause, "DROP", name=name),
             f'dropping column "{name}" of table {table.display} breaks the running release, '
             "which still reads and writes it",
             (ObjectKind.TABLE, table),

@@ -20,6 +20,7 @@ NULL without trouble, so the rule is off by default. Enable it with
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement
@@ -36,10 +37,8 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
         name = command.get("name", "")
         if context.is_new_column(table, name):
             continue
-        start, _ = statement.clause("ALTER", name=name)
         yield Finding(
-            start,
-            statement.clause_end(start),
+            partial(statement.clause_from, ("ALTER",), name),
             f'column "{name}" of table {table.display} may now hold NULL, which readers of '
             "the running release may not accept",
             (ObjectKind.TABLE, table),

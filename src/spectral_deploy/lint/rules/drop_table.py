@@ -21,6 +21,7 @@ Use the override marker with the reason.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind, dropped_names
 from spectral_deploy.lint.parse import Statement
@@ -35,10 +36,8 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
     if statement.node.get("removeType") not in ("OBJECT_TABLE", "OBJECT_FOREIGN_TABLE"):
         return
     for table in dropped_names(context, statement.node):
-        start, end = statement.clause("DROP", name=table.name)
         yield Finding(
-            start,
-            end,
+            partial(statement.clause, "DROP", name=table.name),
             f"dropping table {table.display} breaks the running release, which still uses it",
             (ObjectKind.TABLE, table),
         )

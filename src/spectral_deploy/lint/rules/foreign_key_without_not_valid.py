@@ -24,6 +24,7 @@ there is nothing to scan.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement
@@ -40,10 +41,8 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
         constraint = command.get("def", {}).get("Constraint", {})
         if constraint.get("contype") != "CONSTR_FOREIGN" or constraint.get("skip_validation"):
             continue
-        start = statement.offset(constraint.get("location"))
         yield Finding(
-            start,
-            statement.clause_end(start),
+            partial(statement.clause_at, statement.offset(constraint.get("location"))),
             f"adding a foreign key to table {table.display} without NOT VALID scans every "
             "row while blocking writes of the running release to both tables",
             (ObjectKind.TABLE, table),

@@ -19,6 +19,7 @@ None known.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement
@@ -40,10 +41,8 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
     old_name = node.get("subname", "")
     if context.is_new_column(table, old_name):
         return
-    start, end = statement.clause("RENAME", name=old_name)
     yield Finding(
-        start,
-        end,
+        partial(statement.clause, "RENAME", name=old_name),
         f'renaming column "{old_name}" of table {table.display} to "{node.get("newname", "")}" '
         "breaks the running release, which still uses the old name",
         (ObjectKind.TABLE, table),

@@ -23,6 +23,7 @@ flagged.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement, string_list
@@ -53,10 +54,8 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
         if old_value is None:
             return
         enum = context.qualify(string_list(node.get("typeName")))
-        start, end = statement.clause("RENAME", "VALUE")
         yield Finding(
-            start,
-            end,
+            partial(statement.clause, "RENAME", "VALUE"),
             f"renaming value '{old_value}' of enum {enum.display} breaks the running release, "
             "which still uses the old label",
             (ObjectKind.TYPE, enum),
@@ -67,11 +66,9 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
         return
     noun, kind = described
     name = object_name(node, context)
-    start, end = statement.clause("RENAME")
     shown = name.display if name is not None else f'"{node.get("subname", "")}"'
     yield Finding(
-        start,
-        end,
+        partial(statement.clause, "RENAME"),
         f'renaming {noun} {shown} to "{node.get("newname", "")}" breaks the running '
         "release, which still uses the old name",
         (kind, name) if kind is not None and name is not None else None,

@@ -20,6 +20,7 @@ None known.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement
@@ -39,10 +40,8 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
         return
     table = context.relation(relation)
     new_name = node.get("newname", "")
-    start, end = statement.clause("RENAME", "TO", name=new_name)
     yield Finding(
-        start,
-        end,
+        partial(statement.clause, "RENAME", "TO", name=new_name),
         f'renaming table {table.display} to "{new_name}" breaks the running release, '
         "which still uses the old name",
         (ObjectKind.TABLE, table),

@@ -25,6 +25,7 @@ marker stating that the check is validated.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement, string_list
@@ -40,21 +41,20 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
     for command in alter_commands(statement, "AT_SetNotNull", "AT_AddConstraint"):
         if command.get("subtype") == "AT_SetNotNull":
             columns = [command.get("name", "")]
-            start, _ = statement.clause("ALTER", name=columns[0])
+            span = partial(statement.clause_from, ("ALTER",), columns[0])
         else:
             constraint = command.get("def", {}).get("Constraint", {})
             if constraint.get("contype") != "CONSTR_NOTNULL" or constraint.get("skip_validation"):
                 continue
             columns = string_list(constraint.get("keys"))
-            start = statement.offset(constraint.get("location"))
+            span = partial(statement.clause_at, statement.offset(constraint.get("location")))
         for column in columns:
             if context.is_new_column(table, column) and context.new_column_has_default(
                 table, column
             ):
                 continue
             yield Finding(
-                start,
-                statement.clause_end(start),
+                span,
                 f'making column "{column}" of table {table.display} NOT NULL breaks writes '
                 "of the running release that leave it NULL, and scans the table under an "
                 "ACCESS EXCLUSIVE lock",

@@ -21,6 +21,7 @@ name, the move is invisible to it; the lint cannot know that. Use the override m
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement
@@ -50,10 +51,8 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
         return
     noun, kind = described
     new_schema = statement.node.get("newschema", "")
-    start, end = statement.clause("SET", "SCHEMA", name=new_schema)
     yield Finding(
-        start,
-        end,
+        partial(statement.clause, "SET", "SCHEMA", name=new_schema),
         f'moving {noun} {name.display} to schema "{new_schema}" breaks the running '
         "release, which still finds it under the old schema",
         (kind, name) if kind is not None else None,

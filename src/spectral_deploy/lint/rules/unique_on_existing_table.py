@@ -26,12 +26,13 @@ know that. Use the override marker with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind, QualifiedName
 from spectral_deploy.lint.parse import Node, Statement
 from spectral_deploy.lint.rule import Rule, alter_commands
-from spectral_deploy.lint.violation import Finding
+from spectral_deploy.lint.violation import Finding, Span
 
 __all__ = ["RULE"]
 
@@ -43,8 +44,9 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
     if statement.kind == "IndexStmt":
         if statement.node.get("unique"):
             table = context.relation(statement.node["relation"])
-            start, end = statement.clause("CREATE", "UNIQUE", "INDEX")
-            yield _finding(start, end, "a unique index", table)
+            yield _finding(
+                partial(statement.clause, "CREATE", "UNIQUE", "INDEX"), "a unique index", table
+            )
         return
     table = context.relation(statement.node["relation"])
     for command in alter_commands(statement, "AT_AddConstraint", "AT_AddColumn"):
@@ -62,13 +64,12 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
             if what is None or constraint.get("indexname"):
                 continue
             start = statement.offset(constraint.get("location"))
-            yield _finding(start, statement.clause_end(start), what, table)
+            yield _finding(partial(statement.clause_at, start), what, table)
 
 
-def _finding(start: int, end: int, what: str, table: QualifiedName) -> Finding:
+def _finding(span: Callable[[], Span], what: str, table: QualifiedName) -> Finding:
     return Finding(
-        start,
-        end,
+        span,
         f"adding {what} to existing table {table.display} makes writes of the running "
         "release that it does not expect fail with unique violations",
         (ObjectKind.TABLE, table),
