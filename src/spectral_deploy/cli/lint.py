@@ -174,7 +174,7 @@ def _expand(roots: Sequence[Path], cwd: Path) -> list[LintFile]:
         else:
             found = [root]
         for path in found:
-            key = str(path.absolute())
+            key = os.path.normpath(path)
             if key not in seen:
                 seen.add(key)
                 files.append(LintFile(path, _display(path, cwd)))
