@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit integration acceptance demo bench clean
+.PHONY: install test lint typecheck unit integration acceptance demo bench docs clean
 
 install: $(STAMP)
 
@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: install
 	$(BIN)/mypy
@@ -37,6 +37,10 @@ acceptance: install
 
 demo: install
 	$(BIN)/spectral-deploy demo
+
+# docs/rules/ from the lint rules' docstrings (a test fails when it is stale).
+docs: install
+	$(BIN)/python -m spectral_deploy.lint.docs docs/rules
 
 bench: install
 	@set -e; for script in $$(ls benchmarks/*.py 2>/dev/null); do echo "== $$script" >&2; $(BIN)/python $$script; done
