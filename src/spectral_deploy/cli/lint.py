@@ -113,7 +113,11 @@ def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
     if config.lint.jobs < 0:
         from spectral_deploy.errors import ConfigError
 
-        raise ConfigError("must be 0 (one per core) or more", key="lint.jobs", source=config.source)
+        raise ConfigError(
+            f"must be 0 (one per core) or more, got {config.lint.jobs}",
+            key="lint.jobs",
+            source=config.source,
+        )
     rules = select_rules(
         config.lint,
         select=_split(args.select),

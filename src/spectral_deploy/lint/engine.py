@@ -215,16 +215,26 @@ def _map(
             os._exit(0)
         os.close(write_end)
         children.append((pid, read_end))
-    results: dict[int, list[_FileResult]] = {i: function(items[i]) for i in chunks[0]}
+    results: dict[int, list[_FileResult]] = {}
     failure: BaseException | None = None
+    try:
+        results.update((i, function(items[i])) for i in chunks[0])
+    except BaseException as exc:  # collect the workers first, then raise
+        failure = exc
     for chunk, (pid, read_end) in zip(chunks[1:], children, strict=True):
         with os.fdopen(read_end, "rb") as pipe:
-            ok, value = pickle.loads(pipe.read())  # noqa: S301 - our own forked worker
-        os.waitpid(pid, 0)
+            payload = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if not payload:
+            failure = failure or RuntimeError(
+                f"lint worker {pid} died without a result (wait status {status})"
+            )
+            continue
+        ok, value = pickle.loads(payload)  # noqa: S301 - our own forked worker wrote it
         if ok:
             results.update(zip(chunk, value, strict=True))
         else:
-            failure = value
+            failure = failure or value
     if failure is not None:
         raise failure
     return [results[i] for i in range(len(items))]
