@@ -56,13 +56,13 @@ def test_parse_error_position_mid_line() -> None:
 
 
 def test_source_positions() -> None:
-    """Offsets map to lines and columns; the last line has no line break."""
+    """Offsets map to lines and columns, CRLF and a last line without a line break."""
     source = Source("x.sql", "ab\r\ncd\nef")
     assert source.position(0) == Position(1, 1)
     assert source.position(4) == Position(2, 1)
     assert source.position(8) == Position(3, 2)
     assert source.line_text(1) == "ab"
-    assert source.line_count == 3
+    assert source.line_text(3) == "ef"
 
 
 def test_not_utf8_is_reported_with_its_position(tmp_path: Path) -> None:

@@ -124,7 +124,7 @@ def _locate(body: str, lines: list[int], lineno: int, text: str) -> int:
 
 
 def _add_sql(result: DoBlock, query: str, at: int) -> None:
-    parsed = parse_sql(Text(query), at, in_do_block=True)
+    parsed = parse_sql(Text(query), at)
     if isinstance(parsed, SyntaxFailure):
         result.opaque.append(
             Finding(

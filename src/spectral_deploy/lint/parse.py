@@ -72,7 +72,6 @@ class Statement:
     base: int
     start: int
     end: int
-    in_do_block: bool = False
 
     def offset(self, location: int | None) -> int:
         """The file character offset of a node's byte ``location`` (the statement start if none)."""
@@ -152,9 +151,7 @@ def scan_tokens(text: str, base: int = 0) -> tuple[Token, ...]:
     )
 
 
-def parse_sql(
-    text: Text, base: int = 0, *, in_do_block: bool = False
-) -> list[Statement] | SyntaxFailure:
+def parse_sql(text: Text, base: int = 0) -> list[Statement] | SyntaxFailure:
     """Every statement of ``text``, or where the parser stopped."""
     try:
         tree = json.loads(parse_sql_json(text.value))
@@ -173,7 +170,7 @@ def parse_sql(
             start += 1
         while end > start and source[end - 1].isspace():
             end -= 1
-        statements.append(Statement(kind, node, text, base, base + start, base + end, in_do_block))
+        statements.append(Statement(kind, node, text, base, base + start, base + end))
     return statements
 
 

@@ -44,12 +44,6 @@ class Text:
             return byte_offset
         return len(self._utf8[:byte_offset].decode("utf-8", errors="ignore"))
 
-    def byte_offset(self, char_offset: int) -> int:
-        """The UTF-8 byte offset of a character offset."""
-        if self.is_ascii:
-            return char_offset
-        return len(self.value[:char_offset].encode("utf-8"))
-
 
 @dataclass(frozen=True, eq=False)
 class Source:
@@ -92,9 +86,3 @@ class Source:
         start = starts[line - 1]
         end = starts[line] - 1 if line < len(starts) else len(self.text)
         return self.text[start:end].rstrip("\r")
-
-    @property
-    def line_count(self) -> int:
-        """How many lines the file has (a final line break does not start a new one)."""
-        count = len(self._line_starts)
-        return count - 1 if self.text.endswith("\n") and count > 1 else count
