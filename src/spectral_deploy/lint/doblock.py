@@ -59,10 +59,12 @@ def analyse(statement: Statement) -> DoBlock:
     body_start = _body_start(statement, literal)
     tree = parse_plpgsql(body)
     if isinstance(tree, SyntaxFailure):
-        at = body_start + tree.offset
-        result.opaque.append(
-            Finding((at, at + 1), f"DO block body does not parse as PL/pgSQL: {tree.message}")
-        )
+        message = f"DO block body does not parse as PL/pgSQL: {tree.message}"
+        if tree.offset is None:
+            result.opaque.append(Finding(partial(statement.clause, "DO"), message))
+        else:
+            at = body_start + tree.offset
+            result.opaque.append(Finding((at, at + 1), message))
         return result
     lines = _line_starts(body)
     for node in walk(tree):
@@ -126,9 +128,10 @@ def _locate(body: str, lines: list[int], lineno: int, text: str) -> int:
 def _add_sql(result: DoBlock, query: str, at: int) -> None:
     parsed = parse_sql(Text(query), at)
     if isinstance(parsed, SyntaxFailure):
+        offset = at if parsed.offset is None else parsed.offset
         result.opaque.append(
             Finding(
-                (parsed.offset, parsed.offset + 1),
+                (offset, offset + 1),
                 f"SQL in DO block does not parse: {parsed.message}",
             )
         )

@@ -107,7 +107,7 @@ class _Linter:
     def lint_source(self, source: Source, context: Context) -> _FileResult:
         parsed = parse_sql(source.parsed)
         if isinstance(parsed, SyntaxFailure):
-            at = source.position(parsed.offset)
+            at = source.position(parsed.offset or 0)
             error = LintError(source.path, at.line, at.column, parsed.message)
             return _FileResult((), (), (error,))
         found: list[tuple[Rule, Statement, Finding]] = []
@@ -160,6 +160,11 @@ def _violation(
     source: Source, rule: Rule, statement: Statement | None, finding: Finding
 ) -> Violation:
     start_offset, end_offset = finding.resolve()
+    text = source.text
+    while start_offset < end_offset - 1 and text[start_offset].isspace():
+        start_offset += 1
+    while end_offset > start_offset + 1 and text[end_offset - 1].isspace():
+        end_offset -= 1
     start = source.position(start_offset)
     end = source.position(max(end_offset, start_offset))
     first = source.position(statement.start) if statement is not None else start

@@ -38,10 +38,11 @@ Node = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class SyntaxFailure:
-    """The parser rejected the text: its message, and where (character offset in the file)."""
+    """The parser rejected the text: its message, and where (character offset in the file;
+    None when the parser did not say)."""
 
     message: str
-    offset: int
+    offset: int | None
 
 
 class Token(NamedTuple):
@@ -157,7 +158,7 @@ def parse_sql(text: Text, base: int = 0) -> list[Statement] | SyntaxFailure:
         tree = json.loads(parse_sql_json(text.value))
     except ParseError as exc:
         message, reported = _error_details(exc)
-        return SyntaxFailure(message, base + _error_offset(text.value, reported))
+        return SyntaxFailure(message, base + _error_offset(text.value, reported or 0))
     statements: list[Statement] = []
     source = text.value
     for raw in tree.get("stmts", ()):
@@ -185,8 +186,9 @@ def parse_plpgsql(body: str) -> Node | SyntaxFailure:
         functions = json.loads(parse_plpgsql_json(wrapped))
     except ParseError as exc:
         message, reported = _error_details(exc)
-        offset = _error_offset(wrapped, reported) - len(prefix)
-        return SyntaxFailure(message, max(0, offset))
+        if reported is None:  # PL/pgSQL errors often carry no position
+            return SyntaxFailure(message, None)
+        return SyntaxFailure(message, max(0, _error_offset(wrapped, reported) - len(prefix)))
     return functions[0] if isinstance(functions, list) and functions else {}
 
 
@@ -207,11 +209,11 @@ def walk(node: Any) -> Iterator[Mapping[str, Any]]:
             stack.extend(reversed(current))
 
 
-def _error_details(exc: ParseError) -> tuple[str, int]:
+def _error_details(exc: ParseError) -> tuple[str, int | None]:
     """The message and reported index of a pglast error (PL/pgSQL errors may have no index)."""
     message = str(exc.args[0]) if exc.args else str(exc)
     reported = exc.args[1] if len(exc.args) > 1 else None
-    return message, reported if isinstance(reported, int) and reported >= 0 else 0
+    return message, reported if isinstance(reported, int) and reported >= 0 else None
 
 
 def _error_offset(text: str, reported: int) -> int:
