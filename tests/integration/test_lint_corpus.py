@@ -137,12 +137,10 @@ def _squawk_findings(files: list[str]) -> tuple[set[tuple[str, int, str]], set[s
 
 
 def test_findings_agree_with_squawk(files: list[str]) -> None:
-    """DROP TABLE / DROP COLUMN / ALTER COLUMN TYPE: same file, line and kind as squawk.
-
-    With new objects treated as existing (squawk does not track them) the findings are
-    identical on every file both tools parse. With our documented exemption for objects
-    the change set created, we report a subset, and each missing one is on a new object.
-    """
+    """DROP TABLE / DROP COLUMN / ALTER COLUMN TYPE: same file, line and kind as squawk."""
+    # With new objects treated as existing (squawk does not track them) the findings are
+    # identical on every file both tools parse. With our documented exemption for objects
+    # the change set created, we report a subset, and each missing one is on a new object.
     squawk, squawk_unparsed = _squawk_findings(files)
     rules = [rule for rule in all_rules() if rule.name in SQUAWK_RULES.values()]
     strict = lint_corpus(files, rules, exempt_new=False)
