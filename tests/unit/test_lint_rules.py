@@ -47,6 +47,7 @@ CASES = [
     ("drop-table", "DROP TABLE IF EXISTS a, s.b CASCADE;", 2),
     ("drop-table", "CREATE TABLE tmp (a int);\nDROP TABLE tmp;", 0),
     ("drop-table", "CREATE TABLE tmp AS SELECT 1 AS a;\nDROP TABLE tmp;", 0),
+    ("drop-table", "SELECT 1 AS a INTO tmp;\nDROP TABLE tmp;", 0),
     ("drop-table", "DROP VIEW t;", 0),
     ("alter-column-type", "ALTER TABLE t ALTER COLUMN c TYPE bigint;", 1),
     ("alter-column-type", "ALTER TABLE t ALTER c SET DATA TYPE text USING c::text;", 1),

@@ -289,6 +289,9 @@ _RECORDERS = {
     "CreateStmt": _record_create_table,
     "CreateForeignTableStmt": lambda c, n: _record_create_table(c, n.get("base", {})),
     "CreateTableAsStmt": _record_create_table_as,
+    "SelectStmt": lambda c, n: (
+        _record_create_table(c, {"relation": n["intoClause"]["rel"]}) if "intoClause" in n else None
+    ),
     "ViewStmt": _record_view,
     "CreateFunctionStmt": _record_function,
     "CompositeTypeStmt": lambda c, n: _record_type(
