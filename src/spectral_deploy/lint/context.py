@@ -160,6 +160,12 @@ def _record_create_table_as(context: Context, node: Node) -> None:
     context._created(kind, context.relation(relation))
 
 
+def _record_select_into(context: Context, node: Node) -> None:
+    into = node.get("intoClause")
+    if into is not None:
+        context._created(ObjectKind.TABLE, context.relation(into["rel"]))
+
+
 def _record_view(context: Context, node: Node) -> None:
     if not node.get("replace"):
         context._created(ObjectKind.VIEW, context.relation(node["view"]))
@@ -289,9 +295,7 @@ _RECORDERS = {
     "CreateStmt": _record_create_table,
     "CreateForeignTableStmt": lambda c, n: _record_create_table(c, n.get("base", {})),
     "CreateTableAsStmt": _record_create_table_as,
-    "SelectStmt": lambda c, n: (
-        _record_create_table(c, {"relation": n["intoClause"]["rel"]}) if "intoClause" in n else None
-    ),
+    "SelectStmt": _record_select_into,
     "ViewStmt": _record_view,
     "CreateFunctionStmt": _record_function,
     "CompositeTypeStmt": lambda c, n: _record_type(
