@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # every benchmark script prints one JSON document; *_app.py are handler modules they load
 BENCHMARKS := $(filter-out %_app.py,$(wildcard benchmarks/*.py))
 
-.PHONY: install test lint typecheck unit integration providers acceptance demo bench clean
+.PHONY: install test lint typecheck unit integration providers acceptance demo bench docs clean
 
 install: $(STAMP)
 
@@ -43,6 +43,10 @@ acceptance: install
 
 demo: install
 	$(BIN)/spectral-deploy demo
+
+# docs/rules/ from the lint rules' docstrings (a test fails when it is stale).
+docs: install
+	$(BIN)/python -m spectral_deploy.lint.docs docs/rules
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -1,5 +1,5 @@
 """``python -m spectral_deploy`` runs the CLI."""
 
-from spectral_deploy.cli.main import main
+from spectral_deploy.cli.launch import main
 
 main()

@@ -32,6 +32,7 @@ __all__ = [
     "Config",
     "DatabaseConfig",
     "EmbeddedConfig",
+    "LintConfig",
     "OutboxConfig",
     "find_config_file",
     "load_config",
@@ -101,6 +102,21 @@ class BackupConfig:
 
 
 @dataclass(frozen=True)
+class LintConfig:
+    """``spectral-deploy lint``: where migrations live and which rules run.
+
+    ``enable`` turns on rules that are off by default, ``disable`` turns rules off;
+    both take rule names or codes (checked by the lint, which knows the rules).
+    ``jobs`` is how many processes lint independent files; 0 means one per core.
+    """
+
+    migrations: Path = Path("migrations")
+    enable: tuple[str, ...] = ()
+    disable: tuple[str, ...] = ()
+    jobs: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, resolved against the project root."""
 
@@ -110,11 +126,18 @@ class Config:
     embedded: EmbeddedConfig = EmbeddedConfig()
     outbox: OutboxConfig = OutboxConfig()
     backup: BackupConfig = BackupConfig()
+    lint: LintConfig = LintConfig()
 
     @property
     def embedded_data_dir(self) -> Path:
         """The embedded server's directory, absolute."""
         path = self.embedded.data_dir
+        return path if path.is_absolute() else self.project_root / path
+
+    @property
+    def migrations_dir(self) -> Path:
+        """The directory ``spectral-deploy lint`` checks when given no path, absolute."""
+        path = self.lint.migrations
         return path if path.is_absolute() else self.project_root / path
 
 

@@ -2,6 +2,10 @@
 
 Tables and colour only when stdout is a terminal; ``--format json`` output is
 plain JSON on stdout and nothing else, so scripts can parse it.
+
+rich is imported on first use, not with this module: ``spectral-deploy lint`` runs on
+every pull request and prints plain text or JSON, and importing rich would cost it more
+than linting a whole migration history.
 """
 
 from __future__ import annotations
@@ -12,21 +16,12 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.progress import Progress as RichProgress
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
 
 __all__ = [
     "Progress",
@@ -36,6 +31,7 @@ __all__ = [
     "info",
     "print_json",
     "print_table",
+    "print_text",
     "progress",
     "settings",
     "stderr",
@@ -44,8 +40,24 @@ __all__ = [
     "warn",
 ]
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _LazyConsole:
+    """A rich ``Console`` created on first attribute access."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+stdout = cast("Console", _LazyConsole(highlight=False, soft_wrap=True))
+stderr = cast("Console", _LazyConsole(stderr=True, highlight=False, soft_wrap=True))
 
 
 class _Settings:
@@ -82,10 +94,18 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def print_text(text: str) -> None:
+    """Plain text on stdout exactly as given (no markup, no wrapping)."""
+    sys.stdout.write(text if not text or text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
 def print_table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
 ) -> None:
     """A table on a terminal; tab-separated lines otherwise."""
+    from rich.table import Table
+
     rows = list(rows)
     if not stdout.is_terminal:
         if title:
@@ -120,6 +140,17 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if stderr.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            counts: list[Any]
             if self.unit == "bytes":
                 counts = [DownloadColumn(), TransferSpeedColumn()]
             else:
@@ -213,4 +244,6 @@ def error(message: str, *, hint: str | None = None) -> None:
 
 
 def _escape(text: str) -> str:
+    from rich.markup import escape
+
     return escape(text)

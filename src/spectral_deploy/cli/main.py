@@ -23,7 +23,7 @@ from spectral_deploy.cli import generations as generation_commands
 from spectral_deploy.cli import ledger as ledger_commands
 from spectral_deploy.cli import outbox as outbox_commands
 from spectral_deploy.cli import worker as worker_commands
-from spectral_deploy.cli.common import AppState, parse_assignment
+from spectral_deploy.cli.common import AppState, parse_assignment, state
 from spectral_deploy.errors import SpectralError
 
 __all__ = ["app", "main"]
@@ -53,6 +53,21 @@ app.command(name="worker")(worker_commands.worker)
 app.command(name="drain")(drain_commands.drain)
 app.add_typer(backup_commands.app, name="backup")
 app.command(name="demo")(demo_commands.demo)
+
+
+@app.command(
+    name="lint",
+    help="Check migrations for changes that break the running (N-1) release or take long "
+    "locks.\n\nExample: spectral-deploy lint --base origin/main  (spectral-deploy lint --help "
+    "for the options)",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def lint(ctx: typer.Context) -> None:
+    """Hand the arguments to the lint's own command line (``cli/lint.py``)."""
+    from spectral_deploy.cli import lint as lint_command
+
+    raise typer.Exit(lint_command.run(ctx.args, state(ctx).config))
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,52 @@
+"""The ``spectral-deploy`` console script: ``lint`` straight away, everything else via Typer.
+
+Importing Typer and rich costs more than linting a whole migration history, and the
+lint runs on every pull request; so ``spectral-deploy lint ...`` goes to its argparse
+command line directly. Any other command, and ``lint`` after root options
+(``spectral-deploy -v lint``), goes through the Typer app in ``cli/main.py``, which maps
+errors to exit codes the same way this module does for the fast path.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the console script and of ``python -m spectral_deploy``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["lint"]:
+        sys.exit(_lint(args[1:]))
+    from spectral_deploy.cli.main import main as typer_main
+
+    typer_main(args)
+
+
+def _lint(args: list[str]) -> int:
+    from spectral_deploy.cli import console
+    from spectral_deploy.errors import SpectralError
+
+    try:
+        from spectral_deploy.cli.lint import run
+        from spectral_deploy.config import load_config
+
+        return run(args, load_config)
+    except SpectralError as exc:
+        console.error(exc.message, hint=exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug: say so plainly
+        console.error(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="rerun as `spectral-deploy -v lint ...` for the traceback and report it",
+        )
+        return 1

@@ -1,0 +1,194 @@
+"""``spectral-deploy lint``: the migration-compat lint over migration files.
+
+`lint` runs on every pull request and has to start as fast as squawk, so its command
+line is read by argparse rather than Typer: ``spectral-deploy lint ...`` reaches
+``run`` from ``cli/launch.py`` without importing Typer or rich, and
+``spectral-deploy [ROOT OPTIONS] lint ...`` reaches it through the Typer app, which hands
+the arguments over unchanged. Either way this one parser reads them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from spectral_deploy.cli import console
+from spectral_deploy.errors import UsageError
+
+if TYPE_CHECKING:
+    from spectral_deploy.config import Config
+    from spectral_deploy.lint.engine import LintFile
+
+__all__ = ["HELP", "build_parser", "run"]
+
+HELP = "Check migrations for changes that break the running (N-1) release or take long locks."
+EXAMPLES = """\
+Exit codes: 0 clean (overrides allowed), 1 violations, 2 a file unreadable, not UTF-8 or
+not parseable (the other files are still linted).
+
+Examples:
+  spectral-deploy lint                                  # the configured migrations directory
+  spectral-deploy lint migrations/0042_users.sql
+  spectral-deploy lint --base origin/main --format github
+  spectral-deploy lint --ignore create-index-non-concurrently db/migrations
+  spectral-deploy lint --explain drop-column
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def add_usage(
+        self,
+        usage: str | None,
+        actions: Sequence[argparse.Action] | object,
+        groups: object,
+        prefix: str | None = None,
+    ) -> None:
+        super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)  # type: ignore[arg-type]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"lint: {message}", hint="spectral-deploy lint --help")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``lint`` command line."""
+    parser = _Parser(
+        prog="spectral-deploy lint",
+        description=HELP + "\n\nPATH may be files or directories (their *.sql files, sorted by "
+        "name); with no PATH the configured migrations directory ([lint] migrations) is linted.",
+        epilog=EXAMPLES,
+        formatter_class=_Formatter,
+        add_help=False,
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="migration files or directories")
+    parser.add_argument(
+        "--base",
+        metavar="GIT_REF",
+        help="lint only migrations added or changed since GIT_REF; files before them are history",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "github", "sarif"),
+        default="text",
+        help="output format (default: text)",
+    )
+    parser.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="RULES",
+        help="run only these rules (names or codes, comma-separated, repeatable)",
+    )
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="RULES",
+        help="do not run these rules (names or codes, comma-separated, repeatable)",
+    )
+    parser.add_argument("--explain", metavar="RULE", help="print a rule's documentation and exit")
+    parser.add_argument("-h", "--help", action="store_true", help="show this message and exit")
+    return parser
+
+
+def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
+    """Lint as the command line says; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(list(argv))
+    if args.help:
+        console.print_text(parser.format_help())
+        return 0
+    if args.explain:
+        return _explain(args.explain)
+
+    from spectral_deploy.lint.engine import lint_change_sets
+    from spectral_deploy.lint.registry import select_rules
+    from spectral_deploy.lint.render import LintFormat, render
+
+    config = load_config()
+    if config.lint.jobs < 0:
+        from spectral_deploy.errors import ConfigError
+
+        raise ConfigError(
+            f"must be 0 (one per core) or more, got {config.lint.jobs}",
+            key="lint.jobs",
+            source=config.source,
+        )
+    rules = select_rules(
+        config.lint,
+        select=_split(args.select),
+        ignore=_split(args.ignore),
+        source=config.source,
+    )
+    cwd = Path.cwd()
+    roots = [Path(p) for p in args.paths] or [_migrations_dir(config)]
+    files = _expand(roots, cwd)
+    if args.base:
+        from spectral_deploy.lint.context import changed_files
+
+        changed = changed_files(args.base, roots, cwd)
+        change_sets = [[f for f in files if f.path.resolve() in changed]]
+    else:
+        change_sets = [[f] for f in files]
+    report = lint_change_sets(change_sets, rules, jobs=config.lint.jobs)
+    console.print_text(render(report, LintFormat(args.format), rules))
+    return int(report.exit_code)
+
+
+def _explain(key: str) -> int:
+    from spectral_deploy.lint.docs import rule_page
+    from spectral_deploy.lint.registry import all_rules, find_rule
+
+    rule = find_rule(key)
+    if rule is None:
+        known = ", ".join(r.name for r in all_rules())
+        raise UsageError(f"--explain: unknown rule {key!r} (known: {known})")
+    console.print_text(rule_page(rule))
+    return 0
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _migrations_dir(config: Config) -> Path:
+    directory = config.migrations_dir
+    if not directory.is_dir():
+        raise UsageError(
+            f"migrations directory {directory} does not exist",
+            hint="pass the migration files or directories, or set [lint] migrations "
+            "in spectral.toml",
+        )
+    return directory
+
+
+def _expand(roots: Sequence[Path], cwd: Path) -> list[LintFile]:
+    """Files as given, directories as their ``*.sql`` files sorted by name."""
+    from spectral_deploy.lint.engine import LintFile
+
+    files: list[LintFile] = []
+    seen: set[str] = set()
+    for root in roots:
+        if root.is_dir():
+            found = sorted(p for p in root.iterdir() if p.suffix == ".sql" and p.is_file())
+        else:
+            found = [root]
+        for path in found:
+            key = os.path.normpath(path)
+            if key not in seen:
+                seen.add(key)
+                files.append(LintFile(path, _display(path, cwd)))
+    return files
+
+
+def _display(path: Path, cwd: Path) -> str:
+    """The path relative to the working directory when inside it, else as given."""
+    text = str(path)
+    if not path.is_absolute():
+        return os.path.normpath(text)
+    prefix = str(cwd).rstrip(os.sep) + os.sep
+    return text[len(prefix) :] if text.startswith(prefix) else text

@@ -1,0 +1,54 @@
+"""``--format github``: GitHub Actions workflow commands, one annotation per line.
+
+Violations and unreadable files are ``::error``; overrides are ``::warning`` so the
+reviewer who must sign them off sees them on the pull request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from spectral_deploy.lint.rule import Rule
+from spectral_deploy.lint.violation import Report
+
+__all__ = ["render"]
+
+
+def render(report: Report, rules: Sequence[Rule]) -> str:
+    """One workflow command per violation, error and override."""
+    lines: list[str] = []
+    for v in report.violations:
+        properties = {
+            "file": v.path,
+            "line": str(v.start.line),
+            "col": str(v.start.column),
+            "endLine": str(v.end.line),
+            "endColumn": str(v.end.column),
+            "title": f"{v.code} {v.rule}",
+        }
+        lines.append(_command("error", properties, f"{v.message}\nhelp: {v.help}"))
+    for e in report.errors:
+        properties = {
+            "file": e.path,
+            "line": str(e.line),
+            "col": str(e.column),
+            "title": "migration lint: cannot check file",
+        }
+        lines.append(_command("error", properties, e.message))
+    for o in report.overrides:
+        properties = {"file": o.path, "line": str(o.line), "title": "compat: breaking override"}
+        lines.append(_command("warning", properties, f"needs reviewer signoff: {o.reason}"))
+    return "".join(line + "\n" for line in lines)
+
+
+def _command(kind: str, properties: dict[str, str], message: str) -> str:
+    rendered = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
+    return f"::{kind} {rendered}::{_escape_data(message)}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")

@@ -1,0 +1,78 @@
+"""``--format text``: for people. Each violation as ``path:line:column``, the statement
+with the offending part underlined, the message, and what to do instead.
+
+    migrations/0002_users.sql:3:19: MC102 drop-column
+      |
+    3 | ALTER TABLE users DROP COLUMN email;
+      |                   ^^^^^^^^^^^^^^^^^ dropping column "email" of table users breaks ...
+      = help: stop using the column in code first, then drop it in a later release
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from spectral_deploy.lint.rule import Rule
+from spectral_deploy.lint.violation import Report, Violation
+
+__all__ = ["render"]
+
+# A statement longer than this is shown as its first line, an ellipsis, and the span.
+MAX_EXCERPT_LINES = 6
+
+
+def render(report: Report, rules: Sequence[Rule]) -> str:
+    """The whole report as text, ending with a summary line."""
+    blocks = [_violation(v) for v in report.violations]
+    blocks.extend(f"{e.path}:{e.line}:{e.column}: error: {e.message}\n" for e in report.errors)
+    if report.overrides:
+        listed = "".join(f"  {o.path}:{o.line}: {o.reason}\n" for o in report.overrides)
+        blocks.append(f"overrides needing reviewer signoff:\n{listed}")
+    blocks.append(_summary(report))
+    return "\n".join(blocks)
+
+
+def _violation(v: Violation) -> str:
+    first = v.statement_start.line if v.statement_start.line <= v.start.line else v.start.line
+    numbered = list(enumerate(v.statement_lines, start=first))
+    if len(numbered) > MAX_EXCERPT_LINES:
+        head = [numbered[0]] if numbered[0][0] < v.start.line else []
+        tail = [(n, text) for n, text in numbered if n >= v.start.line]
+        tail = tail[: MAX_EXCERPT_LINES - len(head)]
+        numbered = [*head, (0, "..."), *tail] if head else tail
+    width = len(str(max(n for n, _ in numbered)))
+    gutter = " " * width
+    out = [f"{v.path}:{v.line}:{v.column}: {v.code} {v.rule}", f"{gutter} |"]
+    last_marked = max((n for n, _ in numbered if v.start.line <= n <= v.end.line), default=0)
+    for number, raw in numbered:
+        text = raw.replace("\t", " ")
+        if number == 0:
+            out.append(f"{gutter} | {text}")
+            continue
+        out.append(f"{number:>{width}} | {text}".rstrip())
+        if v.start.line <= number <= v.end.line:
+            begin = v.start.column if number == v.start.line else _indent(text) + 1
+            end = v.end.column if number == v.end.line else len(text.rstrip()) + 1
+            carets = "^" * max(1, end - begin)
+            note = f" {v.message}" if number == last_marked else ""
+            out.append(f"{gutter} | {' ' * (begin - 1)}{carets}{note}")
+    out.append(f"{gutter} = help: {v.help}")
+    return "\n".join(out) + "\n"
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip())
+
+
+def _summary(report: Report) -> str:
+    files = f"{report.files} file{'s' if report.files != 1 else ''}"
+    parts = []
+    if report.errors:
+        parts.append(f"{len(report.errors)} could not be checked")
+    if report.overrides:
+        parts.append(f"{len(report.overrides)} override(s) need reviewer signoff")
+    extra = f" ({', '.join(parts)})" if parts else ""
+    if report.violations:
+        count = len(report.violations)
+        return f"Found {count} violation{'s' if count != 1 else ''} in {files}{extra}.\n"
+    return f"No violations in {files}{extra}.\n"

@@ -1,0 +1,93 @@
+"""The shape of a rule: code, name, doc page, examples, and the check itself.
+
+Each rule lives in its own module under ``rules/``; the module docstring is the rule's
+doc page (What it does / Why it breaks old code / Instead / Known problems), printed by
+``spectral-deploy lint --explain`` and rendered into ``docs/rules/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+
+from spectral_deploy.lint.context import Context, ObjectKind, QualifiedName, dropped_names
+from spectral_deploy.lint.parse import Node, Statement, string_list
+from spectral_deploy.lint.violation import Finding
+
+__all__ = ["Check", "Rule", "alter_commands", "drop_findings", "object_name"]
+
+Check = Callable[[Statement, Context], Iterable[Finding]]
+
+
+def _no_check(statement: Statement, context: Context) -> Iterable[Finding]:
+    return ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One lint rule.
+
+    ``nodes`` are the statement types ``check`` is called for; a rule with none is
+    reported by the engine itself (override markers, DO blocks it cannot see into).
+    ``bad`` must make the rule fire and ``ok`` must not: the tests run both.
+    """
+
+    code: str
+    name: str
+    summary: str
+    help: str
+    doc: str
+    bad: str
+    ok: str
+    nodes: tuple[str, ...] = ()
+    check: Check = _no_check
+    default: bool = True
+
+    @property
+    def title(self) -> str:
+        """The first line of the doc page."""
+        return self.doc.strip().splitlines()[0].rstrip(".")
+
+
+def alter_commands(statement: Statement, *subtypes: str) -> Iterator[Node]:
+    """The ``AlterTableCmd`` nodes of an ``ALTER TABLE`` with one of ``subtypes``."""
+    if statement.node.get("objtype") != "OBJECT_TABLE":
+        return
+    for item in statement.node.get("cmds", ()):
+        command = item.get("AlterTableCmd")
+        if command is not None and command.get("subtype") in subtypes:
+            yield command
+
+
+def drop_findings(
+    statement: Statement,
+    context: Context,
+    remove_types: dict[str, str],
+    kind: ObjectKind,
+    consequence: str,
+) -> Iterator[Finding]:
+    """One finding per object a ``DROP`` of one of ``remove_types`` (type -> noun) removes."""
+    noun = remove_types.get(statement.node.get("removeType", ""))
+    if noun is None:
+        return
+    for name in dropped_names(context, statement.node):
+        yield Finding(
+            partial(statement.clause, "DROP", name=name.name),
+            f"dropping {noun} {name.display} {consequence}",
+            (kind, name),
+        )
+
+
+def object_name(node: Node, context: Context) -> QualifiedName | None:
+    """The object a ``RenameStmt`` or ``AlterObjectSchemaStmt`` acts on (None for a schema)."""
+    if node.get("relation"):
+        return context.relation(node["relation"])
+    target = node.get("object") or {}
+    if "ObjectWithArgs" in target:
+        return context.qualify(string_list(target["ObjectWithArgs"].get("objname")))
+    if "List" in target:
+        return context.qualify(string_list(target["List"].get("items")))
+    if "TypeName" in target:
+        return context.qualify(string_list(target["TypeName"].get("names")))
+    return None

@@ -1,0 +1,64 @@
+"""Adding a foreign key without ``NOT VALID``.
+
+## What it does
+Flags `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY` (or `REFERENCES`) without
+`NOT VALID` on a table that is not new.
+
+## Why it breaks old code
+PostgreSQL checks every existing row against the referenced table while holding a
+`SHARE ROW EXCLUSIVE` lock on both tables: writes of the running release to either table
+wait for the whole scan. Writes the old release makes that violate the new key start to
+fail.
+
+## Instead
+Add the foreign key `NOT VALID` (it applies to new writes at once), then
+`ALTER TABLE ... VALIDATE CONSTRAINT ...` in a separate transaction, which does not block
+writes. Release code that writes only valid references before adding it.
+
+## Known problems
+A foreign key declared inline on a column added in the same statement
+(`ADD COLUMN ... REFERENCES`) is not flagged: the new column is NULL in every row, so
+there is nothing to scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+
+from spectral_deploy.lint.context import Context, ObjectKind
+from spectral_deploy.lint.parse import Statement
+from spectral_deploy.lint.rule import Rule, alter_commands
+from spectral_deploy.lint.violation import Finding
+
+__all__ = ["RULE"]
+
+
+def check(statement: Statement, context: Context) -> Iterator[Finding]:
+    """Flag ADD CONSTRAINT ... FOREIGN KEY without NOT VALID."""
+    table = context.relation(statement.node["relation"])
+    for command in alter_commands(statement, "AT_AddConstraint"):
+        constraint = command.get("def", {}).get("Constraint", {})
+        if constraint.get("contype") != "CONSTR_FOREIGN" or constraint.get("skip_validation"):
+            continue
+        yield Finding(
+            partial(statement.clause_at, statement.offset(constraint.get("location"))),
+            f"adding a foreign key to table {table.display} without NOT VALID scans every "
+            "row while blocking writes of the running release to both tables",
+            (ObjectKind.TABLE, table),
+        )
+
+
+RULE = Rule(
+    code="MC202",
+    name="foreign-key-without-not-valid",
+    summary="ADD CONSTRAINT ... FOREIGN KEY without NOT VALID on an existing table",
+    help="add the foreign key NOT VALID, then VALIDATE CONSTRAINT in a separate transaction",
+    doc=__doc__ or "",
+    bad="ALTER TABLE orders ADD CONSTRAINT orders_user_fk "
+    "FOREIGN KEY (user_id) REFERENCES users (id);",
+    ok="ALTER TABLE orders ADD CONSTRAINT orders_user_fk "
+    "FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;",
+    nodes=("AlterTableStmt",),
+    check=check,
+)

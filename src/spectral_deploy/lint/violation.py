@@ -1,0 +1,109 @@
+"""What the lint reports: violations, overrides that need signoff, and files it could not read.
+
+A violation carries a stable rule code and name, a precise span, a message that says
+what is wrong and a separate help that says what to do instead, plus the lines of the
+statement so every renderer can show it without reading the file again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+
+from spectral_deploy.lint.context import ObjectKind, QualifiedName
+from spectral_deploy.lint.source import Position
+
+__all__ = ["ExitCode", "Finding", "LintError", "Override", "Report", "Span", "Violation"]
+
+
+class ExitCode(IntEnum):
+    """``spectral-deploy lint`` exit codes."""
+
+    CLEAN = 0
+    VIOLATIONS = 1
+    ERRORS = 2
+
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule found in one statement: a file span, a message, and the object it is about.
+
+    The engine drops a finding whose ``subject`` the change set created (it is new). The
+    span may be given as a function: finding a clause runs the scanner, which is only
+    worth it for findings that are reported.
+    """
+
+    span: Span | Callable[[], Span]
+    message: str
+    subject: tuple[ObjectKind, QualifiedName] | None = None
+
+    def resolve(self) -> Span:
+        """The (start, end) file offsets."""
+        return self.span() if callable(self.span) else self.span
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A finding placed in its file: positions are 1-based, columns in code points."""
+
+    path: str
+    start: Position
+    end: Position
+    rule: str
+    code: str
+    message: str
+    help: str
+    statement_start: Position
+    statement_lines: tuple[str, ...]
+
+    @property
+    def line(self) -> int:
+        """The line the offending part starts on."""
+        return self.start.line
+
+    @property
+    def column(self) -> int:
+        """The column the offending part starts at."""
+        return self.start.column
+
+
+@dataclass(frozen=True)
+class Override:
+    """A file carrying ``-- compat: breaking (reason: ...)``: it passes, pending signoff."""
+
+    path: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class LintError:
+    """A file that could not be linted: unreadable, not UTF-8, or not parseable."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one lint run found, in file order."""
+
+    violations: tuple[Violation, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    errors: tuple[LintError, ...] = ()
+    files: int = 0
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """2 when a file could not be linted, else 1 on violations, else 0."""
+        if self.errors:
+            return ExitCode.ERRORS
+        if self.violations:
+            return ExitCode.VIOLATIONS
+        return ExitCode.CLEAN

@@ -1,0 +1,2 @@
+-- compat: breaking (reason: sessions unused since v1.4)
+DROP TABLE sessions;
