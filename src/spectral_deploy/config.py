@@ -31,9 +31,16 @@ __all__ = [
     "BackupConfig",
     "Config",
     "DatabaseConfig",
+    "DeployConfig",
+    "DnsConfig",
     "EmbeddedConfig",
+    "ErrorRateConfig",
+    "HostingConfig",
     "LintConfig",
+    "MigrationsConfig",
+    "NotifyConfig",
     "OutboxConfig",
+    "VcsConfig",
     "find_config_file",
     "load_config",
     "url_has_password",
@@ -103,17 +110,115 @@ class BackupConfig:
 
 @dataclass(frozen=True)
 class LintConfig:
-    """``spectral-deploy lint``: where migrations live and which rules run.
+    """``spectral-deploy lint``: which rules run (it lints ``[migrations] directory``).
 
     ``enable`` turns on rules that are off by default, ``disable`` turns rules off;
     both take rule names or codes (checked by the lint, which knows the rules).
     ``jobs`` is how many processes lint independent files; 0 means one per core.
     """
 
-    migrations: Path = Path("migrations")
     enable: tuple[str, ...] = ()
     disable: tuple[str, ...] = ()
     jobs: int = 0
+
+
+@dataclass(frozen=True)
+class MigrationsConfig:
+    """The app's own migrations: linted by ``lint``, applied by ``migrate apply``.
+
+    ``command`` replaces the built-in runner for projects that use another tool
+    (``alembic upgrade head``, ``supabase db push``, ``dbmate up``); it runs with
+    ``DATABASE_URL`` and ``SPECTRAL_GENERATION`` set.
+    """
+
+    directory: Path = Path("migrations")
+    command: str | None = None
+    lock_timeout_seconds: int = 5
+    statement_timeout_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """The cutover: waits, the smoke test and the hold window."""
+
+    health_timeout_seconds: float = 120.0
+    workers_ready_timeout_seconds: float = 60.0
+    smoke_paths: tuple[str, ...] = ("/health",)
+    hold_seconds: float = 900.0
+    watch_interval_seconds: float = 5.0
+    release_tag_pattern: str = "v*"
+
+
+@dataclass(frozen=True)
+class HostingConfig:
+    """Where blue and green run. ``local`` runs processes on this machine.
+
+    ``web_command`` runs from the release's checkout with ``{port}`` filled in and
+    ``SPECTRAL_GENERATION``, ``DATABASE_URL`` and ``PORT`` set; ``worker_app`` is what
+    ``spectral-deploy worker --app`` loads; ``workers`` how many worker processes a color runs.
+    """
+
+    provider: str = "local"
+    web_command: str = ""
+    worker_app: str = ""
+    workers: int = 1
+    health_path: str = "/health"
+    blue_port: int = 8101
+    green_port: int = 8102
+    # render: one web service and one worker service per color
+    blue_service_id: str = ""
+    green_service_id: str = ""
+    blue_worker_service_id: str = ""
+    green_worker_service_id: str = ""
+    blue_url: str = ""
+    green_url: str = ""
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    """The public hostname: a CNAME pointing at blue's or green's target.
+
+    ``local`` plays the CNAME with a router on ``listen`` (a loopback address); its
+    resolver cache honours ``ttl`` and, for clients that say so, ``long_tail_seconds``.
+    """
+
+    provider: str = "local"
+    record: str = "app.localhost"
+    ttl: int = 60
+    proxied: bool = False
+    blue_target: str = "blue"
+    green_target: str = "green"
+    zone_id: str = ""
+    listen: str = "127.0.0.1:8100"
+    long_tail_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class VcsConfig:
+    """Where tags come from: ``git`` (the project's repository) or ``github`` (its API)."""
+
+    provider: str = "git"
+    repository: str = ""
+    deploy_workflow: str = "deploy-prod.yml"
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Communications of a rollback (Class 2-5)."""
+
+    chat: str = "console"
+    release_notes: str = "none"
+    incident_log: Path = Path("docs/incidents.md")
+
+
+@dataclass(frozen=True)
+class ErrorRateConfig:
+    """Where the hold-window watch reads the error rate: ``none`` or ``sentry``."""
+
+    provider: str = "none"
+    organization: str = ""
+    project: str = ""
+    max_errors: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,6 +232,13 @@ class Config:
     outbox: OutboxConfig = OutboxConfig()
     backup: BackupConfig = BackupConfig()
     lint: LintConfig = LintConfig()
+    migrations: MigrationsConfig = MigrationsConfig()
+    deploy: DeployConfig = DeployConfig()
+    hosting: HostingConfig = HostingConfig()
+    dns: DnsConfig = DnsConfig()
+    vcs: VcsConfig = VcsConfig()
+    notify: NotifyConfig = NotifyConfig()
+    errors: ErrorRateConfig = ErrorRateConfig()
 
     @property
     def embedded_data_dir(self) -> Path:
@@ -137,7 +249,7 @@ class Config:
     @property
     def migrations_dir(self) -> Path:
         """The directory ``spectral-deploy lint`` checks when given no path, absolute."""
-        path = self.lint.migrations
+        path = self.migrations.directory
         return path if path.is_absolute() else self.project_root / path
 
 

@@ -22,6 +22,8 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
     │   └── RetentionLocked             exit 3  the storage holds an object under a lock
     ├── DatabaseError                   exit 1  a query failed (translated psycopg error)
     │   └── LedgerIsAppendOnly          exit 1  an UPDATE/DELETE hit the ledger
+    ├── ProviderError                   exit 1  a provider call failed: names provider,
+    │                                           operation and HTTP status, never a token
     └── ToolFailed                      exit 1  pg_dump or pg_restore exited non-zero
 
 Each error carries an optional ``hint``: the next command an operator should run.
@@ -43,6 +45,7 @@ __all__ = [
     "InvalidEvent",
     "LedgerIsAppendOnly",
     "PreconditionFailed",
+    "ProviderError",
     "RetentionLocked",
     "SchemaNotInstalled",
     "SpectralError",
@@ -118,6 +121,27 @@ class SchemaNotInstalled(PreconditionFailed):
 
 class EmbeddedServerError(PreconditionFailed):
     """The embedded PostgreSQL server cannot be initialised, started or stopped."""
+
+
+class ProviderError(SpectralError):
+    """A provider (Render, Cloudflare, GitHub, the local sandbox...) failed an operation."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        operation: str,
+        status: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        where = f"{provider} {operation}" + (f" (HTTP {status})" if status is not None else "")
+        super().__init__(f"{where}: {message}", hint=hint)
+        self.provider = provider
+        self.operation = operation
+        self.status = status
 
 
 class DatabaseError(SpectralError):

@@ -41,7 +41,7 @@ def test_help_explains_usage_with_examples(project: Project) -> None:
 
 def test_configured_directory_is_linted_by_default(project: Project, workdir: Path) -> None:
     """With no PATH the [lint] migrations directory is linted; violations exit 1."""
-    write(workdir / "spectral.toml", '[lint]\nmigrations = "db/migrations"\n')
+    write(workdir / "spectral.toml", '[migrations]\ndirectory = "db/migrations"\n')
     write(workdir / "db/migrations/0001_init.sql", "CREATE TABLE users (id bigint, email text);\n")
     write(workdir / "db/migrations/0002_drop.sql", "ALTER TABLE users DROP COLUMN email;\n")
     write(workdir / "db/migrations/notes.txt", "DROP TABLE users;\n")

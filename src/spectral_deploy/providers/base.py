@@ -1,0 +1,177 @@
+"""What the cutover and the rollback need from the outside world: narrow Protocols.
+
+One verb per method. Each vendor (Render, Cloudflare, GitHub, Slack, Sentry) and the
+local sandbox implement them; the orchestrator only ever talks to these. Every method
+observes or acts on the real world, so each is safe to call again (a resumed deploy
+calls them again after a crash).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+__all__ = [
+    "ChatMessage",
+    "ChatProvider",
+    "Color",
+    "Deployment",
+    "DnsProvider",
+    "DnsRecord",
+    "ErrorRateProvider",
+    "Health",
+    "HostingProvider",
+    "ReleaseNotesProvider",
+    "ReleaseSpec",
+    "VcsProvider",
+]
+
+
+class Color(StrEnum):
+    """The two deployment slots. Which one is live alternates from deploy to deploy."""
+
+    BLUE = "blue"
+    GREEN = "green"
+
+    @property
+    def other(self) -> Color:
+        """The other slot."""
+        return Color.GREEN if self is Color.BLUE else Color.BLUE
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """What to run on a color: a commit, as a generation, with its environment."""
+
+    generation: int
+    commit: str
+    tag: str
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What a color runs, as the platform reports it."""
+
+    color: Color
+    generation: int | None
+    commit: str | None
+    tag: str | None
+    status: str
+    workers: int = 0
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Health:
+    """One health check of a color on its direct (non-public) address."""
+
+    ok: bool
+    detail: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    """The public CNAME, as read from the DNS provider."""
+
+    name: str
+    target: str
+    ttl: int
+    proxied: bool = False
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """An ops-chat message: a title line, a body, and key facts."""
+
+    title: str
+    text: str
+    facts: Mapping[str, str] = field(default_factory=dict)
+
+
+class HostingProvider(Protocol):
+    """Runs blue and green: the web app and its workers."""
+
+    def deploy(self, color: Color, release: ReleaseSpec) -> Deployment:
+        """Run ``release`` on ``color`` (replacing what ran there); returns when it is live."""
+        ...
+
+    def current(self, color: Color) -> Deployment | None:
+        """What ``color`` runs now, or None when nothing is deployed there."""
+        ...
+
+    def health(self, color: Color) -> Health:
+        """Check the app's health endpoint on ``color``'s direct address."""
+        ...
+
+    def address(self, color: Color) -> str | None:
+        """The direct (non-public) base URL of ``color``, for smoke tests."""
+        ...
+
+    def scale_workers(self, color: Color, count: int) -> None:
+        """Run ``count`` worker processes on ``color`` (0 stops them; they drain first)."""
+        ...
+
+    def stop(self, color: Color) -> None:
+        """Stop everything on ``color`` (workers drain first)."""
+        ...
+
+    def build_available(self, commit: str) -> bool:
+        """Whether a build of ``commit`` can still be deployed (image retention)."""
+        ...
+
+
+class DnsProvider(Protocol):
+    """The public hostname's CNAME."""
+
+    def read(self) -> DnsRecord:
+        """The record as the provider has it now."""
+        ...
+
+    def point(self, target: str, ttl: int) -> DnsRecord:
+        """Point the record at ``target`` with ``ttl``; returns the record read back."""
+        ...
+
+
+class VcsProvider(Protocol):
+    """Tags and releases of the app's repository."""
+
+    def resolve_tag(self, tag: str) -> str:
+        """The commit a tag points at (raises InputError if there is no such tag)."""
+        ...
+
+    def create_tag(self, tag: str, commit: str, message: str) -> None:
+        """Create ``tag`` at ``commit``; a tag that already points there is fine."""
+        ...
+
+    def previous_release(self, tag: str, pattern: str) -> str | None:
+        """The release tag before ``tag`` among tags matching ``pattern`` (version order)."""
+        ...
+
+
+class ChatProvider(Protocol):
+    """The ops chat."""
+
+    def send(self, message: ChatMessage) -> None:
+        """Post ``message``."""
+        ...
+
+
+class ReleaseNotesProvider(Protocol):
+    """Release pages (GitHub Releases)."""
+
+    def mark_rollback(self, tag: str, note: str) -> None:
+        """Mark the release of ``tag`` as a pre-release and append ``note``."""
+        ...
+
+
+class ErrorRateProvider(Protocol):
+    """Error counts per release (Sentry), read by the hold-window watch."""
+
+    def error_count(self, release: str, start: datetime, end: datetime) -> int:
+        """Errors reported for ``release`` between ``start`` and ``end``."""
+        ...
