@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.acceptance.sandbox import Sandbox, make_sandbox
+
 
 @dataclass
 class Project:
@@ -53,3 +55,14 @@ def project() -> Iterator[Project]:
     finally:
         project.run("db", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A fresh sandbox project with v1.0.0 and v1.1.0 tagged; everything stopped after."""
+    project = make_sandbox()
+    try:
+        yield project
+    finally:
+        project.down()
+        shutil.rmtree(project.root, ignore_errors=True)

@@ -160,7 +160,7 @@ def _migrations_dir(config: Config) -> Path:
     if not directory.is_dir():
         raise UsageError(
             f"migrations directory {directory} does not exist",
-            hint="pass the migration files or directories, or set [lint] migrations "
+            hint="pass the migration files or directories, or set [migrations] directory "
             "in spectral.toml",
         )
     return directory

@@ -18,10 +18,13 @@ from spectral_deploy.cli import backup as backup_commands
 from spectral_deploy.cli import console
 from spectral_deploy.cli import db as db_commands
 from spectral_deploy.cli import demo as demo_commands
+from spectral_deploy.cli import deploy as deploy_commands
 from spectral_deploy.cli import drain as drain_commands
 from spectral_deploy.cli import generations as generation_commands
 from spectral_deploy.cli import ledger as ledger_commands
+from spectral_deploy.cli import migrate as migrate_commands
 from spectral_deploy.cli import outbox as outbox_commands
+from spectral_deploy.cli import sandbox as sandbox_commands
 from spectral_deploy.cli import worker as worker_commands
 from spectral_deploy.cli.common import AppState, parse_assignment, state
 from spectral_deploy.errors import SpectralError
@@ -49,6 +52,9 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(ledger_commands.app, name="ledger")
 app.add_typer(generation_commands.app, name="generations")
 app.add_typer(outbox_commands.app, name="outbox")
+app.add_typer(migrate_commands.app, name="migrate")
+app.add_typer(deploy_commands.app, name="deploy")
+app.add_typer(sandbox_commands.app, name="sandbox")
 app.command(name="worker")(worker_commands.worker)
 app.command(name="drain")(drain_commands.drain)
 app.add_typer(backup_commands.app, name="backup")

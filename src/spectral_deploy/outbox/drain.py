@@ -52,6 +52,7 @@ __all__ = [
     "preflight",
     "process",
     "release_gone_workers",
+    "unfinished_rows",
 ]
 
 ADOPT_BATCH_ROWS = 1000
@@ -305,11 +306,11 @@ def process(
     thread = threading.Thread(target=lambda: outcome.update(summary=worker.run()), daemon=True)
     with database.connect(autocommit=True) as conn:
         _reap(conn, database.schema, outbox.stale_after_seconds)
-        total = _unfinished(conn, database.schema, generation, topics)
+        total = unfinished_rows(conn, database.schema, generation, topics)
         thread.start()
         interrupted = False
         while thread.is_alive():
-            left = _unfinished(conn, database.schema, generation, topics)
+            left = unfinished_rows(conn, database.schema, generation, topics)
             on_progress(DrainProgress(done=max(0, total - left), total=total))
             if left == 0:
                 break
@@ -323,7 +324,7 @@ def process(
         ).topics
         on_progress(
             DrainProgress(
-                done=max(0, total - _unfinished(conn, database.schema, generation, topics)),
+                done=max(0, total - unfinished_rows(conn, database.schema, generation, topics)),
                 total=total,
             )
         )
@@ -369,7 +370,7 @@ def adopt(
     by_topic: dict[str, int] = {}
     with database.connect(autocommit=True) as conn:
         _reap(conn, database.schema, outbox.stale_after_seconds)
-        total = _unfinished(conn, database.schema, generation, None)
+        total = unfinished_rows(conn, database.schema, generation, None)
         while True:
             if stop.is_set():
                 interrupted = True
@@ -410,7 +411,7 @@ def adopt(
             if moved or not cursor.idle_now():
                 continue
             # nothing adoptable now: done, or rows are held under leases that must end first
-            if _unfinished(conn, database.schema, generation, None) == 0:
+            if unfinished_rows(conn, database.schema, generation, None) == 0:
                 break
             _reap(conn, database.schema, outbox.stale_after_seconds)
             on_progress(
@@ -436,9 +437,10 @@ def adopt(
     return report
 
 
-def _unfinished(
+def unfinished_rows(
     conn: Connection, schema: str, generation: int, topics: frozenset[str] | None
 ) -> int:
+    """Pending and in-flight rows of ``generation`` (of ``topics``; None: all)."""
     queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
     try:
         row = conn.execute(

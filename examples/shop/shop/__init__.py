@@ -1,0 +1,1 @@
+"""The sample shop: a web app that takes orders and emits events, and its workers."""

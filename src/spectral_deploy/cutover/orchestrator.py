@@ -1,0 +1,520 @@
+"""Driving a deploy: start, run the steps in order, resume, abort, finish, watch.
+
+One process drives deploys at a time (an advisory lock); one deploy is open at a time
+(a unique index). Every step's start and outcome go to the ledger. Because every step
+observes before it acts, ``resume`` is just "run the remaining steps again".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from spectral_deploy import providers
+from spectral_deploy.config import Config
+from spectral_deploy.cutover import crash, store
+from spectral_deploy.cutover.model import (
+    Condition,
+    ConditionStatus,
+    Deploy,
+    Intent,
+    Outcome,
+    Step,
+)
+from spectral_deploy.cutover.phase import Phase, compute_phase, next_commands
+from spectral_deploy.cutover.steps import STEPS, StepContext, StepFailed, target_of
+from spectral_deploy.db import Database
+from spectral_deploy.errors import PreconditionFailed, SpectralError
+from spectral_deploy.ledger import generations
+from spectral_deploy.ledger.generations import GenerationState
+from spectral_deploy.ledger.store import EntryKind, append, current_actor
+from spectral_deploy.ledger.store import Outcome as LedgerOutcome
+from spectral_deploy.outbox.drain import unfinished_rows
+from spectral_deploy.outbox.status import read_status
+from spectral_deploy.providers.base import (
+    Color,
+    DnsProvider,
+    ErrorRateProvider,
+    HostingProvider,
+    VcsProvider,
+)
+from spectral_deploy.providers.local.git import GitVcs
+
+__all__ = ["Deployer", "FinishReport", "WatchReport"]
+
+FINISH_DRAIN_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class FinishReport:
+    """What ``deploy finish`` left behind."""
+
+    deploy: Deploy
+    retired_generation: int | None
+    rows_left: int
+
+
+@dataclass(frozen=True)
+class WatchReport:
+    """How the hold-window watch ended."""
+
+    deploy: Deploy
+    breach: str | None
+    checks: int
+
+
+class Deployer:
+    """Drives deploys with one set of providers."""
+
+    def __init__(
+        self,
+        config: Config,
+        database: Database,
+        *,
+        hosting: HostingProvider,
+        dns: DnsProvider,
+        vcs: VcsProvider,
+        git: GitVcs,
+        error_rate: ErrorRateProvider | None = None,
+        say: Callable[[str], None] = lambda text: None,
+    ) -> None:
+        self.config = config
+        self.database = database
+        self.hosting = hosting
+        self.dns = dns
+        self.vcs = vcs
+        self.git = git
+        self.error_rate = error_rate
+        self.say = say
+
+    @classmethod
+    def from_config(
+        cls, config: Config, database: Database, say: Callable[[str], None] = lambda text: None
+    ) -> Deployer:
+        """Providers chosen by configuration."""
+        return cls(
+            config,
+            database,
+            hosting=providers.hosting_provider(config, database.url),
+            dns=providers.dns_provider(config),
+            vcs=providers.vcs_provider(config),
+            git=GitVcs(config.project_root),
+            error_rate=providers.error_rate_provider(config),
+            say=say,
+        )
+
+    # -- reading ------------------------------------------------------------------------
+
+    def current(self) -> Deploy | None:
+        """The open deploy, else the latest."""
+        with self.database.connect() as conn:
+            return store.open_deploy(conn, self.database.schema) or store.latest(
+                conn, self.database.schema
+            )
+
+    def live_color(self) -> Color | None:
+        """The color the CNAME points at now (None when it points nowhere we know)."""
+        target = self.dns.read().target
+        for color in Color:
+            if target == target_of(self.config, color):
+                return color
+        return None
+
+    # -- starting and running -----------------------------------------------------------
+
+    def start(self, tag: str) -> Deploy:
+        """Open a deploy of ``tag`` (or resume the open one of the same tag) and run it."""
+        schema = self.database.schema
+        with self.database.connect() as conn:
+            open_deploy = store.open_deploy(conn, schema)
+        if open_deploy is not None:
+            if open_deploy.tag == tag and not open_deploy.flipped:
+                self.say(f"deploy #{open_deploy.id} of {tag} is open: resuming it")
+                return self.run(open_deploy)
+            phase = compute_phase(open_deploy, datetime.now(UTC))
+            raise PreconditionFailed(
+                f"deploy #{open_deploy.id} ({open_deploy.tag}) is open ({phase})",
+                hint=(next_commands(open_deploy, phase) or ["spectral-deploy deploy status"])[0],
+            )
+        commit = self.vcs.resolve_tag(tag)
+        live = self.live_color()
+        with self.database.connect() as conn:
+            active = generations.active(conn, schema)
+            blue = live or Color.GREEN
+            deploy_id = store.insert(
+                conn,
+                schema,
+                tag=tag,
+                commit=commit,
+                from_generation=active.generation if active and live else None,
+                from_commit=active.commit_sha if active and live else None,
+                blue=blue,
+                green=blue.other,
+                started_by=current_actor(),
+            )
+            append(
+                conn,
+                schema,
+                EntryKind.DEPLOY,
+                "start",
+                outcome=LedgerOutcome.STARTED,
+                deploy_id=deploy_id,
+                from_generation=active.generation if active and live else None,
+                details={"tag": tag, "commit": commit, "green": str(blue.other)},
+            )
+            conn.commit()
+            deploy = store.get(conn, schema, deploy_id)
+        assert deploy is not None
+        self.say(
+            f"deploy #{deploy.id}: {tag} ({commit[:12]}) to slot {deploy.green}"
+            + (
+                f", replacing generation {deploy.from_generation} on slot {deploy.blue}"
+                if live
+                else " (first deploy: nothing serves traffic yet)"
+            )
+        )
+        return self.run(deploy)
+
+    def resume(self) -> Deploy:
+        """Run the open deploy's remaining steps."""
+        deploy = self._open("resume")
+        if deploy.flipped:
+            self.say(f"deploy #{deploy.id} already cut over; nothing to resume")
+            return deploy
+        return self.run(deploy)
+
+    def run(self, deploy: Deploy) -> Deploy:
+        """Run every step not done yet, in order, under the deploy lock."""
+        schema = self.database.schema
+        with (
+            self.database.connect(autocommit=True) as lock_conn,
+            store.DeployLock(lock_conn, schema),
+        ):
+            ctx = self._context(deploy)
+            deploy = ctx.reload()
+            for step in Step:
+                if step <= deploy.step or deploy.finished or deploy.flipped:
+                    continue
+                ctx.deploy = deploy
+                self._run_step(ctx, step)
+                deploy = ctx.reload()
+            if deploy.flipped and not deploy.has_blue and not deploy.finished:
+                deploy = self._complete_first(deploy)
+        return deploy
+
+    def _complete_first(self, deploy: Deploy) -> Deploy:
+        """The first deploy has no blue to keep warm: it is complete once it cut over."""
+        schema = self.database.schema
+        with self.database.connect() as conn, conn.transaction():
+            store.finish(conn, schema, deploy.id, Outcome.COMPLETED)
+            append(
+                conn,
+                schema,
+                EntryKind.DEPLOY,
+                "finish",
+                outcome=LedgerOutcome.OK,
+                deploy_id=deploy.id,
+                to_generation=deploy.generation,
+                details={"first_deploy": True},
+            )
+        return self._get(deploy.id)
+
+    def _run_step(self, ctx: StepContext, step: Step) -> None:
+        deploy = ctx.deploy
+        schema = self.database.schema
+        self.say(f"step {int(step)}/{len(Step)}: {step.title}")
+        self._ledger(deploy, step.slug, LedgerOutcome.STARTED, {})
+        crash.point(f"step-{int(step)}:start")
+        started = time.monotonic()
+        try:
+            details = STEPS[step](ctx)
+        except SpectralError as exc:
+            with self.database.connect() as conn:
+                store.step_failed(conn, schema, deploy.id, step, exc.message)
+                append(
+                    conn,
+                    schema,
+                    EntryKind.STEP,
+                    step.slug,
+                    outcome=LedgerOutcome.FAILED,
+                    deploy_id=deploy.id,
+                    generation=ctx.deploy.generation,
+                    details={"error": exc.message},
+                )
+                conn.commit()
+            phase = Phase.FAILED
+            raise StepFailed(
+                f"deploy #{deploy.id} ({deploy.tag}) stopped at step {int(step)} "
+                f"({step.slug}): {exc.message}",
+                hint=next_commands(ctx.reload(), phase)[0],
+            ) from exc
+        crash.point(f"step-{int(step)}:done")
+        details["seconds"] = round(time.monotonic() - started, 3)
+        with self.database.connect() as conn:
+            store.step_done(conn, schema, deploy.id, step)
+            append(
+                conn,
+                schema,
+                EntryKind.STEP,
+                step.slug,
+                outcome=LedgerOutcome.OK,
+                deploy_id=deploy.id,
+                generation=ctx.deploy.generation,
+                details=details,
+            )
+            conn.commit()
+
+    # -- ending -------------------------------------------------------------------------
+
+    def abort(self) -> Deploy:
+        """Class 1: stop green, leave blue, mark the new generation failed. Before cutover only."""
+        deploy = self._open("abort")
+        if deploy.flipped:
+            raise PreconditionFailed(
+                f"deploy #{deploy.id} already flipped the CNAME to green: abort is for deploys "
+                "that have not cut over (the runbook's Class 1)",
+                hint="spectral-deploy rollback plan --symptom behavior",
+            )
+        schema = self.database.schema
+        with (
+            self.database.connect(autocommit=True) as lock_conn,
+            store.DeployLock(lock_conn, schema),
+        ):
+            with self.database.connect() as conn:
+                store.set_intent(conn, schema, deploy.id, Intent.ABORT)
+                conn.commit()
+            running = self.hosting.current(deploy.green)
+            if running is not None and running.generation == deploy.generation:
+                self.say(f"stopping slot {deploy.green} (generation {deploy.generation})")
+                self.hosting.stop(deploy.green)
+            with self.database.connect() as conn, conn.transaction():
+                if deploy.generation is not None:
+                    generations.set_state(
+                        conn,
+                        schema,
+                        deploy.generation,
+                        GenerationState.FAILED,
+                        reason=f"deploy {deploy.id} aborted",
+                    )
+                store.finish(conn, schema, deploy.id, Outcome.ABORTED)
+                append(
+                    conn,
+                    schema,
+                    EntryKind.DEPLOY,
+                    "abort",
+                    outcome=LedgerOutcome.OK,
+                    deploy_id=deploy.id,
+                    generation=deploy.generation,
+                    details={"step_reached": deploy.step, "failed_step": deploy.failed_step},
+                )
+        finished = self._get(deploy.id)
+        self.say(f"deploy #{deploy.id} aborted; blue ({deploy.blue}) keeps serving")
+        return finished
+
+    def finish(self) -> FinishReport:
+        """End the hold window: blue's workers drain their generation, blue stops."""
+        deploy = self._open("finish")
+        if not deploy.flipped:
+            raise PreconditionFailed(
+                f"deploy #{deploy.id} has not cut over yet (step {deploy.step})",
+                hint="spectral-deploy deploy resume",
+            )
+        schema = self.database.schema
+        rows_left = 0
+        with (
+            self.database.connect(autocommit=True) as lock_conn,
+            store.DeployLock(lock_conn, schema),
+        ):
+            with self.database.connect() as conn:
+                store.set_intent(conn, schema, deploy.id, Intent.FINISH)
+                conn.commit()
+            old = deploy.from_generation
+            if old is not None:
+                self.say(f"blue's workers drain generation {old}")
+                rows_left = self._wait_drained(old)
+                self.say(f"stopping slot {deploy.blue} (generation {old})")
+                self.hosting.stop(deploy.blue)
+                with self.database.connect(autocommit=True) as conn:
+                    rows_left = unfinished_rows(conn, schema, old, None)
+            with self.database.connect() as conn, conn.transaction():
+                store.finish(conn, schema, deploy.id, Outcome.COMPLETED)
+                append(
+                    conn,
+                    schema,
+                    EntryKind.DEPLOY,
+                    "finish",
+                    outcome=LedgerOutcome.OK,
+                    deploy_id=deploy.id,
+                    from_generation=old,
+                    to_generation=deploy.generation,
+                    details={"rows_left_at_old_generation": rows_left},
+                )
+        return FinishReport(self._get(deploy.id), old, rows_left)
+
+    def _wait_drained(self, generation: int) -> int:
+        deadline = time.monotonic() + FINISH_DRAIN_SECONDS
+        with self.database.connect(autocommit=True) as conn:
+            while True:
+                left = unfinished_rows(conn, self.database.schema, generation, None)
+                if left == 0 or time.monotonic() > deadline:
+                    return left
+                time.sleep(0.25)
+
+    # -- observing ----------------------------------------------------------------------
+
+    def observe(self, deploy: Deploy) -> list[Condition]:
+        """The conditions of a deploy, observed now."""
+        conditions: list[Condition] = []
+        if deploy.has_blue and not deploy.finished:
+            conditions.append(_health_condition("BlueHealthy", self.hosting.health(deploy.blue)))
+        if deploy.generation is not None and not (
+            deploy.finished and deploy.outcome is Outcome.ABORTED
+        ):
+            conditions.append(_health_condition("GreenHealthy", self.hosting.health(deploy.green)))
+        record = self.dns.read()
+        where = {target_of(self.config, c): c for c in Color}.get(record.target)
+        role = "Blue" if where is deploy.blue else "Green" if where is deploy.green else "Elsewhere"
+        conditions.append(
+            Condition(
+                "CnameTarget",
+                ConditionStatus.TRUE,
+                f"PointsAt{role}",
+                f"{record.name} -> {record.target or '(nothing)'} (ttl {record.ttl}s)",
+            )
+        )
+        if deploy.generation is not None:
+            with self.database.connect() as conn:
+                status = read_status(
+                    conn,
+                    self.database.schema,
+                    stale_after_seconds=self.config.outbox.stale_after_seconds,
+                )
+            running = sum(
+                1
+                for w in status.workers
+                if w.generation == deploy.generation and w.live and w.state == "running"
+            )
+            expected = self.config.hosting.workers
+            conditions.append(
+                Condition(
+                    "GreenWorkersRunning",
+                    ConditionStatus.TRUE if running >= expected else ConditionStatus.FALSE,
+                    "AllRunning" if running >= expected else "NotAllRunning",
+                    f"{running} of {expected} worker(s) of generation {deploy.generation} running",
+                )
+            )
+        return conditions
+
+    def watch(
+        self,
+        *,
+        seconds: float | None = None,
+        on_check: Callable[[list[Condition], int], None] = lambda conditions, errors: None,
+    ) -> WatchReport:
+        """Watch green and blue during the hold window; stop at the first breach."""
+        deploy = self._open("watch")
+        if not deploy.flipped:
+            raise PreconditionFailed(
+                f"deploy #{deploy.id} has not cut over yet", hint="spectral-deploy deploy resume"
+            )
+        started = time.monotonic()
+        checks = 0
+        while True:
+            now = datetime.now(UTC)
+            conditions = self.observe(deploy)
+            errors = 0
+            if self.error_rate is not None and deploy.flipped_at is not None:
+                errors = self.error_rate.error_count(deploy.tag, deploy.flipped_at, now)
+            checks += 1
+            on_check(conditions, errors)
+            with self.database.connect() as conn:
+                store.set_conditions(conn, self.database.schema, deploy.id, conditions)
+                conn.commit()
+            breach = _breach(conditions, errors, self.config.errors.max_errors)
+            if breach is not None:
+                with self.database.connect() as conn:
+                    append(
+                        conn,
+                        self.database.schema,
+                        EntryKind.DEPLOY,
+                        "hold-breach",
+                        outcome=LedgerOutcome.FAILED,
+                        deploy_id=deploy.id,
+                        generation=deploy.generation,
+                        details={"breach": breach},
+                    )
+                    conn.commit()
+                return WatchReport(deploy, breach, checks)
+            hold_over = deploy.hold_until is not None and now >= deploy.hold_until
+            out_of_time = seconds is not None and time.monotonic() - started >= seconds
+            if hold_over or out_of_time:
+                return WatchReport(deploy, None, checks)
+            time.sleep(self.config.deploy.watch_interval_seconds)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _context(self, deploy: Deploy) -> StepContext:
+        return StepContext(
+            config=self.config,
+            database=self.database,
+            hosting=self.hosting,
+            dns=self.dns,
+            vcs=self.vcs,
+            git=self.git,
+            deploy=deploy,
+            say=self.say,
+        )
+
+    def _open(self, verb: str) -> Deploy:
+        with self.database.connect() as conn:
+            deploy = store.open_deploy(conn, self.database.schema)
+        if deploy is None:
+            raise PreconditionFailed(
+                f"no deploy in progress to {verb}", hint="spectral-deploy deploy status"
+            )
+        return deploy
+
+    def _get(self, deploy_id: int) -> Deploy:
+        with self.database.connect() as conn:
+            deploy = store.get(conn, self.database.schema, deploy_id)
+        assert deploy is not None
+        return deploy
+
+    def _ledger(
+        self, deploy: Deploy, action: str, outcome: LedgerOutcome, details: dict[str, Any]
+    ) -> None:
+        with self.database.connect() as conn:
+            append(
+                conn,
+                self.database.schema,
+                EntryKind.STEP,
+                action,
+                outcome=outcome,
+                deploy_id=deploy.id,
+                generation=deploy.generation,
+                details=details,
+            )
+            conn.commit()
+
+
+def _health_condition(kind: str, health: Any) -> Condition:
+    return Condition(
+        kind,
+        ConditionStatus.TRUE if health.ok else ConditionStatus.FALSE,
+        "HealthCheckPassed" if health.ok else "HealthCheckFailed",
+        f"{health.url or ''}: {health.detail}",
+    )
+
+
+def _breach(conditions: list[Condition], errors: int, max_errors: int) -> str | None:
+    for condition in conditions:
+        if condition.type == "GreenHealthy" and condition.status is ConditionStatus.FALSE:
+            return f"green is unhealthy ({condition.message})"
+        if condition.type == "CnameTarget" and condition.reason != "PointsAtGreen":
+            return f"the CNAME no longer points at green ({condition.message})"
+    if errors > max_errors:
+        return f"{errors} errors reported for the release since the flip (limit {max_errors})"
+    return None

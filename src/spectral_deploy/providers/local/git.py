@@ -1,0 +1,86 @@
+"""VCS through the git command line, on the project's own repository."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import subprocess
+from pathlib import Path
+
+from spectral_deploy.config import Config
+from spectral_deploy.errors import InputError, ProviderError
+
+__all__ = ["GitVcs", "from_config", "version_key"]
+
+PROVIDER = "git"
+
+
+def from_config(config: Config) -> GitVcs:
+    """The project's repository."""
+    return GitVcs(config.project_root)
+
+
+def version_key(tag: str) -> tuple[tuple[int, int | str], ...]:
+    """Order tags as versions: v1.10.0 after v1.9.0; numbers before words in each part."""
+    parts = re.split(r"[.\-+_]", tag.lstrip("vV"))
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in parts)
+
+
+class GitVcs:
+    """``VcsProvider`` over ``git -C <project>``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def resolve_tag(self, tag: str) -> str:
+        """The commit a tag (or any revision) points at."""
+        result = self._git("rev-parse", "--verify", "--quiet", f"{tag}^{{commit}}", check=False)
+        if result.returncode != 0 or not result.stdout.strip():
+            raise InputError(f"no tag or revision {tag!r} in {self.root}")
+        return result.stdout.strip()
+
+    def create_tag(self, tag: str, commit: str, message: str) -> None:
+        """An annotated tag at ``commit``; an existing tag at the same commit is fine."""
+        existing = self._git("rev-parse", "--verify", "--quiet", f"{tag}^{{commit}}", check=False)
+        if existing.returncode == 0:
+            if existing.stdout.strip() == commit:
+                return
+            raise InputError(
+                f"tag {tag} already exists at {existing.stdout.strip()[:12]}, not {commit[:12]}"
+            )
+        self._git("tag", "-a", tag, commit, "-m", message)
+
+    def previous_release(self, tag: str, pattern: str) -> str | None:
+        """The highest tag matching ``pattern`` that sorts below ``tag`` as a version."""
+        tags = [t for t in self._git("tag", "--list").stdout.split() if fnmatch.fnmatch(t, pattern)]
+        below = [t for t in tags if version_key(t) < version_key(tag) and "rollback" not in t]
+        return max(below, key=version_key) if below else None
+
+    def changed_files(self, base: str | None, commit: str, directory: str) -> list[str]:
+        """Files under ``directory`` added or changed from ``base`` to ``commit`` (all at
+        ``commit`` when there is no base)."""
+        if base is None:
+            listing = self._git("ls-tree", "-r", "--name-only", commit, "--", directory)
+            return sorted(listing.stdout.split())
+        diff = self._git("diff", "--name-only", "--diff-filter=ACMR", base, commit, "--", directory)
+        return sorted(diff.stdout.split())
+
+    def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        try:
+            result = subprocess.run(
+                ["git", "-C", str(self.root), *args],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except OSError as exc:
+            raise ProviderError(
+                f"cannot run git: {exc.strerror}", provider=PROVIDER, operation=args[0]
+            ) from exc
+        if check and result.returncode != 0:
+            raise ProviderError(
+                result.stderr.strip() or f"git {args[0]} failed",
+                provider=PROVIDER,
+                operation=args[0],
+            )
+        return result

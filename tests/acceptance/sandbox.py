@@ -1,0 +1,196 @@
+"""A sandbox project for end-to-end deploy tests: the sample shop's git repository with free
+ports, the CLI run as a subprocess in it, a load generator through the local router."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from spectral_deploy.sandbox.shop import (
+    STANDARD_RELEASES,
+    ShopRelease,
+    add_release,
+    build_repository,
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+SETTINGS = """
+[hosting]
+provider = "local"
+web_command = "{{python}} -m shop.web --port {{port}}"
+worker_app = "shop.handlers:handlers"
+workers = 2
+blue_port = {blue}
+green_port = {green}
+
+[dns]
+provider = "local"
+record = "shop.localhost"
+listen = "127.0.0.1:{router}"
+ttl = 1
+
+[deploy]
+smoke_paths = ["/health", "/"]
+hold_seconds = 600
+health_timeout_seconds = 30
+workers_ready_timeout_seconds = {workers_ready}
+watch_interval_seconds = 0.5
+
+[outbox]
+poll_seconds = 0.2
+heartbeat_seconds = 0.5
+stale_after_seconds = 3
+"""
+
+
+@dataclass
+class Sandbox:
+    """A project directory holding the shop's repository and the sandbox state."""
+
+    root: Path
+    router: int
+    commits: dict[str, str] = field(default_factory=dict)
+    _database_url: str | None = None
+
+    def run(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
+        """``spectral-deploy ARGS`` in the project; never raises on a non-zero exit."""
+        environ = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("SPECTRAL_") and k != "DATABASE_URL"
+        }
+        environ.update(env or {})
+        environ["COLUMNS"] = "200"
+        return subprocess.run(
+            [sys.executable, "-m", "spectral_deploy", *args],
+            cwd=self.root,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def ok(
+        self, *args: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run and require exit 0."""
+        result = self.run(*args, env=env)
+        assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
+        return result
+
+    def release(self, release: ShopRelease) -> str:
+        """Commit and tag one more release."""
+        self.commits[release.tag] = add_release(self.root, release)
+        return self.commits[release.tag]
+
+    def database_url(self) -> str:
+        if self._database_url is None:
+            self._database_url = self.ok("db", "url").stdout.strip()
+        return self._database_url
+
+    def query(self, text: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database_url()) as conn:
+            return conn.execute(text, params).fetchall()  # type: ignore[arg-type]
+
+    def scalar(self, text: str, params: tuple[Any, ...] = ()) -> Any:
+        return self.query(text, params)[0][0]
+
+    def get(self, path: str, resolver: str = "default") -> tuple[int, dict[str, Any], str]:
+        """GET through the router: status, JSON body, and the color that served it."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.router}{path}", headers={"X-Spectral-Resolver": resolver}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return (
+                    response.status,
+                    json.loads(response.read() or b"{}"),
+                    response.headers.get("X-Spectral-Upstream", ""),
+                )
+        except urllib.error.HTTPError as exc:
+            return exc.code, {}, exc.headers.get("X-Spectral-Upstream", "")
+
+    def deploy_status(self) -> dict[str, Any]:
+        return json.loads(self.ok("deploy", "status", "--format", "json").stdout)["deploy"]
+
+    def down(self) -> None:
+        self.run("sandbox", "down", timeout=180)
+
+
+class Load:
+    """Orders posted through the router in a background thread, every outcome counted."""
+
+    def __init__(self, sandbox: Sandbox, interval: float = 0.02) -> None:
+        self.sandbox = sandbox
+        self.interval = interval
+        self.served = 0
+        self.failed: list[str] = []
+        self.by_color: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        url = f"http://127.0.0.1:{self.sandbox.router}/orders"
+        body = json.dumps({"customer": "load", "total_cents": 1250}).encode()
+        while not self._stop.is_set():
+            request = urllib.request.Request(
+                url, data=body, headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    color = response.headers.get("X-Spectral-Upstream", "?")
+                    if response.status == 201:
+                        self.served += 1
+                        self.by_color[color] = self.by_color.get(color, 0) + 1
+                    else:
+                        self.failed.append(f"HTTP {response.status}")
+            except urllib.error.HTTPError as exc:
+                self.failed.append(f"HTTP {exc.code}")
+            except OSError as exc:
+                self.failed.append(type(exc).__name__)
+            time.sleep(self.interval)
+
+
+def make_sandbox(
+    releases: tuple[ShopRelease, ...] = STANDARD_RELEASES, *, workers_ready: float = 20
+) -> Sandbox:
+    root = Path(tempfile.mkdtemp(prefix="spectral-sandbox-"))
+    root.chmod(0o755)
+    ports = {"blue": free_port(), "green": free_port(), "router": free_port()}
+    settings = SETTINGS.format(workers_ready=workers_ready, **ports)
+    commits = build_repository(root, releases, settings=settings)
+    return Sandbox(root=root, router=ports["router"], commits=commits)
