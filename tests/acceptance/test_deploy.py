@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import time
 
 from spectral_deploy.sandbox.shop import ShopRelease
@@ -124,3 +127,25 @@ def test_workers_that_never_run_stop_at_step_9(sandbox: Sandbox) -> None:
     assert plan["next"][0] == "spectral-deploy deploy abort"
     sandbox.ok("deploy", "abort", "--yes")
     assert sandbox.get("/health")[1]["generation"] == 1
+
+
+def test_hold_window_watch_reports_a_breach(sandbox: Sandbox) -> None:
+    """Green stops answering during the hold window: watch exits 1 with the rollback command."""
+    sandbox.ok("deploy", "v1.0.0")
+    sandbox.ok("deploy", "v1.1.0")
+    quiet = sandbox.ok("deploy", "watch", "--seconds", "1")
+    assert "no breach" in quiet.stdout
+    green = sandbox.deploy_status()["green"]
+    status = json.loads(
+        (sandbox.root / ".spectral" / "hosting" / green / "status.json").read_text()
+    )
+    web = status["web"]["pid"]
+    os.kill(web, signal.SIGSTOP)
+    try:
+        breach = sandbox.run("deploy", "watch", "--seconds", "10")
+    finally:
+        os.kill(web, signal.SIGCONT)
+    assert breach.returncode == 1
+    assert "hold-window breach" in breach.stderr and "green is unhealthy" in breach.stderr
+    assert "next: spectral-deploy rollback plan --symptom behavior" in breach.stderr
+    assert sandbox.scalar("SELECT count(*) FROM spectral.ledger WHERE action = 'hold-breach'") == 1
