@@ -80,15 +80,15 @@ class Poller:
 
     def __init__(self, port: int) -> None:
         self.url = f"http://127.0.0.1:{port}/health"
-        self.first_green: float | None = None
+        self.first_target: float | None = None
         self.requests = 0
         self.failures = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self.green_color: str | None = None
+        self.target_color: str | None = None
 
-    def start(self, green_color: str) -> None:
-        self.green_color = green_color
+    def start(self, target_color: str) -> None:
+        self.target_color = target_color
         self._thread.start()
 
     def stop(self) -> None:
@@ -101,8 +101,8 @@ class Poller:
                 with urllib.request.urlopen(self.url, timeout=5) as response:
                     color = response.headers.get("X-Spectral-Upstream")
                     self.requests += 1
-                    if color == self.green_color and self.first_green is None:
-                        self.first_green = time.time()
+                    if color == self.target_color and self.first_target is None:
+                        self.first_target = time.time()
             except OSError:
                 self.failures += 1
             time.sleep(0.005)
@@ -145,12 +145,12 @@ def one_run(ttl: int) -> dict[str, Any]:
         poller.start(green)
         second = cli(root, "deploy", "v1.1.0")
         deadline = time.monotonic() + ttl + 10
-        while poller.first_green is None and time.monotonic() < deadline:
+        while poller.first_target is None and time.monotonic() < deadline:
             time.sleep(0.01)
         poller.stop()
         record = json.loads((root / ".spectral" / "dns" / "record.json").read_text())
         flip_to_green = (
-            poller.first_green - float(record["changed_at"]) if poller.first_green else None
+            poller.first_target - float(record["changed_at"]) if poller.first_target else None
         )
         return {
             "first_deploy_seconds": round(first, 2),

@@ -21,9 +21,11 @@ from spectral_deploy.cli import demo as demo_commands
 from spectral_deploy.cli import deploy as deploy_commands
 from spectral_deploy.cli import drain as drain_commands
 from spectral_deploy.cli import generations as generation_commands
+from spectral_deploy.cli import hosting as hosting_commands
 from spectral_deploy.cli import ledger as ledger_commands
 from spectral_deploy.cli import migrate as migrate_commands
 from spectral_deploy.cli import outbox as outbox_commands
+from spectral_deploy.cli import rollback as rollback_commands
 from spectral_deploy.cli import sandbox as sandbox_commands
 from spectral_deploy.cli import worker as worker_commands
 from spectral_deploy.cli.common import AppState, parse_assignment, state
@@ -54,6 +56,8 @@ app.add_typer(generation_commands.app, name="generations")
 app.add_typer(outbox_commands.app, name="outbox")
 app.add_typer(migrate_commands.app, name="migrate")
 app.add_typer(deploy_commands.app, name="deploy")
+app.add_typer(rollback_commands.app, name="rollback")
+app.add_typer(hosting_commands.app, name="hosting")
 app.add_typer(sandbox_commands.app, name="sandbox")
 app.command(name="worker")(worker_commands.worker)
 app.command(name="drain")(drain_commands.drain)

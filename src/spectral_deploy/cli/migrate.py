@@ -119,3 +119,23 @@ def apply(
         console.success(f"applied {len(done)} migration(s)")
     else:
         console.success("nothing to apply: every migration is applied")
+
+
+@app.command("fix-forward")
+def fix_forward(
+    ctx: typer.Context,
+    generation: Annotated[
+        int, typer.Option(min=1, help="The generation whose migrations broke the prior code.")
+    ],
+) -> None:
+    """Write a follow-up migration skeleton that restores compatibility with the prior code
+    (the runbook's Class 4): e.g. DROP NOT NULL for a required column, dropping a new unique
+    constraint; commented instructions where a person must decide. Review it, then ship it.
+
+    Example: spectral-deploy migrate fix-forward --generation 8
+    """
+    from spectral_deploy.migrate.fixforward import write_fix_forward
+
+    path = write_fix_forward(state(ctx).config(), state(ctx).database(), generation)
+    console.success(f"wrote {path}")
+    console.info(path.read_text(encoding="utf-8"))

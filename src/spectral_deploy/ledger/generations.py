@@ -48,7 +48,8 @@ _ALLOWED: dict[GenerationState, frozenset[GenerationState]] = {
     GenerationState.ALLOCATED: frozenset({GenerationState.ACTIVE, GenerationState.FAILED}),
     # a rolled-back generation is marked failed; a superseded one retired
     GenerationState.ACTIVE: frozenset({GenerationState.RETIRED, GenerationState.FAILED}),
-    GenerationState.RETIRED: frozenset({GenerationState.ACTIVE}),
+    # a retired generation may be found bad later (a rollback marks it failed)
+    GenerationState.RETIRED: frozenset({GenerationState.ACTIVE, GenerationState.FAILED}),
     GenerationState.FAILED: frozenset(),
 }
 

@@ -1,0 +1,208 @@
+"""``spectral-deploy rollback``: the runbook's decision tree as a planner and an executor."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from spectral_deploy.cli import console
+from spectral_deploy.cli.common import OutputFormat, state
+
+if TYPE_CHECKING:
+    from spectral_deploy.config import Config
+    from spectral_deploy.rollback.facts import Gathered
+    from spectral_deploy.rollback.plan import Plan
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help=(
+        "Roll back by the runbook's five failure classes: `plan` classifies the situation from "
+        "the ledger, the providers and your symptom and prints the steps with their commands; "
+        "`run` executes them (recorded, resumable) and sends the communications.\n\n"
+        "Example: spectral-deploy rollback plan --symptom behavior"
+    ),
+    no_args_is_help=True,
+)
+
+SymptomOption = Annotated[
+    str | None,
+    typer.Option(help="What you see: behavior, data, migration or catastrophic."),
+]
+DeployOption = Annotated[int | None, typer.Option("--deploy", help="The deploy (default: latest).")]
+FactsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--facts",
+        help="A JSON file of facts that supplies or overrides what is observed (works when the "
+        "database is gone).",
+        dir_okay=False,
+    ),
+]
+
+
+def _plan(
+    config: Config, symptom: str | None, deploy: int | None, facts: Path | None
+) -> tuple[Gathered, Plan]:
+    from spectral_deploy.cutover.steps import target_of
+    from spectral_deploy.errors import UsageError
+    from spectral_deploy.rollback.classify import Symptom, classify
+    from spectral_deploy.rollback.facts import gather
+    from spectral_deploy.rollback.plan import PlanContext, make_plan
+
+    chosen: Symptom | None = None
+    if symptom is not None:
+        try:
+            chosen = Symptom(symptom)
+        except ValueError:
+            raise UsageError(
+                f"--symptom must be one of {', '.join(s.value for s in Symptom)}, got {symptom!r}"
+            ) from None
+    gathered = gather(config, symptom=chosen, deploy_id=deploy, facts_file=facts)
+    classification = classify(gathered.facts)
+    found = gathered.deploy
+    context = PlanContext(
+        blue_target=target_of(config, found.blue) if found else config.dns.blue_target,
+        green_slot=str(found.green) if found else "green",
+        existing_tags=frozenset(_tags(config.project_root)),
+    )
+    return gathered, make_plan(classification, gathered.facts, context)
+
+
+def _tags(root: Path) -> list[str]:
+    result = subprocess.run(
+        ["git", "-C", str(root), "tag", "--list"], capture_output=True, text=True, check=False
+    )
+    return result.stdout.split() if result.returncode == 0 else []
+
+
+def _print_plan(gathered: Gathered, plan: Plan) -> None:
+    from spectral_deploy.notify.messages import CLASS_NAMES
+
+    console.info(CLASS_NAMES[plan.failure_class])
+    console.info("why:")
+    for reason in plan.reasons:
+        console.info(f"  - {reason}")
+    for note in gathered.notes:
+        console.info(f"  (observed: {note})")
+    console.info("steps:")
+    for number, step in enumerate(plan.steps, 1):
+        who = "" if step.automatic else "  [you]"
+        console.info(f"  {number}. {step.title}{who}")
+        console.info(f"       $ {step.command}")
+
+
+@app.command()
+def plan(
+    ctx: typer.Context,
+    symptom: SymptomOption = None,
+    deploy: DeployOption = None,
+    facts: FactsOption = None,
+    format_: Annotated[OutputFormat, typer.Option("--format", help="text or json")] = (
+        OutputFormat.TEXT
+    ),
+) -> None:
+    """Classify the situation into Class 1-5 and print the ordered steps with their commands.
+
+    Facts come from the ledger and the providers (did the CNAME flip, is blue still warm,
+    does a build of the prior commit exist, does the database answer, is a provider down,
+    does the prior code run on the new schema); --facts FILE supplies or overrides them.
+    Nothing is changed.
+
+    Example: spectral-deploy rollback plan --symptom data --format json
+    """
+    gathered, chosen = _plan(state(ctx).config(), symptom, deploy, facts)
+    if format_ is OutputFormat.JSON:
+        console.print_json(
+            {**chosen.as_json(), "facts": gathered.facts.as_json(), "notes": list(gathered.notes)}
+        )
+        return
+    _print_plan(gathered, chosen)
+    console.info("next: spectral-deploy rollback run")
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    symptom: SymptomOption = None,
+    deploy: DeployOption = None,
+    facts: FactsOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before each step.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan and the messages; change nothing.")
+    ] = False,
+) -> None:
+    """Execute the plan step by step (asking before each unless --yes), recording each step
+    in the ledger as intent then outcome. A rollback in progress is resumed: done steps are
+    not repeated. Communications (chat, release note, incident log) never block it.
+
+    Example: spectral-deploy rollback run --symptom behavior --yes
+    """
+    from spectral_deploy.cutover.orchestrator import Deployer
+    from spectral_deploy.rollback.run import RollbackRunner
+
+    config = state(ctx).config()
+    database = state(ctx).database()
+    deployer = Deployer.from_config(config, database, say=lambda text: console.info(f"    {text}"))
+
+    def confirm(step: object) -> bool:
+        title = getattr(step, "title", "this step")
+        return yes or typer.confirm(f"  {title}?", default=True)
+
+    runner = RollbackRunner(
+        config, database, deployer, say=lambda text: console.info(f"  {text}"), confirm=confirm
+    )
+    record = runner.open_record()
+    if record is None:
+        gathered, chosen = _plan(config, symptom, deploy, facts)
+        _print_plan(gathered, chosen)
+        if dry_run:
+            console.info("dry run: nothing changed")
+            return
+        record = runner.begin(chosen, gathered.facts, gathered.deploy)
+        console.info(f"rollback #{record.id} started")
+    else:
+        console.info(
+            f"rollback #{record.id} (class {record.failure_class}) is in progress: resuming at "
+            f"step {record.steps_done + 1} of {len(record.steps)}"
+        )
+        if dry_run:
+            return
+    finished = runner.run(record)
+    if finished.finished_at is not None:
+        console.success(f"rollback #{finished.id} {finished.outcome}")
+
+
+@app.command()
+def notify(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent; send nothing.")
+    ] = False,
+) -> None:
+    """Send (or re-send what failed of) the latest rollback's communications: the ops chat,
+    the GitHub Release note, the incident log. Channels already sent are not sent again.
+
+    Example: spectral-deploy rollback notify --dry-run
+    """
+    from spectral_deploy.cutover.orchestrator import Deployer
+    from spectral_deploy.errors import CheckFailed, PreconditionFailed
+    from spectral_deploy.rollback.run import RollbackRunner
+
+    config = state(ctx).config()
+    database = state(ctx).database()
+    runner = RollbackRunner(config, database, Deployer.from_config(config, database))
+    record = runner.open_record() or runner.latest_record()
+    if record is None:
+        raise PreconditionFailed("no rollback yet", hint="spectral-deploy rollback plan")
+    deliveries = runner.notify(record, dry_run=dry_run)
+    for delivery in deliveries:
+        console.info(f"{delivery.channel}: {delivery.status}: {delivery.detail.splitlines()[0]}")
+    failed = [d.channel for d in deliveries if d.status == "failed"]
+    if failed:
+        raise CheckFailed(
+            f"not sent: {', '.join(failed)}", hint="spectral-deploy rollback notify  (retries them)"
+        )

@@ -1,0 +1,1 @@
+"""Communications of a rollback: the ops chat, the release page, the incident log."""

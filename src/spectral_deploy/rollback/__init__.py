@@ -1,0 +1,1 @@
+"""Rollback: the runbook's five failure classes as a planner and an executor."""

@@ -1,0 +1,253 @@
+"""The ordered steps of a rollback for each failure class, each with the exact command (pure).
+
+A step is ``automatic`` when ``rollback run`` performs it, or a checklist item the operator
+does (investigate, call vendor support, restore with an identity only they hold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from spectral_deploy.rollback.classify import Classification, Facts
+
+__all__ = ["Plan", "PlanContext", "PlanStep", "make_plan", "rollback_tag"]
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One step: a stable id (what ``rollback run`` executes), words, and the command."""
+
+    id: str
+    title: str
+    command: str
+    automatic: bool = True
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"title", "command"}`` plus the step id and whether ``run`` does it."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "command": self.command,
+            "automatic": self.automatic,
+            "params": dict(self.params),
+        }
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What the commands need beyond the facts: colors' targets, where things live."""
+
+    blue_target: str = "blue"
+    green_slot: str = "green"
+    existing_tags: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A classification and its steps."""
+
+    failure_class: int
+    reasons: tuple[str, ...]
+    steps: tuple[PlanStep, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"class": 2, "reasons": [...], "steps": [{"title": ..., "command": ...}]}``."""
+        return {
+            "class": self.failure_class,
+            "reasons": list(self.reasons),
+            "steps": [step.as_json() for step in self.steps],
+        }
+
+
+def rollback_tag(tag: str, existing: frozenset[str]) -> str:
+    """``v1.4.0`` -> ``v1.4.0-rollback`` (then ``-rollback.2``... if taken)."""
+    candidate = f"{tag}-rollback"
+    number = 2
+    while candidate in existing:
+        candidate = f"{tag}-rollback.{number}"
+        number += 1
+    return candidate
+
+
+def make_plan(classification: Classification, facts: Facts, context: PlanContext) -> Plan:
+    """The runbook's steps for the class."""
+    builders = {1: _class_1, 2: _class_2, 3: _class_3, 4: _class_4, 5: _class_5}
+    steps = builders[classification.failure_class](facts, context)
+    return Plan(classification.failure_class, classification.reasons, tuple(steps))
+
+
+def _new(n: int | None) -> str:
+    return str(n) if n is not None else "N+1"
+
+
+def _class_1(facts: Facts, context: PlanContext) -> list[PlanStep]:
+    return [
+        PlanStep(
+            "abort-deploy",
+            "Abort the deploy: green stops, blue keeps serving (no drain: no live traffic "
+            "reached the new generation)",
+            "spectral-deploy deploy abort --yes",
+        ),
+        PlanStep(
+            "investigate",
+            "Investigate green; fix it; tag a new release and deploy it",
+            "spectral-deploy deploy <fixed tag>",
+            automatic=False,
+        ),
+    ]
+
+
+def _class_2(facts: Facts, context: PlanContext) -> list[PlanStep]:
+    new, old = _new(facts.to_generation), facts.from_generation
+    return [
+        PlanStep(
+            "flip-back",
+            f"Flip the CNAME back to blue (generation {old}) and read it back",
+            f"spectral-deploy dns point {context.blue_target} --yes",
+            params={"target": context.blue_target},
+        ),
+        PlanStep(
+            "retire-green",
+            f"Green's workers drain generation {new}, then green stops (after one TTL, so "
+            "clients still resolving to green are answered)",
+            f"spectral-deploy hosting stop {context.green_slot} --yes",
+            params={"slot": context.green_slot},
+        ),
+        PlanStep(
+            "drain",
+            f"Legacy drain of generation {new}: what is left is adopted by blue's fleet",
+            f"spectral-deploy drain --target-generation {new} --mode adopt --yes",
+        ),
+        *_communications(),
+    ]
+
+
+def _class_3(facts: Facts, context: PlanContext) -> list[PlanStep]:
+    new = _new(facts.to_generation)
+    tag = rollback_tag(facts.tag or "vX.Y.Z", context.existing_tags)
+    prior = facts.prior_commit or "<prior commit>"
+    return [
+        PlanStep(
+            "close-deploy",
+            f"Close the deploy of {facts.tag} as rolled back (its slot stays up for now)",
+            "spectral-deploy rollback run",
+        ),
+        PlanStep(
+            "tag-prior",
+            f"Tag the prior code {prior[:12]} as {tag} (a tag pushed with the default GitHub "
+            "Actions token does not trigger workflows: push it with an app token, or dispatch "
+            "deploy-prod.yml)",
+            f"git tag -a {tag} {prior} -m 'rollback of {facts.tag}' && git push origin {tag}",
+            params={"tag": tag, "commit": prior},
+        ),
+        PlanStep(
+            "deploy-prior",
+            f"Deploy {tag}: the full cutover, at a new generation (the schema stays)",
+            f"spectral-deploy deploy {tag}",
+            params={"tag": tag},
+        ),
+        PlanStep(
+            "stop-bad-workers",
+            f"Stop generation {new}'s workers so its code handles nothing more",
+            f"spectral-deploy hosting scale {context.green_slot} 0 --yes",
+            params={"slot": context.green_slot},
+        ),
+        PlanStep(
+            "drain",
+            f"Legacy drain of generation {new} into the new generation (prior code)",
+            f"spectral-deploy drain --target-generation {new} --mode adopt --yes",
+        ),
+        *_communications(),
+    ]
+
+
+def _class_4(facts: Facts, context: PlanContext) -> list[PlanStep]:
+    new = _new(facts.to_generation)
+    prior = facts.prior_commit or "<prior commit>"
+    relint = PlanStep(
+        "relint",
+        "Re-lint the migrations the deploy applied, against the prior code (never roll the "
+        "schema back)",
+        f"spectral-deploy lint --base {prior}",
+    )
+    if facts.migration_compatible_with_prior is True:
+        return [relint, *_class_3(facts, context)]
+    fix = PlanStep(
+        "fix-forward",
+        "Write a follow-up migration that restores compatibility (e.g. DROP NOT NULL until the "
+        "backfill is done); review it, ship it with the corrected code in a new release",
+        f"spectral-deploy migrate fix-forward --generation {new}",
+        params={"generation": facts.to_generation},
+    )
+    if facts.migration_compatible_with_prior is False:
+        return [relint, fix, *_class_5_checklist(escalation=True), *_communications()]
+    return [
+        relint,
+        PlanStep(
+            "decide",
+            "If the re-lint is clean, follow Class 3 (redeploy the prior code); if not, fix "
+            "forward and escalate to Class 5",
+            "spectral-deploy rollback plan --symptom migration --deploy <id>  (after the lint)",
+            automatic=False,
+        ),
+        fix,
+        *_communications(),
+    ]
+
+
+def _class_5(facts: Facts, context: PlanContext) -> list[PlanStep]:
+    return [*_class_5_checklist(escalation=False), *_communications()]
+
+
+def _class_5_checklist(*, escalation: bool) -> list[PlanStep]:
+    why = "the lint missed a breaking change" if escalation else "disaster recovery"
+    return [
+        PlanStep(
+            "declare-dr",
+            f"Declare DR ({why}): call the cofounder and the on-call (the chat message is the "
+            "notify step)",
+            "(phone)",
+            automatic=False,
+        ),
+        PlanStep(
+            "vendor-support",
+            "If the database is involved, open a ticket with the database provider (Supabase "
+            "support); if hosting or DNS is down, check the vendor's status page",
+            "(vendor support portal)",
+            automatic=False,
+        ),
+        PlanStep(
+            "pick-backup",
+            "Pick the latest verified backup (or, while the provider account is intact, "
+            "Supabase point-in-time recovery: RPO about 2 minutes)",
+            "spectral-deploy backup list",
+            automatic=False,
+        ),
+        PlanStep(
+            "verify-backup",
+            "Verify it restores (downloads, checks sha256, decrypts, restores into scratch)",
+            "spectral-deploy backup verify --latest --identity <age identity file>",
+            automatic=False,
+        ),
+        PlanStep(
+            "restore",
+            "Restore into a new database, point the app at it, then deploy the last good release",
+            "spectral-deploy backup restore --latest --identity <age identity file> "
+            "--to-database <new database URL>",
+            automatic=False,
+        ),
+    ]
+
+
+def _communications() -> list[PlanStep]:
+    return [
+        PlanStep(
+            "notify",
+            "Tell the ops chat (tag, generations, class), mark the GitHub Release pre-release "
+            "with a rollback note, append an incident note with the ledger's timeline",
+            "spectral-deploy rollback notify",
+        )
+    ]

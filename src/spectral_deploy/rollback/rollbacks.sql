@@ -1,0 +1,34 @@
+-- Queries of the rollback executor (spectral_deploy.rollback.run).
+
+-- insert_rollback --
+-- Open a rollback with its plan; the unique index refuses a second open one.
+INSERT INTO {schema}.rollbacks (deploy_id, failure_class, facts, reasons, plan, started_by)
+VALUES (%(deploy_id)s, %(failure_class)s, %(facts)s, %(reasons)s, %(plan)s, %(started_by)s)
+RETURNING id;
+
+-- open_rollback --
+-- The rollback in progress, if any.
+SELECT id, deploy_id, failure_class, facts, reasons, plan, steps_done, started_by, started_at,
+       finished_at, outcome
+FROM {schema}.rollbacks
+WHERE finished_at IS NULL;
+
+-- latest_rollback --
+-- The newest rollback.
+SELECT id, deploy_id, failure_class, facts, reasons, plan, steps_done, started_by, started_at,
+       finished_at, outcome
+FROM {schema}.rollbacks
+ORDER BY id DESC
+LIMIT 1;
+
+-- rollback_step_done --
+-- One more step of the plan is done.
+UPDATE {schema}.rollbacks
+SET steps_done = greatest(steps_done, %(steps_done)s), updated_at = now()
+WHERE id = %(id)s;
+
+-- finish_rollback --
+-- The rollback is over.
+UPDATE {schema}.rollbacks
+SET finished_at = now(), outcome = %(outcome)s, updated_at = now()
+WHERE id = %(id)s AND finished_at IS NULL;

@@ -1,0 +1,439 @@
+"""Executing a rollback plan: step by step, each recorded as intent then outcome, resumable.
+
+The plan is stored with the rollback when it starts; a run that crashes is resumed by
+``rollback run`` again: the steps already done are skipped, the interrupted one runs again
+(every step observes before it acts: a flip-back reads the record first, a tag that exists
+at the right commit is fine, a deploy of the rollback tag that is open is resumed).
+Checklist steps (vendor support, restoring with an identity only a person holds) are shown
+and recorded, not performed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from spectral_deploy.config import Config
+from spectral_deploy.cutover import crash
+from spectral_deploy.cutover import store as deploys
+from spectral_deploy.cutover.model import Deploy, Outcome
+from spectral_deploy.cutover.orchestrator import Deployer
+from spectral_deploy.cutover.steps import target_of
+from spectral_deploy.db import Database
+from spectral_deploy.db.connect import translate
+from spectral_deploy.db.queries import load_queries
+from spectral_deploy.errors import CheckFailed, PreconditionFailed, SpectralError
+from spectral_deploy.ledger import generations
+from spectral_deploy.ledger.generations import GenerationState
+from spectral_deploy.ledger.store import EntryKind, append, current_actor, record_intent
+from spectral_deploy.ledger.store import Outcome as LedgerOutcome
+from spectral_deploy.migrate.fixforward import write_fix_forward
+from spectral_deploy.notify.messages import RollbackStory
+from spectral_deploy.notify.send import Delivery, deliver
+from spectral_deploy.outbox import drain as drains
+from spectral_deploy.providers.base import Color
+from spectral_deploy.rollback.classify import Facts
+from spectral_deploy.rollback.facts import migrations_compatible
+from spectral_deploy.rollback.plan import Plan, PlanStep
+
+__all__ = ["RollbackRecord", "RollbackRunner"]
+
+RETIRE_DRAIN_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class RollbackRecord:
+    """One row of ``rollbacks``."""
+
+    id: int
+    deploy_id: int | None
+    failure_class: int
+    facts: dict[str, Any]
+    reasons: tuple[str, ...]
+    steps: tuple[PlanStep, ...]
+    steps_done: int
+    started_by: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+
+    def story(self, serving_generation: int | None) -> RollbackStory:
+        """What the communications tell."""
+        return RollbackStory(
+            rollback_id=self.id,
+            failure_class=self.failure_class,
+            tag=self.facts.get("tag"),
+            from_generation=self.facts.get("from_generation"),
+            to_generation=self.facts.get("to_generation"),
+            serving_generation=serving_generation,
+            reasons=self.reasons,
+            steps=tuple(step.title for step in self.steps),
+            operator=self.started_by,
+            started_at=self.started_at,
+        )
+
+
+class RollbackRunner:
+    """Runs rollback plans with one deployer (its providers) and one database."""
+
+    def __init__(
+        self,
+        config: Config,
+        database: Database,
+        deployer: Deployer,
+        *,
+        say: Callable[[str], None] = lambda text: None,
+        confirm: Callable[[PlanStep], bool] = lambda step: True,
+    ) -> None:
+        self.config = config
+        self.database = database
+        self.deployer = deployer
+        self.say = say
+        self.confirm = confirm
+
+    # -- records ------------------------------------------------------------------------
+
+    def open_record(self) -> RollbackRecord | None:
+        """The rollback in progress."""
+        return self._one("open_rollback", {})
+
+    def latest_record(self) -> RollbackRecord | None:
+        """The newest rollback."""
+        return self._one("latest_rollback", {})
+
+    def begin(self, plan: Plan, facts: Facts, deploy: Deploy | None) -> RollbackRecord:
+        """Store the plan as a new rollback (refused while another one is open)."""
+        queries = self._queries()
+        try:
+            with self.database.connect() as conn, conn.transaction():
+                row = conn.execute(
+                    queries["insert_rollback"],
+                    {
+                        "deploy_id": deploy.id if deploy else None,
+                        "failure_class": plan.failure_class,
+                        "facts": Jsonb(facts.as_json()),
+                        "reasons": Jsonb(list(plan.reasons)),
+                        "plan": Jsonb([step.as_json() for step in plan.steps]),
+                        "started_by": current_actor(),
+                    },
+                ).fetchone()
+                assert row is not None
+                append(
+                    conn,
+                    self.database.schema,
+                    EntryKind.ROLLBACK,
+                    "start",
+                    outcome=LedgerOutcome.STARTED,
+                    deploy_id=deploy.id if deploy else None,
+                    from_generation=facts.to_generation,
+                    to_generation=facts.from_generation,
+                    details={"class": plan.failure_class, "rollback": row[0]},
+                )
+        except psycopg.errors.UniqueViolation as exc:
+            raise PreconditionFailed(
+                "another rollback is in progress", hint="spectral-deploy rollback run"
+            ) from exc
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+        record = self.open_record()
+        assert record is not None
+        return record
+
+    # -- running ------------------------------------------------------------------------
+
+    def run(self, record: RollbackRecord) -> RollbackRecord:
+        """Run the steps not done yet; stop (resumable) when the operator declines one."""
+        for index, step in enumerate(record.steps):
+            if index < record.steps_done:
+                continue
+            number = f"{index + 1}/{len(record.steps)}"
+            if not step.automatic:
+                self.say(f"step {number} (yours): {step.title}\n      $ {step.command}")
+                self._step(record, index, step, LedgerOutcome.SKIPPED, {"manual": True})
+                continue
+            if not self.confirm(step):
+                self.say(f"stopped before step {number}; `spectral-deploy rollback run` resumes")
+                return self._reload(record)
+            self.say(f"step {number}: {step.title}")
+            with self.database.connect() as conn:
+                record_intent(
+                    conn,
+                    self.database.schema,
+                    EntryKind.ROLLBACK,
+                    step.id,
+                    f"rollback:{record.id}:{step.id}",
+                    deploy_id=record.deploy_id,
+                    details={"command": step.command},
+                )
+                conn.commit()
+            crash.point(f"rollback-{step.id}:start")
+            try:
+                details = self._execute(record, step)
+            except SpectralError as exc:
+                self._step(record, None, step, LedgerOutcome.FAILED, {"error": exc.message})
+                raise CheckFailed(
+                    f"rollback #{record.id} stopped at step {number} ({step.id}): {exc.message}",
+                    hint="fix the cause, then: spectral-deploy rollback run",
+                ) from exc
+            crash.point(f"rollback-{step.id}:done")
+            self._step(record, index, step, LedgerOutcome.OK, details)
+        outcome = "escalated" if any(not s.automatic for s in record.steps) else "completed"
+        self._finish(record, outcome)
+        return self._reload(record)
+
+    def notify(self, record: RollbackRecord, *, dry_run: bool = False) -> list[Delivery]:
+        """Send (or show) the rollback's communications; failures are reported, not raised."""
+        with self.database.connect() as conn:
+            active = generations.active(conn, self.database.schema)
+        story = record.story(active.generation if active else None)
+        return deliver(self.config, self.database, story, dry_run=dry_run)
+
+    # -- the step executors -------------------------------------------------------------
+
+    def _execute(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        executors: dict[str, Callable[[RollbackRecord, PlanStep], dict[str, Any]]] = {
+            "abort-deploy": self._abort_deploy,
+            "flip-back": self._flip_back,
+            "retire-green": self._retire_green,
+            "drain": self._drain,
+            "close-deploy": self._close_deploy,
+            "tag-prior": self._tag_prior,
+            "deploy-prior": self._deploy_prior,
+            "stop-bad-workers": self._stop_bad_workers,
+            "relint": self._relint,
+            "fix-forward": self._fix_forward,
+            "notify": self._notify,
+        }
+        if step.id not in executors:
+            raise CheckFailed(f"no executor for step {step.id!r}")
+        return executors[step.id](record, step)
+
+    def _abort_deploy(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        deploy = self._deploy(record)
+        if deploy is None or deploy.finished:
+            return {"note": "the deploy is already closed"}
+        aborted = self.deployer.abort()
+        return {"deploy": aborted.id, "outcome": str(aborted.outcome)}
+
+    def _flip_back(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        deploy = self._require_deploy(record)
+        target = str(step.params.get("target") or self._target(deploy.blue))
+        current = self.deployer.dns.read()
+        flipped_now = current.target != target
+        if flipped_now:
+            current = self.deployer.dns.point(target, self.config.dns.ttl)
+        if current.target != target:
+            raise CheckFailed(
+                f"pointed the CNAME at {target!r} but it reads back {current.target!r}"
+            )
+        schema = self.database.schema
+        with self.database.connect() as conn, conn.transaction():
+            if deploy.from_generation is not None:
+                generations.set_state(
+                    conn,
+                    schema,
+                    deploy.from_generation,
+                    GenerationState.ACTIVE,
+                    reason=f"rollback {record.id}: flipped back",
+                )
+            if deploy.generation is not None:
+                generations.set_state(
+                    conn,
+                    schema,
+                    deploy.generation,
+                    GenerationState.FAILED,
+                    reason=f"rollback {record.id} (class {record.failure_class})",
+                )
+            deploys.finish(conn, schema, deploy.id, Outcome.ROLLED_BACK)
+        return {"target": current.target, "ttl": current.ttl, "flipped_now": flipped_now}
+
+    def _retire_green(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        deploy = self._require_deploy(record)
+        slot = Color(str(step.params.get("slot") or deploy.green))
+        running = self.deployer.hosting.current(slot)
+        if running is None or running.generation != deploy.generation:
+            return {"note": f"slot {slot} no longer runs generation {deploy.generation}"}
+        time.sleep(self.config.dns.ttl)  # clients still resolving to green get answers
+        left = self._wait_drained(deploy.generation)
+        self.say(f"stopping slot {slot} (generation {deploy.generation}); {left} row(s) left")
+        self.deployer.hosting.stop(slot)
+        return {"slot": str(slot), "rows_left_for_the_drain": left}
+
+    def _drain(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        bad = record.facts.get("to_generation")
+        if bad is None:
+            return {"note": "no generation to drain"}
+        with self.database.connect() as conn:
+            active = generations.active(conn, self.database.schema)
+        if active is None:
+            raise PreconditionFailed("no active generation to adopt the rows into")
+        with self.database.connect(autocommit=True) as conn:
+            left = drains.unfinished_rows(conn, self.database.schema, bad, None)
+        if left == 0:
+            return {"generation": bad, "note": "nothing to drain"}
+        report = drains.adopt(self.database, self.config.outbox, bad, active.generation)
+        return {"generation": bad, "into": active.generation, "adopted": report.adopted}
+
+    def _close_deploy(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        deploy = self._deploy(record)
+        if deploy is None or deploy.finished:
+            return {"note": "the deploy is already closed"}
+        with self.database.connect() as conn, conn.transaction():
+            deploys.finish(conn, self.database.schema, deploy.id, Outcome.ROLLED_BACK)
+        return {"deploy": deploy.id}
+
+    def _tag_prior(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        tag, commit = str(step.params["tag"]), str(step.params["commit"])
+        self.deployer.vcs.create_tag(tag, commit, f"rollback of {record.facts.get('tag')}")
+        return {"tag": tag, "commit": commit}
+
+    def _deploy_prior(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        deployed = self.deployer.start(str(step.params["tag"]))
+        bad = record.facts.get("to_generation")
+        if bad is not None:
+            with self.database.connect() as conn, conn.transaction():
+                generations.set_state(
+                    conn,
+                    self.database.schema,
+                    int(bad),
+                    GenerationState.FAILED,
+                    reason=f"rollback {record.id} (class {record.failure_class})",
+                )
+        return {"deploy": deployed.id, "generation": deployed.generation}
+
+    def _stop_bad_workers(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        slot = Color(str(step.params["slot"]))
+        running = self.deployer.hosting.current(slot)
+        if running is None or running.generation != record.facts.get("to_generation"):
+            return {"note": f"slot {slot} does not run the bad generation"}
+        self.deployer.hosting.scale_workers(slot, 0)
+        return {"slot": str(slot), "workers": 0}
+
+    def _relint(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        deploy = self._require_deploy(record)
+        notes: list[str] = []
+        compatible = migrations_compatible(self.config, deploy, notes)
+        for note in notes:
+            self.say(note)
+        return {"compatible_with_prior": compatible, "notes": notes}
+
+    def _fix_forward(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        generation = step.params.get("generation") or record.facts.get("to_generation")
+        if generation is None:
+            raise PreconditionFailed("no generation to fix forward")
+        path = write_fix_forward(self.config, self.database, int(generation))
+        self.say(f"wrote {path}: review it, then ship it with the corrected code")
+        return {"file": str(path)}
+
+    def _notify(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        deliveries = self.notify(record)
+        for delivery in deliveries:
+            self.say(f"{delivery.channel}: {delivery.status}: {delivery.detail.splitlines()[0]}")
+        return {d.channel: d.status for d in deliveries}
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _target(self, color: Color) -> str:
+        return target_of(self.config, color)
+
+    def _wait_drained(self, generation: int | None) -> int:
+        if generation is None:
+            return 0
+        deadline = time.monotonic() + RETIRE_DRAIN_SECONDS
+        with self.database.connect(autocommit=True) as conn:
+            while True:
+                left = drains.unfinished_rows(conn, self.database.schema, generation, None)
+                if left == 0 or time.monotonic() > deadline:
+                    return left
+                time.sleep(0.25)
+
+    def _deploy(self, record: RollbackRecord) -> Deploy | None:
+        if record.deploy_id is None:
+            return None
+        with self.database.connect() as conn:
+            return deploys.get(conn, self.database.schema, record.deploy_id)
+
+    def _require_deploy(self, record: RollbackRecord) -> Deploy:
+        deploy = self._deploy(record)
+        if deploy is None:
+            raise PreconditionFailed("this step needs the deploy being rolled back")
+        return deploy
+
+    def _step(
+        self,
+        record: RollbackRecord,
+        index: int | None,
+        step: PlanStep,
+        outcome: LedgerOutcome,
+        details: dict[str, Any],
+    ) -> None:
+        queries = self._queries()
+        with self.database.connect() as conn, conn.transaction():
+            append(
+                conn,
+                self.database.schema,
+                EntryKind.ROLLBACK,
+                step.id,
+                outcome=outcome,
+                deploy_id=record.deploy_id,
+                details={**details, "rollback": record.id},
+            )
+            if index is not None:
+                conn.execute(
+                    queries["rollback_step_done"], {"id": record.id, "steps_done": index + 1}
+                )
+
+    def _finish(self, record: RollbackRecord, outcome: str) -> None:
+        with self.database.connect() as conn, conn.transaction():
+            conn.execute(self._queries()["finish_rollback"], {"id": record.id, "outcome": outcome})
+            append(
+                conn,
+                self.database.schema,
+                EntryKind.ROLLBACK,
+                "finish",
+                outcome=LedgerOutcome.OK,
+                deploy_id=record.deploy_id,
+                details={"rollback": record.id, "outcome": outcome},
+            )
+
+    def _reload(self, record: RollbackRecord) -> RollbackRecord:
+        fresh = self._one("latest_rollback", {})
+        assert fresh is not None and fresh.id == record.id
+        return fresh
+
+    def _queries(self) -> Any:
+        return load_queries("spectral_deploy.rollback", "rollbacks.sql", self.database.schema)
+
+    def _one(self, name: str, params: dict[str, Any]) -> RollbackRecord | None:
+        try:
+            with self.database.connect() as conn:
+                row = conn.execute(self._queries()[name], params).fetchone()
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+        if row is None:
+            return None
+        plan = cast(list[dict[str, Any]], row[5])
+        return RollbackRecord(
+            id=cast(int, row[0]),
+            deploy_id=cast("int | None", row[1]),
+            failure_class=cast(int, row[2]),
+            facts=cast(dict[str, Any], row[3]),
+            reasons=tuple(cast(list[str], row[4])),
+            steps=tuple(
+                PlanStep(
+                    s["id"], s["title"], s["command"], s.get("automatic", True), s.get("params", {})
+                )
+                for s in plan
+            ),
+            steps_done=cast(int, row[6]),
+            started_by=cast(str, row[7]),
+            started_at=cast(datetime, row[8]),
+            finished_at=cast("datetime | None", row[9]),
+            outcome=cast("str | None", row[10]),
+        )
