@@ -48,7 +48,7 @@ def test_class_3_tags_the_prior_commit_and_deploys_it() -> None:
         "close-deploy",
         "tag-prior",
         "deploy-prior",
-        "stop-bad-workers",
+        "retire-bad",
         "drain",
         "notify",
     ]

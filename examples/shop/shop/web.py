@@ -120,7 +120,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class Server(ThreadingHTTPServer):
-    daemon_threads = True
+    # on SIGTERM, requests in progress are answered before the process exits
+    daemon_threads = False
+    block_on_close = True
     allow_reuse_address = True
 
 

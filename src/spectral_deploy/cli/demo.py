@@ -1,74 +1,73 @@
-"""``spectral-deploy demo``: what a new user runs first (``make demo``)."""
+"""``spectral-deploy demo``: the runbook's story on this machine, under live traffic."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated
 
 import typer
 
 from spectral_deploy.cli import console
-from spectral_deploy.cli.common import OutputFormat, state
+from spectral_deploy.cli.common import OutputFormat
 
 __all__ = ["demo"]
 
 
 def demo(
-    ctx: typer.Context,
     format_: Annotated[OutputFormat, typer.Option("--format", help="text or json")] = (
         OutputFormat.TEXT
     ),
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the sandbox running afterwards to explore it.")
+    ] = False,
 ) -> None:
-    """Run the demo on the embedded PostgreSQL server, in a scratch database it cleans up.
-
-    Today it shows the foundation (the embedded server, Spectral's schema, generations
-    allocated concurrently without duplicates, a ledger that refuses to be rewritten) and
-    the outbox (events committed with their orders, handled by a worker of their
-    generation; a generation with no worker left stranded).
-    The full blue/green story (deploy, cutover, faults, rollbacks, legacy drain) replaces
-    it as those capabilities land.
+    """Run the sandbox story: the sample shop under live traffic goes through deploy blue ->
+    deploy green with a migration -> cutover -> a behaviour fault -> Class 2 rollback (flip
+    back, drain N+1) -> the fixed release -> a data fault -> Class 3 rollback (rollback tag at
+    N+2, drain N+1) -> finish. Each step is narrated with the command an operator would type;
+    the summary counts requests served and failed and events emitted, handled and lost (from
+    the database and the load generator). Everything runs in a throwaway project (embedded
+    PostgreSQL, local providers) that is deleted at the end. Exit 1 if anything was lost.
 
     Example: spectral-deploy demo --format json
     """
-    from spectral_deploy.sandbox.demo import run_foundation_demo
+    from spectral_deploy.sandbox.demo import run_demo
 
-    config = state(ctx).config()
     step = 0
 
-    def narrate(text: str, command: str | None) -> None:
+    def say(text: str, command: str | None) -> None:
         nonlocal step
         if format_ is OutputFormat.JSON:
             return
-        step += 1
-        console.info(f"{step:>2}. {text}")
+        if not text.startswith("  "):
+            step += 1
+            console.info(f"{step:>2}. {text}")
+        else:
+            console.info(f"    {text.strip()}")
         if command:
             console.info(f"      $ {command}")
 
-    if format_ is OutputFormat.TEXT:
-        console.info(
-            "Spectral Deploy demo: the foundation (embedded PostgreSQL, generations, ledger) "
-            "the generation-routed outbox and the legacy drain.\n"
-            "The full sandbox story (deploy -> cutover -> fault -> rollback -> drain) is not "
-            "built yet; this demo runs the part that exists.\n"
-        )
-    summary = run_foundation_demo(config, narrate)
+    summary = run_demo(say, keep=keep)
     if format_ is OutputFormat.JSON:
-        console.print_json(dataclasses.asdict(summary))
+        console.print_json(summary.as_json())
     else:
         console.info("")
-        console.info(f"PostgreSQL server:        {summary.server_version} (embedded)")
-        console.info(f"generations allocated:    {summary.generations_allocated}")
-        console.info(f"duplicate numbers:        {summary.duplicates}")
-        console.info(f"numbers 1..n, no gaps:    {summary.strictly_increasing}")
-        console.info(f"ledger entries:           {summary.ledger_entries}")
-        console.info(f"ledger rewrite refused:   {summary.ledger_rewrite_refused}")
-        console.info(f"events emitted:           {summary.events_emitted}")
-        console.info(f"events handled:           {summary.events_handled}")
-        stranded = ", ".join(map(str, summary.stranded_generations)) or "none"
-        console.info(f"stranded, then drained:   {stranded}")
-        console.info(f"took:                     {summary.seconds} s")
+        for scenario in summary.scenarios:
+            mark = "ok" if scenario.ok else "FAILED"
+            console.info(f"{scenario.name}: {mark} in {scenario.seconds:.1f} s")
+        failed = ", ".join(f"{n} {cause}" for cause, n in summary.load.failed_by_cause.items())
+        console.info(
+            f"requests: {summary.load.served} served, {summary.load.failed} failed"
+            + (f" ({failed})" if failed else "")
+        )
+        console.info(
+            f"events:   {summary.events_emitted} emitted, {summary.events_handled} handled, "
+            f"{summary.events_lost} lost"
+        )
+        console.info(f"took:     {summary.seconds:.0f} s")
+        for problem in summary.problems:
+            console.warn(problem)
         (console.success if summary.ok else console.warn)(
-            "demo passed" if summary.ok else "demo found a problem"
+            "demo passed: nothing lost" if summary.ok else "demo found a problem"
         )
     if not summary.ok:
         raise typer.Exit(1)

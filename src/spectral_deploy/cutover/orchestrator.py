@@ -25,6 +25,7 @@ from spectral_deploy.cutover.model import (
     Step,
 )
 from spectral_deploy.cutover.phase import Phase, compute_phase, next_commands
+from spectral_deploy.cutover.retire import retire_color
 from spectral_deploy.cutover.steps import STEPS, StepContext, StepFailed, target_of
 from spectral_deploy.db import Database
 from spectral_deploy.errors import PreconditionFailed, SpectralError
@@ -32,7 +33,6 @@ from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.generations import GenerationState
 from spectral_deploy.ledger.store import EntryKind, append, current_actor
 from spectral_deploy.ledger.store import Outcome as LedgerOutcome
-from spectral_deploy.outbox.drain import unfinished_rows
 from spectral_deploy.outbox.status import read_status
 from spectral_deploy.providers.base import (
     Color,
@@ -44,8 +44,6 @@ from spectral_deploy.providers.base import (
 from spectral_deploy.providers.local.git import GitVcs
 
 __all__ = ["Deployer", "FinishReport", "WatchReport"]
-
-FINISH_DRAIN_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -333,12 +331,15 @@ class Deployer:
                 conn.commit()
             old = deploy.from_generation
             if old is not None:
-                self.say(f"blue's workers drain generation {old}")
-                rows_left = self._wait_drained(old)
-                self.say(f"stopping slot {deploy.blue} (generation {old})")
-                self.hosting.stop(deploy.blue)
-                with self.database.connect(autocommit=True) as conn:
-                    rows_left = unfinished_rows(conn, schema, old, None)
+                rows_left = retire_color(
+                    self.hosting,
+                    self.database,
+                    deploy.blue,
+                    old,
+                    ttl_seconds=self.config.dns.ttl,
+                    moved_at=deploy.flipped_at,
+                    say=self.say,
+                )
             with self.database.connect() as conn, conn.transaction():
                 store.finish(conn, schema, deploy.id, Outcome.COMPLETED)
                 append(
@@ -353,15 +354,6 @@ class Deployer:
                     details={"rows_left_at_old_generation": rows_left},
                 )
         return FinishReport(self._get(deploy.id), old, rows_left)
-
-    def _wait_drained(self, generation: int) -> int:
-        deadline = time.monotonic() + FINISH_DRAIN_SECONDS
-        with self.database.connect(autocommit=True) as conn:
-            while True:
-                left = unfinished_rows(conn, self.database.schema, generation, None)
-                if left == 0 or time.monotonic() > deadline:
-                    return left
-                time.sleep(0.25)
 
     # -- observing ----------------------------------------------------------------------
 

@@ -112,6 +112,10 @@ class HostingProvider(Protocol):
         """The direct (non-public) base URL of ``color``, for smoke tests."""
         ...
 
+    def stop_web(self, color: Color) -> None:
+        """Stop ``color``'s web app only; its workers keep running (retiring a color)."""
+        ...
+
     def scale_workers(self, color: Color, count: int) -> None:
         """Run ``count`` worker processes on ``color`` (0 stops them; they drain first)."""
         ...

@@ -150,9 +150,10 @@ def _class_3(facts: Facts, context: PlanContext) -> list[PlanStep]:
             params={"tag": tag},
         ),
         PlanStep(
-            "stop-bad-workers",
-            f"Stop generation {new}'s workers so its code handles nothing more",
-            f"spectral-deploy hosting scale {context.green_slot} 0 --yes",
+            "retire-bad",
+            f"Retire generation {new}'s slot: after one TTL its web app stops, its workers "
+            "finish its rows, then they stop (its code serves and handles nothing more)",
+            f"spectral-deploy hosting stop {context.green_slot} --yes",
             params={"slot": context.green_slot},
         ),
         PlanStep(

@@ -10,10 +10,9 @@ and recorded, not performed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import psycopg
@@ -24,6 +23,7 @@ from spectral_deploy.cutover import crash
 from spectral_deploy.cutover import store as deploys
 from spectral_deploy.cutover.model import Deploy, Outcome
 from spectral_deploy.cutover.orchestrator import Deployer
+from spectral_deploy.cutover.retire import retire_color
 from spectral_deploy.cutover.steps import target_of
 from spectral_deploy.db import Database
 from spectral_deploy.db.connect import translate
@@ -43,8 +43,6 @@ from spectral_deploy.rollback.facts import migrations_compatible
 from spectral_deploy.rollback.plan import Plan, PlanStep
 
 __all__ = ["RollbackRecord", "RollbackRunner"]
-
-RETIRE_DRAIN_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -205,7 +203,7 @@ class RollbackRunner:
             "close-deploy": self._close_deploy,
             "tag-prior": self._tag_prior,
             "deploy-prior": self._deploy_prior,
-            "stop-bad-workers": self._stop_bad_workers,
+            "retire-bad": self._retire_bad,
             "relint": self._relint,
             "fix-forward": self._fix_forward,
             "notify": self._notify,
@@ -259,10 +257,16 @@ class RollbackRunner:
         running = self.deployer.hosting.current(slot)
         if running is None or running.generation != deploy.generation:
             return {"note": f"slot {slot} no longer runs generation {deploy.generation}"}
-        time.sleep(self.config.dns.ttl)  # clients still resolving to green get answers
-        left = self._wait_drained(deploy.generation)
-        self.say(f"stopping slot {slot} (generation {deploy.generation}); {left} row(s) left")
-        self.deployer.hosting.stop(slot)
+        assert deploy.generation is not None
+        left = retire_color(
+            self.deployer.hosting,
+            self.database,
+            slot,
+            deploy.generation,
+            ttl_seconds=self.config.dns.ttl,
+            moved_at=datetime.now(UTC),  # the flip back just happened (or, on resume, earlier)
+            say=self.say,
+        )
         return {"slot": str(slot), "rows_left_for_the_drain": left}
 
     def _drain(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
@@ -307,13 +311,24 @@ class RollbackRunner:
                 )
         return {"deploy": deployed.id, "generation": deployed.generation}
 
-    def _stop_bad_workers(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+    def _retire_bad(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         slot = Color(str(step.params["slot"]))
+        bad = record.facts.get("to_generation")
         running = self.deployer.hosting.current(slot)
-        if running is None or running.generation != record.facts.get("to_generation"):
+        if bad is None or running is None or running.generation != bad:
             return {"note": f"slot {slot} does not run the bad generation"}
-        self.deployer.hosting.scale_workers(slot, 0)
-        return {"slot": str(slot), "workers": 0}
+        with self.database.connect() as conn:
+            replacing = deploys.open_deploy(conn, self.database.schema)
+        left = retire_color(
+            self.deployer.hosting,
+            self.database,
+            slot,
+            int(bad),
+            ttl_seconds=self.config.dns.ttl,
+            moved_at=replacing.flipped_at if replacing else None,
+            say=self.say,
+        )
+        return {"slot": str(slot), "rows_left_for_the_drain": left}
 
     def _relint(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         deploy = self._require_deploy(record)
@@ -341,17 +356,6 @@ class RollbackRunner:
 
     def _target(self, color: Color) -> str:
         return target_of(self.config, color)
-
-    def _wait_drained(self, generation: int | None) -> int:
-        if generation is None:
-            return 0
-        deadline = time.monotonic() + RETIRE_DRAIN_SECONDS
-        with self.database.connect(autocommit=True) as conn:
-            while True:
-                left = drains.unfinished_rows(conn, self.database.schema, generation, None)
-                if left == 0 or time.monotonic() > deadline:
-                    return left
-                time.sleep(0.25)
 
     def _deploy(self, record: RollbackRecord) -> Deploy | None:
         if record.deploy_id is None:

@@ -1,285 +1,295 @@
-"""The demo of what exists so far, run in a scratch database on the embedded server.
+"""The sandbox demo: the runbook's story on one machine, under live traffic.
 
-Today it shows the foundation (the embedded server, Spectral's schema, the generation
-allocator under concurrency, the append-only ledger) and the outbox: orders and their
-events committed together, a worker of the right generation handling them, and a
-generation left stranded when no worker of it runs, then recovered by the legacy drain. The full
-sandbox story (deploy, cutover, faults, Class 2 and 3 rollbacks, legacy drain)
-replaces it when the cutover and rollback capabilities land.
+A throwaway project holds the sample shop as a git repository of releases; everything runs
+with the embedded PostgreSQL and the local providers (a supervisor per color, the router
+playing the CNAME with a one-second TTL). While a load generator posts orders through the
+router, the demo deploys blue (v1.0.0), deploys green with a migration (v1.1.0), finds a
+behaviour fault and rolls back by Class 2 (flip back, drain N+1), ships the fix (v1.2.0),
+deploys a release with a data fault (v1.3.0) and rolls back by Class 3 (the prior code
+tagged and deployed at N+2, N+1 drained), then finishes. Every figure of the summary is
+counted from the database or the load generator. The project is deleted at the end.
 """
 
 from __future__ import annotations
 
-import threading
+import shutil
+import socket
+import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import cast
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
 
-import psycopg
 from psycopg import sql
 
-from spectral_deploy.config import Config
-from spectral_deploy.db import Database
-from spectral_deploy.db.connect import connect, ensure_database, translate
-from spectral_deploy.db.embedded import EmbeddedServer
-from spectral_deploy.db.schema import install
-from spectral_deploy.errors import LedgerIsAppendOnly
-from spectral_deploy.ledger import generations, store
-from spectral_deploy.ledger.generations import GenerationState
-from spectral_deploy.outbox import drain as drains
-from spectral_deploy.outbox.emit import emit
-from spectral_deploy.outbox.handlers import Event, Handlers
-from spectral_deploy.outbox.pgstore import PostgresStore
-from spectral_deploy.outbox.status import read_status
-from spectral_deploy.outbox.worker import Worker, WorkerSettings
+from spectral_deploy.config import Config, load_config
+from spectral_deploy.cutover.orchestrator import Deployer
+from spectral_deploy.cutover.steps import target_of
+from spectral_deploy.db import Database, open_database
+from spectral_deploy.rollback.classify import Symptom, classify
+from spectral_deploy.rollback.facts import gather
+from spectral_deploy.rollback.plan import PlanContext, make_plan
+from spectral_deploy.rollback.run import RollbackRunner
+from spectral_deploy.sandbox.control import down
+from spectral_deploy.sandbox.load import APP_FAULT, LoadGenerator, LoadStats
+from spectral_deploy.sandbox.shop import ShopRelease, build_repository
 
-__all__ = ["DEMO_DATABASE", "DemoSummary", "run_foundation_demo"]
+__all__ = ["DEMO_RELEASES", "DemoSummary", "Scenario", "run_demo"]
 
-DEMO_DATABASE = "spectral_demo"
-CONCURRENT_ALLOCATIONS = 32
-DEMO_ORDERS = 200
-DEMO_STRANDED = 25
+DEMO_RELEASES = (
+    ShopRelease("v1.0.0", "1.0.0", migrations=2, writes_email=False),
+    ShopRelease("v1.1.0", "1.1.0", migrations=3, fault="behavior"),
+    ShopRelease("v1.2.0", "1.2.0", migrations=3),
+    ShopRelease("v1.3.0", "1.3.0", migrations=3, fault="data"),
+)
+FAULT_SECONDS = 2.0
+SETTLE_SECONDS = 60.0
 
-Narrate = Callable[[str, str | None], None]
+SETTINGS = """# The sandbox demo's project: local providers, a one-second TTL.
+[hosting]
+provider = "local"
+web_command = "{{python}} -m shop.web --port {{port}}"
+worker_app = "shop.handlers:handlers"
+workers = 1
+blue_port = {blue}
+green_port = {green}
+
+[dns]
+provider = "local"
+record = "shop.localhost"
+listen = "127.0.0.1:{router}"
+ttl = 1
+
+[deploy]
+smoke_paths = ["/health", "/"]
+hold_seconds = 600
+watch_interval_seconds = 0.5
+
+[outbox]
+poll_seconds = 0.5
+heartbeat_seconds = 0.5
+stale_after_seconds = 3
+"""
+
+# say(text, command): a line of the story and the command an operator would have typed
+Say = Callable[[str, str | None], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One rollback of the story."""
+
+    name: str
+    failure_class: int
+    ok: bool
+    seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"name", "class", "ok", "seconds"}``."""
+        return {
+            "name": self.name,
+            "class": self.failure_class,
+            "ok": self.ok,
+            "seconds": self.seconds,
+        }
 
 
 @dataclass(frozen=True)
 class DemoSummary:
-    """What the demo measured, counted from the database."""
+    """What happened, counted."""
 
     ok: bool
-    server_version: str
-    generations_allocated: int
-    duplicates: int
-    strictly_increasing: bool
-    ledger_entries: int
-    ledger_rewrite_refused: bool
+    scenarios: tuple[Scenario, ...]
+    load: LoadStats
     events_emitted: int
     events_handled: int
-    stranded_generations: tuple[int, ...]
     seconds: float
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def events_lost(self) -> int:
+        """Events written by the app and never handled."""
+        return self.events_emitted - self.events_handled
+
+    def as_json(self) -> dict[str, Any]:
+        """The summary in the shape the issue names, plus detail."""
+        return {
+            "ok": self.ok,
+            "scenarios": [s.as_json() for s in self.scenarios],
+            "requests": {
+                "served": self.load.served,
+                "failed": self.load.failed,
+                "failed_by_cause": self.load.failed_by_cause,
+            },
+            "events": {
+                "emitted": self.events_emitted,
+                "handled": self.events_handled,
+                "lost": self.events_lost,
+            },
+            "seconds": self.seconds,
+            "problems": list(self.problems),
+        }
 
 
-def run_foundation_demo(config: Config, narrate: Narrate) -> DemoSummary:
-    """Run the foundation demo; ``narrate(text, command)`` receives each step."""
+def run_demo(say: Say, *, keep: bool = False) -> DemoSummary:
+    """Run the whole story in a throwaway project; ``keep`` leaves it running."""
     started = time.monotonic()
-    server = EmbeddedServer(config.embedded_data_dir)
-    narrate("Start the embedded PostgreSQL server (no install needed)", "spectral-deploy db start")
-    status = server.ensure_started()
-    maintenance = status.url("postgres")
-    assert maintenance is not None
-    _drop_database(maintenance, DEMO_DATABASE)
-    ensure_database(maintenance, DEMO_DATABASE)
-    url = status.url(DEMO_DATABASE)
-    assert url is not None
-    schema = config.database.schema
+    root = Path(tempfile.mkdtemp(prefix="spectral-demo-"))
+    root.chmod(0o755)
+    ports = {"blue": _free_port(), "green": _free_port(), "router": _free_port()}
+    build_repository(root, DEMO_RELEASES, settings=SETTINGS.format(**ports))
+    config = load_config(cwd=root, environ={})
+    say(f"A project with the sample shop, tagged v1.0.0 to v1.3.0, in {root}", None)
+    load: LoadGenerator | None = None
     try:
-        with connect(url, settings=config.database) as conn:
-            narrate(
-                f"Install Spectral's schema {schema!r} in a scratch database",
-                "spectral-deploy db init",
+        database = open_database(config)
+        story = _Story(config, database, say)
+        story.deploy("v1.0.0", "Deploy v1.0.0 as the first generation: blue")
+        load = LoadGenerator(ports["router"]).start()
+        say(f"Live traffic: orders posted through the router on 127.0.0.1:{ports['router']}", None)
+        story.deploy("v1.1.0", "Deploy v1.1.0 to green, with the expand migration 0003")
+        story.fault(load, "v1.1.0 misbehaves: some checkouts answer 500 (a behaviour fault)")
+        class_2 = story.rollback(Symptom.BEHAVIOR, "Class 2: behaviour fault, flip back to blue")
+        story.deploy("v1.2.0", "Ship the fix: v1.2.0, at a new generation")
+        story.finish("End v1.2.0's hold window: blue drains and stops")
+        story.deploy("v1.3.0", "Deploy v1.3.0")
+        story.fault(load, "v1.3.0 writes totals 100 times too large (a data fault)")
+        class_3 = story.rollback(
+            Symptom.DATA, "Class 3: data fault, the prior code redeployed at a new generation"
+        )
+        story.finish("End the hold window of the rollback deploy: v1.3.0's slot stops")
+        stats = load.stop()
+        load = None
+        emitted, handled = story.settle()
+        problems = list(story.problems)
+        infrastructure = {k: n for k, n in stats.failed_by_cause.items() if k != APP_FAULT}
+        if infrastructure:
+            problems.append(f"requests failed because of a deploy: {infrastructure}")
+        summary = DemoSummary(
+            ok=not problems and emitted == handled and class_2.ok and class_3.ok,
+            scenarios=(class_2, class_3),
+            load=stats,
+            events_emitted=emitted,
+            events_handled=handled,
+            seconds=round(time.monotonic() - started, 1),
+            problems=tuple(problems),
+        )
+    finally:
+        if load is not None:
+            load.stop()
+        if keep:
+            say(f"Left running in {root}: `spectral-deploy sandbox down` there stops it", None)
+        else:
+            say(
+                "Clean up: stop every process and delete the project",
+                "spectral-deploy sandbox down",
             )
-            install(conn, schema)
+            down(config)
+            shutil.rmtree(root, ignore_errors=True)
+    return summary
 
-            narrate(
-                "Allocate generation 1 for blue (v1.0.0)",
-                "spectral-deploy generations allocate --tag v1.0.0",
-            )
-            blue = generations.allocate(conn, schema, tag="v1.0.0", commit_sha="a1b2c3d")
-            generations.set_state(conn, schema, blue.generation, GenerationState.ACTIVE)
 
-        narrate(
-            f"Allocate {CONCURRENT_ALLOCATIONS} generations from {CONCURRENT_ALLOCATIONS} "
-            "connections at once: no duplicates, no gaps",
+class _Story:
+    """The steps of the demo, each narrated with the operator's command."""
+
+    def __init__(self, config: Config, database: Database, say: Say) -> None:
+        self.config = config
+        self.database = database
+        self.say = say
+        self.problems: list[str] = []
+        self.deployer = Deployer.from_config(config, database, say=lambda text: None)
+
+    def deploy(self, tag: str, text: str) -> None:
+        began = time.monotonic()
+        self.say(text, f"spectral-deploy deploy {tag}")
+        deploy = self.deployer.start(tag)
+        self.say(
+            f"  {tag} is live as generation {deploy.generation} on slot {deploy.green} "
+            f"({time.monotonic() - began:.1f} s, 11 steps)",
             None,
         )
-        numbers = _allocate_concurrently(url, config, schema, CONCURRENT_ALLOCATIONS)
 
-        outbox = _outbox_story(url, config, schema, blue.generation, narrate)
-        with connect(url, settings=config.database) as conn:
-            narrate(
-                "Try to rewrite history: UPDATE the ledger", "psql -c 'UPDATE spectral.ledger ...'"
-            )
-            refused = _ledger_refuses_update(conn, schema)
-            entries = store.entries(conn, schema)
-            narrate(f"The ledger holds {len(entries)} entries", "spectral-deploy ledger show")
-            all_generations = generations.list_all(conn, schema)
-    finally:
-        narrate("Drop the scratch database", None)
-        _drop_database(maintenance, DEMO_DATABASE)
-
-    allocated = [g.generation for g in all_generations]
-    duplicates = len(numbers) - len(set(numbers))
-    increasing = sorted(allocated) == list(range(1, len(allocated) + 1))
-    ok = (
-        duplicates == 0
-        and increasing
-        and refused
-        and outbox.ok
-        and outbox.stranded == (blue.generation + CONCURRENT_ALLOCATIONS,)
-    )
-    return DemoSummary(
-        ok=ok,
-        server_version=status.version or "?",
-        generations_allocated=len(allocated),
-        duplicates=duplicates,
-        strictly_increasing=increasing,
-        ledger_entries=len(entries),
-        ledger_rewrite_refused=refused,
-        events_emitted=DEMO_ORDERS + DEMO_STRANDED,
-        events_handled=outbox.handled,
-        stranded_generations=outbox.stranded,
-        seconds=round(time.monotonic() - started, 2),
-    )
-
-
-@dataclass(frozen=True)
-class _OutboxStory:
-    handled: int
-    stranded: tuple[int, ...]
-    ok: bool
-
-
-def _outbox_story(
-    url: str, config: Config, schema: str, blue: int, narrate: Narrate
-) -> _OutboxStory:
-    """Orders with events, a worker of their generation, a stranded generation, its drain."""
-    narrate(
-        f"Blue (generation {blue}) takes {DEMO_ORDERS} orders; each order and its "
-        "'order.created' event commit in one transaction",
-        None,
-    )
-    _take_orders(url, config, schema, blue, DEMO_ORDERS)
-    narrate(
-        f"A worker of generation {blue} handles them (idempotent by event id)",
-        f"SPECTRAL_GENERATION={blue} spectral-deploy worker --app shop:handlers",
-    )
-    _run_worker_until_empty(url, config, schema, blue)
-    green = blue + CONCURRENT_ALLOCATIONS
-    narrate(
-        f"Generation {green} emits {DEMO_STRANDED} events, but no worker of {green} is running",
-        None,
-    )
-    _take_orders(url, config, schema, green, DEMO_STRANDED)
-    stale_after = config.outbox.stale_after_seconds
-    with connect(url, settings=config.database) as conn:
-        stranded = tuple(
-            g.generation
-            for g in read_status(conn, schema, stale_after_seconds=stale_after).stranded
-        )
-    narrate(
-        f"outbox status: generation(s) {', '.join(map(str, stranded))} stranded",
-        "spectral-deploy outbox status",
-    )
-    narrate(
-        f"Legacy drain of generation {green}: its rows handled here, recorded in the ledger",
-        f"spectral-deploy drain --target-generation {green} --app shop:handlers --yes",
-    )
-    report = drains.process(
-        Database(url=url, schema=schema, settings=config.database, embedded=True),
-        config.outbox,
-        green,
-        _demo_handlers(url, config),
-        app="spectral_deploy.sandbox.demo",
-    )
-    with connect(url, settings=config.database) as conn:
-        still = read_status(conn, schema, stale_after_seconds=stale_after).stranded
-        row = conn.execute("SELECT count(*) FROM demo_handled").fetchone()
-    handled = cast(int, row[0]) if row else 0
-    narrate(
-        f"The drain handled {report.handled} rows; stranded now: "
-        f"{', '.join(str(g.generation) for g in still) or 'none'}",
-        "spectral-deploy outbox status",
-    )
-    ok = handled == DEMO_ORDERS + DEMO_STRANDED and not still and report.rows_left == 0
-    return _OutboxStory(handled=handled, stranded=stranded, ok=ok)
-
-
-def _take_orders(url: str, config: Config, schema: str, generation: int, count: int) -> None:
-    with connect(url, settings=config.database) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS demo_orders (id bigint PRIMARY KEY, generation bigint)"
-        )
-        conn.execute("CREATE TABLE IF NOT EXISTS demo_handled (event_id bigint PRIMARY KEY)")
-        conn.commit()
-        first_row = conn.execute("SELECT coalesce(max(id), 0) FROM demo_orders").fetchone()
-        first = cast(int, first_row[0]) if first_row else 0
-        for order in range(first + 1, first + count + 1):
-            with conn.transaction():
-                conn.execute(
-                    "INSERT INTO demo_orders (id, generation) VALUES (%s, %s)", (order, generation)
-                )
-                emit(
-                    conn, "order.created", {"order_id": order}, generation=generation, schema=schema
-                )
-
-
-def _demo_handlers(url: str, config: Config) -> Handlers:
-    handlers = Handlers()
-
-    @handlers.on("order.created")
-    def record(event: Event) -> None:
-        with connect(url, settings=config.database, autocommit=True) as conn:
-            conn.execute(
-                "INSERT INTO demo_handled (event_id) VALUES (%s) ON CONFLICT DO NOTHING",
-                (event.id,),
+    def finish(self, text: str) -> None:
+        self.say(text, "spectral-deploy deploy finish --yes")
+        report = self.deployer.finish()
+        if report.rows_left:
+            self.problems.append(
+                f"generation {report.retired_generation} kept {report.rows_left} rows after finish"
             )
 
-    return handlers
+    def fault(self, load: LoadGenerator, text: str) -> None:
+        self.say(text, None)
+        before = load.stats()
+        time.sleep(FAULT_SECONDS)
+        after = load.stats()
+        self.say(
+            f"  traffic meanwhile: {after.served - before.served} served, "
+            f"{after.failed - before.failed} failed",
+            None,
+        )
 
+    def rollback(self, symptom: Symptom, name: str) -> Scenario:
+        self.say(f"Plan: {name}", f"spectral-deploy rollback plan --symptom {symptom}")
+        began = time.monotonic()
+        gathered = gather(self.config, symptom=symptom)
+        classification = classify(gathered.facts)
+        found = gathered.deploy
+        assert found is not None
+        plan = make_plan(
+            classification,
+            gathered.facts,
+            PlanContext(
+                blue_target=target_of(self.config, found.blue),
+                green_slot=str(found.green),
+                existing_tags=frozenset(),
+            ),
+        )
+        for number, step in enumerate(plan.steps, 1):
+            self.say(f"  {number}. {step.title}", step.command)
+        runner = RollbackRunner(self.config, self.database, self.deployer)
+        record = runner.begin(plan, gathered.facts, found)
+        self.say("Run it", f"spectral-deploy rollback run --symptom {symptom} --yes")
+        done = runner.run(record)
+        seconds = round(time.monotonic() - began, 2)
+        bad = gathered.facts.to_generation
+        ok = done.outcome == "completed" and self._drained(bad)
+        self.say(
+            f"  rollback #{done.id}: class {plan.failure_class}, {done.outcome} in {seconds} s; "
+            f"generation {bad} {'drained' if self._drained(bad) else 'NOT drained'}",
+            None,
+        )
+        if not ok:
+            self.problems.append(f"{name}: outcome {done.outcome}")
+        return Scenario(name, plan.failure_class, ok, seconds)
 
-def _run_worker_until_empty(url: str, config: Config, schema: str, generation: int) -> None:
-    settings = WorkerSettings.from_config(config.outbox, generation=generation)
-    worker = Worker(
-        _demo_handlers(url, config),
-        settings,
-        lambda: PostgresStore(connect(url, settings=config.database), schema),
-        app="spectral_deploy.sandbox.demo",
-    )
-    runner = threading.Thread(target=worker.run)
-    runner.start()
-    try:
-        with connect(url, settings=config.database, autocommit=True) as conn:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
+    def settle(self) -> tuple[int, int]:
+        """Wait for every event to be handled; return (emitted, handled), counted."""
+        self.say("Wait until every event is handled, then count", None)
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            with self.database.connect() as conn:
                 row = conn.execute(
-                    sql.SQL("SELECT count(*) FROM {}.outbox WHERE generation = %s").format(
-                        sql.Identifier(schema)
-                    ),
-                    (generation,),
+                    "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM handled_events)"
                 ).fetchone()
-                if row is not None and row[0] == 0:
-                    break
-                time.sleep(0.05)
-    finally:
-        worker.request_stop()
-        runner.join()
+            assert row is not None
+            emitted, handled = cast(int, row[0]), cast(int, row[1])
+            if emitted == handled or time.monotonic() > deadline:
+                return emitted, handled
+            time.sleep(0.25)
 
-
-def _allocate_concurrently(url: str, config: Config, schema: str, count: int) -> list[int]:
-    def one(index: int) -> int:
-        with connect(url, settings=config.database) as conn:
-            return generations.allocate(conn, schema, tag=f"v1.1.{index}").generation
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(one, range(count)))
-
-
-def _ledger_refuses_update(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> bool:
-    try:
-        with conn.transaction():
-            conn.execute(
-                sql.SQL("UPDATE {}.ledger SET outcome = 'rewritten'").format(sql.Identifier(schema))
-            )
-    except psycopg.Error as exc:
-        return isinstance(translate(exc), LedgerIsAppendOnly)
-    return False
-
-
-def _drop_database(maintenance_url: str, name: str) -> None:
-    with connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    def _drained(self, generation: int | None) -> bool:
+        if generation is None:
+            return True
+        query = sql.SQL("SELECT count(*) FROM {}.outbox WHERE generation = %s").format(
+            sql.Identifier(self.database.schema)
         )
+        with self.database.connect() as conn:
+            row = conn.execute(query, (generation,)).fetchone()
+        return row is not None and row[0] == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -141,12 +141,15 @@ class LocalHosting:
             return None
         workers = [w for w in (status or {}).get("workers", []) if w.get("running")]
         web_running = bool(((status or {}).get("web") or {}).get("running"))
+        state = "running" if web_running else "starting"
+        if desired["web"].get("stopped"):
+            state = "retiring"
         return Deployment(
             color=color,
             generation=desired.get("generation"),
             commit=desired.get("commit"),
             tag=desired.get("tag"),
-            status="running" if web_running else "starting",
+            status=state,
             workers=len(workers),
             address=self.address(color),
         )
@@ -190,6 +193,21 @@ class LocalHosting:
             STOP_TIMEOUT_SECONDS if count == 0 else START_TIMEOUT_SECONDS,
             f"{color} did not reach {count} worker(s)",
         )
+
+    def stop_web(self, color: Color) -> None:
+        """Stop the web process; the workers go on draining the generation's rows."""
+        desired = read_json(self._desired(color))
+        if not desired or desired.get("stop") or desired["web"].get("stopped"):
+            return
+        desired["web"]["stopped"] = True
+        write_json(self._desired(color), desired)
+        self._wait(
+            color,
+            lambda status: not status.get("web") and not status.get("retiring"),
+            STOP_TIMEOUT_SECONDS,
+            f"the web process of {color} did not stop",
+        )
+        log.info("action=hosting.web_stopped color=%s", color)
 
     def stop(self, color: Color) -> None:
         """Stop the color: workers drain, then the web app, then the supervisor."""

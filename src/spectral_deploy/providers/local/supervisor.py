@@ -89,9 +89,15 @@ class Supervisor:
         env = {**os.environ, **{k: str(v) for k, v in desired.get("env", {}).items()}}
         cwd = Path(desired["release_dir"])
         web_argv = list(desired["web"]["argv"])
-        if self.web is None:
-            self.web = Child("web", web_argv)
-        self._keep_running(self.web, cwd, env)
+        if desired["web"].get("stopped"):
+            # retiring a color: no new requests, its workers finish the generation's rows
+            if self.web is not None:
+                self._retire(self.web)
+                self.web = None
+        else:
+            if self.web is None:
+                self.web = Child("web", web_argv)
+            self._keep_running(self.web, cwd, env)
         wanted = int(desired.get("workers", {}).get("count", 0))
         worker_argv = list(desired.get("workers", {}).get("argv", []))
         while len(self.workers) < wanted:

@@ -1,0 +1,58 @@
+"""Retiring a color after traffic left it: wait out the TTL, stop its web app, let its
+workers finish its generation's rows, then stop them.
+
+The order matters: stopping the workers while the web app still takes orders (clients whose
+resolvers cached the old answer) would strand the rows written after they stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from spectral_deploy.db import Database
+from spectral_deploy.outbox.drain import unfinished_rows
+from spectral_deploy.providers.base import Color, HostingProvider
+
+__all__ = ["TTL_MARGIN_SECONDS", "retire_color"]
+
+# resolvers honour the TTL from when they cached the answer: allow a little more
+TTL_MARGIN_SECONDS = 0.5
+DRAIN_TIMEOUT_SECONDS = 120.0
+
+
+def retire_color(
+    hosting: HostingProvider,
+    database: Database,
+    color: Color,
+    generation: int,
+    *,
+    ttl_seconds: float,
+    moved_at: datetime | None,
+    say: Callable[[str], None] = lambda text: None,
+    drain_timeout: float = DRAIN_TIMEOUT_SECONDS,
+) -> int:
+    """Stop ``color`` (running ``generation``) cleanly; returns the rows of it left over."""
+    if moved_at is not None:
+        wait = (moved_at.timestamp() + ttl_seconds + TTL_MARGIN_SECONDS) - datetime.now(
+            UTC
+        ).timestamp()
+        if wait > 0:
+            say(f"waiting {wait:.1f} s: clients may still resolve to {color} for one TTL")
+            time.sleep(wait)
+    running = hosting.current(color)
+    if running is not None and running.generation == generation:
+        say(f"stopping the web app of slot {color} (generation {generation})")
+        hosting.stop_web(color)
+        say(f"its workers finish generation {generation}'s rows")
+        deadline = time.monotonic() + drain_timeout
+        with database.connect(autocommit=True) as conn:
+            while unfinished_rows(conn, database.schema, generation, None):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.25)
+        say(f"stopping slot {color}")
+        hosting.stop(color)
+    with database.connect(autocommit=True) as conn:
+        return unfinished_rows(conn, database.schema, generation, None)
