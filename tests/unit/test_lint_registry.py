@@ -61,7 +61,8 @@ def test_find_rule_by_name_or_code() -> None:
 def test_lint_section_from_file_environment_and_flags(tmp_path: Path) -> None:
     """[lint] reads from spectral.toml, SPECTRAL_LINT_* and --set, lists comma-separated."""
     (tmp_path / "spectral.toml").write_text(
-        '[migrations]\ndirectory = "db/migrations"\n[lint]\ndisable = ["drop-table"]\n', encoding="utf-8"
+        '[migrations]\ndirectory = "db/migrations"\n[lint]\ndisable = ["drop-table"]\n',
+        encoding="utf-8",
     )
     config = load_config(cwd=tmp_path, environ={"SPECTRAL_LINT_ENABLE": "drop-not-null, MC114"})
     assert config.lint.disable == ("drop-table",)
