@@ -425,13 +425,10 @@ class ApiClient:
     ) -> ApiResponse:
         """Send one request; non-2xx statuses not in ``allow`` raise ``ProviderError``."""
         started = time.monotonic()
+        # None, not {}: httpx replaces the query of ``url`` (a next-page link) with params
+        query = {k: v for k, v in (params or {}).items() if v is not None} or None
         try:
-            response = self._client.request(
-                method,
-                url,
-                json=json_body,
-                params={k: v for k, v in (params or {}).items() if v is not None},
-            )
+            response = self._client.request(method, url, json=json_body, params=query)
         except httpx.TimeoutException as exc:
             raise self.error(
                 f"no answer within {self.timeout.read or 0:g} s ({type(exc).__name__})",

@@ -118,7 +118,10 @@ class FakeServer:
     def start(self) -> Self:
         """Serve in a daemon thread."""
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"fake-{self.provider}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},  # how long stop() waits for the loop to notice
+            name=f"fake-{self.provider}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -215,6 +218,8 @@ class FakeServer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes; without TCP_NODELAY each answer waits ~40 ms
+    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         parts = urlsplit(self.path)

@@ -35,6 +35,7 @@ class FakeGitHub(FakeServer):
         super().__init__(token)
         self.repository = repository
         self.page_rows = page_rows  # GitHub's default per_page; per_page overrides
+        self.max_page_rows = 100  # GitHub's cap on per_page; lower it to force pages
         self.commits: set[str] = set()
         self.refs: dict[str, dict[str, str]] = {}  # "refs/tags/v1" -> {"type", "sha"}
         self.tag_objects: dict[str, dict[str, Any]] = {}
@@ -138,7 +139,7 @@ class FakeGitHub(FakeServer):
 
     @route("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/tags")
     def list_tags(self, request: Recorded, owner: str, repo: str) -> Reply:
-        per_page = min(int(request.arg("per_page") or self.page_rows), 100)
+        per_page = min(int(request.arg("per_page") or self.page_rows), self.max_page_rows)
         page = int(request.arg("page") or 1)
         names = sorted((r.removeprefix("refs/tags/") for r in self.refs), reverse=True)
         chunk = names[(page - 1) * per_page : page * per_page]
