@@ -2,8 +2,8 @@
 
 Every vendor call (Render, GitHub, Slack, Sentry through ``ApiClient``; Cloudflare through
 its SDK, given an ``httpx.Client`` built on the same transport) goes through
-``RetryingTransport``: 429 is retried for any method (the vendor did not act on the
-request), 5xx and dropped connections only for methods that are safe to repeat, each
+``RetryingTransport``: 429 and a refused connection are retried for any method (the
+request was not acted on), 5xx and timeouts only for methods that are safe to repeat, each
 after an exponential backoff with jitter or the ``Retry-After`` the vendor asked for,
 and never more than ``RetryPolicy.attempts`` times in all.
 
@@ -221,7 +221,7 @@ def retry_delay(
     elif status == 429:
         asked = asked if asked is not None else _rate_limit_reset(headers, now)
     elif status >= 500:
-        if method.upper() not in IDEMPOTENT_METHODS and status != 503:
+        if method.upper() not in IDEMPOTENT_METHODS:
             return None  # the vendor may have acted on it: repeating could act twice
     else:
         return None
