@@ -115,7 +115,9 @@ class RenderHosting:
         self.deploy_timeout_seconds = deploy_timeout_seconds
         self.poll_seconds = poll_seconds
         # the app's own health endpoint: never sent the API key
-        self._health = health_client or httpx.Client(timeout=HEALTH_TIMEOUT_SECONDS)
+        self._health = health_client or httpx.Client(
+            timeout=HEALTH_TIMEOUT_SECONDS, follow_redirects=True
+        )
         self._sleep = sleep
         self._clock = clock
 
