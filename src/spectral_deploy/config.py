@@ -172,6 +172,13 @@ class HostingConfig:
     green_worker_service_id: str = ""
     blue_url: str = ""
     green_url: str = ""
+    # render: API (empty: $RENDER_API_BASE_URL, else Render's), deploy wait, rollback builds
+    api_url: str = ""
+    deploy_timeout_seconds: float = 1800.0
+    poll_seconds: float = 5.0
+    # how many successful builds Render keeps for rollbacks (plan-dependent: free 2,
+    # hobby 5, pro 15, scale/enterprise 30); an older commit needs a rebuild
+    builds_retained: int = 5
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,8 @@ class VcsConfig:
     provider: str = "git"
     repository: str = ""
     deploy_workflow: str = "deploy-prod.yml"
+    # github: API (empty: $GITHUB_API_URL, else api.github.com; GitHub Enterprise sets it)
+    api_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -219,6 +228,8 @@ class ErrorRateConfig:
     organization: str = ""
     project: str = ""
     max_errors: int = 0
+    # sentry: server (empty: $SENTRY_URL, else sentry.io; self-hosted Sentry sets it)
+    api_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -422,6 +433,9 @@ _URL_KEYS = {
     "backup.scratch_server_url": "put the password in PGPASSWORD or ~/.pgpass instead",
     "backup.storage": "cloud credentials come from the SDK's environment "
     "(GOOGLE_APPLICATION_CREDENTIALS, AWS_ACCESS_KEY_ID ...)",
+    "hosting.api_url": "the API key comes from RENDER_API_KEY",
+    "vcs.api_url": "the token comes from GITHUB_TOKEN",
+    "errors.api_url": "the token comes from SENTRY_AUTH_TOKEN",
 }
 
 

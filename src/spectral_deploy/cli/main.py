@@ -19,6 +19,7 @@ from spectral_deploy.cli import console
 from spectral_deploy.cli import db as db_commands
 from spectral_deploy.cli import demo as demo_commands
 from spectral_deploy.cli import deploy as deploy_commands
+from spectral_deploy.cli import dns as dns_commands
 from spectral_deploy.cli import drain as drain_commands
 from spectral_deploy.cli import generations as generation_commands
 from spectral_deploy.cli import hosting as hosting_commands
@@ -63,6 +64,7 @@ app.command(name="worker")(worker_commands.worker)
 app.command(name="drain")(drain_commands.drain)
 app.add_typer(backup_commands.app, name="backup")
 app.command(name="demo")(demo_commands.demo)
+app.add_typer(dns_commands.app, name="dns")
 
 
 @app.command(

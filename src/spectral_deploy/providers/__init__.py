@@ -37,12 +37,30 @@ __all__ = [
 
 # kind -> name -> "module:factory"
 REGISTRY: dict[str, dict[str, str]] = {
-    "hosting": {"local": "spectral_deploy.providers.local.hosting:from_config"},
-    "dns": {"local": "spectral_deploy.providers.local.dns:from_config"},
-    "vcs": {"git": "spectral_deploy.providers.local.git:from_config"},
-    "chat": {"console": "spectral_deploy.providers.local.console:chat_from_config"},
-    "release_notes": {"none": "spectral_deploy.providers.local.console:release_notes_from_config"},
-    "error_rate": {"none": "spectral_deploy.providers.local.console:error_rate_from_config"},
+    "hosting": {
+        "local": "spectral_deploy.providers.local.hosting:from_config",
+        "render": "spectral_deploy.providers.render:from_config",
+    },
+    "dns": {
+        "local": "spectral_deploy.providers.local.dns:from_config",
+        "cloudflare": "spectral_deploy.providers.cloudflare:from_config",
+    },
+    "vcs": {
+        "git": "spectral_deploy.providers.local.git:from_config",
+        "github": "spectral_deploy.providers.github:vcs_from_config",
+    },
+    "chat": {
+        "console": "spectral_deploy.providers.local.console:chat_from_config",
+        "slack": "spectral_deploy.providers.slack:from_config",
+    },
+    "release_notes": {
+        "none": "spectral_deploy.providers.local.console:release_notes_from_config",
+        "github": "spectral_deploy.providers.github:release_notes_from_config",
+    },
+    "error_rate": {
+        "none": "spectral_deploy.providers.local.console:error_rate_from_config",
+        "sentry": "spectral_deploy.providers.sentry:from_config",
+    },
 }
 
 _KEYS = {

@@ -1,0 +1,272 @@
+"""``[vcs] provider = "github"`` and ``[notify] release_notes = "github"``: GitHub's REST API.
+
+- Tags: ``resolve_tag`` reads ``refs/tags/<tag>`` and peels annotated tags down to the
+  commit; ``create_tag`` creates an annotated tag object and its ref, and accepts a tag
+  that already points at the same commit (a resumed rollback creates it again);
+  ``previous_release`` lists the tags (every page) and picks the one before in version
+  order among those matching the pattern.
+- Releases: ``mark_rollback`` marks the Release of a tag as a pre-release and appends
+  the rollback note once (a second call finds the note and leaves the body alone).
+- ``dispatch_workflow`` starts a ``workflow_dispatch`` run (``deploy-prod.yml`` for a
+  rollback tag). A tag pushed with GitHub Actions' default ``GITHUB_TOKEN`` does not
+  trigger other workflows, so a rollback tag created from a workflow never starts the
+  deploy by itself: hence the explicit dispatch.
+
+The token comes from ``GITHUB_TOKEN``; ``vcs.api_url`` or ``GITHUB_API_URL`` (set by
+GitHub Actions, and on GitHub Enterprise) points at another server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from spectral_deploy.config import Config
+from spectral_deploy.errors import ConfigError, InputError, PreconditionFailed, ProviderError
+from spectral_deploy.providers.http import ApiClient, install_redaction, secret_from_env
+from spectral_deploy.providers.versions import previous_version
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "GitHub",
+    "from_config",
+    "next_page",
+    "release_notes_from_config",
+    "vcs_from_config",
+]
+
+log = logging.getLogger(__name__)
+install_redaction(__name__)
+
+PROVIDER = "github"
+AUTH_ENV = "GITHUB_TOKEN"
+BASE_URL_ENV = "GITHUB_API_URL"
+DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+PAGE_ROWS = 100
+# annotated tags may point at other tags; real repositories nest one level, rarely two
+MAX_TAG_DEPTH = 5
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+$")
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+
+NO_TRIGGER_NOTE = (
+    "a tag pushed with GitHub Actions' default GITHUB_TOKEN does not trigger workflows, "
+    "so the deploy is started by workflow_dispatch"
+)
+
+
+def next_page(link_header: str | None) -> str | None:
+    """The ``rel="next"`` URL of a GitHub ``Link`` header."""
+    if not link_header:
+        return None
+    match = _LINK_NEXT.search(link_header)
+    return match.group(1) if match else None
+
+
+class GitHub:
+    """One repository's tags, releases and workflows."""
+
+    def __init__(self, api: ApiClient, repository: str) -> None:
+        if not _REPOSITORY.match(repository):
+            raise InputError(f"repository must be OWNER/NAME, got {repository!r}")
+        self.api = api
+        self.repository = repository
+        self._base = f"/repos/{repository}"
+
+    def __repr__(self) -> str:
+        return f"GitHub(repository={self.repository!r}, api={self.api!r})"
+
+    # --- tags ------------------------------------------------------------------------------
+
+    def resolve_tag(self, tag: str) -> str:
+        """The commit ``tag`` points at, peeling annotated tags (InputError if no such tag)."""
+        response = self.api.get(
+            f"{self._base}/git/ref/tags/{quote(tag, safe='')}",
+            operation="resolve tag",
+            allow=(404,),
+        )
+        if response.status == 404:
+            raise InputError(
+                f"no tag {tag} in {self.repository}",
+                hint=f"git push origin {tag}  (or check the name)",
+            )
+        target = _object_of(response.data, operation="resolve tag")
+        for _ in range(MAX_TAG_DEPTH):
+            if target["type"] == "commit":
+                return target["sha"]
+            if target["type"] != "tag":
+                raise InputError(f"tag {tag} points at a {target['type']}, not a commit")
+            tag_object = self.api.get(
+                f"{self._base}/git/tags/{target['sha']}", operation="read annotated tag"
+            ).data
+            target = _object_of(tag_object, operation="read annotated tag")
+        raise InputError(f"tag {tag} nests annotated tags deeper than {MAX_TAG_DEPTH}")
+
+    def create_tag(self, tag: str, commit: str, message: str) -> None:
+        """Create annotated ``tag`` at ``commit``; one already there is fine, elsewhere is not."""
+        existing = self._existing_tag(tag)
+        if existing is not None:
+            self._same_or_refuse(tag, existing, commit)
+            return
+        tag_object = self.api.request(
+            "POST",
+            f"{self._base}/git/tags",
+            operation="create tag object",
+            json_body={"tag": tag, "message": message, "object": commit, "type": "commit"},
+        ).data
+        sha = (tag_object or {}).get("sha") if isinstance(tag_object, dict) else None
+        if not sha:
+            raise ProviderError(
+                "no sha in the created tag object", provider=PROVIDER, operation="create tag"
+            )
+        response = self.api.request(
+            "POST",
+            f"{self._base}/git/refs",
+            operation="create tag ref",
+            json_body={"ref": f"refs/tags/{tag}", "sha": sha},
+            allow=(422,),
+        )
+        if response.status == 422:  # created meanwhile (another run): fine if it is ours
+            existing = self._existing_tag(tag)
+            if existing is None:
+                raise ProviderError(
+                    f"GitHub refused refs/tags/{tag}",
+                    provider=PROVIDER,
+                    operation="create tag ref",
+                    status=422,
+                )
+            self._same_or_refuse(tag, existing, commit)
+            return
+        log.info("action=github.tag repository=%s tag=%s commit=%s", self.repository, tag, commit)
+
+    def previous_release(self, tag: str, pattern: str) -> str | None:
+        """The tag before ``tag`` in version order among the tags matching ``pattern``."""
+        return previous_version(tag, self.tags(), pattern)
+
+    def tags(self) -> Iterator[str]:
+        """Every tag name of the repository, following the ``Link`` pages."""
+        url: str | None = f"{self._base}/tags"
+        params: dict[str, Any] | None = {"per_page": PAGE_ROWS}
+        while url:
+            response = self.api.get(url, operation="list tags", params=params)
+            for item in response.data or []:
+                if isinstance(item, dict) and item.get("name"):
+                    yield str(item["name"])
+            url = next_page(response.headers.get("link"))
+            if url and not url.startswith(self.api.base_url + "/"):
+                # the token goes wherever the request goes: only to the API it came for
+                raise ProviderError(
+                    "the next page is on another host", provider=PROVIDER, operation="list tags"
+                )
+            params = None  # the next URL carries its own query
+
+    def _existing_tag(self, tag: str) -> str | None:
+        try:
+            return self.resolve_tag(tag)
+        except InputError as exc:
+            if "no tag" in exc.message:
+                return None
+            raise
+
+    def _same_or_refuse(self, tag: str, existing: str, commit: str) -> None:
+        if existing.lower() != commit.lower():
+            raise PreconditionFailed(
+                f"tag {tag} already exists at {existing[:12]}, not at {commit[:12]}",
+                hint=f"choose another tag name, or delete {tag} if it was made by mistake",
+            )
+        log.info("action=github.tag.exists repository=%s tag=%s", self.repository, tag)
+
+    # --- releases --------------------------------------------------------------------------
+
+    def mark_rollback(self, tag: str, note: str) -> None:
+        """Mark the Release of ``tag`` pre-release and append ``note`` (once)."""
+        response = self.api.get(
+            f"{self._base}/releases/tags/{quote(tag, safe='')}",
+            operation="find release",
+            allow=(404,),
+        )
+        if response.status == 404:
+            # the runbook: update the Release "if it was created"
+            log.info("action=github.release.none repository=%s tag=%s", self.repository, tag)
+            return
+        release = response.data if isinstance(response.data, dict) else {}
+        if "id" not in release:
+            raise ProviderError("no id in the release", provider=PROVIDER, operation="find release")
+        body = str(release.get("body") or "")
+        note = note.strip()
+        update: dict[str, Any] = {}
+        if not release.get("prerelease"):
+            update["prerelease"] = True
+        if note not in body:
+            update["body"] = f"{body.rstrip()}\n\n{note}\n" if body.strip() else f"{note}\n"
+        if not update:
+            return
+        self.api.request(
+            "PATCH",
+            f"{self._base}/releases/{release['id']}",
+            operation="update release",
+            json_body=update,
+        )
+        log.info("action=github.release.rollback repository=%s tag=%s", self.repository, tag)
+
+    # --- workflows -------------------------------------------------------------------------
+
+    def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> str:
+        """Start ``workflow`` on ``ref``; returns a line saying so (and why it is needed)."""
+        self.api.request(
+            "POST",
+            f"{self._base}/actions/workflows/{quote(workflow, safe='')}/dispatches",
+            operation="dispatch workflow",
+            json_body={"ref": ref, "inputs": dict(inputs)},
+        )
+        log.info(
+            "action=github.dispatch repository=%s workflow=%s ref=%s",
+            self.repository,
+            workflow,
+            ref,
+        )
+        return f"dispatched {workflow} on {ref} in {self.repository} ({NO_TRIGGER_NOTE})"
+
+
+def _object_of(data: Any, *, operation: str) -> dict[str, str]:
+    target = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(target, dict) or not target.get("sha") or not target.get("type"):
+        raise ProviderError(
+            "the answer has no object.sha/object.type", provider=PROVIDER, operation=operation
+        )
+    return {"sha": str(target["sha"]), "type": str(target["type"])}
+
+
+def from_config(config: Config) -> GitHub:
+    """The GitHub client of ``[vcs] repository``; the token from ``GITHUB_TOKEN``."""
+    if not config.vcs.repository:
+        raise ConfigError(
+            "is required with the github providers (OWNER/NAME)",
+            key="vcs.repository",
+            source=config.source,
+        )
+    token = secret_from_env(
+        AUTH_ENV, purpose="a GitHub token with contents:write and actions:write on the repo"
+    )
+    api = ApiClient(
+        provider=PROVIDER,
+        base_url=config.vcs.api_url or os.environ.get(BASE_URL_ENV) or DEFAULT_API_URL,
+        token=token,
+        token_env=AUTH_ENV,
+        headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION},
+    )
+    return GitHub(api, config.vcs.repository)
+
+
+def vcs_from_config(config: Config) -> GitHub:
+    """``[vcs] provider = "github"``."""
+    return from_config(config)
+
+
+def release_notes_from_config(config: Config) -> GitHub:
+    """``[notify] release_notes = "github"``."""
+    return from_config(config)

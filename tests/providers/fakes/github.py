@@ -1,0 +1,189 @@
+"""GitHub's REST API, the part the GitHub providers use: git refs and tags, tags list
+(paginated with ``Link`` headers), Releases by tag, and workflow dispatches.
+
+Errors are GitHub's ``{"message", "documentation_url"}``: 401 ``Bad credentials``,
+404 ``Not Found``, 422 ``Reference already exists``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from typing import Any
+
+from tests.providers.fakes.base import FakeServer, Recorded, Reply, route
+
+__all__ = ["FakeGitHub"]
+
+DOCS = "https://docs.github.com/rest"
+
+
+def _sha(*parts: str) -> str:
+    return hashlib.sha1("\0".join(parts).encode()).hexdigest()
+
+
+def _error(status: int, message: str) -> Reply:
+    return Reply(status, {"message": message, "documentation_url": DOCS, "status": str(status)})
+
+
+class FakeGitHub(FakeServer):
+    """One repository."""
+
+    provider = "github"
+
+    def __init__(self, token: str, *, repository: str = "acme/shop", page_rows: int = 30) -> None:
+        super().__init__(token)
+        self.repository = repository
+        self.page_rows = page_rows  # GitHub's default per_page; per_page overrides
+        self.max_page_rows = 100  # GitHub's cap on per_page; lower it to force pages
+        self.commits: set[str] = set()
+        self.refs: dict[str, dict[str, str]] = {}  # "refs/tags/v1" -> {"type", "sha"}
+        self.tag_objects: dict[str, dict[str, Any]] = {}
+        self.releases: dict[int, dict[str, Any]] = {}
+        self.workflows: set[str] = {"deploy-prod.yml"}
+        self.dispatches: list[dict[str, Any]] = []
+        self._release_ids = itertools.count(1001)
+
+    @property
+    def api_url(self) -> str:
+        """What ``vcs.api_url`` (or ``GITHUB_API_URL``) should be."""
+        return self.url
+
+    # --- seeding ---------------------------------------------------------------------------
+
+    def add_commit(self, label: str) -> str:
+        """A commit sha for ``label``."""
+        sha = _sha("commit", label)
+        self.commits.add(sha)
+        return sha
+
+    def add_tag(self, name: str, commit: str, *, annotated: bool = True) -> None:
+        """A lightweight or annotated tag (an annotated one points at a tag object)."""
+        self.commits.add(commit)
+        if annotated:
+            sha = self._tag_object(name, f"release {name}", commit, "commit")
+            self.refs[f"refs/tags/{name}"] = {"type": "tag", "sha": sha}
+        else:
+            self.refs[f"refs/tags/{name}"] = {"type": "commit", "sha": commit}
+
+    def add_release(self, tag: str, body: str = "", *, prerelease: bool = False) -> int:
+        """A published Release of ``tag``; returns its id."""
+        release_id = next(self._release_ids)
+        self.releases[release_id] = {
+            "id": release_id,
+            "tag_name": tag,
+            "name": tag,
+            "body": body,
+            "draft": False,
+            "prerelease": prerelease,
+            "html_url": f"https://github.com/{self.repository}/releases/tag/{tag}",
+        }
+        return release_id
+
+    def _tag_object(self, tag: str, message: str, target: str, kind: str) -> str:
+        sha = _sha("tag", tag, message, target)
+        self.tag_objects[sha] = {
+            "sha": sha,
+            "tag": tag,
+            "message": message,
+            "object": {"sha": target, "type": kind},
+        }
+        return sha
+
+    # --- vendor behaviour ------------------------------------------------------------------
+
+    def unauthorized(self, request: Recorded) -> Reply:
+        return _error(401, "Bad credentials")
+
+    def not_found(self, request: Recorded) -> Reply:
+        return _error(404, "Not Found")
+
+    def _repo(self, owner: str, repo: str) -> bool:
+        return f"{owner}/{repo}" == self.repository
+
+    # --- routes ----------------------------------------------------------------------------
+
+    @route("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/git/ref/tags/(?P<tag>.+)")
+    def get_ref(self, request: Recorded, owner: str, repo: str, tag: str) -> Reply:
+        ref = self.refs.get(f"refs/tags/{tag}")
+        if not self._repo(owner, repo) or ref is None:
+            return self.not_found(request)
+        return Reply(200, {"ref": f"refs/tags/{tag}", "object": dict(ref)})
+
+    @route("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/git/tags/(?P<sha>[0-9a-f]+)")
+    def get_tag_object(self, request: Recorded, owner: str, repo: str, sha: str) -> Reply:
+        found = self.tag_objects.get(sha)
+        return Reply(200, found) if found and self._repo(owner, repo) else self.not_found(request)
+
+    @route("POST", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/git/tags")
+    def create_tag_object(self, request: Recorded, owner: str, repo: str) -> Reply:
+        body = request.json()
+        if body.get("object") not in self.commits:
+            return _error(422, "Object does not exist")
+        sha = self._tag_object(body["tag"], body["message"], body["object"], body["type"])
+        return Reply(201, self.tag_objects[sha])
+
+    @route("POST", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/git/refs")
+    def create_ref(self, request: Recorded, owner: str, repo: str) -> Reply:
+        body = request.json()
+        ref, sha = body.get("ref", ""), body.get("sha", "")
+        if ref in self.refs:
+            return _error(422, "Reference already exists")
+        if sha in self.tag_objects:
+            self.refs[ref] = {"type": "tag", "sha": sha}
+        elif sha in self.commits:
+            self.refs[ref] = {"type": "commit", "sha": sha}
+        else:
+            return _error(422, "Object does not exist")
+        return Reply(201, {"ref": ref, "object": dict(self.refs[ref])})
+
+    @route("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/tags")
+    def list_tags(self, request: Recorded, owner: str, repo: str) -> Reply:
+        per_page = min(int(request.arg("per_page") or self.page_rows), self.max_page_rows)
+        page = int(request.arg("page") or 1)
+        names = sorted((r.removeprefix("refs/tags/") for r in self.refs), reverse=True)
+        chunk = names[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(names):
+            base = f"{self.url}/repos/{self.repository}/tags?per_page={per_page}"
+            last = -(-len(names) // per_page)
+            headers["Link"] = (
+                f'<{base}&page={page + 1}>; rel="next", <{base}&page={last}>; rel="last"'
+            )
+        body = [{"name": name, "commit": {"sha": self._peel(name)}} for name in chunk]
+        return Reply(200, body, headers)
+
+    def _peel(self, tag: str) -> str:
+        ref = self.refs[f"refs/tags/{tag}"]
+        while ref["type"] == "tag":
+            ref = self.tag_objects[ref["sha"]]["object"]
+        return ref["sha"]
+
+    @route("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/releases/tags/(?P<tag>.+)")
+    def release_by_tag(self, request: Recorded, owner: str, repo: str, tag: str) -> Reply:
+        found = next((r for r in self.releases.values() if r["tag_name"] == tag), None)
+        return Reply(200, found) if found else self.not_found(request)
+
+    @route("PATCH", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/releases/(?P<release_id>\d+)")
+    def update_release(self, request: Recorded, owner: str, repo: str, release_id: str) -> Reply:
+        found = self.releases.get(int(release_id))
+        if found is None:
+            return self.not_found(request)
+        for key in ("body", "prerelease", "name", "draft"):
+            if key in (body := request.json()):
+                found[key] = body[key]
+        return Reply(200, found)
+
+    @route(
+        "POST",
+        r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/actions/workflows/(?P<workflow>[^/]+)/dispatches",
+    )
+    def dispatch(self, request: Recorded, owner: str, repo: str, workflow: str) -> Reply:
+        if workflow not in self.workflows:
+            return self.not_found(request)
+        body = request.json()
+        ref = body.get("ref", "")
+        if f"refs/tags/{ref}" not in self.refs and ref != "main":
+            return _error(422, f"No ref found for: {ref}")
+        self.dispatches.append({"workflow": workflow, **body})
+        return Reply(204)

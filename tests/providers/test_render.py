@@ -1,0 +1,265 @@
+"""The Render hosting provider against a local server speaking Render's API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from spectral_deploy.config import load_config
+from spectral_deploy.errors import ConfigError, ProviderError
+from spectral_deploy.providers.base import Color, ReleaseSpec
+from spectral_deploy.providers.http import ApiClient, Secret
+from spectral_deploy.providers.render import RenderHosting, RenderServices
+from tests.providers.conftest import FAST_RETRIES, TOKENS, RecordedSleep
+from tests.providers.fakes import FakeRender
+
+OLD, NEW = "a" * 40, "b" * 40
+
+
+class Setup:
+    """Four services on the fake and a provider configured for them."""
+
+    def __init__(self, fake: FakeRender, tmp_path: Path, *, token: str = TOKENS["render"]) -> None:
+        self.fake = fake
+        self.blue = fake.add_service("shop-blue")
+        self.green = fake.add_service("shop-green")
+        self.blue_workers = fake.add_service("shop-blue-workers", kind="background_worker")
+        self.green_workers = fake.add_service(
+            "shop-green-workers", kind="background_worker", suspended=True
+        )
+        (tmp_path / "spectral.toml").write_text(
+            "[hosting]\n"
+            'provider = "render"\n'
+            f'blue_service_id = "{self.blue}"\n'
+            f'green_service_id = "{self.green}"\n'
+            f'blue_worker_service_id = "{self.blue_workers}"\n'
+            f'green_worker_service_id = "{self.green_workers}"\n'
+            f'blue_url = "{fake.app_url(self.blue)}"\n'
+            f'green_url = "{fake.app_url(self.green)}"\n'
+            f'api_url = "{fake.api_url}"\n'
+            "poll_seconds = 0.5\n",
+            encoding="utf-8",
+        )
+        self.config = load_config(cwd=tmp_path, environ={})
+        self.sleep = RecordedSleep()
+        self.api = ApiClient(
+            provider="render",
+            base_url=fake.api_url,
+            token=Secret(token),
+            token_env="RENDER_API_KEY",
+            policy=FAST_RETRIES,
+            sleep=self.sleep,
+        )
+        self.hosting = RenderHosting(
+            self.api,
+            RenderServices(self.config),
+            builds_retained=3,
+            poll_seconds=0.5,
+            sleep=self.sleep,
+        )
+
+    def release(self, generation: int = 2, commit: str = NEW, tag: str = "v1.1.0") -> ReleaseSpec:
+        return ReleaseSpec(generation=generation, commit=commit, tag=tag, env={"FEATURE_X": "on"})
+
+
+@pytest.fixture
+def render(fake_render: FakeRender, tmp_path: Path) -> Setup:
+    """Blue live at gen 1 (commit OLD) with one worker; green never deployed."""
+    setup = Setup(fake_render, tmp_path)
+    fake_render.seed_live(setup.blue, OLD, SPECTRAL_GENERATION="1", SPECTRAL_TAG="v1.0.0")
+    fake_render.seed_live(setup.blue_workers, OLD, SPECTRAL_GENERATION="1", SPECTRAL_TAG="v1.0.0")
+    return setup
+
+
+def test_deploy_sets_env_per_key_deploys_the_commit_and_waits_for_live(render: Setup) -> None:
+    """deploy(): per-key env vars, POST /deploys with commitId, polled until live."""
+    deployment = render.hosting.deploy(Color.GREEN, render.release())
+    fake = render.fake
+    assert fake.env[render.green] == {
+        "FEATURE_X": "on",
+        "SPECTRAL_GENERATION": "2",
+        "SPECTRAL_TAG": "v1.1.0",
+    }
+    puts = fake.calls("PUT", rf"/services/{render.green}/env-vars/")
+    assert sorted(c.path.rsplit("/", 1)[1] for c in puts) == [
+        "FEATURE_X",
+        "SPECTRAL_GENERATION",
+        "SPECTRAL_TAG",
+    ]
+    assert puts[0].headers["authorization"] == f"Bearer {TOKENS['render']}"
+    (trigger,) = fake.calls("POST", rf"/services/{render.green}/deploys$")
+    assert trigger.json() == {"commitId": NEW, "clearCache": "do_not_clear"}
+    assert [d["status"] for d in fake.deploys[render.green]] == ["live"]
+    assert render.sleep.waits == [0.5, 0.5]  # build_in_progress, update_in_progress, live
+    assert (deployment.color, deployment.generation, deployment.commit, deployment.tag) == (
+        Color.GREEN,
+        2,
+        NEW,
+        "v1.1.0",
+    )
+    assert deployment.status == "live"
+    assert deployment.address == render.fake.app_url(render.green)
+
+
+def test_the_replace_all_env_endpoint_is_never_called(render: Setup) -> None:
+    """Nothing we do uses PUT /services/{id}/env-vars, which deletes every other variable."""
+    render.fake.env[render.green]["DATABASE_URL"] = "postgresql://db.internal/shop"
+    render.hosting.deploy(Color.GREEN, render.release())
+    render.hosting.scale_workers(Color.GREEN, 2)
+    render.hosting.stop(Color.BLUE)
+    assert render.fake.calls("PUT", r"/env-vars$") == []
+    assert render.fake.env[render.green]["DATABASE_URL"] == "postgresql://db.internal/shop"
+
+
+def test_a_failed_build_is_a_provider_error(render: Setup) -> None:
+    """A deploy ending build_failed raises, naming deploy, commit and service."""
+    render.fake.failing_commits[NEW] = "build_failed"
+    with pytest.raises(ProviderError, match=r"ended build_failed") as caught:
+        render.hosting.deploy(Color.GREEN, render.release())
+    assert caught.value.provider == "render" and render.green in str(caught.value)
+
+
+def test_a_deploy_that_never_goes_live_times_out(render: Setup) -> None:
+    """Polling stops at deploy_timeout_seconds with the last status."""
+    clock = iter(range(0, 10_000, 100))
+    render.hosting._clock = lambda: float(next(clock))
+    render.hosting.deploy_timeout_seconds = 150
+    with pytest.raises(ProviderError, match=r"still update_in_progress after 150 s"):
+        render.hosting.deploy(Color.GREEN, render.release())
+
+
+def test_a_retained_build_is_redeployed_without_a_rebuild(render: Setup) -> None:
+    """Deploying a commit whose build Render still keeps uses POST /rollback with its deployId."""
+    old_deploy = render.fake.deploys[render.blue][0]
+    render.hosting.deploy(
+        Color.BLUE, render.release(generation=3, commit=OLD, tag="v1.0.0-rollback")
+    )
+    (rollback,) = render.fake.calls("POST", rf"/services/{render.blue}/rollback")
+    assert rollback.json() == {"deployId": old_deploy["id"]}
+    assert render.fake.calls("POST", rf"/services/{render.blue}/deploys$") == []
+
+
+def test_build_available_follows_retention(render: Setup) -> None:
+    """A commit is available while among the last builds_retained successful builds."""
+    assert render.hosting.build_available(OLD)
+    assert render.hosting.build_available(OLD[:12])  # an abbreviated sha is the same commit
+    assert not render.hosting.build_available("c" * 40)
+    for n in range(3):  # three newer successful deploys push OLD out of a retention of 3
+        render.fake.seed_live(render.blue, f"{n}" * 40)
+    assert not render.hosting.build_available(OLD)
+
+
+def test_build_available_pages_through_deploys(render: Setup) -> None:
+    """The deploys list is followed by cursor past the first page."""
+    render.hosting.builds_retained = 500
+    for n in range(120):
+        render.fake.seed_live(render.green, f"{n:040d}")
+    assert render.hosting.build_available(OLD)  # on blue
+    assert render.hosting.build_available(f"{0:040d}")  # the oldest green deploy, page two
+    cursors = [c.arg("cursor") for c in render.fake.calls("GET", rf"{render.green}/deploys$")]
+    assert cursors[0] is None and cursors[1] is not None
+
+
+def test_scale_workers_zero_suspends(render: Setup) -> None:
+    """0 workers: the worker service is suspended (Render SIGTERMs them; they drain)."""
+    render.hosting.scale_workers(Color.BLUE, 0)
+    assert render.fake.services[render.blue_workers]["suspended"] == "suspended"
+    render.hosting.scale_workers(Color.BLUE, 0)  # again: nothing more to do
+    assert len(render.fake.calls("POST", r"/suspend$")) == 1
+
+
+def test_scale_workers_resumes_at_the_web_release_and_scales(render: Setup) -> None:
+    """Workers follow the web's commit and generation; the old pair restarts first, never mixed."""
+    seen: list[tuple[str, str, str]] = []
+    render.fake.seed_live(render.green_workers, OLD, SPECTRAL_GENERATION="0")
+    render.fake.services[render.green_workers]["suspended"] = "suspended"
+    render.hosting.deploy(Color.GREEN, render.release())
+    render.fake.on_live = lambda service, deploy, env: seen.append(
+        (service, deploy["commit"]["id"], env.get("SPECTRAL_GENERATION", ""))
+    )
+    render.hosting.scale_workers(Color.GREEN, 2)
+    workers = render.green_workers
+    assert seen == [(workers, OLD, "0"), (workers, NEW, "2")]  # resumed as it was, then new
+    assert render.fake.env[workers]["SPECTRAL_GENERATION"] == "2"
+    assert render.fake.services[workers]["serviceDetails"]["numInstances"] == 2
+    assert render.fake.calls("POST", rf"{workers}/scale")[0].json() == {"numInstances": 2}
+    assert render.hosting.current(Color.GREEN).workers == 2  # type: ignore[union-attr]
+
+
+def test_stop_suspends_workers_then_web(render: Setup) -> None:
+    """stop(): workers first (they drain), then the web service; current() is then None."""
+    render.hosting.stop(Color.BLUE)
+    suspends = [c.path for c in render.fake.calls("POST", r"/suspend$")]
+    assert suspends == [
+        f"/v1/services/{render.blue_workers}/suspend",
+        f"/v1/services/{render.blue}/suspend",
+    ]
+    assert render.hosting.current(Color.BLUE) is None
+
+
+def test_current_and_health(render: Setup) -> None:
+    """current() reads commit, generation, tag and workers; health() GETs the direct URL."""
+    blue = render.hosting.current(Color.BLUE)
+    assert blue is not None and (blue.generation, blue.commit, blue.tag, blue.workers) == (
+        1,
+        OLD,
+        "v1.0.0",
+        1,
+    )
+    assert render.hosting.current(Color.GREEN) is None
+    healthy = render.hosting.health(Color.BLUE)
+    assert healthy.ok and healthy.url == render.fake.app_url(render.blue) + "/health"
+    assert not render.hosting.health(Color.GREEN).ok
+    (check,) = render.fake.calls("GET", rf"/apps/{render.blue}/health")
+    assert "authorization" not in check.headers  # the app never receives the API key
+
+
+def test_health_of_an_unreachable_color_is_not_ok(render: Setup) -> None:
+    """A refused connection is an unhealthy color, not an exception."""
+    render.hosting._health = httpx.Client(timeout=1)
+    render.hosting.services.url[Color.GREEN] = "http://127.0.0.1:9"
+    health = render.hosting.health(Color.GREEN)
+    assert not health.ok and "ConnectError" in health.detail
+
+
+def test_429_then_success(render: Setup) -> None:
+    """429 with Retry-After on the service read is waited out."""
+    render.fake.fail(429, {"message": "rate limit exceeded"}, headers={"Retry-After": "3"})
+    assert render.hosting.current(Color.BLUE) is not None
+    assert render.sleep.waits[0] == 3.0
+
+
+def test_5xx_then_success_on_get_but_not_on_post(render: Setup) -> None:
+    """A 500 on a GET is retried; a 500 on POST /deploys is not (a deploy may have started)."""
+    render.fake.fail(500, {"message": "internal"}, method="GET", times=2)
+    assert render.hosting.current(Color.BLUE) is not None
+    render.fake.fail(500, {"message": "internal"}, method="POST", path=r"/deploys$")
+    with pytest.raises(ProviderError) as caught:
+        render.hosting.deploy(Color.GREEN, render.release())
+    assert str(caught.value) == "render trigger deploy (HTTP 500): internal"
+    assert len(render.fake.calls("POST", r"/deploys$")) == 1
+
+
+def test_401(fake_render: FakeRender, tmp_path: Path) -> None:
+    """A rejected key: render read service (HTTP 401), hint naming RENDER_API_KEY."""
+    setup = Setup(fake_render, tmp_path, token="rnd_wrongwrongwrong")
+    with pytest.raises(ProviderError) as caught:
+        setup.hosting.current(Color.BLUE)
+    assert str(caught.value) == "render read service (HTTP 401): Unauthorized"
+    assert "RENDER_API_KEY" in (caught.value.hint or "")
+
+
+def test_malformed_json(render: Setup) -> None:
+    """A 200 that is not JSON is reported as such."""
+    render.fake.malformed(path=r"/deploys/")
+    with pytest.raises(ProviderError, match=r"render read deploy \(HTTP 200\): malformed JSON"):
+        render.hosting.deploy(Color.GREEN, render.release())
+
+
+def test_missing_service_ids_are_config_errors(tmp_path: Path) -> None:
+    """Each of the four service ids is required, named by its key."""
+    (tmp_path / "spectral.toml").write_text('[hosting]\nprovider = "render"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"hosting\.blue_service_id"):
+        RenderServices(load_config(cwd=tmp_path, environ={}))
