@@ -23,6 +23,7 @@ from spectral_deploy.cli import dns as dns_commands
 from spectral_deploy.cli import drain as drain_commands
 from spectral_deploy.cli import generations as generation_commands
 from spectral_deploy.cli import hosting as hosting_commands
+from spectral_deploy.cli import init as init_commands
 from spectral_deploy.cli import ledger as ledger_commands
 from spectral_deploy.cli import migrate as migrate_commands
 from spectral_deploy.cli import outbox as outbox_commands
@@ -65,6 +66,7 @@ app.command(name="drain")(drain_commands.drain)
 app.add_typer(backup_commands.app, name="backup")
 app.command(name="demo")(demo_commands.demo)
 app.add_typer(dns_commands.app, name="dns")
+app.command(name="init")(init_commands.init)
 
 
 @app.command(

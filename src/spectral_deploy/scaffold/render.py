@@ -1,0 +1,204 @@
+"""What ``spectral-deploy init`` writes, rendered from the templates beside this module.
+
+Pure: settings in, file contents out. A template names a value as ``@name@`` (``@version@``,
+``@migrations_dir@``); ``@common@`` in a ``spectral.*.toml`` stands for the sections both
+flavours share (``common.toml``). Workflow text keeps GitHub's ``${{ ... }}`` and the
+shell's ``$VAR`` as they are, which is why the placeholders are not ``$``-based.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from pathlib import PurePosixPath
+
+from spectral_deploy._version import __version__
+from spectral_deploy.config import CONFIG_FILENAME, DeployConfig, VcsConfig
+from spectral_deploy.errors import UsageError
+
+__all__ = [
+    "ACTION_PATH",
+    "CNAME_FLIP_WORKFLOW",
+    "CONFIG_PATH",
+    "DEPLOY_WORKFLOW",
+    "MIGRATION_LINT_WORKFLOW",
+    "NIGHTLY_BACKUP_WORKFLOW",
+    "PYTHON_VERSION",
+    "SECRETS",
+    "Flavour",
+    "ScaffoldFile",
+    "Secret",
+    "Settings",
+    "github_repository",
+    "render",
+    "secrets_used",
+]
+
+# what the generated workflows install; the newest CPython that every dependency has wheels for
+PYTHON_VERSION = "3.12"
+
+CONFIG_PATH = PurePosixPath(CONFIG_FILENAME)
+DEPLOY_WORKFLOW = PurePosixPath(".github/workflows") / VcsConfig().deploy_workflow
+MIGRATION_LINT_WORKFLOW = PurePosixPath(".github/workflows/migration-lint.yml")
+NIGHTLY_BACKUP_WORKFLOW = PurePosixPath(".github/workflows/nightly-backup.yml")
+CNAME_FLIP_WORKFLOW = PurePosixPath(".github/workflows/cname-flip.yml")
+ACTION_PATH = PurePosixPath(".github/actions/cloudflare-cname-flip/action.yml")
+
+_PLACEHOLDER = re.compile(r"@([a-z_]+)@")
+_SECRET_REF = re.compile(r"\bsecrets\.([A-Za-z_][A-Za-z0-9_]*)")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_DIRECTORY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+_GITHUB_REMOTE = re.compile(
+    r"^(?:(?:https?|ssh|git)://(?:[^@/]+@)?github\.com(?::\d+)?/|[^@/\s]+@github\.com:)"
+    r"(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+?)(?:\.git)?/?$"
+)
+
+
+class Flavour(StrEnum):
+    """Which providers the generated ``spectral.toml`` configures (``init --provider``)."""
+
+    LOCAL = "local"
+    RENDER_CLOUDFLARE = "render-cloudflare"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret the generated workflows read, to be set in the repository's settings."""
+
+    name: str
+    what: str
+
+
+# every `secrets.NAME` the templates use, except GITHUB_TOKEN, which Actions provides
+SECRETS = (
+    Secret("DATABASE_URL", "the production database URL (on Supabase the direct connection)"),
+    Secret("RENDER_API_KEY", "Render API key (deploys, env vars, scaling)"),
+    Secret("CLOUDFLARE_API_TOKEN", "Cloudflare API token: Zone / DNS / Edit on the one zone"),
+    Secret("SLACK_WEBHOOK_URL", "the ops channel's Slack incoming webhook"),
+    Secret("SENTRY_AUTH_TOKEN", "Sentry auth token: org:read and project:read"),
+    Secret("GCP_BACKUP_WRITER", "service account key (JSON) that may create objects in the bucket"),
+    Secret("BACKUP_VERIFY_KEY", "age secret key (AGE-SECRET-KEY-1...) of the verify recipient"),
+)
+ACTIONS_PROVIDED = frozenset({"GITHUB_TOKEN"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What varies between projects; ``validated()`` checks it before anything is rendered."""
+
+    flavour: Flavour = Flavour.LOCAL
+    migrations_dir: str = "migrations"
+    repository: str = ""
+    version: str = __version__
+
+    def validated(self) -> Settings:
+        """The same settings, normalised; a value that would break TOML or YAML is refused."""
+        directory = self.migrations_dir.strip().removeprefix("./").rstrip("/")
+        parts = directory.split("/")
+        if not _DIRECTORY.match(directory) or ".." in parts or "." in parts:
+            raise UsageError(
+                f"--migrations-dir {self.migrations_dir!r}: use a relative path of letters, "
+                "digits and . _ - (no .. and no glob characters)",
+                hint="spectral-deploy init --migrations-dir db/migrations",
+            )
+        repository = self.repository.strip()
+        if repository and not _REPOSITORY.match(repository):
+            raise UsageError(
+                f"--repository {self.repository!r}: expected OWNER/NAME",
+                hint="spectral-deploy init --repository acme/shop",
+            )
+        return Settings(self.flavour, directory, repository, self.version)
+
+
+@dataclass(frozen=True)
+class ScaffoldFile:
+    """One file ``init`` writes: where (relative to the project), what for, and its text."""
+
+    path: PurePosixPath
+    purpose: str
+    content: str
+
+
+# (path, template, purpose) per flavour, in the order they are written and listed
+_CONFIG_TEMPLATE = {
+    Flavour.LOCAL: "spectral.local.toml",
+    Flavour.RENDER_CLOUDFLARE: "spectral.render-cloudflare.toml",
+}
+_CONFIG_PURPOSE = {
+    Flavour.LOCAL: "the configuration: the local sandbox",
+    Flavour.RENDER_CLOUDFLARE: "the configuration: Render, Cloudflare, GitHub, Slack, Sentry, GCS",
+}
+_LINT = (
+    MIGRATION_LINT_WORKFLOW,
+    "migration-lint.yml",
+    "pull requests: the migration-compat lint of new migrations",
+)
+# the production pipeline only comes with a production configuration: run against the
+# local sandbox's config, a deploy workflow would migrate the real database from a runner
+_PRODUCTION = (
+    (DEPLOY_WORKFLOW, "deploy-prod.yml", "release tags and dispatch: lint, deploy, hold window"),
+    (ACTION_PATH, "cloudflare-cname-flip.action.yml", "composite action: dns point, read back"),
+    (CNAME_FLIP_WORKFLOW, "cname-flip.yml", "dispatch: flip the CNAME (Class 2 flip back)"),
+    _LINT,
+    (NIGHTLY_BACKUP_WORKFLOW, "nightly-backup.yml", "nightly: backup run, then backup verify"),
+)
+_FILES = {Flavour.LOCAL: (_LINT,), Flavour.RENDER_CLOUDFLARE: _PRODUCTION}
+
+
+def render(settings: Settings) -> tuple[ScaffoldFile, ...]:
+    """Every file of the flavour, rendered: ``spectral.toml`` first, then ``.github/``."""
+    settings = settings.validated()
+    values = {
+        "version": settings.version,
+        "migrations_dir": settings.migrations_dir,
+        "repository": settings.repository,
+        "python_version": PYTHON_VERSION,
+        "release_tag_pattern": DeployConfig().release_tag_pattern,
+    }
+    config_text = _template(_CONFIG_TEMPLATE[settings.flavour]).replace(
+        "@common@\n", _template("common.toml")
+    )
+    files = [
+        ScaffoldFile(CONFIG_PATH, _CONFIG_PURPOSE[settings.flavour], _fill(config_text, values))
+    ]
+    for path, template, purpose in _FILES[settings.flavour]:
+        files.append(ScaffoldFile(path, purpose, _fill(_template(template), values)))
+    return tuple(files)
+
+
+def secrets_used(files: Iterable[ScaffoldFile]) -> dict[str, tuple[PurePosixPath, ...]]:
+    """``secrets.NAME`` referenced by the files -> the files that use it (Actions' own left out)."""
+    used: dict[str, list[PurePosixPath]] = {}
+    for file in files:
+        for name in dict.fromkeys(_SECRET_REF.findall(file.content)):
+            if name not in ACTIONS_PROVIDED:
+                used.setdefault(name, []).append(file.path)
+    order = {secret.name: index for index, secret in enumerate(SECRETS)}
+    return {
+        name: tuple(paths)
+        for name, paths in sorted(used.items(), key=lambda item: order.get(item[0], len(order)))
+    }
+
+
+def github_repository(remote_url: str) -> str:
+    """``owner/name`` of a GitHub remote URL (https, ssh or scp-like); empty for any other."""
+    found = _GITHUB_REMOTE.match(remote_url.strip())
+    return f"{found['owner']}/{found['name']}" if found else ""
+
+
+def _template(name: str) -> str:
+    template = resources.files("spectral_deploy.scaffold") / "templates" / name
+    return template.read_text(encoding="utf-8")
+
+
+def _fill(text: str, values: Mapping[str, str]) -> str:
+    def value(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name not in values:
+            raise KeyError(f"template placeholder @{name}@ has no value")
+        return values[name]
+
+    return _PLACEHOLDER.sub(value, text)
