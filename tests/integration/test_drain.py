@@ -49,9 +49,9 @@ def workers() -> Iterator[list[WorkerProcess]]:
             worker.process.wait()
 
 
-def drain_argv(*args: str) -> list[str]:
+def drain_argv(*args: str, settings: dict[str, str] | None = None) -> list[str]:
     argv = [sys.executable, "-m", "spectral_deploy"]
-    for key, value in FAST_SETTINGS.items():
+    for key, value in {**FAST_SETTINGS, **(settings or {})}.items():
         argv += ["--set", f"{key}={value}"]
     return [*argv, "drain", *args]
 
@@ -63,9 +63,11 @@ def drain_env(db: Database, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_drain(db: Database, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_drain(
+    db: Database, *args: str, settings: dict[str, str] | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        drain_argv(*args),
+        drain_argv(*args, settings=settings),
         cwd=REPO,
         env=drain_env(db, **env),
         capture_output=True,
@@ -209,7 +211,9 @@ def test_a_killed_drain_rerun_loses_nothing(db: Database) -> None:
     proc.wait()
     before = len(handled(db))
     assert before < 120
-    result = run_drain(db, "--target-generation", "8", "--app", APP, "--yes")
+    # a long staleness window: only the pid check can tell the killed drain is gone
+    patient = {"outbox.stale_after_seconds": "120"}
+    result = run_drain(db, "--target-generation", "8", "--app", APP, "--yes", settings=patient)
     assert result.returncode == 0, result.stderr
     assert "process" in result.stdout and "is gone" in result.stdout
     assert set(handled(db)) == set(ids)
