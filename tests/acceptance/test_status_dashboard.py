@@ -166,9 +166,10 @@ def test_the_page_shows_the_live_color_and_the_stranded_generation_during_a_depl
     """In headless Chromium: blue live and generation 2 highlighted as stranded; a deploy of
     v1.1.0 whose process dies at step 7 shows as progressing with nobody driving it and the
     resume command; after `deploy resume`, green is live at generation 3 and generation 2 is
-    still stranded. The page requests nothing but the dashboard itself."""
+    still stranded. The page requests nothing but the dashboard itself and throws no error."""
     _chromium_or_skip()
     requests: list[str] = []
+    errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
             tempfile.mkdtemp(prefix="spectral-chromium-"),
@@ -180,6 +181,7 @@ def test_the_page_shows_the_live_color_and_the_stranded_generation_during_a_depl
         try:
             page = browser.new_page()
             page.on("request", lambda request: requests.append(request.url))
+            page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(dashboard.url)
             expect(page.locator("#live-color")).to_have_text("blue", timeout=15_000)
             stranded = page.locator('#outbox tr.stranded[data-generation="2"]')
@@ -204,3 +206,4 @@ def test_the_page_shows_the_live_color_and_the_stranded_generation_during_a_depl
         finally:
             browser.close()
     assert requests and all(url.startswith(dashboard.url) for url in requests), requests
+    assert errors == []
