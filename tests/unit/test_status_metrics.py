@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -121,3 +123,11 @@ def test_the_status_json_has_the_documented_shape() -> None:
         "reason": "generation 2 is stranded: 40 row(s) and no live worker",
         "commands": ["spectral-deploy drain --target-generation 2"],
     }
+
+
+def test_the_readme_lists_every_metric() -> None:
+    """The README's metrics table names exactly the metrics /metrics can expose."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Metrics", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `(spectral_\w+)` \|", section, re.MULTILINE)
+    assert listed == list(METRICS)
