@@ -23,7 +23,7 @@ class Feed:
     """What the monitor reads next: a snapshot, or an error."""
 
     snapshot: Snapshot
-    error: DatabaseUnreachable | None = None
+    error: Exception | None = None
     backup_reads: int = 0
 
     def read(self, backup: BackupView | None) -> Snapshot:
@@ -116,6 +116,22 @@ def test_a_failed_read_is_a_503_with_the_reason_and_metrics_say_down(
     _, _, metrics = get(server, "/metrics")
     assert "spectral_outbox_backlog_rows" not in metrics.decode()
     assert 'spectral_source_up{source="database"} 0' in metrics.decode()
+
+
+def test_a_bug_in_a_read_is_reported_and_sampling_goes_on(
+    served: tuple[DashboardServer, Feed],
+) -> None:
+    """An unexpected exception while reading is a 503 naming it, and the next good read
+    serves again (the sampler thread survives it)."""
+    server, feed = served
+    feed.error = KeyError("status.json")
+    server.monitor.sample()
+    status, _, body = get(server, "/api/status")
+    assert status == 503
+    assert json.loads(body)["error"] == "internal error: KeyError: 'status.json'"
+    feed.error = None
+    server.monitor.sample()
+    assert get(server, "/api/status")[0] == 200
 
 
 def test_foreign_hosts_and_unknown_paths_are_refused(

@@ -131,6 +131,14 @@ class Monitor:
             with self._lock:
                 self._error = exc
             return
+        except Exception as exc:  # a bug must not stop the sampler thread: say it, go on
+            log.exception("action=dashboard.sample_crashed")
+            with self._lock:
+                self._error = SpectralError(
+                    f"internal error: {type(exc).__name__}: {exc}",
+                    hint="rerun the dashboard with -v for the traceback and report it",
+                )
+            return
         sample = BacklogSample(
             at=time.time(),
             backlog={g.generation: g.pending + g.in_flight for g in snapshot.outbox.generations},
