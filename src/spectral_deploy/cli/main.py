@@ -16,6 +16,7 @@ import typer
 from spectral_deploy._version import __version__
 from spectral_deploy.cli import backup as backup_commands
 from spectral_deploy.cli import console
+from spectral_deploy.cli import dashboard as dashboard_commands
 from spectral_deploy.cli import db as db_commands
 from spectral_deploy.cli import demo as demo_commands
 from spectral_deploy.cli import deploy as deploy_commands
@@ -29,6 +30,7 @@ from spectral_deploy.cli import migrate as migrate_commands
 from spectral_deploy.cli import outbox as outbox_commands
 from spectral_deploy.cli import rollback as rollback_commands
 from spectral_deploy.cli import sandbox as sandbox_commands
+from spectral_deploy.cli import status as status_commands
 from spectral_deploy.cli import worker as worker_commands
 from spectral_deploy.cli.common import AppState, parse_assignment, state
 from spectral_deploy.errors import SpectralError
@@ -67,6 +69,8 @@ app.add_typer(backup_commands.app, name="backup")
 app.command(name="demo")(demo_commands.demo)
 app.add_typer(dns_commands.app, name="dns")
 app.command(name="init")(init_commands.init)
+app.command(name="status")(status_commands.status)
+app.command(name="dashboard")(dashboard_commands.dashboard)
 
 
 @app.command(

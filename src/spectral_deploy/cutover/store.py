@@ -24,6 +24,7 @@ from spectral_deploy.providers.base import Color
 
 __all__ = [
     "DeployLock",
+    "driver_pid",
     "finish",
     "get",
     "insert",
@@ -165,6 +166,15 @@ def mark_flipped(conn: Connection, schema: str, deploy_id: int, hold_seconds: fl
 def finish(conn: Connection, schema: str, deploy_id: int, outcome: Outcome) -> None:
     """Close the deploy."""
     _run(conn, schema, "finish_deploy", {"id": deploy_id, "outcome": str(outcome)})
+
+
+def driver_pid(conn: Connection, schema: str) -> int | None:
+    """The backend pid of the process driving a deploy now (holding the deploy lock), if any."""
+    try:
+        row = conn.execute(_queries(schema)["lock_holder"], {"schema": schema}).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    return cast(int, row[0]) if row else None
 
 
 class DeployLock:
