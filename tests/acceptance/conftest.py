@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -13,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.sandbox import Sandbox, make_sandbox
+from tests.acceptance.sandbox import Sandbox, make_sandbox, run_cli
 
 
 @dataclass
@@ -26,22 +24,7 @@ class Project:
         self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
         """Run ``spectral-deploy ARGS`` in the project; never raises on a non-zero exit."""
-        environ = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("SPECTRAL_") and key != "DATABASE_URL"
-        }
-        environ.update(env or {})
-        environ["COLUMNS"] = "200"
-        return subprocess.run(
-            [sys.executable, "-m", "spectral_deploy", *args],
-            cwd=self.root,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_cli(self.root, args, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

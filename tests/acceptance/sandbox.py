@@ -63,6 +63,30 @@ stale_after_seconds = 3
 """
 
 
+def run_cli(
+    root: Path, args: tuple[str, ...], *, env: Mapping[str, str] | None, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``spectral-deploy ARGS`` in ``root`` as a user runs it: this run's own ``SPECTRAL_*`` and
+    ``DATABASE_URL`` left out of the environment, a wide terminal; never raises on a non-zero
+    exit."""
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("SPECTRAL_") and key != "DATABASE_URL"
+    }
+    environ.update(env or {})
+    environ["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "spectral_deploy", *args],
+        cwd=root,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @dataclass
 class Sandbox:
     """A project directory holding the shop's repository and the sandbox state."""
@@ -76,22 +100,7 @@ class Sandbox:
         self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 180
     ) -> subprocess.CompletedProcess[str]:
         """``spectral-deploy ARGS`` in the project; never raises on a non-zero exit."""
-        environ = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("SPECTRAL_") and k != "DATABASE_URL"
-        }
-        environ.update(env or {})
-        environ["COLUMNS"] = "200"
-        return subprocess.run(
-            [sys.executable, "-m", "spectral_deploy", *args],
-            cwd=self.root,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_cli(self.root, args, env=env, timeout=timeout)
 
     def ok(
         self, *args: str, env: Mapping[str, str] | None = None
