@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from uuid import uuid4
 
 import pytest
 
 from spectral_deploy import Event, Handlers
+from spectral_deploy.config import OutboxConfig
 from spectral_deploy.outbox.memstore import MemoryStore
 from spectral_deploy.outbox.store import Lease, WorkerInfo, WorkerState
 from spectral_deploy.outbox.worker import Worker, WorkerSettings, WorkerSummary
@@ -21,6 +24,12 @@ FAST = {
     "backoff_base_seconds": 0.001,
     "backoff_max_seconds": 0.01,
 }
+
+
+def fast_settings(**overrides: Any) -> WorkerSettings:
+    """The ``[outbox]`` defaults for generation 5, with short heartbeats, polls and backoffs."""
+    defaults = WorkerSettings.from_config(OutboxConfig(), generation=5)
+    return dataclasses.replace(defaults, **{**FAST, **overrides})
 
 
 class Running:
@@ -64,7 +73,7 @@ def start(store: MemoryStore) -> Iterator[Callable[..., Running]]:
     running: list[Running] = []
 
     def launch(handlers: Handlers, **overrides: object) -> Running:
-        settings = WorkerSettings(**{"generation": 5, **FAST, **overrides})  # type: ignore[arg-type]
+        settings = fast_settings(**overrides)
         instance = Running(Worker(handlers, settings, lambda: store, app="test"))
         running.append(instance)
         return instance
@@ -245,7 +254,7 @@ def test_handler_loading_failure_is_recorded(store: MemoryStore) -> None:
     def broken() -> Handlers:
         raise ImportError("no module named shop")
 
-    worker = Worker(broken, WorkerSettings(generation=5, **FAST), lambda: store)  # type: ignore[arg-type]
+    worker = Worker(broken, fast_settings(), lambda: store)
     with pytest.raises(ImportError):
         worker.run()
     entry = store.workers[worker.id]

@@ -53,18 +53,19 @@ class Wakeable(Protocol):
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """How one worker process claims and retries (see ``OutboxConfig`` for the meanings)."""
+    """How one worker process claims and retries (see ``OutboxConfig`` for the meanings and the
+    defaults: build it with ``from_config``)."""
 
     generation: int
-    concurrency: int = 1
-    batch_rows: int = 100
-    lease_seconds: float = 30.0
-    heartbeat_seconds: float = 3.0
-    stale_after_seconds: float = 15.0
-    poll_seconds: float = 2.0
-    max_attempts: int = 10
-    backoff_base_seconds: float = 1.0
-    backoff_max_seconds: float = 600.0
+    concurrency: int
+    batch_rows: int
+    lease_seconds: float
+    heartbeat_seconds: float
+    stale_after_seconds: float
+    poll_seconds: float
+    max_attempts: int
+    backoff_base_seconds: float
+    backoff_max_seconds: float
     # a legacy drain claims only the topics it has handlers for, at a bounded rate
     topics: frozenset[str] | None = None
     max_rows_per_second: float | None = None
