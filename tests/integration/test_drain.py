@@ -8,45 +8,25 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from spectral_deploy import emit, emit_many
+from spectral_deploy import emit_many
 from spectral_deploy.db import Database
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.generations import GenerationState
-from tests.fixtures.outbox_app import CREATE_TABLE
 from tests.integration.workers import (
     FAST_SETTINGS,
     REPO,
     WorkerProcess,
+    emit_work,
+    handled_ids,
+    query,
+    scalar,
     start_worker,
     wait_until,
 )
 
 APP = "tests.fixtures.outbox_app:handlers"
-
-
-@pytest.fixture
-def db(database: Database) -> Database:
-    """The test database with the handlers' record table."""
-    with database.connect() as conn:
-        conn.execute(CREATE_TABLE)
-        conn.commit()
-    return database
-
-
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        if worker.process.poll() is None:
-            worker.process.kill()
-            worker.process.wait()
 
 
 def drain_argv(*args: str, settings: dict[str, str] | None = None) -> list[str]:
@@ -88,36 +68,15 @@ def start_drain(db: Database, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def query(db: Database, text: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with db.connect() as conn:
-        return conn.execute(text, params).fetchall()  # type: ignore[arg-type]
-
-
-def scalar(db: Database, text: str, params: tuple[Any, ...] = ()) -> Any:
-    return query(db, text, params)[0][0]
-
-
-def strand(db: Database, generation: int, count: int, **payload: Any) -> list[int]:
-    """Rows of a generation that no worker will ever claim."""
-    with db.connect() as conn:
-        ids = [emit(conn, "test.work", payload, generation=generation) for _ in range(count)]
-        conn.commit()
-    return ids
-
-
-def handled(db: Database) -> list[int]:
-    return [row[0] for row in query(db, "SELECT event_id FROM test_handled ORDER BY event_id")]
-
-
 def test_process_mode_handles_stranded_rows_and_records_it(db: Database) -> None:
     """Rows of a dead generation are handled with --app's handlers; the ledger has the story."""
-    ids = strand(db, 8, 150)
+    ids = emit_work(db, 8, 150)
     result = run_drain(db, "--target-generation", "8", "--app", APP, "--yes")
     assert result.returncode == 0, result.stderr
     assert "preflight for generation 8" in result.stdout
     assert "test.work" in result.stdout
     assert "generation 8 is drained" in result.stdout
-    assert handled(db) == ids
+    assert handled_ids(db) == ids
     assert scalar(db, "SELECT count(*) FROM spectral.outbox") == 0
     entries = query(
         db, "SELECT action, outcome, details FROM spectral.ledger WHERE kind = 'drain' ORDER BY id"
@@ -128,7 +87,7 @@ def test_process_mode_handles_stranded_rows_and_records_it(db: Database) -> None
 
 def test_unhandled_topics_stay_and_are_reported(db: Database) -> None:
     """A topic the handlers do not know is left in place, named, and makes the exit 1."""
-    strand(db, 8, 10)
+    emit_work(db, 8, 10)
     with db.connect() as conn:
         emit_many(conn, [("unknown.topic", {})] * 3, generation=8)
         conn.commit()
@@ -138,7 +97,7 @@ def test_unhandled_topics_stay_and_are_reported(db: Database) -> None:
     assert "left: unknown.topic: 3 unfinished" in result.stdout
     rows = query(db, "SELECT topic, state, attempt FROM spectral.outbox")
     assert rows == [("unknown.topic", "pending", 0)] * 3, "never claimed, never dropped"
-    assert len(handled(db)) == 10
+    assert len(handled_ids(db)) == 10
 
 
 def test_adopt_mode_restamps_to_the_active_generation(
@@ -149,12 +108,12 @@ def test_adopt_mode_restamps_to_the_active_generation(
         for _ in range(3):
             generations.allocate(conn, db.schema, tag="v")
         generations.set_state(conn, db.schema, 3, GenerationState.ACTIVE)
-    ids = strand(db, 2, 40)
+    ids = emit_work(db, 2, 40)
     workers.append(start_worker(db, 3, tmp_path))
     result = run_drain(db, "--target-generation", "2", "--mode", "adopt", "--yes")
     assert result.returncode == 0, result.stderr
     assert "adopted 40 row(s) into generation 3" in result.stdout
-    wait_until(lambda: handled(db) == ids)
+    wait_until(lambda: handled_ids(db) == ids)
     assert {row[0] for row in query(db, "SELECT DISTINCT generation FROM test_handled")} == {3}
     finish = query(db, "SELECT details FROM spectral.ledger WHERE action = 'drain-finish'")[0][0]
     assert finish["adopted"] == 40
@@ -163,7 +122,7 @@ def test_adopt_mode_restamps_to_the_active_generation(
 
 def test_adopt_keeps_the_original_generation_and_skips_live_leases(db: Database) -> None:
     """A row under a live lease is not re-stamped; the others remember where they came from."""
-    strand(db, 2, 5)
+    emit_work(db, 2, 5)
     with db.connect() as conn:
         conn.execute(
             "UPDATE spectral.outbox SET lease_owner = gen_random_uuid(), attempt = 1, "
@@ -187,7 +146,7 @@ def test_refuses_while_a_live_worker_of_g_runs(
     db: Database, workers: list[WorkerProcess], tmp_path: Path
 ) -> None:
     """Exit 3 with the reason; --force drains next to it."""
-    ids = strand(db, 8, 60, sleep=0.1)
+    ids = emit_work(db, 8, 60, sleep=0.1)
     workers.append(start_worker(db, 8, tmp_path, settings={"outbox.batch_rows": "5"}))
     running = "SELECT count(*) FROM spectral.workers WHERE state = 'running'"
     wait_until(lambda: scalar(db, running) == 1)
@@ -198,32 +157,32 @@ def test_refuses_while_a_live_worker_of_g_runs(
     forced = run_drain(db, "--target-generation", "8", "--app", APP, "--yes", "--force")
     assert forced.returncode == 0, forced.stderr
     assert "--force: draining next to 1 live worker(s)" in forced.stderr
-    assert handled(db) == ids, "each row handled once, by the worker or the drain"
+    assert handled_ids(db) == ids, "each row handled once, by the worker or the drain"
     assert scalar(db, "SELECT count(DISTINCT pid) FROM test_handled") == 2
 
 
 def test_a_killed_drain_rerun_loses_nothing(db: Database) -> None:
     """SIGKILL halfway, run again at once: every row handled; only the killed batch may repeat."""
-    ids = strand(db, 8, 120, sleep=0.02)
+    ids = emit_work(db, 8, 120, sleep=0.02)
     proc = start_drain(db, "--target-generation", "8", "--app", APP, "--yes")
-    wait_until(lambda: len(handled(db)) >= 30, timeout=30)
+    wait_until(lambda: len(handled_ids(db)) >= 30, timeout=30)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    before = len(handled(db))
+    before = len(handled_ids(db))
     assert before < 120
     # a long staleness window: only the pid check can tell the killed drain is gone
     patient = {"outbox.stale_after_seconds": "120"}
     result = run_drain(db, "--target-generation", "8", "--app", APP, "--yes", settings=patient)
     assert result.returncode == 0, result.stderr
     assert "process" in result.stdout and "is gone" in result.stdout
-    assert set(handled(db)) == set(ids)
-    repeats = len(handled(db)) - len(ids)
+    assert set(handled_ids(db)) == set(ids)
+    repeats = len(handled_ids(db)) - len(ids)
     assert repeats <= 100, "at most the batch the killed drain held runs again"
 
 
 def test_concurrent_drains_never_double_handle(db: Database) -> None:
     """Two forced drains of the same generation at once: each row handled exactly once."""
-    ids = strand(db, 8, 400, sleep=0.001)
+    ids = emit_work(db, 8, 400, sleep=0.001)
     results: list[subprocess.CompletedProcess[str]] = []
 
     def one() -> None:
@@ -236,12 +195,12 @@ def test_concurrent_drains_never_double_handle(db: Database) -> None:
     for thread in threads:
         thread.join()
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
-    assert handled(db) == ids
+    assert handled_ids(db) == ids
 
 
 def test_dry_run_changes_nothing(db: Database) -> None:
     """--dry-run prints the preflight and the plan, and touches no row."""
-    strand(db, 8, 7)
+    emit_work(db, 8, 7)
     result = run_drain(db, "--target-generation", "8", "--app", APP, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "dry run: would handle 7 row(s) of generation 8" in result.stdout
@@ -251,7 +210,7 @@ def test_dry_run_changes_nothing(db: Database) -> None:
 
 def test_generation_mismatch_is_said(db: Database) -> None:
     """Handlers of another generation: a warning that payload formats may differ."""
-    strand(db, 8, 2)
+    emit_work(db, 8, 2)
     result = run_drain(
         db, "--target-generation", "8", "--app", APP, "--yes", SPECTRAL_GENERATION="9"
     )
@@ -261,7 +220,7 @@ def test_generation_mismatch_is_said(db: Database) -> None:
 
 def test_dead_rows_make_the_exit_1(db: Database) -> None:
     """A row that dead-letters during the drain is listed and the exit is 1."""
-    strand(db, 8, 1, always_fail=True)
+    emit_work(db, 8, 1, always_fail=True)
     result = run_drain(
         db, "--target-generation", "8", "--app", APP, "--yes", SPECTRAL_OUTBOX_MAX_ATTEMPTS="2"
     )

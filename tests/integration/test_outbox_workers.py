@@ -4,57 +4,20 @@ from __future__ import annotations
 
 import itertools
 import signal
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from spectral_deploy import emit, emit_many
 from spectral_deploy.db import Database
 from spectral_deploy.outbox.status import OutboxStatus, read_status
-from tests.fixtures.outbox_app import CREATE_TABLE
-from tests.integration.workers import WorkerProcess, start_worker, wait_until
-
-
-@pytest.fixture
-def db(database: Database) -> Database:
-    """The test database with the handlers' record table."""
-    with database.connect() as conn:
-        conn.execute(CREATE_TABLE)
-        conn.commit()
-    return database
-
-
-@pytest.fixture
-def workers(db: Database, tmp_path: Path) -> Iterator[list[WorkerProcess]]:
-    """Started workers; any still running at the end are stopped."""
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        if worker.process.poll() is None:
-            worker.process.kill()
-            worker.process.wait()
-
-
-def query(db: Database, text: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with db.connect() as conn:
-        return conn.execute(text, params).fetchall()  # type: ignore[arg-type]
-
-
-def scalar(db: Database, text: str, params: tuple[Any, ...] = ()) -> Any:
-    return query(db, text, params)[0][0]
-
-
-def emit_work(db: Database, generation: int, count: int, **payload: Any) -> list[int]:
-    with db.connect() as conn:
-        ids = [emit(conn, "test.work", payload, generation=generation) for _ in range(count)]
-        conn.commit()
-    return ids
-
-
-def handled_ids(db: Database) -> list[int]:
-    return [row[0] for row in query(db, "SELECT event_id FROM test_handled ORDER BY event_id")]
+from tests.integration.workers import (
+    WorkerProcess,
+    emit_work,
+    handled_ids,
+    query,
+    scalar,
+    start_worker,
+    wait_until,
+)
 
 
 def test_a_worker_handles_only_its_generation(

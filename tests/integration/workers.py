@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from spectral_deploy import emit
 from spectral_deploy.db import Database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,3 +78,25 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30, interval: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def query(db: Database, text: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with db.connect() as conn:
+        return conn.execute(text, params).fetchall()  # type: ignore[arg-type]
+
+
+def scalar(db: Database, text: str, params: tuple[Any, ...] = ()) -> Any:
+    return query(db, text, params)[0][0]
+
+
+def emit_work(db: Database, generation: int, count: int, **payload: Any) -> list[int]:
+    """``count`` committed ``test.work`` rows stamped with ``generation``."""
+    with db.connect() as conn:
+        ids = [emit(conn, "test.work", payload, generation=generation) for _ in range(count)]
+        conn.commit()
+    return ids
+
+
+def handled_ids(db: Database) -> list[int]:
+    """Event ids the fixture handlers recorded, in order."""
+    return [row[0] for row in query(db, "SELECT event_id FROM test_handled ORDER BY event_id")]
