@@ -207,14 +207,12 @@ class Deployer:
         """The first deploy has no blue to keep warm: it is complete once it cut over."""
         schema = self.database.schema
         with self.database.connect() as conn, conn.transaction():
-            store.finish(conn, schema, deploy.id, Outcome.COMPLETED)
-            append(
+            _close(
                 conn,
                 schema,
-                EntryKind.DEPLOY,
+                deploy.id,
+                Outcome.COMPLETED,
                 "finish",
-                outcome=LedgerOutcome.OK,
-                deploy_id=deploy.id,
                 to_generation=deploy.generation,
                 details={"first_deploy": True},
             )
@@ -297,14 +295,12 @@ class Deployer:
                         GenerationState.FAILED,
                         reason=f"deploy {deploy.id} aborted",
                     )
-                store.finish(conn, schema, deploy.id, Outcome.ABORTED)
-                append(
+                _close(
                     conn,
                     schema,
-                    EntryKind.DEPLOY,
+                    deploy.id,
+                    Outcome.ABORTED,
                     "abort",
-                    outcome=LedgerOutcome.OK,
-                    deploy_id=deploy.id,
                     generation=deploy.generation,
                     details={"step_reached": deploy.step, "failed_step": deploy.failed_step},
                 )
@@ -341,14 +337,12 @@ class Deployer:
                     say=self.say,
                 )
             with self.database.connect() as conn, conn.transaction():
-                store.finish(conn, schema, deploy.id, Outcome.COMPLETED)
-                append(
+                _close(
                     conn,
                     schema,
-                    EntryKind.DEPLOY,
+                    deploy.id,
+                    Outcome.COMPLETED,
                     "finish",
-                    outcome=LedgerOutcome.OK,
-                    deploy_id=deploy.id,
                     from_generation=old,
                     to_generation=deploy.generation,
                     details={"rows_left_at_old_generation": rows_left},
@@ -490,6 +484,34 @@ class Deployer:
                 details=details,
             )
             conn.commit()
+
+
+def _close(
+    conn: store.Connection,
+    schema: str,
+    deploy_id: int,
+    outcome: Outcome,
+    action: str,
+    *,
+    generation: int | None = None,
+    from_generation: int | None = None,
+    to_generation: int | None = None,
+    details: dict[str, Any],
+) -> None:
+    """Close a deploy and record it in the ledger, in the caller's transaction."""
+    store.finish(conn, schema, deploy_id, outcome)
+    append(
+        conn,
+        schema,
+        EntryKind.DEPLOY,
+        action,
+        outcome=LedgerOutcome.OK,
+        deploy_id=deploy_id,
+        generation=generation,
+        from_generation=from_generation,
+        to_generation=to_generation,
+        details=details,
+    )
 
 
 def _health_condition(kind: str, health: Any) -> Condition:
