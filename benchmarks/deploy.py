@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,22 +28,10 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from spectral_deploy.sandbox.shop import build_repository
+from spectral_deploy.sandbox.shop import Ports, build_repository, local_settings
 
-SETTINGS = """
-[hosting]
-provider = "local"
-web_command = "{{python}} -m shop.web --port {{port}}"
-worker_app = "shop.handlers:handlers"
-workers = 2
-blue_port = {blue}
-green_port = {green}
-
-[dns]
-provider = "local"
-listen = "127.0.0.1:{router}"
-ttl = {ttl}
-
+# faster worker heartbeats than the defaults, so that a retired color's workers are seen gone soon
+TUNING = """
 [outbox]
 poll_seconds = 0.5
 heartbeat_seconds = 1
@@ -52,10 +39,24 @@ stale_after_seconds = 5
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def new_project(prefix: str, ttl: int) -> tuple[Path, Ports]:
+    """A throwaway shop repository on the local providers (two workers per color)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    ports = Ports.free()
+    build_repository(root, settings=local_settings(ports, workers=2, ttl=ttl, tuning=TUNING))
+    return root, ports
+
+
+def tear_down(root: Path) -> None:
+    """Stop the project's processes and delete it."""
+    subprocess.run(
+        [sys.executable, "-m", "spectral_deploy", "sandbox", "down"],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def cli(root: Path, *args: str) -> float:
@@ -123,10 +124,7 @@ def step_times(url: str, tag: str) -> dict[str, float]:
 
 
 def one_run(ttl: int) -> dict[str, Any]:
-    root = Path(tempfile.mkdtemp(prefix="spectral-deploy-bench-"))
-    root.chmod(0o755)
-    ports = {"blue": free_port(), "green": free_port(), "router": free_port()}
-    build_repository(root, settings=SETTINGS.format(ttl=ttl, **ports))
+    root, ports = new_project("spectral-deploy-bench-", ttl)
     try:
         first = cli(root, "deploy", "v1.0.0")
         url = subprocess.run(
@@ -141,7 +139,7 @@ def one_run(ttl: int) -> dict[str, Any]:
             live_row = live.fetchone()
         assert live_row is not None
         green = "green" if live_row[0] == "blue" else "blue"
-        poller = Poller(ports["router"])
+        poller = Poller(ports.router)
         poller.start(green)
         second = cli(root, "deploy", "v1.1.0")
         deadline = time.monotonic() + ttl + 10
@@ -163,13 +161,7 @@ def one_run(ttl: int) -> dict[str, Any]:
             "public_request_failures": poller.failures,
         }
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "spectral_deploy", "sandbox", "down"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        tear_down(root)
 
 
 def main() -> None:

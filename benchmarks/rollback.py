@@ -12,11 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,24 +24,15 @@ sys.path.insert(0, str(HERE))
 
 import deploy as deploy_bench  # the deploy benchmark's sandbox helpers
 
-from spectral_deploy.sandbox.shop import build_repository
-
 
 def one_run(ttl: int) -> dict[str, Any]:
-    root = Path(tempfile.mkdtemp(prefix="spectral-rollback-bench-"))
-    root.chmod(0o755)
-    ports = {
-        "blue": deploy_bench.free_port(),
-        "green": deploy_bench.free_port(),
-        "router": deploy_bench.free_port(),
-    }
-    build_repository(root, settings=deploy_bench.SETTINGS.format(ttl=ttl, **ports))
+    root, ports = deploy_bench.new_project("spectral-rollback-bench-", ttl)
     try:
         deploy_bench.cli(root, "deploy", "v1.0.0")
         deploy_bench.cli(root, "deploy", "v1.1.0")
         record = json.loads((root / ".spectral" / "dns" / "record.json").read_text())
         blue = "blue" if record["target"] == "green" else "green"
-        poller = deploy_bench.Poller(ports["router"])
+        poller = deploy_bench.Poller(ports.router)
         poller.start(blue)
         time.sleep(0.5)
         started_wall = time.time()
@@ -63,13 +51,7 @@ def one_run(ttl: int) -> dict[str, Any]:
             "public_request_failures": poller.failures,
         }
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "spectral_deploy", "sandbox", "down"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        deploy_bench.tear_down(root)
 
 
 def main() -> None:

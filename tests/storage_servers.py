@@ -15,13 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from spectral_deploy.sandbox.shop import free_port
+
 STARTUP_TIMEOUT_SECONDS = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
@@ -40,7 +36,7 @@ def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="session")
 def gcs_emulator() -> Iterator[str]:
     """gcp-storage-emulator in memory on a free port; yields its STORAGE_EMULATOR_HOST."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -70,7 +66,7 @@ def s3_endpoint() -> Iterator[str]:
     # imported here: moto takes ~0.4 s to import, and most sessions never need it
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,33 +21,14 @@ import psycopg
 
 from spectral_deploy.sandbox.shop import (
     STANDARD_RELEASES,
+    Ports,
     ShopRelease,
     add_release,
     build_repository,
+    local_settings,
 )
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-SETTINGS = """
-[hosting]
-provider = "local"
-web_command = "{{python}} -m shop.web --port {{port}}"
-worker_app = "shop.handlers:handlers"
-workers = 2
-blue_port = {blue}
-green_port = {green}
-
-[dns]
-provider = "local"
-record = "shop.localhost"
-listen = "127.0.0.1:{router}"
-ttl = 1
-
+TUNING = """
 [deploy]
 smoke_paths = ["/health", "/"]
 hold_seconds = 600
@@ -199,7 +179,8 @@ def make_sandbox(
 ) -> Sandbox:
     root = Path(tempfile.mkdtemp(prefix="spectral-sandbox-"))
     root.chmod(0o755)
-    ports = {"blue": free_port(), "green": free_port(), "router": free_port()}
-    settings = SETTINGS.format(workers_ready=workers_ready, **ports)
+    ports = Ports.free()
+    tuning = TUNING.format(workers_ready=workers_ready)
+    settings = local_settings(ports, workers=2, tuning=tuning)
     commits = build_repository(root, releases, settings=settings)
-    return Sandbox(root=root, router=ports["router"], commits=commits)
+    return Sandbox(root=root, router=ports.router, commits=commits)

@@ -22,7 +22,8 @@ from playwright.sync_api import expect, sync_playwright
 from prometheus_client.parser import text_string_to_metric_families
 
 from spectral_deploy.outbox import emit_many
-from tests.acceptance.sandbox import Sandbox, free_port, make_sandbox
+from spectral_deploy.sandbox.shop import free_port
+from tests.acceptance.sandbox import Sandbox, make_sandbox
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Playwright adds --headless itself (headless=True) and --user-data-dir (a fresh directory)

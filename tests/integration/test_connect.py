@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -11,12 +10,7 @@ from spectral_deploy.config import DatabaseConfig, load_config
 from spectral_deploy.db import Database, open_database
 from spectral_deploy.db.connect import connect
 from spectral_deploy.errors import DatabaseUnreachable, SchemaNotInstalled
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from spectral_deploy.sandbox.shop import free_port
 
 
 def test_unreachable_server_names_host_and_port_not_the_password() -> None:

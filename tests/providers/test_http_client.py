@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 
@@ -11,6 +10,7 @@ import pytest
 
 from spectral_deploy.errors import ProviderError
 from spectral_deploy.providers.http import ApiClient, Secret
+from spectral_deploy.sandbox.shop import free_port
 from tests.providers.conftest import FAST_RETRIES, RecordedSleep
 from tests.providers.fakes.base import FakeServer, Recorded, Reply, route
 
@@ -45,17 +45,11 @@ def client(base_url: str, sleep: RecordedSleep, timeout: float = 5.0) -> ApiClie
     )
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_refused_connection_is_retried_then_named() -> None:
     """Nothing listening: every attempt is made (the request never left), then a ProviderError."""
     sleep = RecordedSleep()
     with pytest.raises(ProviderError) as caught:
-        client(f"http://127.0.0.1:{closed_port()}", sleep).request("POST", "/x", operation="create")
+        client(f"http://127.0.0.1:{free_port()}", sleep).request("POST", "/x", operation="create")
     assert str(caught.value).startswith("acme create: cannot reach the API")
     assert caught.value.status is None
     assert len(sleep.waits) == FAST_RETRIES.attempts - 1

@@ -20,8 +20,8 @@ import pytest
 from spectral_deploy.db.embedded import EmbeddedServer
 from spectral_deploy.providers.base import Color, ReleaseSpec
 from spectral_deploy.providers.local.hosting import LocalHosting
-from spectral_deploy.sandbox.shop import STANDARD_RELEASES, build_repository
-from tests.acceptance.sandbox import Sandbox, free_port
+from spectral_deploy.sandbox.shop import STANDARD_RELEASES, build_repository, free_port
+from tests.acceptance.sandbox import Sandbox
 from tests.providers.conftest import TOKENS
 from tests.providers.fakes import FakeCloudflare, FakeRender
 

@@ -13,7 +13,6 @@ counted from the database or the load generator. The project is deleted at the e
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from spectral_deploy.rollback.plan import PlanContext, make_plan
 from spectral_deploy.rollback.run import RollbackRunner
 from spectral_deploy.sandbox.control import down
 from spectral_deploy.sandbox.load import APP_FAULT, LoadGenerator, LoadStats
-from spectral_deploy.sandbox.shop import ShopRelease, build_repository
+from spectral_deploy.sandbox.shop import Ports, ShopRelease, build_repository, local_settings
 
 __all__ = ["DEMO_RELEASES", "DemoSummary", "Scenario", "run_demo"]
 
@@ -46,21 +45,8 @@ DEMO_RELEASES = (
 FAULT_SECONDS = 2.0
 SETTLE_SECONDS = 60.0
 
-SETTINGS = """# The sandbox demo's project: local providers, a one-second TTL.
-[hosting]
-provider = "local"
-web_command = "{{python}} -m shop.web --port {{port}}"
-worker_app = "shop.handlers:handlers"
-workers = 1
-blue_port = {blue}
-green_port = {green}
-
-[dns]
-provider = "local"
-record = "shop.localhost"
-listen = "127.0.0.1:{router}"
-ttl = 1
-
+# the demo's project: one worker per color, a one-second TTL
+TUNING = """
 [deploy]
 smoke_paths = ["/health", "/"]
 hold_seconds = 600
@@ -137,8 +123,8 @@ def run_demo(say: Say, *, keep: bool = False) -> DemoSummary:
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="spectral-demo-"))
     root.chmod(0o755)
-    ports = {"blue": _free_port(), "green": _free_port(), "router": _free_port()}
-    build_repository(root, DEMO_RELEASES, settings=SETTINGS.format(**ports))
+    ports = Ports.free()
+    build_repository(root, DEMO_RELEASES, settings=local_settings(ports, tuning=TUNING))
     config = load_config(cwd=root, environ={})
     say(f"A project with the sample shop, tagged v1.0.0 to v1.3.0, in {root}", None)
     load: LoadGenerator | None = None
@@ -146,8 +132,8 @@ def run_demo(say: Say, *, keep: bool = False) -> DemoSummary:
         database = open_database(config)
         story = _Story(config, database, say)
         story.deploy("v1.0.0", "Deploy v1.0.0 as the first generation: blue")
-        load = LoadGenerator(ports["router"]).start()
-        say(f"Live traffic: orders posted through the router on 127.0.0.1:{ports['router']}", None)
+        load = LoadGenerator(ports.router).start()
+        say(f"Live traffic: orders posted through the router on 127.0.0.1:{ports.router}", None)
         story.deploy("v1.1.0", "Deploy v1.1.0 to green, with the expand migration 0003")
         story.fault(load, "v1.1.0 misbehaves: some checkouts answer 500 (a behaviour fault)")
         class_2 = story.rollback(Symptom.BEHAVIOR, "Class 2: behaviour fault, flip back to blue")
@@ -287,9 +273,3 @@ class _Story:
         with self.database.connect() as conn:
             row = conn.execute(query, (generation,)).fetchone()
         return row is not None and row[0] == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -9,6 +9,7 @@ the expand migration's column; it ships the migrations up to ``migrations``.
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,9 +19,12 @@ from spectral_deploy.errors import InputError
 
 __all__ = [
     "STANDARD_RELEASES",
+    "Ports",
     "ShopRelease",
     "add_release",
     "build_repository",
+    "free_port",
+    "local_settings",
     "template_dir",
 ]
 
@@ -41,6 +45,48 @@ STANDARD_RELEASES = (
     ShopRelease("v1.0.0", "1.0.0", migrations=2, writes_email=False),
     ShopRelease("v1.1.0", "1.1.0", migrations=3),
 )
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The loopback ports of a sandbox: each color's web app and the router (the record)."""
+
+    blue: int
+    green: int
+    router: int
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Three ports nothing listens on now."""
+        return cls(blue=free_port(), green=free_port(), router=free_port())
+
+
+def local_settings(ports: Ports, *, workers: int = 1, ttl: int = 1, tuning: str = "") -> str:
+    """A ``spectral.toml`` that runs the shop on the local providers: the supervisor runs each
+    color's web app and ``workers`` worker processes, the router on ``ports.router`` is the DNS
+    record with a ``ttl``-second TTL. ``tuning`` (more TOML: ``[deploy]``, ``[outbox]``) is
+    appended as it is."""
+    return f"""[hosting]
+provider = "local"
+web_command = "{{python}} -m shop.web --port {{port}}"
+worker_app = "shop.handlers:handlers"
+workers = {workers}
+blue_port = {ports.blue}
+green_port = {ports.green}
+
+[dns]
+provider = "local"
+record = "shop.localhost"
+listen = "127.0.0.1:{ports.router}"
+ttl = {ttl}
+{tuning}"""
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def template_dir() -> Path:
