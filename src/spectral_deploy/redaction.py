@@ -59,9 +59,17 @@ SECRET_ENVIRONMENT = (
 )
 URL_ENVIRONMENT = ("DATABASE_URL", "SPECTRAL_DATABASE_URL", "SPECTRAL_DATABASE_APP_URL")
 
-_secrets: set[str] = set()
-_lock = threading.Lock()
-_ordered: tuple[str, ...] = ()
+
+class _Registry:
+    """The registered secrets, longest first (so a secret's prefix never leaves a tail)."""
+
+    def __init__(self) -> None:
+        self.values: set[str] = set()
+        self.ordered: tuple[str, ...] = ()
+        self.lock = threading.Lock()
+
+
+_registry = _Registry()
 
 # scheme://user:password@ -- the password runs to the last "@" before whitespace or a quote
 _URL_USERINFO = re.compile(
@@ -92,12 +100,11 @@ def _forms(value: str) -> set[str]:
 
 def register_secret(value: str, *, min_chars: int = MIN_SECRET_CHARS) -> None:
     """Redact ``value`` (raw, percent-encoded and decoded) from everything printed from now on."""
-    global _ordered
     if len(value) < min_chars:
         return
-    with _lock:
-        _secrets.update(_forms(value))
-        _ordered = tuple(sorted(_secrets, key=len, reverse=True))
+    with _registry.lock:
+        _registry.values.update(_forms(value))
+        _registry.ordered = tuple(sorted(_registry.values, key=len, reverse=True))
 
 
 def url_password(url: str) -> str | None:
@@ -136,7 +143,7 @@ def redact(text: str) -> str:
     """``text`` with every registered secret and every secret-shaped value replaced by ``***``."""
     if not text:
         return text
-    for secret in _ordered:
+    for secret in _registry.ordered:
         if secret in text:
             text = text.replace(secret, REDACTED)
     for pattern in _PATTERNS:

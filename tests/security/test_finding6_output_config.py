@@ -78,5 +78,5 @@ def test_negative_timeouts_refused(tmp_path: Path, key: str) -> None:
     """A negative timeout (which PostgreSQL would read as "no timeout") is a config error."""
     with pytest.raises(ConfigError, match=key):
         _config(tmp_path, f"[database]\n{key} = -1\n")
-    with pytest.raises(ConfigError, match="migrations.statement_timeout_seconds"):
+    with pytest.raises(ConfigError, match=r"migrations\.statement_timeout_seconds"):
         _config(tmp_path, "[migrations]\nstatement_timeout_seconds = -5\n")
