@@ -98,7 +98,7 @@ def stop(
     slot = _color(color)
     if not yes:
         typer.confirm(f"Stop slot {slot}?", abort=True)
-    hosting = providers.hosting_provider(state(ctx).config(), state(ctx).database().url)
+    hosting = providers.hosting_provider(state(ctx).config(), state(ctx).database(create=True).url)
     hosting.stop(slot)
     console.success(f"slot {slot} stopped")
 
@@ -119,6 +119,6 @@ def scale(
     slot = _color(color)
     if not yes:
         typer.confirm(f"Scale slot {slot} to {workers} worker(s)?", abort=True)
-    hosting = providers.hosting_provider(state(ctx).config(), state(ctx).database().url)
+    hosting = providers.hosting_provider(state(ctx).config(), state(ctx).database(create=True).url)
     hosting.scale_workers(slot, workers)
     console.success(f"slot {slot}: {workers} worker(s)")

@@ -46,11 +46,19 @@ class Database:
         )
 
 
-def open_database(config: Config, *, check_schema: bool = True) -> Database:
-    """Resolve, reach and (on the embedded server) install the schema."""
+def open_database(
+    config: Config, *, check_schema: bool = True, create: bool = False
+) -> Database:
+    """Resolve and reach the database, and check Spectral's schema.
+
+    ``create=True`` (commands that write: deploy, allocate, migrate apply, db start ...)
+    may initialise and start the embedded server and install the schema there. Without
+    it nothing is created: a missing server, database or schema (a mistyped data
+    directory or ``database.schema``) is an error, exit 3, naming the command to run.
+    """
     embedded = not config.database.url
     database = Database(
-        url=resolve_url(config),
+        url=resolve_url(config, create=create),
         schema=config.database.schema,
         settings=config.database,
         embedded=embedded,
@@ -60,7 +68,7 @@ def open_database(config: Config, *, check_schema: bool = True) -> Database:
             try:
                 require_schema(conn, database.schema)
             except SchemaNotInstalled:
-                if not embedded:
+                if not (embedded and create):
                     raise
                 install(conn, database.schema)
     return database

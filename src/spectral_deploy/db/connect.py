@@ -22,6 +22,7 @@ from spectral_deploy.errors import (
     DatabaseError,
     DatabaseUnreachable,
     LedgerIsAppendOnly,
+    SchemaNotInstalled,
     SpectralError,
 )
 
@@ -41,28 +42,40 @@ APPLICATION_NAME = "spectral-deploy"
 LEDGER_APPEND_ONLY_SQLSTATE = "SD001"
 
 
-def resolve_url(config: Config, *, start: bool = True) -> str:
-    """The configured database URL, or the embedded server's (started if needed)."""
+def resolve_url(config: Config, *, start: bool = True, create: bool = True) -> str:
+    """The configured database URL, or the embedded server's (started if needed).
+
+    With ``create=False`` (read-only commands) nothing is created: a data directory that
+    holds no server, or a server without Spectral's database, is an error (exit 3) naming
+    the command that creates one. An initialised server that is stopped is still started.
+    """
     if config.database.url:
         return config.database.url
     server = EmbeddedServer(config.embedded_data_dir)
-    status = server.ensure_started() if start else server.status()
+    status = server.ensure_started(create=create) if start else server.status()
     url = status.url("postgres")
     if url is None:
         raise DatabaseUnreachable(
             f"the embedded PostgreSQL server in {config.embedded_data_dir} is not running",
             hint="spectral-deploy db start",
         )
-    ensure_database(url, config.embedded.database)
+    ensure_database(url, config.embedded.database, create=create)
     database_url = status.url(config.embedded.database)
     assert database_url is not None
     return database_url
 
 
-def ensure_database(maintenance_url: str, name: str) -> None:
-    """Create database ``name`` on the server behind ``maintenance_url`` if it is missing."""
+def ensure_database(maintenance_url: str, name: str, *, create: bool = True) -> None:
+    """Create database ``name`` on the server behind ``maintenance_url`` if it is missing
+    (with ``create=False``, a missing one is ``SchemaNotInstalled``)."""
     with connect(maintenance_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists is None and not create:
+            raise SchemaNotInstalled(
+                f"the embedded PostgreSQL server has no database {name!r}: "
+                "Spectral's schema was never installed here",
+                hint="spectral-deploy db init",
+            )
         if exists is None:
             # a concurrent command may create it first
             with contextlib.suppress(pg_errors.DuplicateDatabase):

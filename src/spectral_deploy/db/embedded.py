@@ -122,8 +122,18 @@ class EmbeddedServer:
 
     # -- actions -----------------------------------------------------------
 
-    def ensure_started(self, settings: Mapping[str, str] | None = None) -> ServerStatus:
-        """Initialise the cluster if needed and start it if it is not running."""
+    def ensure_started(
+        self, settings: Mapping[str, str] | None = None, *, create: bool = True
+    ) -> ServerStatus:
+        """Initialise the cluster if needed (only with ``create``) and start it if it is not
+        running. Without ``create`` a directory that holds no server is an error."""
+        if not create and not self.status().initialized:
+            raise EmbeddedServerError(
+                f"there is no embedded PostgreSQL server in {self.data_dir}; "
+                "this command only reads, so it creates none",
+                hint="spectral-deploy db start (to create one there), or fix "
+                "SPECTRAL_EMBEDDED_DATA_DIR / --data-dir / embedded.data_dir",
+            )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self._locked():
             current = self.status()
