@@ -54,7 +54,7 @@ def test_read_only_commands_on_a_missing_data_directory(workdir: Path) -> None:
 
 
 def test_read_only_commands_never_install_the_schema(workdir: Path) -> None:
-    """A server without Spectral's schema, and a mistyped schema: exit 3, `db init`, nothing made."""
+    """A server without Spectral's schema, or a mistyped schema: exit 3, `db init`, none made."""
     try:
         assert cli(workdir, "db", "start").returncode == 0
         for command in READ_ONLY[:-1]:

@@ -44,7 +44,9 @@ def _deployer(ctx: typer.Context, *, create: bool = False) -> Deployer:
     from spectral_deploy.cutover.orchestrator import Deployer
 
     return Deployer.from_config(
-        state(ctx).config(), state(ctx).database(create=create), say=lambda text: console.info(f"  {text}")
+        state(ctx).config(),
+        state(ctx).database(create=create),
+        say=lambda text: console.info(f"  {text}"),
     )
 
 

@@ -46,9 +46,7 @@ class Database:
         )
 
 
-def open_database(
-    config: Config, *, check_schema: bool = True, create: bool = False
-) -> Database:
+def open_database(config: Config, *, check_schema: bool = True, create: bool = False) -> Database:
     """Resolve and reach the database, and check Spectral's schema.
 
     ``create=True`` (commands that write: deploy, allocate, migrate apply, db start ...)
