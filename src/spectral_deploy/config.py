@@ -98,11 +98,16 @@ class BackupConfig:
     cloud SDK's usual environment, never from here. ``recipients`` are age public
     keys (``age1...``). ``pg_bin_dir`` pins where pg_dump/pg_restore are taken from;
     ``scratch_server_url`` is the server ``verify`` restores into (default: the
-    embedded server).
+    embedded server). ``signing_public_keys`` are the Ed25519 public keys
+    (``ed25519:...``) trusted to have written backups: a manifest not signed by one is
+    refused unless ``--allow-unsigned``. ``signing_key_file`` is where the backup writer
+    keeps its private signing key (or ``$SPECTRAL_BACKUP_SIGNING_KEY[_FILE]``).
     """
 
     storage: str = "file://.spectral/backups"
     recipients: tuple[str, ...] = ()
+    signing_public_keys: tuple[str, ...] = ()
+    signing_key_file: Path | None = None
     keep_daily: int = 7
     keep_weekly: int = 4
     keep_monthly: int = 6

@@ -213,7 +213,7 @@ def init(ctx: typer.Context) -> None:
     from spectral_deploy.db.schema import install
 
     config = state(ctx).config()
-    database = open_database(config, check_schema=False)
+    database = open_database(config, check_schema=False, create=True)
     with database.connect() as conn:
         report = install(conn, database.schema)
     if report.applied_now:
