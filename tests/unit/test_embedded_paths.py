@@ -15,18 +15,27 @@ from spectral_deploy.db.embedded import EmbeddedServer, socket_url
 
 
 def test_socket_lives_in_the_data_dir_when_the_path_is_short(tmp_path: Path) -> None:
-    """The socket goes in data_dir/run when AF_UNIX allows it."""
+    """The socket goes in data_dir/run when AF_UNIX allows it; the directory is private."""
     server = EmbeddedServer(tmp_path / "pg")
-    assert server._socket_dir() == (tmp_path / "pg").resolve() / "run"
+    (tmp_path / "pg").mkdir()
+    run = server._socket_dir(None)
+    assert run == (tmp_path / "pg").resolve() / "run"
+    assert run.stat().st_mode & 0o777 == 0o700
 
 
-def test_long_paths_fall_back_to_a_stable_short_socket_dir() -> None:
-    """A data dir too deep for AF_UNIX gets a short socket dir derived from its path."""
+def test_long_paths_fall_back_to_a_fresh_unpredictable_socket_dir() -> None:
+    """A data dir too deep for AF_UNIX gets a new mkdtemp directory each start, never a name
+    derived from its path (which another user could plant first)."""
     deep = Path("/tmp") / ("d" * 60) / ("e" * 60) / "pg"
-    first = EmbeddedServer(deep)._socket_dir()
-    assert len(os.fsencode(first / ".s.PGSQL.5432")) <= embedded.MAX_SOCKET_PATH_BYTES
-    assert first == EmbeddedServer(deep)._socket_dir()
-    assert first != EmbeddedServer(deep.with_name("pg2"))._socket_dir()
+    first = EmbeddedServer(deep)._socket_dir(None)
+    second = EmbeddedServer(deep)._socket_dir(None)
+    try:
+        assert len(os.fsencode(first / ".s.PGSQL.5432")) <= embedded.MAX_SOCKET_PATH_BYTES
+        assert first != second
+        assert first.stat().st_mode & 0o777 == 0o700 and first.stat().st_uid == os.geteuid()
+    finally:
+        first.rmdir()
+        second.rmdir()
 
 
 def test_status_of_an_empty_directory(tmp_path: Path) -> None:

