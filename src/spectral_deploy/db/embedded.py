@@ -46,6 +46,7 @@ from urllib.parse import quote
 from spectral_deploy.errors import EmbeddedServerError
 
 __all__ = [
+    "MARKER_FILE",
     "SERVICE_USER",
     "EmbeddedServer",
     "ServerStatus",
