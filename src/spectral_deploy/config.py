@@ -59,6 +59,11 @@ class DatabaseConfig:
 
     url: str | None = field(default=None, repr=False)
     schema: str = "spectral"
+    # least privilege (docs/security.md): the role owning Spectral's schema, the apps' role,
+    # and (external databases) the URL handed to apps; its password only from the environment
+    owner_role: str = "spectral_owner"
+    app_role: str = "spectral_app"
+    app_url: str | None = field(default=None, repr=False)
     connect_timeout_seconds: int = 5
     statement_timeout_seconds: int = 60
     lock_timeout_seconds: int = 10
@@ -440,6 +445,7 @@ def _apply_override(sections: dict[str, Any], dotted: str, text: str) -> dict[st
 
 _URL_KEYS = {
     "database.url": "export DATABASE_URL='postgresql://user:...@host/db' instead",
+    "database.app_url": "export SPECTRAL_DATABASE_APP_URL='postgresql://app:...@host/db' instead",
     "backup.scratch_server_url": "put the password in PGPASSWORD or ~/.pgpass instead",
     "backup.storage": "cloud credentials come from the SDK's environment "
     "(GOOGLE_APPLICATION_CREDENTIALS, AWS_ACCESS_KEY_ID ...)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -70,7 +71,8 @@ def start(ctx: typer.Context) -> None:
     verb = "already running" if was_running else "started"
     console.success(f"embedded PostgreSQL {status.version} {verb} (pid {status.pid})")
     console.info(f"data: {status.data_dir}")
-    console.info(f"url:  {status.url(state(ctx).config().embedded.database)}")
+    config = state(ctx).config()
+    console.info(f"url:  {status.url(config.embedded.database, user=config.database.owner_role)}")
 
 
 @app.command()
@@ -176,26 +178,46 @@ def _embedded_database_exists(config: Any) -> bool:
     return row is not None
 
 
+class Role(StrEnum):
+    """``db url --role``: whose URL."""
+
+    OWNER = "owner"
+    APP = "app"
+
+
 @app.command()
-def url(ctx: typer.Context) -> None:
-    """Print the connection URL (starts the embedded server if needed).
+def url(
+    ctx: typer.Context,
+    role: Annotated[
+        Role,
+        typer.Option(
+            "--role",
+            help="owner: Spectral's own URL (owns its schema); app: the URL apps get "
+            "(emit and run workers; nothing of the ledger).",
+        ),
+    ] = Role.OWNER,
+) -> None:
+    """Print a connection URL (starts the embedded server if needed).
 
-    For a configured external database the password is never printed.
+    --role app prints what the hosting provider hands to apps as DATABASE_URL. A password
+    is never printed (for an external database it comes from the environment).
 
-    Example: psql "$(spectral-deploy db url)"
+    Example: psql "$(spectral-deploy db url --role app)"
     """
+    from spectral_deploy.config import url_has_password
+    from spectral_deploy.db import Database
     from spectral_deploy.db.connect import resolve_url
 
     config = state(ctx).config()
-    resolved = resolve_url(config)
-    if config.database.url:
-        from urllib.parse import urlsplit, urlunsplit
-
-        parts = urlsplit(resolved)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            resolved = urlunsplit(parts._replace(netloc=netloc))
-            console.warn("the password is not printed; it comes from DATABASE_URL")
+    database = Database(
+        url=resolve_url(config),
+        schema=config.database.schema,
+        settings=config.database,
+        embedded=not config.database.url,
+    )
+    resolved = database.app_url if role is Role.APP else database.url
+    if url_has_password(resolved):
+        console.warn("the password is not printed; it comes from the environment")
     console.info(resolved)
 
 
@@ -215,7 +237,7 @@ def init(ctx: typer.Context) -> None:
     config = state(ctx).config()
     database = open_database(config, check_schema=False, create=True)
     with database.connect() as conn:
-        report = install(conn, database.schema)
+        report = install(conn, database.schema, database.roles, app_tables=database.embedded)
     if report.applied_now:
         applied = ", ".join(str(v) for v in report.applied_now)
         console.success(

@@ -14,10 +14,17 @@ from collections.abc import Iterator
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from spectral_deploy.config import Config, DatabaseConfig
 from spectral_deploy.db.embedded import EmbeddedServer
+from spectral_deploy.db.roles import (
+    Roles,
+    adopt_schema,
+    apply_app_defaults,
+    apply_grants,
+    ensure_roles,
+)
 from spectral_deploy.errors import (
     DatabaseError,
     DatabaseUnreachable,
@@ -59,17 +66,36 @@ def resolve_url(config: Config, *, start: bool = True, create: bool = True) -> s
             f"the embedded PostgreSQL server in {config.embedded_data_dir} is not running",
             hint="spectral-deploy db start",
         )
-    ensure_database(url, config.embedded.database, create=create)
-    database_url = status.url(config.embedded.database)
+    roles = Roles(owner=config.database.owner_role, app=config.database.app_role)
+    ensure_database(
+        url, config.embedded.database, create=create, roles=roles, schema=config.database.schema
+    )
+    database_url = status.url(config.embedded.database, user=roles.owner)
     assert database_url is not None
     return database_url
 
 
-def ensure_database(maintenance_url: str, name: str, *, create: bool = True) -> None:
-    """Create database ``name`` on the server behind ``maintenance_url`` if it is missing
-    (with ``create=False``, a missing one is ``SchemaNotInstalled``)."""
+def ensure_database(
+    maintenance_url: str,
+    name: str,
+    *,
+    create: bool = True,
+    roles: Roles | None = None,
+    schema: str = "spectral",
+) -> None:
+    """Create database ``name`` on the (embedded) server behind ``maintenance_url`` if it is
+    missing (with ``create=False``, a missing one is ``SchemaNotInstalled``), with the owner
+    and app roles, the database owned by the owner role (``roles``, the default names)."""
+    roles = roles or Roles()
     with connect(maintenance_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        row = conn.execute(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if (row is None and create) or (row is not None and row[0] != roles.owner):
+            ensure_roles(conn, roles, login=True)
+        if row is not None and row[0] != roles.owner:
+            _adopt_database(maintenance_url, name, roles, schema)
+        exists = row
         if exists is None and not create:
             raise SchemaNotInstalled(
                 f"the embedded PostgreSQL server has no database {name!r}: "
@@ -79,7 +105,34 @@ def ensure_database(maintenance_url: str, name: str, *, create: bool = True) -> 
         if exists is None:
             # a concurrent command may create it first
             with contextlib.suppress(pg_errors.DuplicateDatabase):
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(name), sql.Identifier(roles.owner)
+                    )
+                )
+            with connect(make_conninfo(maintenance_url, dbname=name), autocommit=True) as db:
+                apply_app_defaults(db, roles)
+
+
+def _adopt_database(maintenance_url: str, name: str, roles: Roles, schema: str) -> None:
+    """A database made before the roles existed: hand it and its schemas to the owner role,
+    and grant the app role its share (as the superuser)."""
+    with connect(make_conninfo(maintenance_url, dbname=name), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(name), sql.Identifier(roles.owner)
+            )
+        )
+        schemas = conn.execute(
+            r"SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%%' "
+            "AND nspname <> 'information_schema'"
+        ).fetchall()
+        for (found,) in schemas:
+            adopt_schema(conn, str(found), roles)
+        if any(found == schema for (found,) in schemas):
+            apply_grants(conn, schema, roles, app_tables=True)
+        else:
+            apply_app_defaults(conn, roles)
 
 
 def describe_target(url: str) -> str:

@@ -97,17 +97,17 @@ class ServerStatus:
     socket_dir: Path | None
     version: str | None
 
-    def url(self, database: str) -> str | None:
-        """The connection URL, if the server is running."""
+    def url(self, database: str, user: str = "") -> str | None:
+        """The connection URL (the superuser's unless ``user``), if the server is running."""
         if not self.running or self.socket_dir is None:
             return None
-        return socket_url(self.socket_dir, database)
+        return socket_url(self.socket_dir, database, user or SUPERUSER)
 
 
-def socket_url(socket_dir: Path, database: str) -> str:
-    """A libpq URL for the superuser over the Unix socket in ``socket_dir``."""
+def socket_url(socket_dir: Path, database: str, user: str = SUPERUSER) -> str:
+    """A libpq URL for ``user`` (the superuser by default) over the socket in ``socket_dir``."""
     host = quote(str(socket_dir), safe="/")
-    return f"postgresql://{SUPERUSER}@/{quote(database)}?host={host}&port={SOCKET_PORT}"
+    return f"postgresql://{quote(user)}@/{quote(database)}?host={host}&port={SOCKET_PORT}"
 
 
 class EmbeddedServer:
