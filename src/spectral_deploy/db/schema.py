@@ -123,10 +123,10 @@ def install(
     try:
         conn.execute(queries["lock_schema"], {"schema": schema})
         try:
-            if roles is not None:
-                _become_owner(conn, schema, roles)
             with conn.transaction():
                 conn.execute(queries["create_schema"])
+            if roles is not None:
+                _become_owner(conn, schema, roles)
             applied = {m.version: m for m in installed_migrations(conn, schema)}
             applied_now: list[int] = []
             for migration in bundled_migrations():
@@ -189,15 +189,7 @@ def _become_owner(conn: Connection, schema: str, roles: Roles) -> None:
                 sql.Identifier(roles.owner)
             )
         )
-    present = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
-    if present:
-        adopt_schema(conn, schema, roles)
-    else:
-        conn.execute(
-            sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(
-                sql.Identifier(schema), sql.Identifier(roles.owner)
-            )
-        )
+    adopt_schema(conn, schema, roles)
     conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(roles.owner)))
 
 
