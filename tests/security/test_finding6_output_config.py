@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import io
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,8 @@ from rich.console import Console
 from spectral_deploy.cli import console
 from spectral_deploy.config import load_config
 from spectral_deploy.errors import ConfigError
+from spectral_deploy.web import server as web
+from tests.unit.statuskit import backlog, snapshot
 
 HOSTILE = "evil [/] [bold red]x[/bold red] \x1b[2J\x1b]0;title\x07 \r\u202egnp.exe\x9b31m"
 
@@ -80,3 +86,35 @@ def test_negative_timeouts_refused(tmp_path: Path, key: str) -> None:
         _config(tmp_path, f"[database]\n{key} = -1\n")
     with pytest.raises(ConfigError, match=r"migrations\.statement_timeout_seconds"):
         _config(tmp_path, "[migrations]\nstatement_timeout_seconds = -5\n")
+
+
+def test_dashboard_bounds_its_threads_and_drops_silent_clients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """400 idle connections: threads stay bounded, silent clients are cut, pages still load."""
+    monkeypatch.setattr(web._Handler, "timeout", 1.0)
+    state = snapshot(generations=(backlog(1, workers=1, active=True),))
+    monitor = web.Monitor(lambda backup: state, lambda: None, interval=60)  # type: ignore[arg-type, return-value]
+    monitor.sample()
+    dashboard = web.make_server("127.0.0.1", 0, monitor, project="p")
+    serving = threading.Thread(target=dashboard.serve_forever, kwargs={"poll_interval": 0.05})
+    serving.start()
+    before = threading.active_count()
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(400):
+            idle.append(socket.create_connection(("127.0.0.1", dashboard.server_address[1])))
+        time.sleep(0.5)
+        assert threading.active_count() - before <= web.DashboardServer.MAX_THREADS + 2
+        time.sleep(2.5)  # the silent ones were dropped after the timeout
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", dashboard.server_address[1], timeout=10
+        )
+        connection.request("GET", "/api/status")
+        assert connection.getresponse().status == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        dashboard.shutdown()
+        dashboard.server_close()
+        serving.join(5)
