@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from spectral_deploy import Event, Handlers
 from spectral_deploy.cli import console
+from spectral_deploy.config import OutboxConfig
 from spectral_deploy.errors import DatabaseUnreachable, ProviderError
+from spectral_deploy.outbox.memstore import MemoryStore
+from spectral_deploy.outbox.worker import Worker, WorkerSettings
 from spectral_deploy.redaction import redact, register_environment, register_secret
 from tests.security.conftest import cli
 
@@ -109,3 +116,51 @@ def test_redact_covers_every_secret_shape() -> None:
     for text, secret in samples.items():
         assert secret not in redact(text), text
     assert redact("postgresql://u@h:5432/db ok") == "postgresql://u@h:5432/db ok"
+
+
+def test_worker_stores_handler_errors_redacted() -> None:
+    """A handler failing with a secret (raw, and in a URL): the row's stored last_error, after a
+    retry and when dead-lettered, and the registry's error of a worker that cannot load its
+    handlers, hold the traceback without the secret."""
+    secret = "app-db-Passw0rd-" + "x" * 20
+    register_secret(secret)
+    store = MemoryStore()
+    handlers = Handlers()
+
+    @handlers.on("t")
+    def fail(event: Event) -> None:
+        raise RuntimeError(f"postgresql://app:{secret}@db/x refused {secret}")
+
+    row = store.emit(5, "t", {})
+    settings = dataclasses.replace(
+        WorkerSettings.from_config(OutboxConfig(), generation=5),
+        poll_seconds=0.01,
+        heartbeat_seconds=0.05,
+        backoff_base_seconds=0.001,
+        backoff_max_seconds=0.01,
+        max_attempts=2,
+    )
+    worker = Worker(handlers, settings, lambda: store, app="test")
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not [r for r in store.snapshot() if r.id == row and r.state == "dead"]:
+            assert time.monotonic() < deadline, "never dead-lettered"
+            time.sleep(0.01)
+    finally:
+        worker.request_stop()
+        thread.join(timeout=10)
+    [dead] = [r for r in store.snapshot() if r.id == row]
+    assert dead.last_error and "RuntimeError" in dead.last_error and "Traceback" in dead.last_error
+    assert secret not in dead.last_error
+
+    def broken() -> Handlers:
+        raise RuntimeError(f"cannot load: token {secret}")
+
+    failing = Worker(broken, settings, lambda: store, app="broken")
+    with pytest.raises(RuntimeError):
+        failing.run()
+    errors = [w.last_error for w in store.workers.values() if w.info.app == "broken"]
+    assert errors and errors[0] and "cannot load" in errors[0]
+    assert secret not in errors[0]
