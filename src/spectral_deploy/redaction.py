@@ -2,10 +2,12 @@
 
 Two kinds of secret are removed:
 
-* **Registered values** (tokens read from the environment, the password of ``DATABASE_URL``),
-  in every form they travel in: raw, percent-encoded (``quote`` and ``quote_plus``) and
-  percent-decoded. A value shorter than ``MIN_SECRET_CHARS`` is not registered (it would
-  redact ordinary words); the patterns below still catch it where it sits in a URL.
+* **Registered values** (tokens read from the environment, the password of ``DATABASE_URL``,
+  or the passwords of the libpq password file it names with ``passfile=``, as the embedded
+  server's URLs do, or that ``PGPASSFILE`` names), in every form they travel in: raw,
+  percent-encoded (``quote`` and ``quote_plus``) and percent-decoded. A value shorter than
+  ``MIN_SECRET_CHARS`` is not registered (it would redact ordinary words); the patterns
+  below still catch it where it sits in a URL.
 * **Patterns**, whatever the value: the password of any ``scheme://user:password@`` URL,
   including ones no parser accepts (``postgresql+psycopg://``, a bad percent escape, an
   ``@`` in the password), libpq ``password=`` / ``sslpassword=`` keywords (spaces around
@@ -21,7 +23,9 @@ and what provider errors apply to their messages.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 import threading
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus, unquote
@@ -34,6 +38,7 @@ __all__ = [
     "RedactingFormatter",
     "redact",
     "register_environment",
+    "register_passfile",
     "register_secret",
     "register_url_password",
     "url_password",
@@ -43,6 +48,8 @@ REDACTED = "***"
 MIN_SECRET_CHARS = 8
 # a password taken from a URL is registered from this length (shorter ones only by pattern)
 MIN_PASSWORD_CHARS = 4
+# a libpq password file is read this far at most
+MAX_PASSFILE_BYTES = 64 * 1024
 
 # environment variables whose values are secrets wherever they are read
 SECRET_ENVIRONMENT = (
@@ -88,6 +95,13 @@ _AUTHORIZATION = re.compile(
 # psycopg: invalid percent-encoded token: "s3cr%ZZet"
 _BAD_TOKEN = re.compile(r"(?P<head>percent-encoded token:\s*\")(?P<secret>[^\"]*)(?=\")")
 _PATTERNS = (_URL_USERINFO, _KEYWORD, _AUTHORIZATION, _BAD_TOKEN)
+# host:port:database:user:password, each of the first four with \\ escapes
+_PGPASS_LINE = re.compile(r"^(?:(?:[^:\\]|\\.)*:){4}(?P<password>.+)$")
+# passfile=/path as a URL query parameter (percent-encoded) or a libpq keyword
+_PASSFILE = re.compile(
+    r"(?:^|[\s?&])passfile\s*=\s*(?:'(?P<quoted>(?:[^'\\]|\\.)*)'|(?P<plain>[^\s&'\"#]+))",
+    re.IGNORECASE,
+)
 
 
 def _forms(value: str) -> set[str]:
@@ -119,10 +133,41 @@ def url_password(url: str) -> str | None:
 
 
 def register_url_password(url: str) -> None:
-    """Register the password a URL or libpq string carries, in every form."""
+    """Register the password a URL or libpq string carries, in every form (and those of the
+    password file it names)."""
     password = url_password(url)
     if password:
         register_secret(password, min_chars=MIN_PASSWORD_CHARS)
+    for match in _PASSFILE.finditer(url):
+        if match.group("quoted") is not None:
+            register_passfile(re.sub(r"\\(.)", r"\1", match.group("quoted")))
+        else:
+            register_passfile(unquote(match.group("plain")))
+
+
+def register_passfile(path: str) -> None:
+    """Register every password in the libpq password file at ``path`` (if it is a readable
+    regular file): a URL naming it carries those passwords as surely as its own."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return
+        text = handle.read(MAX_PASSFILE_BYTES).decode("utf-8", errors="replace")
+    for line in text.splitlines():
+        password = _pgpass_password(line)
+        if password:
+            register_secret(password, min_chars=MIN_PASSWORD_CHARS)
+
+
+def _pgpass_password(line: str) -> str | None:
+    """The fifth field of a ``host:port:db:user:password`` line (``\\`` escapes honoured)."""
+    if line.lstrip().startswith("#"):
+        return None
+    match = _PGPASS_LINE.match(line)
+    return re.sub(r"\\(.)", r"\1", match.group("password")) if match else None
 
 
 def register_environment(environ: Mapping[str, str], names: Iterable[str] = ()) -> None:
@@ -137,6 +182,8 @@ def register_environment(environ: Mapping[str, str], names: Iterable[str] = ()) 
         value = environ.get(name)
         if value:
             register_url_password(value)
+    if environ.get("PGPASSFILE"):
+        register_passfile(environ["PGPASSFILE"])
 
 
 def redact(text: str) -> str:
