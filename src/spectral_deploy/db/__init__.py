@@ -15,6 +15,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from spectral_deploy.config import Config, DatabaseConfig
 from spectral_deploy.db.connect import APPLICATION_NAME, connect, describe_target, resolve_url
+from spectral_deploy.db.credentials import url_for_role
 from spectral_deploy.db.roles import Roles
 from spectral_deploy.db.schema import install, require_schema
 from spectral_deploy.errors import SchemaNotInstalled
@@ -41,12 +42,15 @@ class Database:
         """The URL handed to apps: the app role's, never Spectral's own.
 
         ``database.app_url`` when set (external databases: the app role's login and
-        password, from the environment); otherwise Spectral's URL with the app role as the
-        user and no password (the embedded server; an external one where the app's
+        password, from the environment); on the embedded server, the app role with its own
+        password file (which holds no other role's password); otherwise Spectral's URL with
+        the app role as the user and no password (an external database where the app's
         password comes from its own environment, e.g. PGPASSWORD).
         """
         if self.settings.app_url:
             return self.settings.app_url
+        if self.embedded:
+            return url_for_role(self.url, self.settings.app_role)
         params = {k: v for k, v in conninfo_to_dict(self.url).items() if v is not None}
         params.pop("password", None)
         params["user"] = self.settings.app_role

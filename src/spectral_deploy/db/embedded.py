@@ -9,7 +9,13 @@ we drive them ourselves so that the server
   again by later commands through ``postmaster.pid``,
 * runs as an unprivileged system user when we are root (PostgreSQL refuses root):
   one user per data directory (``spectral-pg-<hash>``, its home the data directory),
-  so one project's server cannot read another project's files.
+  so one project's server cannot read another project's files,
+* trusts nobody: every role logs in with a password (``scram-sha-256`` for the socket
+  and for TCP, should TCP ever be enabled). The superuser's password is made at
+  ``initdb`` and kept, with the other roles', in ``data_dir/credentials``
+  (``db/credentials.py``); URLs name those files (``passfile=``), never a password.
+  A cluster made by an older spectral-deploy (``trust``) is used only after
+  ``db start`` has set the superuser's password, rewritten ``pg_hba.conf`` and reloaded.
 
 Root works here on behalf of an unprivileged server, in directories others may reach,
 so every directory is made with ``mkdir`` (never accepting one that appeared meanwhile
@@ -26,12 +32,14 @@ Nothing else in the package knows which wheel provides the binaries.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import importlib.util
 import logging
 import os
 import pwd
+import secrets
 import shlex
 import shutil
 import stat
@@ -43,6 +51,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from spectral_deploy.db.credentials import Credentials
+from spectral_deploy.db.roles import set_password
 from spectral_deploy.errors import EmbeddedServerError
 
 __all__ = [
@@ -69,6 +82,28 @@ STOP_TIMEOUT_SECONDS = 60
 MAX_SOCKET_PATH_BYTES = 107
 # where the server binaries are copied when the service user cannot reach the wheel's
 SHARED_INSTALL_ROOT = Path("/var/cache/spectral-deploy")
+HBA_METHOD = "scram-sha-256"
+# what pg_hba.conf may say: prove the password, or go away
+SAFE_AUTH_METHODS = frozenset({HBA_METHOD, "reject"})
+AUTH_METHODS = SAFE_AUTH_METHODS | {
+    "trust", "md5", "password", "gss", "sspi", "ident", "peer", "ldap", "radius", "cert",
+    "pam", "bsd", "oauth",
+}  # fmt: skip
+HBA_RULES = f"""\
+# Written by spectral-deploy: every connection proves its role's password; nothing is
+# trusted. The server listens only on its private Unix socket; the host lines hold if TCP
+# is ever enabled. The passwords are in ../credentials (docs/security.md).
+# TYPE  DATABASE     USER  ADDRESS       METHOD
+local   all          all                 {HBA_METHOD}
+host    all          all   127.0.0.1/32  {HBA_METHOD}
+host    all          all   ::1/128       {HBA_METHOD}
+local   replication  all                 {HBA_METHOD}
+host    replication  all   127.0.0.1/32  {HBA_METHOD}
+host    replication  all   ::1/128       {HBA_METHOD}
+"""
+RELOAD_TIMEOUT_SECONDS = 30
+# a password file path that cannot exist (libpq then finds no password, silently)
+NO_PASSFILE = "/dev/null/none"
 
 
 def bin_dir() -> Path:
@@ -98,16 +133,25 @@ class ServerStatus:
     version: str | None
 
     def url(self, database: str, user: str = "") -> str | None:
-        """The connection URL (the superuser's unless ``user``), if the server is running."""
+        """The connection URL (the superuser's unless ``user``), if the server is running:
+        it names the role's password file, never the password."""
         if not self.running or self.socket_dir is None:
             return None
-        return socket_url(self.socket_dir, database, user or SUPERUSER)
+        role = user or SUPERUSER
+        passfile = Credentials(self.data_dir).passfile(role)
+        return socket_url(self.socket_dir, database, role, passfile=passfile)
 
 
-def socket_url(socket_dir: Path, database: str, user: str = SUPERUSER) -> str:
-    """A libpq URL for ``user`` (the superuser by default) over the socket in ``socket_dir``."""
+def socket_url(
+    socket_dir: Path, database: str, user: str = SUPERUSER, *, passfile: Path | None = None
+) -> str:
+    """A libpq URL for ``user`` (the superuser by default) over the socket in ``socket_dir``,
+    reading the password from ``passfile`` when given."""
     host = quote(str(socket_dir), safe="/")
-    return f"postgresql://{quote(user)}@/{quote(database)}?host={host}&port={SOCKET_PORT}"
+    url = f"postgresql://{quote(user)}@/{quote(database)}?host={host}&port={SOCKET_PORT}"
+    if passfile is not None:
+        url += f"&passfile={quote(str(passfile), safe='/')}"
+    return url
 
 
 class EmbeddedServer:
@@ -118,6 +162,7 @@ class EmbeddedServer:
         self.pgdata = self.data_dir / "data"
         self.log_dir = self.data_dir / "log"
         self.log_file = self.log_dir / "server.log"
+        self.credentials = Credentials(self.data_dir)
         self._lock_file = self.data_dir / ".lock"
 
     # -- observation -------------------------------------------------------
@@ -140,11 +185,30 @@ class EmbeddedServer:
 
     # -- actions -----------------------------------------------------------
 
+    def trusts_connections(self, status: ServerStatus | None = None) -> bool:
+        """Whether the server lets a client in without a password: ``pg_hba.conf`` names
+        another method than scram-sha-256 (or reject), or, running, it accepts a
+        connection that has no password (what it loaded, not only what the file says)."""
+        status = status or self.status()
+        if not status.initialized:
+            return False
+        if any(method not in SAFE_AUTH_METHODS for method in self._hba_methods()):
+            return True
+        return status.socket_dir is not None and status.running and self._lets_in(status)
+
     def ensure_started(
-        self, settings: Mapping[str, str] | None = None, *, create: bool = True
+        self,
+        settings: Mapping[str, str] | None = None,
+        *,
+        create: bool = True,
+        upgrade_auth: bool = False,
     ) -> ServerStatus:
         """Initialise the cluster if needed (only with ``create``) and start it if it is not
-        running. Without ``create`` a directory that holds no server is an error."""
+        running. Without ``create`` a directory that holds no server is an error.
+
+        A cluster that trusts connections (made by an older spectral-deploy) is switched to
+        passwords with ``upgrade_auth`` (``db start``), and refused otherwise.
+        """
         if not create and not self.status().initialized:
             raise EmbeddedServerError(
                 f"there is no embedded PostgreSQL server in {self.data_dir}; "
@@ -155,7 +219,27 @@ class EmbeddedServer:
         self._claim_data_dir()
         with self._locked():
             current = self.status()
-            if current.running:
+            trusting = self.trusts_connections(current)
+            if trusting and not upgrade_auth:
+                raise EmbeddedServerError(
+                    f"the embedded PostgreSQL server in {self.data_dir} lets every local "
+                    "process log in as any role, the superuser included, without a password "
+                    "(it was made by an older spectral-deploy); it is not used until it asks "
+                    "for passwords",
+                    hint="spectral-deploy db start (sets the passwords, switches the server "
+                    "to scram-sha-256 and reloads it); then restart running apps "
+                    "(spectral-deploy deploy, or sandbox down/up) so they get the new "
+                    "DATABASE_URL",
+                )
+            if current.initialized and not trusting and not self.credentials.has(SUPERUSER):
+                passfile = self.credentials.passfile(SUPERUSER)
+                raise EmbeddedServerError(
+                    f"the embedded PostgreSQL server in {self.data_dir} asks for passwords, "
+                    f"and the superuser's password file {passfile} is missing",
+                    hint=f"restore {passfile} (mode 600) from where you copied it, or stop "
+                    f"the server and move {self.data_dir} away to start afresh",
+                )
+            if current.running and not trusting:
                 return current
             user = self._service_user()
             if user is not None:
@@ -165,13 +249,16 @@ class EmbeddedServer:
             self._check_reachable(user)
             if not current.initialized:
                 self._initdb(user)
-            self._start(user, settings or {})
+            if not current.running:
+                self._start(user, settings or {})
             started = self.status()
             if not started.running:
                 raise EmbeddedServerError(
                     f"PostgreSQL did not come up in {self.data_dir}; "
                     f"last log lines:\n{self._log_tail()}"
                 )
+            if trusting:
+                self._require_passwords(user, started)
             log.info("action=embedded.started data_dir=%s pid=%s", self.data_dir, started.pid)
             return started
 
@@ -317,23 +404,151 @@ class EmbeddedServer:
         _adopt_new_dir(path, user, mode)
 
     def _initdb(self, user: pwd.struct_passwd | None) -> None:
+        # stored before initdb: a crash afterwards never leaves a cluster whose password
+        # nobody knows
+        password = self.credentials.password(SUPERUSER, create=True)
+        assert password is not None
         self._prepare_dir(self.pgdata, user, 0o700)
         self._prepare_dir(self.log_dir, user, 0o700)
         log.info("action=embedded.initdb data_dir=%s", self.data_dir)
-        self._run(
-            user,
-            [
-                str(_server_bin_dir(user) / "initdb"),
-                "-D",
-                str(self.pgdata),
-                "-U",
-                SUPERUSER,
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-locale",
-                "--no-instructions",
-            ],
-            what="initdb",
+        with self._password_file(user, password) as pwfile:
+            self._run(
+                user,
+                [
+                    str(_server_bin_dir(user) / "initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    SUPERUSER,
+                    f"--auth-local={HBA_METHOD}",
+                    f"--auth-host={HBA_METHOD}",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                    "--no-instructions",
+                ],
+                what="initdb",
+            )
+        self._write_hba(user)
+
+    @contextlib.contextmanager
+    def _password_file(self, user: pwd.struct_passwd | None, password: str) -> Iterator[Path]:
+        """The superuser's password in a file only initdb's user can read, for ``--pwfile``
+        (our own credentials directory is closed to the server's user), removed after."""
+        scratch = Path(tempfile.mkdtemp(prefix=".initdb-", dir=self.data_dir))
+        try:
+            _adopt_new_dir(scratch, user, 0o700)
+            path = scratch / "pwfile"
+            descriptor = os.open(
+                path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+            )
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                if user is not None:
+                    os.fchown(handle.fileno(), user.pw_uid, user.pw_gid)
+                handle.write(password + "\n")
+            yield path
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _hba_methods(self) -> list[str]:
+        """The authentication method of every rule in ``pg_hba.conf`` (``?`` for a line
+        we cannot read as a rule, such as an ``include``)."""
+        path = self.pgdata / "pg_hba.conf"
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return ["?"]
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return ["?"]  # a link: not the file we write; rewritten on upgrade
+            raise EmbeddedServerError(f"cannot read {path}: {exc.strerror}") from exc
+        with os.fdopen(descriptor, encoding="utf-8", errors="replace") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return ["?"]
+            lines = handle.read().splitlines()
+        methods = []
+        for line in lines:
+            fields = line.split("#", 1)[0].split()
+            if not fields:
+                continue
+            method = next((f for f in fields[3:] if f in AUTH_METHODS), "?")
+            methods.append(method)
+        return methods
+
+    def _lets_in(self, status: ServerStatus) -> bool:
+        """Whether the running server accepts the superuser with no password at all."""
+        assert status.socket_dir is not None
+        probe = make_conninfo(
+            socket_url(status.socket_dir, "postgres"),
+            password="",  # not PGPASSWORD
+            passfile=NO_PASSFILE,  # not ~/.pgpass
+            connect_timeout=str(START_TIMEOUT_SECONDS),
+        )
+        try:
+            with psycopg.connect(probe):
+                return True
+        except psycopg.Error:
+            return False
+
+    def _write_hba(self, user: pwd.struct_passwd | None) -> None:
+        """Replace ``pg_hba.conf`` with ``HBA_RULES``: written under a fresh name in the
+        (link-free) data directory, handed to the server's user, renamed over the old one
+        (a link there is replaced, never followed)."""
+        directory = os.open(self.pgdata, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            temporary = f".pg_hba.conf.{secrets.token_hex(8)}"
+            descriptor = os.open(
+                temporary,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
+                dir_fd=directory,
+            )
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                if user is not None:
+                    os.fchown(handle.fileno(), user.pw_uid, user.pw_gid)
+                handle.write(HBA_RULES)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, "pg_hba.conf", src_dir_fd=directory, dst_dir_fd=directory)
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def _require_passwords(self, user: pwd.struct_passwd | None, status: ServerStatus) -> None:
+        """Switch a running cluster that trusts connections to passwords: store and set the
+        superuser's password (while it still lets us in), rewrite ``pg_hba.conf``, reload,
+        and observe that a connection without a password is refused."""
+        password = self.credentials.password(SUPERUSER, create=True)
+        url = status.url("postgres")
+        assert password is not None and url is not None
+        try:
+            with psycopg.connect(
+                url, autocommit=True, connect_timeout=START_TIMEOUT_SECONDS
+            ) as conn:
+                set_password(conn, SUPERUSER, password)
+        except psycopg.Error as exc:
+            raise EmbeddedServerError(
+                f"cannot set the superuser's password on the server in {self.data_dir}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}",
+                hint=f"see {self.log_file}",
+            ) from exc
+        self._write_hba(user)
+        self._pg_ctl(user, ["reload"])
+        deadline = time.monotonic() + RELOAD_TIMEOUT_SECONDS
+        while self._lets_in(status):
+            if time.monotonic() > deadline:
+                raise EmbeddedServerError(
+                    f"the server in {self.data_dir} still lets clients in without a password "
+                    f"after reloading {self.pgdata / 'pg_hba.conf'}",
+                    hint=f"see {self.log_file}; then spectral-deploy db stop, "
+                    "spectral-deploy db start",
+                )
+            time.sleep(0.1)
+        log.warning(
+            "action=embedded.passwords_required data_dir=%s passwords=%s "
+            "note=apps started before keep their connections; restart them for the new URL",
+            self.data_dir,
+            self.credentials.directory,
         )
 
     def _start(self, user: pwd.struct_passwd | None, settings: Mapping[str, str]) -> None:
@@ -343,6 +558,7 @@ class EmbeddedServer:
             "listen_addresses": "",
             "unix_socket_directories": str(socket_dir),
             "port": str(SOCKET_PORT),
+            "password_encryption": HBA_METHOD,
             **settings,
         }
         server_args = " ".join(f"-c {shlex.quote(f'{k}={v}')}" for k, v in options.items())

@@ -31,6 +31,7 @@ __all__ = [
     "apply_grants",
     "ensure_roles",
     "role_exists",
+    "set_password",
 ]
 
 Connection = psycopg.Connection[tuple[object, ...]]
@@ -92,6 +93,18 @@ def ensure_roles(conn: Connection, roles: Roles, *, login: bool) -> None:
                 "must not be",
                 hint=f"ALTER ROLE {name} NOSUPERUSER NOBYPASSRLS",
             )
+
+
+def set_password(conn: Connection, role: str, password: str) -> None:
+    """Let ``role`` log in with ``password`` (scram-sha-256). Only the salted verifier,
+    computed here by libpq, reaches the server: the password is in no statement, so no
+    server log line can hold it."""
+    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+    conn.execute(
+        sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(verifier.decode("ascii"))
+        )
+    )
 
 
 def adopt_schema(conn: Connection, schema: str, roles: Roles) -> None:
