@@ -227,9 +227,8 @@ class EmbeddedServer:
                     "(it was made by an older spectral-deploy); it is not used until it asks "
                     "for passwords",
                     hint="spectral-deploy db start (sets the passwords, switches the server "
-                    "to scram-sha-256 and reloads it); then restart running apps "
-                    "(spectral-deploy deploy, or sandbox down/up) so they get the new "
-                    "DATABASE_URL",
+                    "to scram-sha-256 and reloads it); apps started before keep their open "
+                    "connections but need the new DATABASE_URL for new ones: deploy again",
                 )
             if current.initialized and not trusting and not self.credentials.has(SUPERUSER):
                 passfile = self.credentials.passfile(SUPERUSER)
