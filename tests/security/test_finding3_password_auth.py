@@ -354,7 +354,7 @@ def test_an_old_trusting_server_is_refused_until_db_start_switches_it(
 
 
 def test_a_symlink_planted_at_a_password_file_is_not_followed(workdir: Path) -> None:
-    """A link at the superuser's file before the first start, or at the app's file later:
+    """A link at the superuser's file before the first start or later, or at the app's file:
     the command refuses (exit 3, naming the file), the link's target is neither read nor
     written, and no URL naming it is handed out."""
     victim = workdir / "victim"
@@ -386,5 +386,22 @@ def test_a_symlink_planted_at_a_password_file_is_not_followed(workdir: Path) -> 
             assert "passfile=" not in refused.stdout
         assert victim.read_text() == "root's secrets\n"
         assert app_file.is_symlink()
+
+        assert cli(workdir, "db", "stop").returncode == 0
+        superuser_file = credentials / "postgres.pgpass"
+        kept = superuser_file.read_bytes()
+        superuser_file.unlink()
+        superuser_file.symlink_to(victim)
+        again = cli(workdir, "db", "start")
+        assert again.returncode == 3, again.stdout + again.stderr
+        assert "symbolic link" in again.stderr and "postgres.pgpass" in again.stderr
+        assert victim.read_text() == "root's secrets\n"
+        superuser_file.unlink()
+        superuser_file.write_bytes(kept)
+        superuser_file.chmod(0o600)
+        app_file.unlink()  # the next start makes and sets a new app password
+        restarted = cli(workdir, "db", "start")
+        assert restarted.returncode == 0, restarted.stderr
+        assert stat.S_ISREG(os.lstat(app_file).st_mode)
     finally:
         cli(workdir, "db", "stop")

@@ -69,3 +69,27 @@ def test_unsearchable_parent_is_found() -> None:
         assert embedded._first_unsearchable_parent(inner, nobody) is None
     finally:
         shutil.rmtree(base)
+
+
+@pytest.mark.parametrize(
+    ("rules", "trusting"),
+    [
+        (embedded.HBA_RULES, False),
+        ("local all all scram-sha-256\nhost all all 0.0.0.0/0 reject  # no TCP\n", False),
+        ("local all all trust\n", True),
+        ("local all all scram-sha-256\nhost all all 127.0.0.1/32 trust\n", True),
+        ("local all all peer\n", True),
+        ("host all all 10.0.0.0 255.0.0.0 md5\n", True),
+        ("local all all scram-sha-256\ninclude more.conf\n", True),
+    ],
+)
+def test_any_pg_hba_rule_but_a_password_or_reject_counts_as_trusting(
+    tmp_path: Path, rules: str, trusting: bool
+) -> None:
+    """A stopped cluster is judged by pg_hba.conf: one rule with another method (or a line
+    that is not a rule we can read) makes it a server that must be switched first."""
+    server = EmbeddedServer(tmp_path / "pg")
+    server.pgdata.mkdir(parents=True)
+    (server.pgdata / "PG_VERSION").write_text("18\n")
+    (server.pgdata / "pg_hba.conf").write_text(rules)
+    assert server.trusts_connections() is trusting

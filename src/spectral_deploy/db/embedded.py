@@ -230,7 +230,12 @@ class EmbeddedServer:
                     "to scram-sha-256 and reloads it); apps started before keep their open "
                     "connections but need the new DATABASE_URL for new ones: deploy again",
                 )
-            if current.initialized and not trusting and not self.credentials.has(SUPERUSER):
+            if (
+                current.initialized
+                and not trusting
+                and not self.credentials.has(SUPERUSER)
+                and self.credentials.password(SUPERUSER) is None  # a link etc. is refused here
+            ):
                 passfile = self.credentials.passfile(SUPERUSER)
                 raise EmbeddedServerError(
                     f"the embedded PostgreSQL server in {self.data_dir} asks for passwords, "
