@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # every benchmark script prints one JSON document; *_app.py are handler modules they load
 BENCHMARKS := $(filter-out %_app.py,$(wildcard benchmarks/*.py))
 
-.PHONY: install test lint typecheck unit integration providers acceptance demo bench docs clean
+.PHONY: install test lint typecheck unit integration providers acceptance security demo bench docs clean
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ providers: install
 
 acceptance: install
 	$(BIN)/pytest tests/acceptance
+
+# attacks and careless-operator cases of docs/security.md (also part of `make test`)
+security: install
+	$(BIN)/pytest tests/security
 
 demo: install
 	$(BIN)/spectral-deploy demo

@@ -3,7 +3,9 @@
 The server lives in a temporary directory under /tmp (reachable by the unprivileged
 user PostgreSQL runs as when the tests run as root), is tuned for throwaway data
 (fsync off), and is stopped at the end of the session. Integration tests copy a
-template database that already holds Spectral's schema, one copy per test.
+template database that already holds Spectral's schema, one copy per test. The server asks
+every role for its password, like any embedded server: the URLs below (the superuser's, for
+test plumbing) name the superuser's password file, never the password.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from spectral_deploy.errors import ConfigError
+from spectral_deploy.redaction import register_url_password
 
 __all__ = [
     "CONFIG_FILENAME",
@@ -57,6 +59,11 @@ class DatabaseConfig:
 
     url: str | None = field(default=None, repr=False)
     schema: str = "spectral"
+    # least privilege (docs/security.md): the role owning Spectral's schema, the apps' role,
+    # and (external databases) the URL handed to apps; its password only from the environment
+    owner_role: str = "spectral_owner"
+    app_role: str = "spectral_app"
+    app_url: str | None = field(default=None, repr=False)
     connect_timeout_seconds: int = 5
     statement_timeout_seconds: int = 60
     lock_timeout_seconds: int = 10
@@ -96,11 +103,16 @@ class BackupConfig:
     cloud SDK's usual environment, never from here. ``recipients`` are age public
     keys (``age1...``). ``pg_bin_dir`` pins where pg_dump/pg_restore are taken from;
     ``scratch_server_url`` is the server ``verify`` restores into (default: the
-    embedded server).
+    embedded server). ``signing_public_keys`` are the Ed25519 public keys
+    (``ed25519:...``) trusted to have written backups: a manifest not signed by one is
+    refused unless ``--allow-unsigned``. ``signing_key_file`` is where the backup writer
+    keeps its private signing key (or ``$SPECTRAL_BACKUP_SIGNING_KEY[_FILE]``).
     """
 
     storage: str = "file://.spectral/backups"
     recipients: tuple[str, ...] = ()
+    signing_public_keys: tuple[str, ...] = ()
+    signing_key_file: Path | None = None
     keep_daily: int = 7
     keep_weekly: int = 4
     keep_monthly: int = 6
@@ -330,6 +342,7 @@ def load_config(
 
     _check_outbox(sections["outbox"], source)
     _check_counts(sections["backup"], source)
+    _check_timeouts(sections, source)
     return Config(project_root=project_root, source=source, **sections)
 
 
@@ -408,6 +421,8 @@ def _build_section(
             env_value = environ["DATABASE_URL"]
             env_name = "DATABASE_URL"
         if env_value is not None and env_value != "":
+            if dotted in _URL_KEYS:
+                register_url_password(env_value)
             values[key] = _coerce(env_value, hints[key], dotted, f"${env_name}", from_text=True)
     return section_type(**values)
 
@@ -430,6 +445,7 @@ def _apply_override(sections: dict[str, Any], dotted: str, text: str) -> dict[st
 
 _URL_KEYS = {
     "database.url": "export DATABASE_URL='postgresql://user:...@host/db' instead",
+    "database.app_url": "export SPECTRAL_DATABASE_APP_URL='postgresql://app:...@host/db' instead",
     "backup.scratch_server_url": "put the password in PGPASSWORD or ~/.pgpass instead",
     "backup.storage": "cloud credentials come from the SDK's environment "
     "(GOOGLE_APPLICATION_CREDENTIALS, AWS_ACCESS_KEY_ID ...)",
@@ -449,6 +465,22 @@ def _refuse_secret(dotted: str, value: Any, source: str) -> None:
         )
 
 
+def _check_timeouts(sections: Mapping[str, Any], source: str) -> None:
+    """Timeouts are 0 (none) or more; PostgreSQL would take a negative one as "none" too."""
+    for section in ("database", "migrations"):
+        values = sections[section]
+        for item in dataclasses.fields(values):
+            if not item.name.endswith("_seconds"):
+                continue
+            value = getattr(values, item.name)
+            if value < 0:
+                raise ConfigError(
+                    f"must be 0 (no timeout) or more, got {value}",
+                    key=f"{section}.{item.name}",
+                    source=source,
+                )
+
+
 def _check_counts(backup: BackupConfig, source: str) -> None:
     for key in ("keep_daily", "keep_weekly", "keep_monthly"):
         if getattr(backup, key) < 0:
@@ -457,12 +489,29 @@ def _check_counts(backup: BackupConfig, source: str) -> None:
             )
 
 
+# libpq keywords that carry a secret: the password, and the passphrase of the client key
+_SECRET_KEYWORD = re.compile(r"(?:^|[\s&?;])(?:ssl)?password\s*=", re.IGNORECASE)
+_URL_USERINFO_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/?#@]*:[^/?#@]*@")
+
+
 def url_has_password(url: str) -> bool:
-    """Whether a libpq URL or keyword string carries a password."""
+    """Whether a libpq URL or keyword string carries a password (or ``sslpassword``).
+
+    Read without trusting a parser: ``password = x`` with spaces, a query parameter, a
+    URL no parser accepts (``postgresql+psycopg://user:pw@...``) all count.
+    """
+    if _SECRET_KEYWORD.search(url):
+        return True
     if "://" not in url:
-        return "password=" in url
-    parts = urlsplit(url)
-    return bool(parts.password) or "password" in parse_qs(parts.query)
+        return False
+    if _URL_USERINFO_PASSWORD.match(url):
+        return True
+    try:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        return bool(parts.password) or "password" in query or "sslpassword" in query
+    except ValueError:
+        return "@" in url  # unparseable and carrying userinfo: assume the worst
 
 
 def _coerce(value: Any, hint: Any, dotted: str, source: str, *, from_text: bool) -> Any:

@@ -29,10 +29,14 @@ COMMANDS = [
 
 @pytest.fixture(scope="module")
 def keys(project: Project) -> KeyPair:
-    """The operator's key pair, its public key in spectral.toml."""
+    """The operator's key pair, its public key in spectral.toml; the writer's signing key."""
     pair = make_keypair(project.root, "ops.key")
+    signing = project.run("backup", "keygen", "--out", str(project.root / "signing.pem"))
+    assert signing.returncode == 0, signing.stderr
+    public = signing.stdout.split("public key: ")[1].split()[0]
     (project.root / "spectral.toml").write_text(
         f'[backup]\nstorage = "file://backups"\nrecipients = ["{pair.public_key}"]\n'
+        f'signing_public_keys = ["{public}"]\nsigning_key_file = "signing.pem"\n'
     )
     return pair
 
@@ -167,7 +171,10 @@ def test_bad_input_exits_2(project: Project, keys: KeyPair, app_url: str) -> Non
     bad = project.run("backup", "run", "--recipient", "age1notakey")
     assert bad.returncode == 2 and "'age1notakey' is not an age X25519 public key" in bad.stderr
     unknown = project.run("backup", "verify", "--id", "nope", "-i", str(keys.identity_file))
-    assert unknown.returncode == 2 and "there is no backup 'nope'" in unknown.stderr
+    assert unknown.returncode == 2 and "'nope' is not a backup id" in unknown.stderr
+    absent = "20200101T000000Z-abcdef"
+    missing = project.run("backup", "verify", "--id", absent, "-i", str(keys.identity_file))
+    assert missing.returncode == 2 and f"there is no backup {absent!r}" in missing.stderr
     password = project.run(
         "backup", "restore", "-i", str(keys.identity_file),
         "--to-database", "postgresql://ops:hunter2@db/app",

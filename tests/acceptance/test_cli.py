@@ -83,7 +83,8 @@ def test_embedded_server_lifecycle(project: Project) -> None:
 
     url = project.run("db", "url")
     assert url.returncode == 0
-    assert url.stdout.strip().startswith("postgresql://postgres@/spectral?host=")
+    # Spectral's own URL is the owner role's, never the superuser's (issue 18)
+    assert url.stdout.strip().startswith("postgresql://spectral_owner@/spectral?host=")
 
     first = project.run("db", "init")
     second = project.run("db", "init")

@@ -107,7 +107,10 @@ def test_manifest_that_is_not_json() -> None:
 def test_verification_round_trips() -> None:
     """A verification record read back keeps its outcome and checks."""
     record = Verification(
-        backup_id="x", verified_at=NOW, ok=False, checks=(Check("rows a.b", False, "1 vs 2"),)
+        backup_id="20261126T091300Z-3fa2c1",
+        verified_at=NOW,
+        ok=False,
+        checks=(Check("rows a.b", False, "1 vs 2"),),
     )
     back = Verification.from_bytes(record.to_bytes(), source="v.json")
     assert (back.ok, back.checks, back.verified_at) == (False, record.checks, NOW)

@@ -15,18 +15,27 @@ from spectral_deploy.db.embedded import EmbeddedServer, socket_url
 
 
 def test_socket_lives_in_the_data_dir_when_the_path_is_short(tmp_path: Path) -> None:
-    """The socket goes in data_dir/run when AF_UNIX allows it."""
+    """The socket goes in data_dir/run when AF_UNIX allows it; the directory is private."""
     server = EmbeddedServer(tmp_path / "pg")
-    assert server._socket_dir() == (tmp_path / "pg").resolve() / "run"
+    (tmp_path / "pg").mkdir()
+    run = server._socket_dir(None)
+    assert run == (tmp_path / "pg").resolve() / "run"
+    assert run.stat().st_mode & 0o777 == 0o700
 
 
-def test_long_paths_fall_back_to_a_stable_short_socket_dir() -> None:
-    """A data dir too deep for AF_UNIX gets a short socket dir derived from its path."""
+def test_long_paths_fall_back_to_a_fresh_unpredictable_socket_dir() -> None:
+    """A data dir too deep for AF_UNIX gets a new mkdtemp directory each start, never a name
+    derived from its path (which another user could plant first)."""
     deep = Path("/tmp") / ("d" * 60) / ("e" * 60) / "pg"
-    first = EmbeddedServer(deep)._socket_dir()
-    assert len(os.fsencode(first / ".s.PGSQL.5432")) <= embedded.MAX_SOCKET_PATH_BYTES
-    assert first == EmbeddedServer(deep)._socket_dir()
-    assert first != EmbeddedServer(deep.with_name("pg2"))._socket_dir()
+    first = EmbeddedServer(deep)._socket_dir(None)
+    second = EmbeddedServer(deep)._socket_dir(None)
+    try:
+        assert len(os.fsencode(first / ".s.PGSQL.5432")) <= embedded.MAX_SOCKET_PATH_BYTES
+        assert first != second
+        assert first.stat().st_mode & 0o777 == 0o700 and first.stat().st_uid == os.geteuid()
+    finally:
+        first.rmdir()
+        second.rmdir()
 
 
 def test_status_of_an_empty_directory(tmp_path: Path) -> None:
@@ -60,3 +69,27 @@ def test_unsearchable_parent_is_found() -> None:
         assert embedded._first_unsearchable_parent(inner, nobody) is None
     finally:
         shutil.rmtree(base)
+
+
+@pytest.mark.parametrize(
+    ("rules", "trusting"),
+    [
+        (embedded.HBA_RULES, False),
+        ("local all all scram-sha-256\nhost all all 0.0.0.0/0 reject  # no TCP\n", False),
+        ("local all all trust\n", True),
+        ("local all all scram-sha-256\nhost all all 127.0.0.1/32 trust\n", True),
+        ("local all all peer\n", True),
+        ("host all all 10.0.0.0 255.0.0.0 md5\n", True),
+        ("local all all scram-sha-256\ninclude more.conf\n", True),
+    ],
+)
+def test_any_pg_hba_rule_but_a_password_or_reject_counts_as_trusting(
+    tmp_path: Path, rules: str, trusting: bool
+) -> None:
+    """A stopped cluster is judged by pg_hba.conf: one rule with another method (or a line
+    that is not a rule we can read) makes it a server that must be switched first."""
+    server = EmbeddedServer(tmp_path / "pg")
+    server.pgdata.mkdir(parents=True)
+    (server.pgdata / "PG_VERSION").write_text("18\n")
+    (server.pgdata / "pg_hba.conf").write_text(rules)
+    assert server.trusts_connections() is trusting

@@ -1,29 +1,50 @@
-"""The catalog is the storage: manifests and verification records, read back into entries."""
+"""The catalog is the storage: manifests and verification records, read back into entries.
+
+Nothing in the storage is trusted for being there. A manifest counts only if its id is
+well formed and equal to the id in its own name (a copied or renamed manifest is not a
+backup), its ``created_at`` is the time of that id, and its signature is valid under
+``backup.signing_public_keys`` (``Trust``). Entries that fail the signature check are
+still listed, flagged, so an operator sees the forgery; nothing selects, restores or
+prunes by them unless ``--allow-unsigned``. A backup dated in the future is never the
+``--latest``. Verification records count only when their signature is accepted too.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from spectral_deploy.backup.manifest import Manifest, Verification, parse_stored_name
+from spectral_deploy.backup.manifest import (
+    Manifest,
+    Verification,
+    load_document,
+    parse_stored_name,
+    require_backup_id,
+)
+from spectral_deploy.backup.signing import SignatureStatus, Trust, check_document
 from spectral_deploy.backup.storage import Storage
-from spectral_deploy.errors import InputError, PreconditionFailed, UsageError
+from spectral_deploy.errors import BackupCorrupt, InputError, PreconditionFailed, UsageError
 
-__all__ = ["CatalogEntry", "read_catalog", "select_backup"]
+__all__ = ["FUTURE_SKEW", "CatalogEntry", "read_catalog", "select_backup"]
 
 log = logging.getLogger(__name__)
+
+# clocks disagree a little; a backup dated further ahead than this is not believed
+FUTURE_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    """One backup: its manifest, its latest verification, and what the storage holds."""
+    """One backup: its manifest, its latest accepted verification, what the storage holds."""
 
     manifest: Manifest
     verification: Verification | None
     stored_size: int | None
     verification_names: tuple[str, ...] = ()
+    signature: SignatureStatus = SignatureStatus.UNSIGNED
+    trusted: bool = True
 
     @property
     def id(self) -> str:
@@ -32,8 +53,8 @@ class CatalogEntry:
 
     @property
     def verified(self) -> bool:
-        """Whether the latest verification passed."""
-        return self.verification is not None and self.verification.ok
+        """Whether the latest accepted verification passed."""
+        return self.trusted and self.verification is not None and self.verification.ok
 
     @property
     def intact(self) -> bool:
@@ -44,9 +65,18 @@ class CatalogEntry:
         """How long ago the backup was taken."""
         return (now - self.manifest.created_at).total_seconds()
 
+    def from_the_future(self, now: datetime) -> bool:
+        """Dated later than now (plus clock skew): a forged or broken date."""
+        return self.manifest.created_at > now + FUTURE_SKEW
 
-def read_catalog(storage: Storage) -> list[CatalogEntry]:
-    """Every backup with a readable manifest, newest first."""
+
+def read_catalog(storage: Storage, trust: Trust | None = None) -> list[CatalogEntry]:
+    """Every backup with a well-formed manifest, newest first (``trusted`` says which count).
+
+    ``trust`` defaults to accepting unsigned backups, for library callers that sign nothing;
+    the CLI passes the configured public keys and ``--allow-unsigned``.
+    """
+    trust = trust or Trust.anything()
     names: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     sizes: dict[str, int] = {}
     for stored in storage.list():
@@ -64,48 +94,92 @@ def read_catalog(storage: Storage) -> list[CatalogEntry]:
         manifest_name = kinds["manifest"][0]
         source = f"{storage.url}/{manifest_name}"
         try:
-            manifest = Manifest.from_bytes(storage.read_bytes(manifest_name), source=source)
+            raw = load_document(storage.read_bytes(manifest_name), source)
+            manifest = Manifest.from_json(raw, source=source, expected_id=backup_id)
         except InputError as exc:
             log.warning("action=backup.bad_manifest name=%s error=%s", source, exc.message)
             continue
+        signature = check_document("manifest", raw, trust.public_keys)
+        if signature is not SignatureStatus.VALID:
+            log.warning("action=backup.manifest_signature name=%s status=%s", source, signature)
         verification_names = tuple(sorted(kinds.get("verification", [])))
-        verification = None
-        if verification_names:
-            latest = verification_names[-1]
-            try:
-                verification = Verification.from_bytes(
-                    storage.read_bytes(latest), source=f"{storage.url}/{latest}"
-                )
-            except InputError as exc:
-                log.warning("action=backup.bad_verification name=%s error=%s", latest, exc.message)
         objects = kinds.get("object", [])
         entries.append(
             CatalogEntry(
                 manifest=manifest,
-                verification=verification,
+                verification=_latest_verification(storage, backup_id, verification_names, trust),
                 stored_size=sizes[objects[0]] if objects else None,
                 verification_names=verification_names,
+                signature=signature,
+                trusted=trust.accepts(signature),
             )
         )
     entries.sort(key=lambda e: (e.manifest.created_at, e.id), reverse=True)
     return entries
 
 
+def _latest_verification(
+    storage: Storage, backup_id: str, names: tuple[str, ...], trust: Trust
+) -> Verification | None:
+    """The newest verification record whose signature is accepted."""
+    for name in reversed(names):
+        source = f"{storage.url}/{name}"
+        try:
+            raw = load_document(storage.read_bytes(name), source)
+            verification = Verification.from_json(raw, source=source, expected_id=backup_id)
+        except InputError as exc:
+            log.warning("action=backup.bad_verification name=%s error=%s", name, exc.message)
+            continue
+        status = check_document("verification", raw, trust.public_keys)
+        if trust.accepts(status):
+            return verification
+        log.warning("action=backup.verification_signature name=%s status=%s", name, status)
+    return None
+
+
 def select_backup(
-    entries: list[CatalogEntry], *, storage_url: str, backup_id: str | None, latest: bool
+    entries: list[CatalogEntry],
+    *,
+    storage_url: str,
+    backup_id: str | None,
+    latest: bool,
+    now: datetime | None = None,
 ) -> CatalogEntry:
-    """The backup named by ``--id``, or the newest one (``--latest``, the default)."""
+    """The backup named by ``--id``, or the newest trusted one (``--latest``, the default)."""
     if backup_id and latest:
         raise UsageError("give either --latest or --id, not both")
+    if backup_id is not None:
+        require_backup_id(backup_id, source="--id")
     if not entries:
         raise PreconditionFailed(
             f"there are no backups in {storage_url}",
             hint=f"spectral-deploy backup run --to {storage_url}",
         )
     if backup_id is None:
-        return entries[0]
+        now = now or datetime.now(UTC)
+        for entry in entries:
+            if not entry.trusted:
+                continue
+            if entry.from_the_future(now):
+                log.warning("action=backup.future_dated id=%s", entry.id)
+                continue
+            return entry
+        untrusted = ", ".join(f"{e.id} ({e.signature})" for e in entries if not e.trusted)
+        raise BackupCorrupt(
+            f"no backup in {storage_url} carries a valid signature by a key in "
+            f"backup.signing_public_keys; refused: {untrusted or 'all are dated in the future'}",
+            hint="configure backup.signing_public_keys with the writer's public key, "
+            "or pass --allow-unsigned if you trust the storage itself",
+        )
     for entry in entries:
         if entry.id == backup_id:
+            if not entry.trusted:
+                raise BackupCorrupt(
+                    f"backup {backup_id} in {storage_url} is refused: its manifest signature "
+                    f"is {entry.signature}",
+                    hint="check the writer's key in backup.signing_public_keys, "
+                    "or pass --allow-unsigned if you trust the storage itself",
+                )
             return entry
     raise InputError(
         f"there is no backup {backup_id!r} in {storage_url}",

@@ -7,7 +7,11 @@ A backup ``ID`` lives as three kinds of object under the storage prefix::
     ID.verify.STAMP.json    one per verification (never overwritten, so retention
                             locks on the bucket do not get in the way)
 
-IDs start with the UTC time, so sorting names sorts backups by age.
+IDs start with the UTC time, so sorting names sorts backups by age. An id has exactly
+the shape ``YYYYMMDDTHHMMSSZ-xxxxxx`` (``_ID``), everywhere: a stored name, a manifest's
+``id`` (which must equal the id in its own name), ``--id``, and every object name built
+from an id, so no id can reach outside the storage prefix or pass for another backup.
+A manifest's ``created_at`` must be the time its id says.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from spectral_deploy.backup.signing import SigningKey, sign_document
 from spectral_deploy.errors import InputError
 
 __all__ = [
@@ -28,10 +33,13 @@ __all__ = [
     "Manifest",
     "TableRows",
     "Verification",
+    "id_time",
+    "load_document",
     "manifest_name",
     "new_backup_id",
     "object_name",
     "parse_stored_name",
+    "require_backup_id",
     "verification_name",
 ]
 
@@ -39,7 +47,8 @@ MANIFEST_FORMAT = 1
 OBJECT_SUFFIX = ".dump.age"
 MANIFEST_SUFFIX = ".manifest.json"
 VERIFY_INFIX = ".verify."
-_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
+_VERIFY_STAMP = re.compile(r"\d{8}T\d{12}Z\.json")
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 
 
@@ -48,28 +57,47 @@ def new_backup_id(now: datetime) -> str:
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
+def require_backup_id(text: str, *, source: str = "backup id") -> str:
+    """``text`` if it is a well-formed backup id; an InputError otherwise (never a path)."""
+    if not isinstance(text, str) or not _ID.fullmatch(text):
+        raise InputError(
+            f"{source}: {text!r} is not a backup id (YYYYMMDDTHHMMSSZ-xxxxxx)",
+            hint="spectral-deploy backup list",
+        )
+    try:
+        id_time(text)
+    except ValueError as exc:
+        raise InputError(f"{source}: {text!r} is not a valid time") from exc
+    return text
+
+
+def id_time(backup_id: str) -> datetime:
+    """The UTC time a backup id starts with."""
+    return datetime.strptime(backup_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
 def object_name(backup_id: str) -> str:
     """The encrypted dump's name under the prefix."""
-    return backup_id + OBJECT_SUFFIX
+    return require_backup_id(backup_id) + OBJECT_SUFFIX
 
 
 def manifest_name(backup_id: str) -> str:
     """The manifest's name under the prefix."""
-    return backup_id + MANIFEST_SUFFIX
+    return require_backup_id(backup_id) + MANIFEST_SUFFIX
 
 
 def verification_name(backup_id: str, at: datetime) -> str:
     """A verification record's name; one per verification, never overwritten."""
-    return f"{backup_id}{VERIFY_INFIX}{at.astimezone(UTC):{_STAMP}}.json"
+    return f"{require_backup_id(backup_id)}{VERIFY_INFIX}{at.astimezone(UTC):{_STAMP}}.json"
 
 
 def parse_stored_name(name: str) -> tuple[str, str] | None:
     """``(backup_id, kind)`` with kind ``object``, ``manifest`` or ``verification``."""
     for suffix, kind in ((OBJECT_SUFFIX, "object"), (MANIFEST_SUFFIX, "manifest")):
-        if name.endswith(suffix) and _ID.match(name[: -len(suffix)]):
+        if name.endswith(suffix) and _ID.fullmatch(name[: -len(suffix)]):
             return name[: -len(suffix)], kind
-    head, infix, _ = name.partition(VERIFY_INFIX)
-    if infix and name.endswith(".json") and _ID.match(head):
+    head, infix, stamp = name.partition(VERIFY_INFIX)
+    if infix and _ID.fullmatch(head) and _VERIFY_STAMP.fullmatch(stamp):
         return head, "verification"
     return None
 
@@ -138,14 +166,21 @@ class Manifest:
             "tables": [{"schema": t.schema, "name": t.name, "rows": t.rows} for t in self.tables],
         }
 
-    def to_bytes(self) -> bytes:
-        """UTF-8 JSON, indented for people who open it."""
-        return (json.dumps(self.as_json(), indent=2) + "\n").encode()
+    def to_bytes(self, signing_key: SigningKey | None = None) -> bytes:
+        """UTF-8 JSON, indented for people who open it; signed when given the writer's key."""
+        return _document_bytes("manifest", self.as_json(), signing_key)
 
     @classmethod
-    def from_bytes(cls, data: bytes, *, source: str) -> Manifest:
+    def from_bytes(cls, data: bytes, *, source: str, expected_id: str | None = None) -> Manifest:
         """Parse a stored manifest; a malformed one is an InputError naming ``source``."""
-        raw = _load_json(data, source)
+        return cls.from_json(load_document(data, source), source=source, expected_id=expected_id)
+
+    @classmethod
+    def from_json(
+        cls, raw: Mapping[str, Any], *, source: str, expected_id: str | None = None
+    ) -> Manifest:
+        """A manifest from its parsed JSON; its id must be well formed, equal ``expected_id``
+        (the id in the object's own name), name its own object and match ``created_at``."""
         reader = _Fields(raw, source)
         if reader.integer("format") != MANIFEST_FORMAT:
             raise InputError(
@@ -160,11 +195,25 @@ class Manifest:
                     schema=table.text("schema"), name=table.text("name"), rows=table.integer("rows")
                 )
             )
+        backup_id = require_backup_id(reader.text("id"), source=f"{source}: id")
+        if expected_id is not None and backup_id != expected_id:
+            raise InputError(
+                f"{source}: the manifest says it is backup {backup_id!r} but is stored as "
+                f"{expected_id!r}: a copied or renamed manifest is not a backup"
+            )
+        if "object" in raw and raw["object"] != object_name(backup_id):
+            raise InputError(f"{source}: object {raw['object']!r} is not {object_name(backup_id)}")
+        created_at = reader.timestamp("created_at")
+        if int(created_at.timestamp()) != int(id_time(backup_id).timestamp()):
+            raise InputError(
+                f"{source}: created_at {created_at.isoformat()} is not the time of its id "
+                f"{backup_id}: the date was altered"
+            )
         return cls(
-            id=reader.text("id"),
+            id=backup_id,
             sha256=reader.text("sha256"),
             size_bytes=reader.integer("size_bytes"),
-            created_at=reader.timestamp("created_at"),
+            created_at=created_at,
             completed_at=reader.timestamp("completed_at"),
             database=reader.text("database"),
             server_version=reader.text("server_version"),
@@ -213,15 +262,28 @@ class Verification:
             "tool_version": self.tool_version,
         }
 
-    def to_bytes(self) -> bytes:
-        """UTF-8 JSON."""
-        return (json.dumps(self.as_json(), indent=2) + "\n").encode()
+    def to_bytes(self, signing_key: SigningKey | None = None) -> bytes:
+        """UTF-8 JSON; signed when given the writer's key."""
+        return _document_bytes("verification", self.as_json(), signing_key)
 
     @classmethod
-    def from_bytes(cls, data: bytes, *, source: str) -> Verification:
+    def from_bytes(
+        cls, data: bytes, *, source: str, expected_id: str | None = None
+    ) -> Verification:
         """Parse a stored verification record."""
-        raw = _load_json(data, source)
+        return cls.from_json(load_document(data, source), source=source, expected_id=expected_id)
+
+    @classmethod
+    def from_json(
+        cls, raw: Mapping[str, Any], *, source: str, expected_id: str | None = None
+    ) -> Verification:
+        """A verification record from its parsed JSON; it must name the backup it is stored as."""
         reader = _Fields(raw, source)
+        backup_id = require_backup_id(reader.text("backup_id"), source=f"{source}: backup_id")
+        if expected_id is not None and backup_id != expected_id:
+            raise InputError(
+                f"{source}: a record of backup {backup_id!r} stored as {expected_id!r}"
+            )
         checks = []
         for index, item in enumerate(reader.sequence("checks")):
             check = _Fields(item, f"{source}: checks[{index}]")
@@ -232,7 +294,7 @@ class Verification:
             )
         error = raw.get("error")
         return cls(
-            backup_id=reader.text("backup_id"),
+            backup_id=backup_id,
             verified_at=reader.timestamp("verified_at"),
             ok=reader.raw("ok") is True,
             checks=tuple(checks),
@@ -241,6 +303,17 @@ class Verification:
             duration_seconds=float(raw.get("duration_seconds") or 0.0),
             tool_version=str(raw.get("tool_version") or ""),
         )
+
+
+def _document_bytes(kind: str, document: dict[str, Any], signing_key: SigningKey | None) -> bytes:
+    if signing_key is not None:
+        document = sign_document(kind, document, signing_key)
+    return (json.dumps(document, indent=2) + "\n").encode()
+
+
+def load_document(data: bytes, source: str) -> Mapping[str, Any]:
+    """A stored JSON object (manifest or verification record)."""
+    return _load_json(data, source)
 
 
 def _load_json(data: bytes, source: str) -> Mapping[str, Any]:

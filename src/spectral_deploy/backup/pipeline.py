@@ -43,6 +43,7 @@ from spectral_deploy.backup.manifest import (
     new_backup_id,
     object_name,
 )
+from spectral_deploy.backup.signing import SigningKey
 from spectral_deploy.backup.storage import Storage
 from spectral_deploy.backup.streams import HashingWriter, Progress
 from spectral_deploy.backup.tools import PgTool, find_tool, libpq_target
@@ -79,8 +80,10 @@ def run_backup(
     pg_bin_dir: Path | None = None,
     progress: Progress | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    signing_key: SigningKey | None = None,
 ) -> BackupResult:
-    """Dump ``database_url``, encrypt it to ``recipients`` and commit it to ``storage``."""
+    """Dump ``database_url``, encrypt it to ``recipients`` and commit it to ``storage``; the
+    manifest is signed with ``signing_key`` (readers refuse unsigned ones by default)."""
     started = time.monotonic()
     created_at = clock()
     backup_id = new_backup_id(created_at)
@@ -137,7 +140,7 @@ def run_backup(
                 tables=tuple(counts),
                 generation=generation,
             )
-            storage.write_bytes(manifest_name(backup_id), manifest.to_bytes())
+            storage.write_bytes(manifest_name(backup_id), manifest.to_bytes(signing_key))
         except BaseException as exc:
             if ledger:
                 ledger.record(store.Outcome.FAILED, generation, {"error": _describe(exc)})

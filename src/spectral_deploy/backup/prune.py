@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from spectral_deploy.backup.catalog import CatalogEntry, read_catalog
 from spectral_deploy.backup.manifest import manifest_name, object_name
 from spectral_deploy.backup.retention import Candidate, Decision, KeepReason, Policy, select
+from spectral_deploy.backup.signing import Trust
 from spectral_deploy.backup.storage import Hold, Storage
 from spectral_deploy.errors import RetentionLocked
 
@@ -40,6 +41,8 @@ class PruneReport:
     policy: Policy
     dry_run: bool
     items: tuple[PruneItem, ...]
+    # backups whose manifest signature is not accepted: neither counted nor deleted
+    refused: tuple[CatalogEntry, ...] = ()
 
     @property
     def deleted(self) -> list[PruneItem]:
@@ -52,9 +55,19 @@ class PruneReport:
         return [i for i in self.items if i.kept_only_by_lock]
 
 
-def prune(storage: Storage, policy: Policy, *, dry_run: bool = False) -> PruneReport:
-    """Delete what the policy does not keep; never the newest verified backup, never locked."""
-    entries = read_catalog(storage)
+def prune(
+    storage: Storage, policy: Policy, *, dry_run: bool = False, trust: Trust | None = None
+) -> PruneReport:
+    """Delete what the policy does not keep; never the newest verified backup, never locked.
+
+    Only backups whose manifest passes ``trust`` take part: a forged or unsigned manifest
+    can neither push a real backup out of the retention window nor be deleted by it.
+    """
+    catalog = read_catalog(storage, trust)
+    refused = tuple(e for e in catalog if not e.trusted)
+    for entry in refused:
+        log.warning("action=backup.prune_refused id=%s signature=%s", entry.id, entry.signature)
+    entries = [e for e in catalog if e.trusted]
     # a manifest whose object is gone (an interrupted prune) is no backup: it goes
     restorable = [e for e in entries if e.stored_size is not None]
     holds = {e.id: storage.hold(object_name(e.id)) for e in restorable}
@@ -97,7 +110,13 @@ def prune(storage: Storage, policy: Policy, *, dry_run: bool = False) -> PruneRe
             continue
         log.info("action=backup.pruned id=%s", entry.id)
         items.append(PruneItem(entry, decision, hold, deleted=True))
-    return PruneReport(storage_url=storage.url, policy=policy, dry_run=dry_run, items=tuple(items))
+    return PruneReport(
+        storage_url=storage.url,
+        policy=policy,
+        dry_run=dry_run,
+        items=tuple(items),
+        refused=refused,
+    )
 
 
 def _delete(storage: Storage, entry: CatalogEntry) -> None:

@@ -37,6 +37,7 @@ from spectral_deploy._version import __version__
 from spectral_deploy.backup.keys import Identities
 from spectral_deploy.backup.manifest import Check, Manifest, Verification, verification_name
 from spectral_deploy.backup.pipeline import stderr_tail
+from spectral_deploy.backup.signing import SigningKey
 from spectral_deploy.backup.storage import Storage
 from spectral_deploy.backup.streams import HashingReader, HoldbackWriter, Progress
 from spectral_deploy.backup.tools import PgTool, find_tool, libpq_target
@@ -51,6 +52,7 @@ from spectral_deploy.errors import (
     ToolFailed,
     WrongIdentity,
 )
+from spectral_deploy.redaction import register_secret
 
 __all__ = ["RestoreResult", "restore_backup", "stream_into", "verify_backup"]
 
@@ -203,11 +205,17 @@ def verify_backup(
     pg_bin_dir: Path | None = None,
     progress: Progress | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    signing_key: SigningKey | None = None,
 ) -> Verification:
     """Restore into a scratch database, check it against the manifest, record the result.
 
-    A corrupt object or a failed pg_restore is recorded as a failed verification and
-    raised; a wrong identity is the operator's mistake and records nothing.
+    The restore and the checks run as a throwaway role that is not a superuser and owns
+    only the scratch database: whatever the dump holds (a CHECK constraint or a trigger
+    calling ``COPY ... TO PROGRAM``, an untrusted language, an event trigger) runs with
+    no more rights than that, so it fails the verification instead of running anything
+    on the server's machine. A corrupt object or a failed pg_restore is recorded as a
+    failed verification and raised; a wrong identity is the operator's mistake and
+    records nothing. The record is signed with ``signing_key`` when one is given.
     """
     require_recipient(manifest, identities)
     started = time.monotonic()
@@ -228,7 +236,8 @@ def verify_backup(
             tool_version=__version__,
         )
         storage.write_bytes(
-            verification_name(manifest.id, verification.verified_at), verification.to_bytes()
+            verification_name(manifest.id, verification.verified_at),
+            verification.to_bytes(signing_key),
         )
         log.info("action=backup.verified id=%s ok=%s error=%s", manifest.id, ok, error)
         return verification
@@ -243,6 +252,10 @@ def verify_backup(
             "--exit-on-error",
             "--no-owner",
             "--no-privileges",
+            "--no-publications",
+            "--no-subscriptions",
+            "--no-security-labels",
+            "--no-tablespaces",
         ]
         try:
             stream_into(storage, manifest, identities, argv, env, progress=progress)
@@ -370,21 +383,44 @@ def _existing_relations(url: str) -> tuple[list[str], int]:
 
 @contextlib.contextmanager
 def _scratch_database(server_url: str, name: str) -> Iterator[str]:
-    """A fresh database on the scratch server, dropped afterwards whatever happens."""
-    create = sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name))
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with connect(server_url, autocommit=True, application_name=APPLICATION_NAME) as conn:
-        try:
-            conn.execute(create)
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
-    log.info("action=backup.scratch_created database=%s", name)
+    """A fresh database on the scratch server owned by a fresh unprivileged role (both
+    dropped afterwards whatever happens); yields that role's URL of the database."""
+    role = name  # spectral_verify_<hex>: one throwaway role per verification
+    password = secrets.token_urlsafe(24)
+    register_secret(password)
+    statements = [
+        sql.SQL(
+            "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE "
+            "NOREPLICATION NOBYPASSRLS NOINHERIT CONNECTION LIMIT 4"
+        ).format(sql.Identifier(role), sql.Literal(password)),
+        sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0").format(
+            sql.Identifier(name), sql.Identifier(role)
+        ),
+        sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)),
+    ]
+    drops = [
+        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
+        sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)),
+    ]
     try:
-        yield make_conninfo(server_url, dbname=name)
+        with connect(server_url, autocommit=True, application_name=APPLICATION_NAME) as conn:
+            try:
+                for statement in statements:
+                    conn.execute(statement)
+            except psycopg.Error as exc:
+                raise PreconditionFailed(
+                    f"cannot create the scratch database and its unprivileged role on "
+                    f"{describe_target(server_url)}: {translate(exc).message}",
+                    hint="the scratch server's user needs CREATEDB and CREATEROLE "
+                    "(--scratch-server / backup.scratch_server_url)",
+                ) from exc
+        log.info("action=backup.scratch_created database=%s role=%s", name, role)
+        yield make_conninfo(server_url, dbname=name, user=role, password=password)
     finally:
         try:
             with connect(server_url, autocommit=True, application_name=APPLICATION_NAME) as conn:
-                conn.execute(drop)
+                for statement in drops:
+                    conn.execute(statement)
             log.info("action=backup.scratch_dropped database=%s", name)
         except (psycopg.Error, SpectralError) as exc:
             log.warning("action=backup.scratch_left database=%s error=%s", name, exc)

@@ -37,6 +37,24 @@ LatestOption = Annotated[
     bool, typer.Option("--latest", help="The newest backup (the default without --id).")
 ]
 IdOption = Annotated[str | None, typer.Option("--id", metavar="ID", help="A backup id.")]
+AllowUnsignedOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unsigned",
+        help="Accept backups whose manifest is unsigned or not signed by a key in "
+        "backup.signing_public_keys (only if you trust everyone who can write to the storage).",
+    ),
+]
+SigningKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--signing-key",
+        metavar="FILE",
+        help="The writer's Ed25519 signing key (PEM; default $SPECTRAL_BACKUP_SIGNING_KEY, "
+        "$SPECTRAL_BACKUP_SIGNING_KEY_FILE, backup.signing_key_file).",
+        dir_okay=False,
+    ),
+]
 IdentityOption = Annotated[
     Path,
     typer.Option(
@@ -54,6 +72,24 @@ def _storage(ctx: typer.Context, url: str | None) -> Storage:
 
     config = state(ctx).config()
     return open_storage(url or config.backup.storage, project_root=config.project_root)
+
+
+def _trust(ctx: typer.Context, allow_unsigned: bool) -> Any:
+    from spectral_deploy.backup.signing import Trust, parse_public_keys
+
+    config = state(ctx).config()
+    keys = parse_public_keys(config.backup.signing_public_keys, source="backup.signing_public_keys")
+    return Trust(public_keys=keys, allow_unsigned=allow_unsigned)
+
+
+def _signing_key(ctx: typer.Context, path: Path | None) -> Any:
+    from spectral_deploy.backup.signing import signing_key_from
+
+    config = state(ctx).config()
+    configured = config.backup.signing_key_file
+    if configured is not None and not configured.is_absolute():
+        configured = config.project_root / configured
+    return signing_key_from(path, configured=configured)
 
 
 def _refuse_password(option: str, url: str) -> None:
@@ -82,9 +118,18 @@ def run(
             help="Encrypt to this age public key (repeatable; replaces backup.recipients).",
         ),
     ] = None,
+    signing_key: SigningKeyOption = None,
+    allow_unsigned: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unsigned",
+            help="Write the backup without a signing key (readers will refuse it unless "
+            "they pass --allow-unsigned too).",
+        ),
+    ] = False,
     format_: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Back up the database: pg_dump -> age -> storage, streamed, with a manifest beside it.
+    """Back up the database: pg_dump -> age -> storage, streamed, with a signed manifest.
 
     The database is the configured one (DATABASE_URL, or the embedded server). The dump
     is encrypted to every recipient (e.g. the ops key and an offline break-glass key),
@@ -101,8 +146,16 @@ def run(
         recipient or config.backup.recipients,
         source="--recipient" if recipient else "backup.recipients",
     )
+    key = _signing_key(ctx, signing_key)
+    if key is None and not allow_unsigned:
+        raise UsageError(
+            "no signing key: a backup's manifest is signed so that nobody who can merely "
+            "write to the storage can forge one",
+            hint="spectral-deploy backup keygen --out backup-signing.pem, then "
+            "--signing-key FILE (or SPECTRAL_BACKUP_SIGNING_KEY_FILE); or --allow-unsigned",
+        )
     storage = _storage(ctx, to)
-    database_url = resolve_url(config)
+    database_url = resolve_url(config, create=False)
     with console.progress("backup", None) as update:
         result = run_backup(
             database_url,
@@ -111,6 +164,7 @@ def run(
             schema=config.database.schema,
             pg_bin_dir=config.backup.pg_bin_dir,
             progress=update,
+            signing_key=key,
         )
     manifest = result.manifest
     if format_ is OutputFormat.JSON:
@@ -131,16 +185,20 @@ def run(
 def list_(
     ctx: typer.Context,
     from_: FromOption = None,
+    allow_unsigned: AllowUnsignedOption = False,
     format_: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """List backups, newest first, with size, age and whether they were verified.
+    """List backups, newest first, with size, age, signature and whether they were verified.
+
+    Backups whose manifest is not signed by a trusted key are listed, flagged, and never
+    used by verify, restore or prune (unless --allow-unsigned).
 
     Example: spectral-deploy backup list --from gs://shop-backups/prod --format json
     """
     from spectral_deploy.backup.catalog import read_catalog
 
     storage = _storage(ctx, from_)
-    entries = read_catalog(storage)
+    entries = read_catalog(storage, _trust(ctx, allow_unsigned))
     now = datetime.now(UTC)
     if format_ is OutputFormat.JSON:
         console.print_json(
@@ -151,21 +209,28 @@ def list_(
         console.info(f"no backups in {storage.url}")
         return
     console.print_table(
-        ["id", "created (UTC)", "age", "size", "database", "gen", "verified"],
+        ["id", "created (UTC)", "age", "size", "database", "gen", "signature", "verified"],
         [
             (
                 e.id,
                 e.manifest.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                _age(e.age_seconds(now)),
+                "IN THE FUTURE" if e.from_the_future(now) else _age(e.age_seconds(now)),
                 console.human_size(e.manifest.size_bytes),
                 e.manifest.database,
                 e.manifest.generation,
+                str(e.signature) + ("" if e.trusted else " (refused)"),
                 _verified_text(e, now),
             )
             for e in entries
         ],
         title=storage.url,
     )
+    refused = [e.id for e in entries if not e.trusted]
+    if refused:
+        console.warn(
+            f"{len(refused)} backup(s) are not signed by a key in backup.signing_public_keys "
+            f"and are refused: {', '.join(refused)}"
+        )
 
 
 @app.command()
@@ -184,11 +249,15 @@ def verify(
             "embedded server). Needs CREATE DATABASE.",
         ),
     ] = None,
+    allow_unsigned: AllowUnsignedOption = False,
+    signing_key: SigningKeyOption = None,
     format_: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Prove a backup: download, check sha256, decrypt, restore into a scratch database,
+    """Prove a backup: check its manifest's signature, download, check sha256, decrypt,
+    restore into a scratch database as a throwaway role that is not a superuser,
     compare the tables and row counts with the manifest, drop the scratch database, and
-    record the result beside the backup. Exit 1 if any check fails.
+    record the result beside the backup (signed with the signing key when there is one).
+    Exit 1 if any check fails.
 
     Example: spectral-deploy backup verify --latest --identity ~/.config/spectral/backup.key
     """
@@ -201,8 +270,12 @@ def verify(
     identities = load_identities(identity)
     storage = _storage(ctx, from_)
     entry = select_backup(
-        read_catalog(storage), storage_url=storage.url, backup_id=backup_id, latest=latest
+        read_catalog(storage, _trust(ctx, allow_unsigned)),
+        storage_url=storage.url,
+        backup_id=backup_id,
+        latest=latest,
     )
+    key = _signing_key(ctx, signing_key)
     scratch_url = scratch_server or config.backup.scratch_server_url
     if scratch_server:
         _refuse_password("--scratch-server", scratch_server)
@@ -217,6 +290,7 @@ def verify(
             scratch_server_url=scratch_url,
             pg_bin_dir=config.backup.pg_bin_dir,
             progress=update,
+            signing_key=key,
         )
     if format_ is OutputFormat.JSON:
         console.print_json(result.as_json())
@@ -262,6 +336,7 @@ def restore(
             "--no-owner", help="Skip ownership and grants (when the target lacks the roles)."
         ),
     ] = False,
+    allow_unsigned: AllowUnsignedOption = False,
     format_: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Restore a backup into a database, in one transaction: it all lands or nothing does.
@@ -279,7 +354,7 @@ def restore(
     config = state(ctx).config()
     identities = load_identities(identity)
     storage = _storage(ctx, from_)
-    entries = read_catalog(storage)
+    entries = read_catalog(storage, _trust(ctx, allow_unsigned))
     entry = select_backup(entries, storage_url=storage.url, backup_id=backup_id, latest=latest)
     if not entry.verified:
         newest_verified = next((e.id for e in entries if e.verified), None)
@@ -332,6 +407,7 @@ def prune(
         bool, typer.Option("--dry-run", help="Show what would be deleted; delete nothing.")
     ] = False,
     from_: FromOption = None,
+    allow_unsigned: AllowUnsignedOption = False,
     format_: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Delete backups the retention policy does not keep (the newest of each of the last N
@@ -355,7 +431,13 @@ def prune(
             hint="spectral-deploy backup prune --keep-daily 7 --keep-weekly 4 --keep-monthly 6",
         )
     storage = _storage(ctx, from_)
-    report = run_prune(storage, policy, dry_run=dry_run)
+    report = run_prune(storage, policy, dry_run=dry_run, trust=_trust(ctx, allow_unsigned))
+    if report.refused:
+        console.warn(
+            f"{len(report.refused)} backup(s) not signed by a key in backup.signing_public_keys "
+            f"were left alone (neither counted nor deleted): "
+            + ", ".join(f"{e.id} ({e.signature})" for e in report.refused)
+        )
     if format_ is OutputFormat.JSON:
         console.print_json(
             {
@@ -408,6 +490,46 @@ def prune(
     console.info(f"{verb} {len(report.deleted)} of {len(report.items)} backup(s)")
 
 
+@app.command()
+def keygen(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="Where to write the private key (mode 0600).",
+            dir_okay=False,
+        ),
+    ],
+) -> None:
+    """Create the backup writer's Ed25519 signing key; print the public key for the config.
+
+    The private key signs every manifest `backup run` writes; keep it where only the
+    backup writer (the nightly job) can read it. The public key goes in
+    backup.signing_public_keys, where every reader checks manifests against it.
+
+    Example: spectral-deploy backup keygen --out backup-signing.pem
+    """
+    import os
+
+    from spectral_deploy.backup.signing import generate_signing_key
+
+    pem, public = generate_signing_key()
+    try:
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError as exc:
+        raise UsageError(f"{out} already exists; not overwriting a key") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot create {out}: {exc.strerror}") from exc
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+    console.success(f"signing key written to {out} (keep it secret: it can sign backups)")
+    console.info(f"public key: {public}")
+    console.info("put it in spectral.toml:")
+    console.info(f'  [backup]\n  signing_public_keys = ["{public}"]')
+
+
 def _prune_action(item: Any, dry_run: bool) -> str:
     if item.deleted:
         return "would delete" if dry_run else "deleted"
@@ -432,6 +554,9 @@ def _entry_json(entry: CatalogEntry, now: datetime) -> dict[str, Any]:
         "recipients": list(manifest.recipients),
         "tables": len(manifest.tables),
         "verified": entry.verified,
+        "signature": str(entry.signature),
+        "trusted": entry.trusted,
+        "future_dated": entry.from_the_future(now),
         "verification": entry.verification.as_json() if entry.verification else None,
     }
 

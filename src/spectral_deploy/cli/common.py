@@ -42,12 +42,18 @@ class AppState:
             self._config = load_config(config_file=self.config_file, overrides=self.overrides)
         return self._config
 
-    def database(self) -> Database:
-        """The database with Spectral's schema checked (embedded server started if needed)."""
+    def database(self, *, create: bool = False) -> Database:
+        """The database with Spectral's schema checked.
+
+        Read-only commands take the default: nothing is initialised or installed (a missing
+        server or schema is exit 3 naming the command that creates it). Commands that write
+        pass ``create=True``: the embedded server is initialised, started and given the
+        schema on first use.
+        """
         if self._database is None:
             from spectral_deploy.db import open_database
 
-            self._database = open_database(self.config())
+            self._database = open_database(self.config(), create=create)
         return self._database
 
 

@@ -3,6 +3,12 @@
 Tables and colour only when stdout is a terminal; ``--format json`` output is
 plain JSON on stdout and nothing else, so scripts can parse it.
 
+Everything printed goes through one gate, ``clean``: secrets are redacted
+(``spectral_deploy.redaction``) and control characters (escape sequences, carriage
+returns, bidi overrides) are removed, and a value is never read as rich markup, so text
+that came from data (an actor, a topic, an error) prints as itself and cannot crash or
+repaint the terminal.
+
 rich is imported on first use, not with this module: ``spectral-deploy lint`` runs on
 every pull request and prints plain text or JSON, and importing rich would cost it more
 than linting a whole migration history.
@@ -13,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 import time
+import traceback as traceback_module
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -25,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Progress",
+    "clean",
     "configure_logging",
     "error",
     "human_size",
@@ -32,6 +41,7 @@ __all__ = [
     "print_json",
     "print_table",
     "print_text",
+    "print_traceback",
     "progress",
     "settings",
     "stderr",
@@ -69,11 +79,31 @@ class _Settings:
 settings = _Settings()
 
 
+# C0 controls but tab and newline, DEL, C1 controls, and the bidi embeddings/overrides/isolates
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile("[\t\n]")
+
+
+def clean(text: object, *, one_line: bool = False) -> str:
+    """``text`` as it may be printed: secrets redacted, control characters removed.
+
+    ``one_line`` also turns tabs and newlines into spaces (table cells, tab-separated lines).
+    """
+    from spectral_deploy.redaction import redact
+
+    value = _CONTROL.sub("", redact("" if text is None else str(text)))
+    return _LINE_BREAKS.sub(" ", value) if one_line else value
+
+
 class KeyValueFormatter(logging.Formatter):
-    """``time level logger message`` where the message is already ``action=... key=value``."""
+    """``time level logger message`` where the message is already ``action=... key=value``;
+    the whole line (exception text included) is redacted and stripped of control characters."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return clean(super().format(record))
 
 
 def configure_logging(verbosity: int) -> None:
@@ -89,15 +119,25 @@ def configure_logging(verbosity: int) -> None:
 
 
 def print_json(value: Any) -> None:
-    """JSON on stdout, one document, nothing else."""
-    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False, default=str) + "\n")
+    """JSON on stdout, one document, nothing else (control characters are JSON-escaped)."""
+    from spectral_deploy.redaction import redact
+
+    sys.stdout.write(redact(json.dumps(value, indent=2, sort_keys=False, default=str)) + "\n")
     sys.stdout.flush()
 
 
 def print_text(text: str) -> None:
-    """Plain text on stdout exactly as given (no markup, no wrapping)."""
+    """Plain text on stdout as given (no markup, no wrapping), cleaned."""
+    text = clean(text)
     sys.stdout.write(text if not text or text.endswith("\n") else text + "\n")
     sys.stdout.flush()
+
+
+def print_traceback(exc: BaseException) -> None:
+    """The traceback of ``exc`` and of every exception chained to it, redacted, on stderr."""
+    text = "".join(traceback_module.format_exception(exc))
+    sys.stderr.write(clean(text))
+    sys.stderr.flush()
 
 
 def print_table(
@@ -105,20 +145,21 @@ def print_table(
 ) -> None:
     """A table on a terminal; tab-separated lines otherwise."""
     from rich.table import Table
+    from rich.text import Text
 
-    rows = list(rows)
+    cells = [[clean(v, one_line=True) for v in row] for row in rows]
     if not stdout.is_terminal:
         if title:
-            stdout.print(title, markup=False)
-        stdout.print("\t".join(columns), markup=False)
-        for row in rows:
-            stdout.print("\t".join("" if v is None else str(v) for v in row), markup=False)
+            stdout.print(clean(title, one_line=True), markup=False, highlight=False)
+        stdout.print("\t".join(columns), markup=False, highlight=False)
+        for row in cells:
+            stdout.print("\t".join(row), markup=False, highlight=False)
         return
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(clean(title, one_line=True)) if title else None, title_justify="left")
     for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_column(Text(column))
+    for row in cells:
+        table.add_row(*(Text(v) for v in row))
     stdout.print(table)
 
 
@@ -165,7 +206,9 @@ class Progress:
                 console=stderr,
             )
             self._bar.start()
-            self._task = self._bar.add_task(self.description, total=None, rate="", note="")
+            self._task = self._bar.add_task(
+                _escape(clean(self.description, one_line=True)), total=None, rate="", note=""
+            )
         return self
 
     def update(self, done: int, total: int | None, note: str = "") -> None:
@@ -173,7 +216,13 @@ class Progress:
         self._done, self._total = done, total
         if self._bar is not None and self._task is not None:
             rate = f"{done / max(time.monotonic() - self._started, 1e-6):,.0f} {self.unit}/s"
-            self._bar.update(self._task, completed=done, total=total, rate=rate, note=note)
+            self._bar.update(
+                self._task,
+                completed=done,
+                total=total,
+                rate=rate,
+                note=_escape(clean(note, one_line=True)),
+            )
             return
         now = time.monotonic()
         if now - self._last_line >= self.LINE_EVERY_SECONDS:
@@ -195,9 +244,12 @@ class Progress:
         suffix = f" ({note})" if note else ""
         of_total = f"/{self._amount(total)} ({min(self._done / total, 1.0):.0%})" if total else ""
         stderr.print(
-            f"{self.description}: {self._amount(self._done)}{of_total}, "
-            f"{self._amount(round(rate))}/s{eta}{suffix}",
+            clean(
+                f"{self.description}: {self._amount(self._done)}{of_total}, "
+                f"{self._amount(round(rate))}/s{eta}{suffix}"
+            ),
             markup=False,
+            highlight=False,
         )
 
     def _amount(self, count: int) -> str:
@@ -223,24 +275,24 @@ def human_size(count: int) -> str:
 
 def info(message: str) -> None:
     """A plain line of result text on stdout."""
-    stdout.print(message, markup=False)
+    stdout.print(clean(message), markup=False, highlight=False)
 
 
 def success(message: str) -> None:
     """A line saying something worked."""
-    stdout.print(f"[green]✓[/green] {_escape(message)}")
+    stdout.print(f"[green]✓[/green] {_escape(clean(message))}")
 
 
 def warn(message: str) -> None:
     """A warning on stderr."""
-    stderr.print(f"[yellow]warning:[/yellow] {_escape(message)}")
+    stderr.print(f"[yellow]warning:[/yellow] {_escape(clean(message))}")
 
 
 def error(message: str, *, hint: str | None = None) -> None:
     """``error: ...`` on stderr, then the next command to run."""
-    stderr.print(f"[bold red]error:[/bold red] {_escape(message)}")
+    stderr.print(f"[bold red]error:[/bold red] {_escape(clean(message))}")
     if hint:
-        stderr.print(f"  next: {_escape(hint)}")
+        stderr.print(f"  next: {_escape(clean(hint))}")
 
 
 def _escape(text: str) -> str:

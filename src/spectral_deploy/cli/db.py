@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,20 +58,23 @@ def _embedded_server(ctx: typer.Context) -> Any:
 def start(ctx: typer.Context) -> None:
     """Start the embedded PostgreSQL server (initialising it on first use).
 
-    It keeps running after this command exits; later commands reuse it.
+    It keeps running after this command exits; later commands reuse it. Every role logs
+    in with a password kept in <data dir>/credentials (mode 700); URLs name those files,
+    never the passwords. A server made by an older spectral-deploy, which trusted every
+    local connection, is switched to passwords here (restart running apps afterwards).
 
     Example: spectral-deploy db start
     """
-    from spectral_deploy.db.connect import ensure_database
+    from spectral_deploy.db.connect import resolve_url
 
     server = _embedded_server(ctx)
     was_running = server.status().running
-    status = server.ensure_started()
-    ensure_database(status.url("postgres"), state(ctx).config().embedded.database)
+    url = resolve_url(state(ctx).config(), upgrade_auth=True)
+    status = server.status()
     verb = "already running" if was_running else "started"
     console.success(f"embedded PostgreSQL {status.version} {verb} (pid {status.pid})")
     console.info(f"data: {status.data_dir}")
-    console.info(f"url:  {status.url(state(ctx).config().embedded.database)}")
+    console.info(f"url:  {url}")
 
 
 @app.command()
@@ -100,7 +104,6 @@ def status(
     Example: spectral-deploy db status --format json
     """
     from spectral_deploy.db.connect import connect, describe_target
-    from spectral_deploy.db.embedded import EmbeddedServer
     from spectral_deploy.db.schema import installed_migrations, required_version
     from spectral_deploy.errors import DatabaseUnreachable
 
@@ -108,15 +111,7 @@ def status(
     report: dict[str, Any] = {"embedded": not config.database.url, "schema": config.database.schema}
     url: str | None = config.database.url
     if not config.database.url:
-        server_status = EmbeddedServer(config.embedded_data_dir).status()
-        url = server_status.url(config.embedded.database)
-        report.update(
-            data_dir=str(server_status.data_dir),
-            initialized=server_status.initialized,
-            running=server_status.running,
-            pid=server_status.pid,
-            server_version=server_status.version,
-        )
+        url = _embedded_report(config, report)
     report["target"] = describe_target(url) if url else None
     report["reachable"] = False
     report["schema_version"] = None
@@ -142,9 +137,7 @@ def status(
         where = "embedded" if report["embedded"] else "external"
         console.info(f"database:  {where} {report['target'] or ''}".rstrip())
         if report["embedded"]:
-            console.info(f"data dir:  {report['data_dir']}")
-            running = f"running (pid {report['pid']})" if report["running"] else "stopped"
-            console.info(f"server:    {running}")
+            _print_embedded(report)
         schema_line = (
             f"version {report['schema_version']} "
             f"(this tool needs {report['required_schema_version']})"
@@ -162,11 +155,49 @@ def status(
         )
 
 
+def _embedded_report(config: Any, report: dict[str, Any]) -> str | None:
+    """Fill ``report`` with what the embedded server's files and processes say; return the
+    owner role's URL (None when the server is not running)."""
+    from spectral_deploy.db.embedded import EmbeddedServer
+
+    server = EmbeddedServer(config.embedded_data_dir)
+    server_status = server.status()
+    report.update(
+        data_dir=str(server_status.data_dir),
+        initialized=server_status.initialized,
+        running=server_status.running,
+        pid=server_status.pid,
+        server_version=server_status.version,
+        # observed: pg_hba.conf, and whether the running server lets a client in unasked
+        passwords_required=(
+            not server.trusts_connections(server_status) if server_status.initialized else None
+        ),
+    )
+    url: str | None = server_status.url(config.embedded.database, user=config.database.owner_role)
+    return url
+
+
+def _print_embedded(report: dict[str, Any]) -> None:
+    console.info(f"data dir:  {report['data_dir']}")
+    running = f"running (pid {report['pid']})" if report["running"] else "stopped"
+    console.info(f"server:    {running}")
+    if report["passwords_required"] is False:
+        console.warn(
+            "the server lets local processes log in without a password (made by an older "
+            "spectral-deploy): run spectral-deploy db start"
+        )
+
+
 def _embedded_database_exists(config: Any) -> bool:
     from spectral_deploy.db.connect import connect
     from spectral_deploy.db.embedded import EmbeddedServer
 
-    maintenance = EmbeddedServer(config.embedded_data_dir).status().url("postgres")
+    # as the owner role (which may connect to the maintenance database), not the superuser
+    maintenance = (
+        EmbeddedServer(config.embedded_data_dir)
+        .status()
+        .url("postgres", user=config.database.owner_role)
+    )
     if maintenance is None:
         return False
     with connect(maintenance, settings=config.database) as conn:
@@ -176,26 +207,48 @@ def _embedded_database_exists(config: Any) -> bool:
     return row is not None
 
 
+class Role(StrEnum):
+    """``db url --role``: whose URL."""
+
+    OWNER = "owner"
+    APP = "app"
+
+
 @app.command()
-def url(ctx: typer.Context) -> None:
-    """Print the connection URL (starts the embedded server if needed).
+def url(
+    ctx: typer.Context,
+    role: Annotated[
+        Role,
+        typer.Option(
+            "--role",
+            help="owner: Spectral's own URL (owns its schema); app: the URL apps get "
+            "(emit and run workers; nothing of the ledger).",
+        ),
+    ] = Role.OWNER,
+) -> None:
+    """Print a connection URL (starts the embedded server if needed).
 
-    For a configured external database the password is never printed.
+    --role app prints what the hosting provider hands to apps as DATABASE_URL. A password
+    is never printed: an embedded server's URL names the role's own password file
+    (passfile=, read by libpq: psycopg, psql, SQLAlchemy), which holds that role's
+    password only; for an external database the password comes from the environment.
 
-    Example: psql "$(spectral-deploy db url)"
+    Example: psql "$(spectral-deploy db url --role app)"
     """
+    from spectral_deploy.config import url_has_password
+    from spectral_deploy.db import Database
     from spectral_deploy.db.connect import resolve_url
 
     config = state(ctx).config()
-    resolved = resolve_url(config)
-    if config.database.url:
-        from urllib.parse import urlsplit, urlunsplit
-
-        parts = urlsplit(resolved)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            resolved = urlunsplit(parts._replace(netloc=netloc))
-            console.warn("the password is not printed; it comes from DATABASE_URL")
+    database = Database(
+        url=resolve_url(config),
+        schema=config.database.schema,
+        settings=config.database,
+        embedded=not config.database.url,
+    )
+    resolved = database.app_url if role is Role.APP else database.url
+    if url_has_password(resolved):
+        console.warn("the password is not printed; it comes from the environment")
     console.info(resolved)
 
 
@@ -213,9 +266,9 @@ def init(ctx: typer.Context) -> None:
     from spectral_deploy.db.schema import install
 
     config = state(ctx).config()
-    database = open_database(config, check_schema=False)
+    database = open_database(config, check_schema=False, create=True)
     with database.connect() as conn:
-        report = install(conn, database.schema)
+        report = install(conn, database.schema, database.roles, app_tables=database.embedded)
     if report.applied_now:
         applied = ", ".join(str(v) for v in report.applied_now)
         console.success(

@@ -40,11 +40,13 @@ app = typer.Typer(
 )
 
 
-def _deployer(ctx: typer.Context) -> Deployer:
+def _deployer(ctx: typer.Context, *, create: bool = False) -> Deployer:
     from spectral_deploy.cutover.orchestrator import Deployer
 
     return Deployer.from_config(
-        state(ctx).config(), state(ctx).database(), say=lambda text: console.info(f"  {text}")
+        state(ctx).config(),
+        state(ctx).database(create=create),
+        say=lambda text: console.info(f"  {text}"),
     )
 
 
@@ -61,7 +63,7 @@ def start(
 
     Example: spectral-deploy deploy v1.4.0 --watch-seconds 120
     """
-    deployer = _deployer(ctx)
+    deployer = _deployer(ctx, create=True)
     deploy = deployer.start(tag)
     _after_cutover(deployer, deploy, watch_seconds)
 
@@ -77,7 +79,7 @@ def resume(
 
     Example: spectral-deploy deploy resume
     """
-    deployer = _deployer(ctx)
+    deployer = _deployer(ctx, create=True)
     deploy = deployer.resume()
     _after_cutover(deployer, deploy, watch_seconds)
 

@@ -80,7 +80,7 @@ def drain(
     if mode not in ("process", "adopt"):
         raise UsageError(f"--mode must be process or adopt, got {mode!r}")
     config = state(ctx).config()
-    database = state(ctx).database()
+    database = state(ctx).database(create=not dry_run)
     plan = _preflight(database, target_generation, config.outbox.stale_after_seconds)
     _print_preflight(plan)
     if plan.unfinished == 0:

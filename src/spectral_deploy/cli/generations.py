@@ -76,7 +76,7 @@ def allocate(
     """
     from spectral_deploy.ledger import generations
 
-    database = state(ctx).database()
+    database = state(ctx).database(create=True)
     with database.connect() as conn:
         generation = generations.allocate(conn, database.schema, tag=tag, commit_sha=commit)
     if format_ is OutputFormat.JSON:

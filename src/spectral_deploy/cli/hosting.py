@@ -46,7 +46,7 @@ def status(
     from spectral_deploy import providers
 
     config = state(ctx).config()
-    hosting = providers.hosting_provider(config, state(ctx).database().url)
+    hosting = providers.hosting_provider(config, state(ctx).database().app_url)
     rows = []
     for color in Color:
         current = hosting.current(color)
@@ -98,7 +98,9 @@ def stop(
     slot = _color(color)
     if not yes:
         typer.confirm(f"Stop slot {slot}?", abort=True)
-    hosting = providers.hosting_provider(state(ctx).config(), state(ctx).database().url)
+    hosting = providers.hosting_provider(
+        state(ctx).config(), state(ctx).database(create=True).app_url
+    )
     hosting.stop(slot)
     console.success(f"slot {slot} stopped")
 
@@ -119,6 +121,8 @@ def scale(
     slot = _color(color)
     if not yes:
         typer.confirm(f"Scale slot {slot} to {workers} worker(s)?", abort=True)
-    hosting = providers.hosting_provider(state(ctx).config(), state(ctx).database().url)
+    hosting = providers.hosting_provider(
+        state(ctx).config(), state(ctx).database(create=True).app_url
+    )
     hosting.scale_workers(slot, workers)
     console.success(f"slot {slot}: {workers} worker(s)")

@@ -6,8 +6,8 @@ Exit codes: 0 ok, 1 the checked thing failed, 2 usage/config/input error,
 
 from __future__ import annotations
 
+import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -133,12 +133,15 @@ def root(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
+    from spectral_deploy.redaction import register_environment
+
+    register_environment(os.environ)
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="spectral-deploy", standalone_mode=False)
     except SpectralError as exc:
         if console.settings.verbosity:
-            traceback.print_exc()
+            console.print_traceback(exc)
         console.error(exc.message, hint=exc.hint)
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -154,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except Exception as exc:  # a bug: say so plainly, traceback only with -v
         if console.settings.verbosity:
-            traceback.print_exc()
+            console.print_traceback(exc)
         console.error(
             f"internal error: {type(exc).__name__}: {exc}",
             hint="rerun with -v for the traceback and report it",

@@ -84,7 +84,7 @@ def apply(
     from spectral_deploy.migrate.runner import FileState, apply, discover, plan, run_command
 
     config = state(ctx).config()
-    database = state(ctx).database()
+    database = state(ctx).database(create=True)
     if generation is None and os.environ.get("SPECTRAL_GENERATION", "").isdigit():
         generation = int(os.environ["SPECTRAL_GENERATION"])
     if config.migrations.command:

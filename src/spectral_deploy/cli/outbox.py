@@ -156,7 +156,7 @@ def dead_retry(
     """
     from spectral_deploy.outbox.deadletter import Selection, retry
 
-    database = state(ctx).database()
+    database = state(ctx).database(create=True)
     selection = Selection(
         ids=tuple(ids) if ids else None, generation=generation, topic=topic, everything=all_
     )
@@ -180,7 +180,7 @@ def dead_discard(
     """
     from spectral_deploy.outbox.deadletter import Selection, discard, list_dead
 
-    database = state(ctx).database()
+    database = state(ctx).database(create=True)
     selection = Selection(
         ids=tuple(ids) if ids else None, generation=generation, topic=topic, everything=all_
     )

@@ -145,7 +145,7 @@ def run(
     from spectral_deploy.rollback.run import RollbackRunner
 
     config = state(ctx).config()
-    database = state(ctx).database()
+    database = state(ctx).database(create=not dry_run)
     deployer = Deployer.from_config(config, database, say=lambda text: console.info(f"    {text}"))
 
     def confirm(step: object) -> bool:
@@ -193,7 +193,7 @@ def notify(
     from spectral_deploy.rollback.run import RollbackRunner
 
     config = state(ctx).config()
-    database = state(ctx).database()
+    database = state(ctx).database(create=not dry_run)
     runner = RollbackRunner(config, database, Deployer.from_config(config, database))
     record = runner.open_record() or runner.latest_record()
     if record is None:

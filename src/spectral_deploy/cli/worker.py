@@ -67,7 +67,7 @@ def worker(
 
     number = resolve_generation(generation)
     config = state(ctx).config()
-    database = state(ctx).database()
+    database = state(ctx).database(create=True)
     settings = WorkerSettings.from_config(
         config.outbox, generation=number, concurrency=concurrency, lease_seconds=lease_seconds
     )

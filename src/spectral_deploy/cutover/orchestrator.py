@@ -96,7 +96,7 @@ class Deployer:
         return cls(
             config,
             database,
-            hosting=providers.hosting_provider(config, database.url),
+            hosting=providers.hosting_provider(config, database.app_url),
             dns=providers.dns_provider(config),
             vcs=providers.vcs_provider(config),
             git=GitVcs(config.project_root),

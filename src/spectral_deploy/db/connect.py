@@ -14,14 +14,24 @@ from collections.abc import Iterator
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from spectral_deploy.config import Config, DatabaseConfig
-from spectral_deploy.db.embedded import EmbeddedServer
+from spectral_deploy.db.credentials import Credentials
+from spectral_deploy.db.embedded import SUPERUSER, EmbeddedServer
+from spectral_deploy.db.roles import (
+    Roles,
+    adopt_schema,
+    apply_app_defaults,
+    apply_grants,
+    ensure_roles,
+    set_password,
+)
 from spectral_deploy.errors import (
     DatabaseError,
     DatabaseUnreachable,
     LedgerIsAppendOnly,
+    SchemaNotInstalled,
     SpectralError,
 )
 
@@ -41,32 +51,139 @@ APPLICATION_NAME = "spectral-deploy"
 LEDGER_APPEND_ONLY_SQLSTATE = "SD001"
 
 
-def resolve_url(config: Config, *, start: bool = True) -> str:
-    """The configured database URL, or the embedded server's (started if needed)."""
+def resolve_url(
+    config: Config, *, start: bool = True, create: bool = True, upgrade_auth: bool = False
+) -> str:
+    """The configured database URL, or the embedded server's (started if needed): the
+    owner role's, naming its password file.
+
+    With ``create=False`` (read-only commands) nothing is created: a data directory that
+    holds no server, or a server without Spectral's database, is an error (exit 3) naming
+    the command that creates one. An initialised server that is stopped is still started.
+    ``upgrade_auth`` (``db start``) switches a server that trusts connections to passwords.
+
+    The superuser is used only when the owner role cannot log in to its database yet (the
+    roles, their passwords or the database are missing): to create or repair them.
+    """
     if config.database.url:
         return config.database.url
     server = EmbeddedServer(config.embedded_data_dir)
-    status = server.ensure_started() if start else server.status()
-    url = status.url("postgres")
-    if url is None:
+    status = (
+        server.ensure_started(create=create, upgrade_auth=upgrade_auth)
+        if start
+        else server.status()
+    )
+    roles = Roles(owner=config.database.owner_role, app=config.database.app_role)
+    database_url = status.url(config.embedded.database, user=roles.owner)
+    superuser_url = status.url("postgres", user=SUPERUSER)
+    if database_url is None or superuser_url is None:
         raise DatabaseUnreachable(
             f"the embedded PostgreSQL server in {config.embedded_data_dir} is not running",
             hint="spectral-deploy db start",
         )
-    ensure_database(url, config.embedded.database)
-    database_url = status.url(config.embedded.database)
-    assert database_url is not None
+    if not _owner_ready(database_url, roles, server.credentials, config.database):
+        ensure_database(
+            superuser_url,
+            config.embedded.database,
+            create=create,
+            roles=roles,
+            schema=config.database.schema,
+            credentials=server.credentials,
+        )
     return database_url
 
 
-def ensure_database(maintenance_url: str, name: str) -> None:
-    """Create database ``name`` on the server behind ``maintenance_url`` if it is missing."""
+def _owner_ready(
+    url: str, roles: Roles, credentials: Credentials, settings: DatabaseConfig
+) -> bool:
+    """The owner role logs in to Spectral's database, owns it, and the app role can log in
+    (both with a stored password): nothing for the superuser to do."""
+    if not (credentials.has(roles.owner) and credentials.has(roles.app)):
+        return False
+    try:
+        with connect(url, settings=settings, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT pg_get_userbyid(d.datdba) = current_user AND EXISTS ("
+                "SELECT 1 FROM pg_roles WHERE rolname = %s AND rolcanlogin) "
+                "FROM pg_database d WHERE d.datname = current_database()",
+                (roles.app,),
+            ).fetchone()
+    except (DatabaseUnreachable, psycopg.Error):
+        return False
+    return bool(row and row[0])
+
+
+def ensure_database(
+    maintenance_url: str,
+    name: str,
+    *,
+    create: bool = True,
+    roles: Roles | None = None,
+    schema: str = "spectral",
+    credentials: Credentials | None = None,
+) -> None:
+    """Create database ``name`` on the (embedded) server behind ``maintenance_url`` if it is
+    missing (with ``create=False``, a missing one is ``SchemaNotInstalled``), with the owner
+    and app roles, the database owned by the owner role (``roles``, the default names).
+
+    With ``credentials`` (the embedded server) both roles log in with their stored
+    passwords (made on first use); ``maintenance_url`` is the superuser's."""
+    roles = roles or Roles()
     with connect(maintenance_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        row = conn.execute(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if (
+            (row is None and create)
+            or (row is not None and row[0] != roles.owner)
+            or (row is not None and credentials is not None)
+        ):
+            ensure_roles(conn, roles, login=True)
+        if credentials is not None and (row is not None or create):
+            for role in (roles.owner, roles.app):
+                password = credentials.password(role, create=True)
+                assert password is not None
+                set_password(conn, role, password)
+        if row is not None and row[0] != roles.owner:
+            _adopt_database(maintenance_url, name, roles, schema)
+        exists = row
+        if exists is None and not create:
+            raise SchemaNotInstalled(
+                f"the embedded PostgreSQL server has no database {name!r}: "
+                "Spectral's schema was never installed here",
+                hint="spectral-deploy db init",
+            )
         if exists is None:
             # a concurrent command may create it first
             with contextlib.suppress(pg_errors.DuplicateDatabase):
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(name), sql.Identifier(roles.owner)
+                    )
+                )
+            with connect(make_conninfo(maintenance_url, dbname=name), autocommit=True) as db:
+                apply_app_defaults(db, roles)
+
+
+def _adopt_database(maintenance_url: str, name: str, roles: Roles, schema: str) -> None:
+    """A database made before the roles existed: hand it and its schemas to the owner role,
+    and grant the app role its share (as the superuser)."""
+    with connect(make_conninfo(maintenance_url, dbname=name), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(name), sql.Identifier(roles.owner)
+            )
+        )
+        schemas = conn.execute(
+            r"SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%%' "
+            "AND nspname <> 'information_schema'"
+        ).fetchall()
+        for (found,) in schemas:
+            adopt_schema(conn, str(found), roles)
+        if any(found == schema for (found,) in schemas):
+            apply_grants(conn, schema, roles, app_tables=True)
+        else:
+            apply_app_defaults(conn, roles)
 
 
 def describe_target(url: str) -> str:

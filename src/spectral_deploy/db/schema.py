@@ -24,6 +24,7 @@ from psycopg import sql
 from spectral_deploy._version import __version__
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.roles import Roles, adopt_schema, apply_grants, ensure_roles
 from spectral_deploy.errors import DatabaseError, SchemaNotInstalled
 
 __all__ = [
@@ -103,8 +104,17 @@ def required_version() -> int:
     return bundled_migrations()[-1].version
 
 
-def install(conn: Connection, schema: str) -> SchemaReport:
-    """Create or upgrade the schema; running it again changes nothing."""
+def install(
+    conn: Connection, schema: str, roles: Roles | None = None, *, app_tables: bool = False
+) -> SchemaReport:
+    """Create or upgrade the schema; running it again changes nothing.
+
+    With ``roles`` the schema belongs to the owner role and the app role gets exactly the
+    grants of ``db/grants.sql``: the roles are created if missing (NOLOGIN, when the
+    connected user may create roles), an install made before them is handed over, and the
+    migrations run as the owner role (``SET ROLE``) when another user is connected.
+    ``app_tables`` (the embedded server) also shares the app's tables in ``public``.
+    """
     queries = load_queries("spectral_deploy.db", "schema.sql", schema)
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise RuntimeError("install() needs a connection that is not inside a transaction")
@@ -115,6 +125,8 @@ def install(conn: Connection, schema: str) -> SchemaReport:
         try:
             with conn.transaction():
                 conn.execute(queries["create_schema"])
+            if roles is not None:
+                _become_owner(conn, schema, roles)
             applied = {m.version: m for m in installed_migrations(conn, schema)}
             applied_now: list[int] = []
             for migration in bundled_migrations():
@@ -141,7 +153,11 @@ def install(conn: Connection, schema: str) -> SchemaReport:
                         },
                     )
                 applied_now.append(migration.version)
+            if roles is not None:
+                apply_grants(conn, schema, roles, app_tables=app_tables)
         finally:
+            if roles is not None:
+                conn.execute("RESET ROLE")
             conn.execute(queries["unlock_schema"], {"schema": schema})
     except psycopg.Error as exc:
         raise translate(exc) from exc
@@ -154,6 +170,27 @@ def install(conn: Connection, schema: str) -> SchemaReport:
         installed_version=installed,
         required_version=required_version(),
     )
+
+
+def _become_owner(conn: Connection, schema: str, roles: Roles) -> None:
+    """Act as the owner role from here on (creating the roles and adopting an older install
+    first, when the connected user is someone else)."""
+    row = conn.execute("SELECT current_user").fetchone()
+    if row is not None and row[0] == roles.owner:
+        return
+    ensure_roles(conn, roles, login=False)
+    member = conn.execute(
+        "SELECT pg_has_role(current_user, %s, 'USAGE') AND pg_has_role(current_user, %s, 'SET')",
+        (roles.owner, roles.owner),
+    ).fetchone()
+    if not (member and member[0]):
+        conn.execute(
+            sql.SQL("GRANT {} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE").format(
+                sql.Identifier(roles.owner)
+            )
+        )
+    adopt_schema(conn, schema, roles)
+    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(roles.owner)))
 
 
 def installed_migrations(conn: Connection, schema: str) -> list[AppliedMigration]:

@@ -29,6 +29,7 @@ from spectral_deploy.outbox.handlers import Event, Handlers
 from spectral_deploy.outbox.ratelimit import RateLimiter
 from spectral_deploy.outbox.retry import backoff_seconds
 from spectral_deploy.outbox.store import Lease, OutboxStore, WorkerInfo, WorkerState
+from spectral_deploy.redaction import redact
 
 __all__ = ["Wakeable", "Worker", "WorkerSettings", "WorkerSummary"]
 
@@ -454,4 +455,5 @@ def _describe(exc: BaseException, *, with_traceback: bool = False) -> str:
     text = f"{type(exc).__name__}: {exc}"
     if with_traceback:
         text += "\n" + "".join(traceback.format_exception(exc)[-6:])
-    return text[:MAX_ERROR_CHARS]
+    # stored in the outbox and the worker registry: the one redaction path, like any output
+    return redact(text)[:MAX_ERROR_CHARS]

@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
@@ -33,6 +32,13 @@ from typing import Any
 import httpx
 
 from spectral_deploy.errors import ConfigError, ProviderError
+from spectral_deploy.redaction import (
+    REDACTED,
+    RedactingFilter,
+    redact,
+    register_secret,
+    register_url_password,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -58,13 +64,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # every PATCH and PUT we send sets absolute values, so repeating one is harmless
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 VENDOR_MESSAGE_CHARS = 300
-REDACTED = "***"
 
 
 # --- secrets ------------------------------------------------------------------------------
-
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
 
 
 class Secret:
@@ -75,6 +77,8 @@ class Secret:
     def __init__(self, value: str) -> None:
         self._value = value
         register_secret(value)
+        if "://" in value:
+            register_url_password(value)
 
     def reveal(self) -> str:
         """The secret itself, for the one header or URL that needs it."""
@@ -92,14 +96,6 @@ class Secret:
         return hash(self._value)
 
 
-def register_secret(value: str) -> None:
-    """Redact ``value`` from logs and errors from now on (a secret not held in ``Secret``)."""
-    # short values would redact ordinary words; real tokens are long
-    if len(value) >= 8:
-        with _secrets_lock:
-            _secrets.add(value)
-
-
 def secret_from_env(name: str, *, purpose: str, environ: Mapping[str, str] | None = None) -> Secret:
     """The secret in environment variable ``name`` (ConfigError naming it when unset)."""
     value = (os.environ if environ is None else environ).get(name, "")
@@ -111,30 +107,6 @@ def secret_from_env(name: str, *, purpose: str, environ: Mapping[str, str] | Non
             hint=f"export {name}=... (README: Production providers lists what it needs)",
         )
     return Secret(value)
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``***``."""
-    with _secrets_lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-class RedactingFilter(logging.Filter):
-    """Rewrites a log record whose rendered message contains a registered secret."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):  # a malformed record is the logging module's to report
-            return True
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
 
 
 _FILTER = RedactingFilter()

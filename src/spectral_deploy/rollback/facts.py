@@ -100,7 +100,7 @@ def _observe_providers(
     config: Config, database: Database, deploy: Deploy, facts: Facts, notes: list[str]
 ) -> Facts:
     try:
-        hosting: HostingProvider = providers.hosting_provider(config, database.url)
+        hosting: HostingProvider = providers.hosting_provider(config, database.app_url)
         blue_warm = False
         if deploy.has_blue and not deploy.finished:
             health = hosting.health(deploy.blue)

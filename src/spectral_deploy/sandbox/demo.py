@@ -129,7 +129,7 @@ def run_demo(say: Say, *, keep: bool = False) -> DemoSummary:
     say(f"A project with the sample shop, tagged v1.0.0 to v1.3.0, in {root}", None)
     load: LoadGenerator | None = None
     try:
-        database = open_database(config)
+        database = open_database(config, create=True)
         story = _Story(config, database, say)
         story.deploy("v1.0.0", "Deploy v1.0.0 as the first generation: blue")
         load = LoadGenerator(ports.router).start()

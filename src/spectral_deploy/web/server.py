@@ -28,6 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,6 +54,7 @@ SAMPLE_SECONDS = 2.0
 BACKUP_REFRESH_SECONDS = 60.0
 HISTORY_SECONDS = 30 * 60
 TIMELINE_ENTRIES = 40
+CONNECTION_TIMEOUT_SECONDS = 10.0
 
 
 def parse_listen(text: str, *, allow_remote: bool) -> tuple[str, int]:
@@ -180,9 +182,18 @@ def _page(project: str) -> tuple[bytes, str]:
 
 
 class DashboardServer(ThreadingHTTPServer):
-    """The HTTP server; its handler reads ``monitor``."""
+    """The HTTP server; its handler reads ``monitor``.
+
+    Connections are served by at most ``MAX_THREADS`` threads; up to ``MAX_WAITING`` more
+    wait their turn, and beyond that a connection is closed at once (idle connections
+    cannot pile up one thread each). A client that sends nothing for
+    ``CONNECTION_TIMEOUT_SECONDS`` is dropped.
+    """
 
     daemon_threads = True
+    request_queue_size = 128
+    MAX_THREADS = 16
+    MAX_WAITING = 64
 
     def __init__(
         self,
@@ -195,6 +206,10 @@ class DashboardServer(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.MAX_THREADS, thread_name_prefix="dashboard-request"
+        )
+        self._slots = threading.BoundedSemaphore(self.MAX_THREADS + self.MAX_WAITING)
         self.monitor = monitor
         self.page, self.policy = _page(project)
         port = self.server_address[1]
@@ -203,6 +218,25 @@ class DashboardServer(ThreadingHTTPServer):
             if allowed_hosts is None
             else allowed_hosts | {f"{h}:{port}" for h in ("127.0.0.1", "localhost", "[::1]")}
         )
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Hand the connection to the bounded pool, or close it when the pool is full."""
+        if not self._slots.acquire(blocking=False):
+            log.warning("action=dashboard.busy client=%s", client_address)
+            self.shutdown_request(request)
+            return
+        self._pool.submit(self._serve, request, client_address)
+
+    def _serve(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def server_close(self) -> None:
+        """Stop listening, then let the pool finish (its threads hold no lock we need)."""
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def url(self) -> str:
@@ -235,6 +269,8 @@ def make_server(
 class _Handler(BaseHTTPRequestHandler):
     server: DashboardServer
     server_version = "spectral-deploy-dashboard"
+    # the socket timeout of every read and write: a silent or slow client is dropped
+    timeout = CONNECTION_TIMEOUT_SECONDS
 
     def do_GET(self) -> None:
         allowed = self.server.allowed_hosts

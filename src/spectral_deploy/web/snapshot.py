@@ -71,7 +71,7 @@ def open_sources(config: Config, database: Database) -> Sources:
     except SpectralError as exc:
         problems["dns"] = exc.message
     try:
-        hosting = providers.hosting_provider(config, database.url)
+        hosting = providers.hosting_provider(config, database.app_url)
     except SpectralError as exc:
         problems["hosting"] = exc.message
     try:

@@ -13,18 +13,28 @@ from pathlib import Path
 from typing import BinaryIO
 
 from spectral_deploy.backup.storage.base import TEMP_DIR, Hold, StoredObject
-from spectral_deploy.errors import RetentionLocked, StorageUnavailable
+from spectral_deploy.errors import InputError, RetentionLocked, StorageUnavailable
 
 __all__ = ["HOLD_SUFFIX", "LocalStorage", "LocalUpload"]
 
 HOLD_SUFFIX = ".hold"
 
 
+def _plain_name(name: str) -> str:
+    """A name directly in the directory: never a path, never ``..``."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise InputError(f"{name!r} is not an object name in the backup directory")
+    return name
+
+
 class LocalStorage:
-    """Backups in a local (or mounted) directory."""
+    """Backups in a local (or mounted) directory; every name stays inside it."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+
+    def _path(self, name: str) -> Path:
+        return self.root / _plain_name(name)
 
     @property
     def url(self) -> str:
@@ -48,7 +58,7 @@ class LocalStorage:
     def size(self, name: str) -> int | None:
         """The file's size, or None."""
         try:
-            return (self.root / name).stat().st_size
+            return self._path(name).stat().st_size
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -57,7 +67,7 @@ class LocalStorage:
     def read_bytes(self, name: str) -> bytes:
         """The whole file."""
         try:
-            return (self.root / name).read_bytes()
+            return self._path(name).read_bytes()
         except OSError as exc:
             raise self._unavailable(f"cannot read {name}", exc) from exc
 
@@ -74,7 +84,7 @@ class LocalStorage:
     def open_read(self, name: str) -> BinaryIO:
         """The file opened for reading."""
         try:
-            return (self.root / name).open("rb")
+            return self._path(name).open("rb")
         except OSError as exc:
             raise self._unavailable(f"cannot open {name}", exc) from exc
 
@@ -83,15 +93,15 @@ class LocalStorage:
         temp_dir = self.root / TEMP_DIR
         try:
             temp_dir.mkdir(parents=True, exist_ok=True)
-            temp = temp_dir / f"{name}.{os.getpid()}-{secrets.token_hex(4)}"
+            temp = temp_dir / f"{_plain_name(name)}.{os.getpid()}-{secrets.token_hex(4)}"
             handle = temp.open("xb")
         except OSError as exc:
             raise self._unavailable("cannot write", exc) from exc
-        return LocalUpload(self, handle, temp, self.root / name)
+        return LocalUpload(self, handle, temp, self._path(name))
 
     def hold(self, name: str) -> Hold | None:
         """A ``NAME.hold`` file beside the object holds it."""
-        marker = self.root / (name + HOLD_SUFFIX)
+        marker = self._path(name + HOLD_SUFFIX)
         try:
             text = marker.read_text(encoding="utf-8", errors="replace").strip()
         except FileNotFoundError:
@@ -107,7 +117,7 @@ class LocalStorage:
         if held is not None:
             raise RetentionLocked(f"{self.url}/{name} is held: {held.describe()}")
         try:
-            (self.root / name).unlink(missing_ok=True)
+            self._path(name).unlink(missing_ok=True)
         except OSError as exc:
             raise self._unavailable(f"cannot delete {name}", exc) from exc
 
