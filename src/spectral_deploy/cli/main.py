@@ -26,6 +26,7 @@ from spectral_deploy.cli import generations as generation_commands
 from spectral_deploy.cli import hosting as hosting_commands
 from spectral_deploy.cli import init as init_commands
 from spectral_deploy.cli import ledger as ledger_commands
+from spectral_deploy.cli import logs as logs_commands
 from spectral_deploy.cli import migrate as migrate_commands
 from spectral_deploy.cli import outbox as outbox_commands
 from spectral_deploy.cli import rollback as rollback_commands
@@ -71,6 +72,7 @@ app.add_typer(dns_commands.app, name="dns")
 app.command(name="init")(init_commands.init)
 app.command(name="status")(status_commands.status)
 app.command(name="dashboard")(dashboard_commands.dashboard)
+app.command(name="logs")(logs_commands.logs)
 
 
 @app.command(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -20,7 +21,7 @@ from typing import Any
 
 from spectral_deploy.errors import MigrationToolFailed
 
-__all__ = ["PROBE_TIMEOUT_SECONDS", "output_tail", "run_probe"]
+__all__ = ["PROBE_TIMEOUT_SECONDS", "output_tail", "run_probe", "run_tool"]
 
 PROBE_TIMEOUT_SECONDS = 300.0
 TAIL_LINES = 25
@@ -67,7 +68,7 @@ def run_probe(
             ) from exc
         if done.returncode != 0 or not out.is_file():
             output = output_tail(done.stderr, done.stdout)
-            missing = f"No module named '{module}'" in output
+            missing = re.search(rf"No module named '{re.escape(module)}[.']", output) is not None
             hint = (
                 f"{module} is not installed for {python}: set [hosting] python to the app's "
                 "virtualenv interpreter, or install the app's requirements there"
@@ -92,3 +93,41 @@ def output_tail(*streams: str) -> str:
         if lines:
             return "\n".join(lines[-TAIL_LINES:])
     return "(no output)"
+
+
+def run_tool(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], label: str, module: str
+) -> str:
+    """Run one of the tool's own commands (``alembic current``); its standard output."""
+    try:
+        done = subprocess.run(
+            list(argv),
+            cwd=cwd,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise MigrationToolFailed(
+            f"cannot run `{label}`: {argv[0]} does not exist",
+            hint="set [hosting] python to the app's virtualenv interpreter",
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise MigrationToolFailed(
+            f"`{label}` did not finish in {PROBE_TIMEOUT_SECONDS:g} s (run by {argv[0]} in {cwd})"
+        ) from exc
+    if done.returncode != 0:
+        output = output_tail(done.stderr, done.stdout)
+        missing = re.search(rf"No module named '{re.escape(module)}[.']", output) is not None
+        raise MigrationToolFailed(
+            f"`{label}` failed (exit {done.returncode}, run by {argv[0]} in {cwd}):\n{output}",
+            hint=(
+                f"{module} is not installed for {argv[0]}: set [hosting] python to the app's "
+                "virtualenv interpreter"
+                if missing
+                else None
+            ),
+        )
+    return done.stdout
