@@ -35,7 +35,7 @@ from spectral_deploy.errors import ConfigError
 __all__ = ["PLACEHOLDERS", "app_python", "command_argv", "placeholder_help"]
 
 PLACEHOLDERS: Mapping[str, str] = {
-    "python": "the app's interpreter ([hosting] python; empty: spectral-deploy's own)",
+    "python": "the app's interpreter ([hosting] python)",
     "port": "the port the color's web app listens on (also $PORT)",
     "color": "blue or green",
     "generation": "the release's generation (also $SPECTRAL_GENERATION)",
@@ -46,7 +46,8 @@ PYTHON_NAMES = ("python", "python3")
 
 def placeholder_help(names: tuple[str, ...] = tuple(PLACEHOLDERS)) -> str:
     """One line per placeholder, for ``--help`` and error messages."""
-    return "\n".join(f"{{{name}}}  {PLACEHOLDERS[name]}" for name in names)
+    width = max(len(name) for name in names) + 2
+    return "\n".join(f"{'{' + name + '}':<{width}}  {PLACEHOLDERS[name]}" for name in names)
 
 
 def app_python(config: Config) -> str:

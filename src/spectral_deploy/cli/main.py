@@ -15,7 +15,7 @@ import typer
 
 from spectral_deploy._version import __version__
 from spectral_deploy.cli import backup as backup_commands
-from spectral_deploy.cli import console
+from spectral_deploy.cli import console, helptext
 from spectral_deploy.cli import dashboard as dashboard_commands
 from spectral_deploy.cli import db as db_commands
 from spectral_deploy.cli import demo as demo_commands
@@ -136,6 +136,7 @@ def root(
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     command = typer.main.get_command(app)
+    helptext.tidy(command)
     try:
         result = command.main(args=argv, prog_name="spectral-deploy", standalone_mode=False)
     except SpectralError as exc:
