@@ -42,8 +42,9 @@ def create_note():  # type: ignore[no-untyped-def]
         note = Note(body=body, generation=GENERATION)
         session.add(note)
         session.flush()
-        emit(session, "note.created", {"note_id": note.id}, key=str(note.id))
-    return jsonify(id=note.id, generation=GENERATION), 201
+        note_id = note.id
+        emit(session, "note.created", {"note_id": note_id}, key=str(note_id))
+    return jsonify(id=note_id, generation=GENERATION), 201
 
 
 def main() -> None:
