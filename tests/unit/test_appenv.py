@@ -46,8 +46,12 @@ def test_missing_python_is_a_config_error_naming_the_key(tmp_path: Path) -> None
 def _argv(template: str, tmp_path: Path, cwd: Path | None = None) -> list[str]:
     values = {"python": "/venv/bin/python", "port": "8101", "color": "blue", "generation": "7"}
     return command_argv(
-        template, {**values, "project": str(tmp_path)}, key="hosting.web_command",
-        source="spectral.toml", project_root=tmp_path, cwd=cwd,
+        template,
+        {**values, "project": str(tmp_path)},
+        key="hosting.web_command",
+        source="spectral.toml",
+        project_root=tmp_path,
+        cwd=cwd,
     )
 
 
@@ -55,7 +59,16 @@ def test_placeholders_are_filled_in_and_quoted(tmp_path: Path) -> None:
     """Every placeholder has a value; a value with spaces stays one argument."""
     argv = _argv("{python} -m app --port {port} --color {color} --gen {generation} {{x}}", tmp_path)
     assert argv == [
-        "/venv/bin/python", "-m", "app", "--port", "8101", "--color", "blue", "--gen", "7", "{x}"
+        "/venv/bin/python",
+        "-m",
+        "app",
+        "--port",
+        "8101",
+        "--color",
+        "blue",
+        "--gen",
+        "7",
+        "{x}",
     ]
     spaced = command_argv(
         "{project}/run", {"project": "/my app"}, key="k", source="s", project_root=tmp_path

@@ -12,7 +12,7 @@ from spectral_deploy.lint.source import Position
 from spectral_deploy.migrate.tools import ToolKind, detect, lint_inputs, tool_for
 from spectral_deploy.migrate.tools.django import operation_spans
 
-DJANGO_MIGRATION = '''from django.db import migrations, models
+DJANGO_MIGRATION = """from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         ),
         migrations.RemoveField(model_name="note", name="body"),
     ]
-'''
+"""
 
 
 def _config(root: Path, text: str = "") -> object:

@@ -26,7 +26,10 @@ def test_alembic_is_found_from_alembic_ini_and_its_script_location(tmp_path: Pat
         "db/alembic/versions",
         ".venv/bin/python",
     )
-    assert stack.summary == "Alembic (alembic.ini, revisions in db/alembic/versions); virtualenv .venv/"
+    assert (
+        stack.summary
+        == "Alembic (alembic.ini, revisions in db/alembic/versions); virtualenv .venv/"
+    )
 
 
 def test_django_is_found_from_manage_py_with_its_migrations_and_wsgi(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ is rendered as rich markup and ``[migrations]`` would otherwise vanish.
 
 Flags (``--yes``, ``-v``) take no value, so they show no metavar; options whose value
 type Typer would print as ``<int>``, ``<float>``, ``<str>`` show ``N``, ``NUMBER``,
-``TEXT`` (or their choices) instead.
+``TEXT`` (or their choices) instead, and arguments only their name.
 """
 
 from __future__ import annotations
@@ -63,6 +63,9 @@ def _tidy(command: Any, seen: set[int]) -> None:
 def _tidy_param(param: Any) -> None:
     if getattr(param, "help", None):
         param.help = reflow(param.help)
+    if getattr(param, "param_type_name", "") == "argument":
+        param.display_type_rich = lambda ctx: None  # its name (COLOR, TAG) says it all
+        return
     if getattr(param, "param_type_name", "") != "option" or param.metavar is not None:
         return
     if getattr(param, "is_flag", False) or getattr(param, "count", False):

@@ -13,6 +13,7 @@ report is mapped back with (``spectral_deploy.lint.origin.remap``).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -88,8 +89,8 @@ def tool_for(
     database_url: Callable[[], str | None] = lambda: None,
 ) -> MigrationTool:
     """The adapter for the project at ``root`` (default: the project root; a deploy passes the
-    release's checkout). ``database_url`` is asked only when a tool needs a database (Django's
-    ``sqlmigrate``) or wants one."""
+    release's checkout). ``database_url`` is asked only when a tool needs a database to render
+    (Django's ``sqlmigrate``); Alembic renders offline."""
     from spectral_deploy.appenv import app_python  # noqa: PLC0415 - not for plain SQL
 
     root = root or config.project_root
@@ -99,7 +100,9 @@ def tool_for(
     if kind is ToolKind.SQL:
         return SqlTool(root, config.migrations.directory)
     if kind is ToolKind.ALEMBIC:
-        return AlembicTool(root, python=app_python(config), database_url=database_url)
+        # offline rendering never connects: no server is started for it
+        configured = config.database.url or os.environ.get("DATABASE_URL")
+        return AlembicTool(root, python=app_python(config), database_url=lambda: configured)
     return DjangoTool(root, python=app_python(config), database_url=database_url)
 
 

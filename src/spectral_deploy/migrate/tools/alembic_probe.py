@@ -82,6 +82,8 @@ def main(argv: list[str]) -> None:
         parents = by_id[name]["parents"]
         target = (parents[0] + ":" + name) if parents else name
         del chunks[:]
+        sys.stderr.write("spectral-probe: alembic upgrade " + target + " --sql\n")
+        sys.stderr.flush()
         command.upgrade(config, target, sql=True)
         text = "".join(chunk for _, chunk in chunks)
         lines: list[list[int] | None] = []

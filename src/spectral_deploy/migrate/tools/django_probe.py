@@ -109,6 +109,8 @@ def probe(out_path: str, wanted: list[str]) -> None:
     for key in names:
         app, _, name = key.partition(".")
         del editors[:]
+        sys.stderr.write("spectral-probe: python manage.py sqlmigrate " + app + " " + name + "\n")
+        sys.stderr.flush()
         buffer = io.StringIO()
         call_command("sqlmigrate", app, name, stdout=buffer, no_color=True)
         text = buffer.getvalue()

@@ -25,6 +25,7 @@ __all__ = ["PROBE_TIMEOUT_SECONDS", "output_tail", "run_probe", "run_tool"]
 
 PROBE_TIMEOUT_SECONDS = 300.0
 TAIL_LINES = 25
+PROGRESS = "spectral-probe: "  # what a probe prints before each command it stands for
 
 
 def run_probe(
@@ -67,7 +68,17 @@ def run_probe(
                 f"(run by {python} in {cwd})",
             ) from exc
         if done.returncode != 0 or not out.is_file():
-            output = output_tail(done.stderr, done.stdout)
+            # the probe names each command as it starts it: the last one is what failed
+            started = [
+                line.removeprefix(PROGRESS)
+                for line in done.stderr.splitlines()
+                if line.startswith(PROGRESS)
+            ]
+            label = started[-1] if started else label
+            stderr = "\n".join(
+                line for line in done.stderr.splitlines() if not line.startswith(PROGRESS)
+            )
+            output = output_tail(stderr, done.stdout)
             missing = re.search(rf"No module named '{re.escape(module)}[.']", output) is not None
             hint = (
                 f"{module} is not installed for {python}: set [hosting] python to the app's "
