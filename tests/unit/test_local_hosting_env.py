@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import venv
 from pathlib import Path
 
 import pytest
@@ -53,13 +54,11 @@ def test_a_bad_command_or_interpreter_fails_before_anything_runs(tmp_path: Path)
 def test_an_interpreter_without_spectral_deploy_cannot_run_the_workers(tmp_path: Path) -> None:
     """The workers import spectral_deploy: an app venv without it is named before a deploy."""
     bare = tmp_path / "bare"
-    import venv
-
     venv.EnvBuilder(with_pip=False).create(bare)
     config = _config(
         tmp_path,
         f'python = "{bare}/bin/python"\nweb_command = "{{python}} -m app"\nworker_app = "a:b"\n',
     )
     hosting = from_config(config, "postgresql://db/app")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="cannot run the workers.*No module named"):
+    with pytest.raises(ConfigError, match=r"cannot run the workers.*No module named"):
         hosting._check_python()
