@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # every benchmark script prints one JSON document; *_app.py are handler modules they load
 BENCHMARKS := $(filter-out %_app.py,$(wildcard benchmarks/*.py))
 
-.PHONY: install test lint typecheck unit integration providers acceptance security demo bench docs clean
+.PHONY: install test lint typecheck unit integration providers acceptance security demo bench docs examples clean
 
 install: $(STAMP)
 
@@ -49,6 +49,11 @@ security: install
 
 demo: install
 	$(BIN)/spectral-deploy demo
+
+# The example apps' own virtualenvs (examples/*/requirements.txt from the package index, plus
+# this checkout), under .venv/example-apps/; the tests build them on first use too.
+examples: install
+	$(BIN)/python -m tests.example_apps
 
 # docs/rules/ from the lint rules' docstrings (a test fails when it is stale).
 docs: install

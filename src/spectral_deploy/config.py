@@ -30,6 +30,7 @@ from spectral_deploy.redaction import register_url_password
 
 __all__ = [
     "CONFIG_FILENAME",
+    "MIGRATION_TOOLS",
     "BackupConfig",
     "Config",
     "DatabaseConfig",
@@ -138,12 +139,21 @@ class LintConfig:
 class MigrationsConfig:
     """The app's own migrations: linted by ``lint``, applied by ``migrate apply``.
 
+    ``tool`` says what writes them: ``sql`` (``.sql`` files in ``directory``), ``alembic``
+    (revisions found through ``alembic.ini`` at the project root), ``django``
+    (``manage.py``'s migrations), ``none`` (the app has no schema), or ``auto`` (the
+    default: ``alembic.ini``, else ``manage.py``, else ``sql``). Alembic and Django
+    revisions are linted as the SQL the tool renders, run by ``[hosting] python``.
+
     ``command`` replaces the built-in runner for projects that use another tool
     (``alembic upgrade head``, ``supabase db push``, ``dbmate up``); it runs with
-    ``DATABASE_URL`` and ``SPECTRAL_GENERATION`` set.
+    ``DATABASE_URL`` and ``SPECTRAL_GENERATION`` set. With ``alembic`` or ``django`` and no
+    command, the tool's own (``{python} -m alembic upgrade head``,
+    ``{python} manage.py migrate``) runs.
     """
 
     directory: Path = Path("migrations")
+    tool: str = "auto"
     command: str | None = None
     lock_timeout_seconds: int = 5
     statement_timeout_seconds: int = 600
@@ -165,12 +175,18 @@ class DeployConfig:
 class HostingConfig:
     """Where blue and green run. ``local`` runs processes on this machine.
 
-    ``web_command`` runs from the release's checkout with ``{port}`` filled in and
+    ``python`` is the app's own interpreter (its virtualenv's ``bin/python``, relative to the
+    project root, or a command on ``PATH``; empty: spectral-deploy's own). It runs the app's
+    migration tool, and locally ``{python}`` in commands and the workers.
+
+    ``web_command`` runs from the release's checkout with its placeholders filled in
+    (``{python}``, ``{port}``, ``{color}``, ``{generation}``, ``{project}``) and
     ``SPECTRAL_GENERATION``, ``DATABASE_URL`` and ``PORT`` set; ``worker_app`` is what
     ``spectral-deploy worker --app`` loads; ``workers`` how many worker processes a color runs.
     """
 
     provider: str = "local"
+    python: str = ""
     web_command: str = ""
     worker_app: str = ""
     workers: int = 1
@@ -341,6 +357,7 @@ def load_config(
         sections = _apply_override(sections, dotted, text)
 
     _check_outbox(sections["outbox"], source)
+    _check_migrations(sections["migrations"], source)
     _check_counts(sections["backup"], source)
     _check_timeouts(sections, source)
     return Config(project_root=project_root, source=source, **sections)
@@ -366,6 +383,18 @@ def _check_outbox(outbox: OutboxConfig, source: str) -> None:
             f"must be at least three heartbeats ({3 * outbox.heartbeat_seconds:g} s), "
             "or live workers are taken for dead",
             key="outbox.stale_after_seconds",
+            source=source,
+        )
+
+
+MIGRATION_TOOLS = ("auto", "sql", "alembic", "django", "none")
+
+
+def _check_migrations(migrations: MigrationsConfig, source: str) -> None:
+    if migrations.tool not in MIGRATION_TOOLS:
+        raise ConfigError(
+            f"unknown tool {migrations.tool!r} (known: {', '.join(MIGRATION_TOOLS)})",
+            key="migrations.tool",
             source=source,
         )
 

@@ -11,7 +11,9 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
     │   ├── GenerationUnknown           exit 2  no generation given and no SPECTRAL_GENERATION
     │   └── InputError                  exit 2  names the file, line or value
     │       ├── InvalidEvent            exit 2  an outbox event that cannot be stored
-    │       └── WrongIdentity           exit 2  the age identity cannot open this backup
+    │       ├── WrongIdentity           exit 2  the age identity cannot open this backup
+    │       └── MigrationToolFailed     exit 2  Alembic/Django could not list or render the
+    │                                           migrations: names the command and its output
     ├── PreconditionFailed              exit 3  the world is not in the state required
     │   ├── DatabaseUnreachable         exit 3  names host and port, never the password
     │   ├── SchemaNotInstalled          exit 3  run `spectral-deploy db init`
@@ -44,6 +46,7 @@ __all__ = [
     "InputError",
     "InvalidEvent",
     "LedgerIsAppendOnly",
+    "MigrationToolFailed",
     "PreconditionFailed",
     "ProviderError",
     "RetentionLocked",
@@ -99,6 +102,13 @@ class InputError(UsageError):
 
 class InvalidEvent(InputError):
     """An outbox event was rejected before touching the database (topic, payload, key, delay)."""
+
+
+class MigrationToolFailed(InputError):
+    """The app's migration tool (Alembic, Django) failed to list, render or report migrations.
+
+    The message names the command as it ran (and the interpreter) and ends with its output.
+    """
 
 
 class GenerationUnknown(UsageError):

@@ -51,10 +51,17 @@ def listed(root: Path) -> list[str]:
 
 
 def test_init_local_writes_the_config_and_the_lint_workflow(empty_project: Project) -> None:
-    """The default: a sandbox spectral.toml that loads, and the pull-request lint workflow."""
+    """The default: a sandbox spectral.toml that loads, the pull-request lint workflow, and
+    .spectral/ (the local state) in .gitignore."""
     done = empty_project.run("init")
     assert done.returncode == 0, done.stderr
-    assert listed(empty_project.root) == [".github/workflows/migration-lint.yml", "spectral.toml"]
+    assert listed(empty_project.root) == [
+        ".github/workflows/migration-lint.yml",
+        ".gitignore",
+        "spectral.toml",
+    ]
+    assert ".spectral/" in (empty_project.root / ".gitignore").read_text().splitlines()
+    assert "spectral-deploy deploy v1.0.0" in done.stdout  # no release yet: the first one
     assert "wrote      spectral.toml" in done.stdout
     assert "next steps:" in done.stdout
     assert "--provider render-cloudflare" in done.stdout
@@ -67,7 +74,7 @@ def test_init_refuses_to_overwrite_without_force(empty_project: Project) -> None
     """A second run leaves identical files alone; an edited one is kept unless --force."""
     first = empty_project.run("init", "--provider", "render-cloudflare")
     assert first.returncode == 0, first.stderr
-    assert listed(empty_project.root) == sorted(PRODUCTION_FILES)
+    assert listed(empty_project.root) == sorted([*PRODUCTION_FILES, ".gitignore"])
     for path in PRODUCTION_FILES:
         assert f"wrote      {path}" in first.stdout
     assert "gh secret set" in first.stdout
@@ -75,7 +82,7 @@ def test_init_refuses_to_overwrite_without_force(empty_project: Project) -> None
 
     again = empty_project.run("init", "--provider", "render-cloudflare")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.count("unchanged  ") == len(PRODUCTION_FILES)
+    assert again.stdout.count("unchanged  ") == len(PRODUCTION_FILES) + 1  # and .gitignore
 
     deploy = empty_project.root / ".github/workflows/deploy-prod.yml"
     generated = deploy.read_text()

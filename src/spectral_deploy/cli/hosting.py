@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from spectral_deploy.appenv import placeholder_help
 from spectral_deploy.cli import console
 from spectral_deploy.cli.common import OutputFormat, state
 from spectral_deploy.errors import UsageError
@@ -17,7 +18,11 @@ app = typer.Typer(
     help=(
         "The two deployment slots (blue and green) on the configured hosting provider: what "
         "each runs, stop one, scale its workers. The rollback plans use these commands.\n\n"
-        "Example: spectral-deploy hosting status"
+        "Locally, each slot runs [hosting] web_command from the release's checkout, and "
+        "[hosting] workers worker processes, in the app's interpreter ([hosting] python). "
+        "Placeholders in web_command (and in [migrations] command):\n\n"
+        + "\n".join(f"  {line}" for line in placeholder_help().splitlines())
+        + "\n\nExample: spectral-deploy hosting status"
     ),
     no_args_is_help=True,
 )

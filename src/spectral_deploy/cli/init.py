@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from spectral_deploy.cli import console
+from spectral_deploy.config import DeployConfig
 from spectral_deploy.errors import CheckFailed
 from spectral_deploy.scaffold import (
     SECRETS,
@@ -16,14 +17,15 @@ from spectral_deploy.scaffold import (
     Outcome,
     ScaffoldFile,
     Settings,
-    detect_migrations_dir,
     detect_repository,
+    ensure_ignored,
     git_toplevel,
     pyproject_configures_spectral,
     render,
     secrets_used,
     write_files,
 )
+from spectral_deploy.scaffold.stack import detect_stack, first_release_tag
 
 __all__ = ["init"]
 
@@ -46,8 +48,9 @@ def init(
         typer.Option(
             "--migrations-dir",
             metavar="DIR",
-            help="The app's .sql migrations (default: the first of supabase/migrations, "
-            "db/migrations, migrations that exists, else migrations).",
+            help="Where the app's migrations live (default: found: Alembic's versions "
+            "directory, a Django app's migrations package, else the first of "
+            "supabase/migrations, db/migrations, migrations that exists, else migrations).",
         ),
     ] = None,
     repository: Annotated[
@@ -60,20 +63,32 @@ def init(
     ] = None,
 ) -> None:
     """Write a commented spectral.toml and the GitHub workflow files the runbook names, in
-    the current directory. Files that exist are left alone unless --force.
+    the current directory, and add .spectral/ to .gitignore. Files that exist are left
+    alone unless --force.
+
+    It looks at the app first: Alembic (alembic.ini), Django (manage.py) or plain .sql
+    migrations, and a virtualenv (.venv/bin/python), and writes the matching \\[migrations]
+    and \\[hosting] settings. Run it at the root of the app's repository.
 
     Example: spectral-deploy init --provider render-cloudflare
     """
     root = Path.cwd()
+    stack = detect_stack(root)
     settings = Settings(
         flavour=provider,
-        migrations_dir=migrations_dir or detect_migrations_dir(root) or "migrations",
+        migrations_dir=migrations_dir or stack.migrations_dir or "migrations",
         repository=detect_repository(root) if repository is None else repository,
+        migrations_tool=stack.tool,
+        python=stack.python,
+        web_command=stack.web_command,
     ).validated()
     files = render(settings)
+    console.info(f"found: {stack.summary}")
     results = write_files(root, files, force=force)
+    ignored = ensure_ignored(root)
 
     _report(results)
+    console.info(f"{_GITIGNORE_VERBS[ignored]:<10} .gitignore  .spectral/ (local state) is ignored")
     toplevel = git_toplevel(root)
     if toplevel is not None and toplevel.resolve() != root.resolve():
         console.warn(
@@ -86,7 +101,7 @@ def init(
             "takes precedence over it"
         )
     console.info("")
-    for line in _next_steps(settings, files):
+    for line in _next_steps(settings, files, root):
         console.info(line)
 
     skipped = [r.file.path.as_posix() for r in results if r.outcome is Outcome.SKIPPED]
@@ -99,6 +114,11 @@ def init(
         )
 
 
+_GITIGNORE_VERBS = {
+    Outcome.WRITTEN: "wrote",
+    Outcome.OVERWRITTEN: "updated",
+    Outcome.UNCHANGED: "unchanged",
+}
 _VERBS = {
     Outcome.WRITTEN: "wrote",
     Outcome.OVERWRITTEN: "overwrote",
@@ -116,17 +136,27 @@ def _report(results: list[FileResult]) -> None:
         console.info(f"{_VERBS[result.outcome]:<10} {result.file.path.as_posix():<{width}}  {note}")
 
 
-def _next_steps(settings: Settings, files: tuple[ScaffoldFile, ...]) -> list[str]:
+def _next_steps(settings: Settings, files: tuple[ScaffoldFile, ...], root: Path) -> list[str]:
+    tag, latest = first_release_tag(root, DeployConfig().release_tag_pattern)
+    before = f" ({latest} predates the adoption)" if latest else ""
+    release = [
+        "git add spectral.toml .gitignore .github && git commit -m 'Adopt spectral-deploy'",
+        f"git tag {tag}{before}: the first release to deploy is one that includes this commit",
+    ]
+    lint = _lint_step(settings)
     if settings.flavour is Flavour.LOCAL:
+        hosting = "[hosting] web_command and worker_app: how blue and green run your app"
+        if not settings.python:
+            hosting += ", and python: your app's virtualenv interpreter"
         return [
             "next steps:",
-            "  1. in spectral.toml, set [hosting] web_command and worker_app: how blue and "
-            "green run your app",
-            f"  2. spectral-deploy lint                lint the migrations in "
-            f"{settings.migrations_dir}/",
-            "  3. spectral-deploy deploy v1.0.0       deploy a tag of this repository on this "
-            "machine (the embedded PostgreSQL starts by itself)",
-            "  4. commit .github/: every pull request that adds a migration is linted (no "
+            f"  1. in spectral.toml, set {hosting}",
+            f"  2. {lint}",
+            f"  3. {release[0]}",
+            f"  4. {release[1]}",
+            f"  5. spectral-deploy deploy {tag}   the first deploy, on this machine (the embedded "
+            "PostgreSQL starts by itself); spectral-deploy logs shows what the app printed",
+            "  6. push .github/: every pull request that adds a migration is linted (no "
             "secrets needed)",
             "for production: spectral-deploy init --provider render-cloudflare --force",
         ]
@@ -145,9 +175,25 @@ def _next_steps(settings: Settings, files: tuple[ScaffoldFile, ...]) -> list[str
         workflows = ", ".join(sorted({path.name for path in paths}))
         lines.append(f"       {name:<{width}}  {what.get(name, '')}  ({workflows})")
     lines += [
-        "  3. commit spectral.toml and .github/, then release: "
-        "git tag v1.0.0 && git push origin v1.0.0",
+        f"  3. {lint}",
+        f"  4. {release[0]}",
+        f"  5. {release[1]}, then release it: git push origin {tag}",
         "     (a rollback tag pushed from a workflow does not trigger deploy-prod.yml: "
         "dispatch it, gh workflow run deploy-prod.yml -f tag=TAG)",
     ]
     return lines
+
+
+def _lint_step(settings: Settings) -> str:
+    where = settings.migrations_dir
+    if settings.migrations_tool == "alembic":
+        return (
+            f"spectral-deploy lint   lint the Alembic revisions in {where}/ (as the SQL "
+            "alembic upgrade --sql renders, in the app's interpreter)"
+        )
+    if settings.migrations_tool == "django":
+        return (
+            "spectral-deploy lint   lint the project's Django migrations (as manage.py "
+            "sqlmigrate prints them, in the app's interpreter)"
+        )
+    return f"spectral-deploy lint   lint the migrations in {where}/"

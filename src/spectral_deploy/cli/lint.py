@@ -16,24 +16,38 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from spectral_deploy.cli import console
-from spectral_deploy.errors import UsageError
+from spectral_deploy.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from spectral_deploy.config import Config
     from spectral_deploy.lint.engine import LintFile
+    from spectral_deploy.lint.origin import Origin
+    from spectral_deploy.migrate.tools import Migration, MigrationTool, ToolKind
 
 __all__ = ["HELP", "build_parser", "run"]
 
 HELP = "Check migrations for changes that break the running (N-1) release or take long locks."
+DESCRIPTION = """\
+With no PATH, the project's migrations are linted: the .sql files of [migrations]
+directory, or, in an Alembic or Django project ([migrations] tool, or alembic.ini /
+manage.py found at the project root), every revision as the SQL the tool renders
+(alembic upgrade PARENT:REV --sql, manage.py sqlmigrate APP NAME), run by the app's
+interpreter ([hosting] python); findings point at the revision file and the SQL line.
+PATH may be .sql files, revision files, directories (their .sql files sorted by name,
+and the revisions in them), or - for SQL on standard input. Finding no migration at all
+is an error, never a pass."""
 EXAMPLES = """\
-Exit codes: 0 clean (overrides allowed), 1 violations, 2 a file unreadable, not UTF-8 or
-not parseable (the other files are still linted).
+Exit codes: 0 clean (overrides allowed), 1 violations, 2 no migration found, a file
+unreadable, not UTF-8 or not parseable (the other files are still linted), or a migration
+tool that failed (its command and output are shown).
 
 Examples:
-  spectral-deploy lint                                  # the configured migrations directory
+  spectral-deploy lint                                  # the project's migrations
   spectral-deploy lint migrations/0042_users.sql
+  spectral-deploy lint alembic/versions/3f2a_add_email.py
   spectral-deploy lint --base origin/main --format github
   spectral-deploy lint --ignore create-index-non-concurrently db/migrations
+  git show HEAD:db/0042.sql | spectral-deploy lint -
   spectral-deploy lint --explain drop-column
 """
 
@@ -58,13 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``lint`` command line."""
     parser = _Parser(
         prog="spectral-deploy lint",
-        description=HELP + "\n\nPATH may be files or directories (their *.sql files, sorted by "
-        "name); with no PATH the configured migrations directory ([lint] migrations) is linted.",
+        description=HELP + "\n\n" + DESCRIPTION,
         epilog=EXAMPLES,
         formatter_class=_Formatter,
         add_help=False,
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="migration files or directories")
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH", help="migration files or directories; - for stdin"
+    )
     parser.add_argument(
         "--base",
         metavar="GIT_REF",
@@ -106,6 +121,7 @@ def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
         return _explain(args.explain)
 
     from spectral_deploy.lint.engine import lint_change_sets
+    from spectral_deploy.lint.origin import remap
     from spectral_deploy.lint.registry import select_rules
     from spectral_deploy.lint.render import LintFormat, render
 
@@ -124,19 +140,153 @@ def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
         ignore=_split(args.ignore),
         source=config.source,
     )
-    cwd = Path.cwd()
-    roots = [Path(p) for p in args.paths] or [_migrations_dir(config)]
-    files = _expand(roots, cwd)
-    if args.base:
-        from spectral_deploy.lint.context import changed_files
-
-        changed = changed_files(args.base, roots, cwd)
-        change_sets = [[f for f in files if f.path.resolve() in changed]]
-    else:
-        change_sets = [[f] for f in files]
-    report = lint_change_sets(change_sets, rules, jobs=config.lint.jobs)
+    change_sets, origins = _inputs(args.paths, args.base, config, Path.cwd())
+    report = remap(lint_change_sets(change_sets, rules, jobs=config.lint.jobs), origins)
     console.print_text(render(report, LintFormat(args.format), rules))
     return int(report.exit_code)
+
+
+def _inputs(
+    paths: Sequence[str], base: str | None, config: Config, cwd: Path
+) -> tuple[list[list[LintFile]], dict[str, Origin]]:
+    """What to lint, as change sets, and the origins of SQL a migration tool rendered.
+
+    ``-`` is standard input. A directory means its ``.sql`` files and, in an Alembic or
+    Django project, the revisions in it; a ``.py`` file must be one of those revisions.
+    With no PATH, the project's migrations ([migrations] tool and directory). Finding no
+    migration at all is an error: a lint that checked nothing must not pass.
+    """
+    from spectral_deploy.lint.engine import LintFile
+    from spectral_deploy.migrate.tools import ToolKind, lint_inputs, tool_for
+
+    if list(paths).count("-") > 1:
+        raise UsageError("lint: - (standard input) may be given once")
+    tool = tool_for(config, database_url=lambda: _database_url(config))
+    stdin = [_stdin()] if "-" in paths else []
+    roots = [Path(p) for p in paths if p != "-"]
+    if not paths:
+        if tool.kind is ToolKind.NONE:
+            console.warn('nothing to lint: [migrations] tool = "none" (pass files to lint them)')
+            return [], {}
+        items: list[Path | Migration] = list(tool.migrations())
+        if not items:
+            raise _nothing_found(tool.describe(), tool.directories(), tool.kind)
+        roots = tool.directories()
+    else:
+        items = _expand(roots, tool)
+        if not items and not stdin:
+            raise _nothing_found(tool.describe(), roots, tool.kind)
+    if base:
+        from spectral_deploy.lint.context import changed_files
+
+        changed = changed_files(base, roots, cwd)
+        selected = [item for item in items if _path_of(item).resolve() in changed]
+        if items and not selected:
+            console.warn(
+                f"no migration added or changed since {base} "
+                f"({len(items)} in {', '.join(_display(r, cwd) for r in roots)})"
+            )
+        items = selected
+    tool_migrations = [item for item in items if not isinstance(item, Path)]
+    rendered = {r.migration.key: r for r in tool.render(tool_migrations)}
+    files: list[LintFile] = list(stdin)
+    origins: dict[str, Origin] = {}
+    for item in items:
+        if isinstance(item, Path):
+            files.append(LintFile(item, _display(item, cwd)))
+            continue
+        found, more = lint_inputs([rendered[item.key]], display=lambda m: _shown(m, cwd))
+        files.extend(found)
+        origins.update(more)
+    change_sets = [files] if base else [[file] for file in files]
+    return change_sets, origins
+
+
+def _expand(roots: Sequence[Path], tool: MigrationTool) -> list[Path | Migration]:
+    """Files as given, directories as their ``*.sql`` files sorted by name; revisions of the
+    project's migration tool wherever a path names one or holds some."""
+    from spectral_deploy.migrate.tools import ToolKind
+
+    listing: dict[str, Migration] | None = None
+
+    def revisions() -> dict[str, Migration]:  # listed only when a path may hold some
+        nonlocal listing
+        if listing is None:
+            uses_revisions = tool.kind in (ToolKind.ALEMBIC, ToolKind.DJANGO)
+            found = tool.migrations() if uses_revisions else []
+            listing = {os.path.realpath(m.path): m for m in found}
+        return listing
+
+    items: list[Path | Migration] = []
+    seen: set[str] = set()
+    for root in roots:
+        found: list[Path | Migration]
+        if root.is_dir():
+            found = [p for p in sorted(root.iterdir()) if p.suffix == ".sql" and p.is_file()]
+            inside = os.path.realpath(root).rstrip(os.sep) + os.sep
+            found += [m for real, m in revisions().items() if real.startswith(inside)]
+        elif root.suffix == ".py":
+            revision = revisions().get(os.path.realpath(root))
+            if revision is None:
+                raise InputError(
+                    f"{root}: a Python file is not SQL, and not a migration of {tool.describe()}",
+                    hint='for Alembic or Django revisions set [migrations] tool = "alembic" or '
+                    '"django" (or keep alembic.ini / manage.py at the project root)',
+                )
+            found = [revision]
+        else:
+            found = [root]
+        for item in found:
+            key = os.path.realpath(_path_of(item))
+            if key not in seen:
+                seen.add(key)
+                items.append(item)
+    return items
+
+
+def _nothing_found(what: str, where: Sequence[Path], kind: ToolKind) -> InputError:
+    from spectral_deploy.migrate.tools import ToolKind
+
+    cwd = Path.cwd()
+    places = ", ".join(_display(p, cwd) for p in where) or "the project"
+    python_files = any(
+        p.suffix == ".py" for d in where if d.is_dir() for p in d.iterdir() if p.is_file()
+    )
+    hint = "pass the migration files or directories, or set [migrations] directory in spectral.toml"
+    if kind is ToolKind.SQL and python_files:
+        hint = (
+            "these are Python files: for Alembic or Django revisions set [migrations] tool "
+            '= "alembic" or "django" in spectral.toml'
+        )
+    return InputError(f"no migrations to lint in {places} ({what})", hint=hint)
+
+
+def _stdin() -> LintFile:
+    import sys
+
+    from spectral_deploy.lint.engine import LintFile
+
+    return LintFile(Path("-"), "<stdin>", text=sys.stdin.buffer.read())
+
+
+def _database_url(config: Config) -> str | None:
+    """The database a tool that needs one (Django's sqlmigrate) renders against."""
+    url = os.environ.get("DATABASE_URL") or config.database.url
+    if url:
+        return url
+    from spectral_deploy.db.connect import resolve_url
+
+    return resolve_url(config)
+
+
+def _path_of(item: Path | Migration) -> Path:
+    return item if isinstance(item, Path) else item.path
+
+
+def _shown(migration: Migration, cwd: Path) -> str:
+    from spectral_deploy.migrate.tools.positions import display_path
+
+    return display_path(migration.path, cwd)
 
 
 def _explain(key: str) -> int:
@@ -153,36 +303,6 @@ def _explain(key: str) -> int:
 
 def _split(values: Sequence[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
-
-
-def _migrations_dir(config: Config) -> Path:
-    directory = config.migrations_dir
-    if not directory.is_dir():
-        raise UsageError(
-            f"migrations directory {directory} does not exist",
-            hint="pass the migration files or directories, or set [migrations] directory "
-            "in spectral.toml",
-        )
-    return directory
-
-
-def _expand(roots: Sequence[Path], cwd: Path) -> list[LintFile]:
-    """Files as given, directories as their ``*.sql`` files sorted by name."""
-    from spectral_deploy.lint.engine import LintFile
-
-    files: list[LintFile] = []
-    seen: set[str] = set()
-    for root in roots:
-        if root.is_dir():
-            found = sorted(p for p in root.iterdir() if p.suffix == ".sql" and p.is_file())
-        else:
-            found = [root]
-        for path in found:
-            key = os.path.normpath(path)
-            if key not in seen:
-                seen.add(key)
-                files.append(LintFile(path, _display(path, cwd)))
-    return files
 
 
 def _display(path: Path, cwd: Path) -> str:

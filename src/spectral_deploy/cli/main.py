@@ -15,7 +15,7 @@ import typer
 
 from spectral_deploy._version import __version__
 from spectral_deploy.cli import backup as backup_commands
-from spectral_deploy.cli import console
+from spectral_deploy.cli import console, helptext
 from spectral_deploy.cli import dashboard as dashboard_commands
 from spectral_deploy.cli import db as db_commands
 from spectral_deploy.cli import demo as demo_commands
@@ -26,6 +26,7 @@ from spectral_deploy.cli import generations as generation_commands
 from spectral_deploy.cli import hosting as hosting_commands
 from spectral_deploy.cli import init as init_commands
 from spectral_deploy.cli import ledger as ledger_commands
+from spectral_deploy.cli import logs as logs_commands
 from spectral_deploy.cli import migrate as migrate_commands
 from spectral_deploy.cli import outbox as outbox_commands
 from spectral_deploy.cli import rollback as rollback_commands
@@ -71,6 +72,7 @@ app.add_typer(dns_commands.app, name="dns")
 app.command(name="init")(init_commands.init)
 app.command(name="status")(status_commands.status)
 app.command(name="dashboard")(dashboard_commands.dashboard)
+app.command(name="logs")(logs_commands.logs)
 
 
 @app.command(
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
 
     register_environment(os.environ)
     command = typer.main.get_command(app)
+    helptext.tidy(command)
     try:
         result = command.main(args=argv, prog_name="spectral-deploy", standalone_mode=False)
     except SpectralError as exc:

@@ -14,9 +14,10 @@ __all__ = ["app"]
 
 app = typer.Typer(
     help=(
-        "The app's forward-only migrations: plain .sql files in [migrations] directory, "
+        "The app's forward-only migrations: plain .sql files in \\[migrations] directory, "
         "applied in name order, once each, checksummed, each in a transaction with lock and "
-        "statement timeouts. There are no down migrations: fix forward.\n\n"
+        "statement timeouts; or the app's own tool (Alembic, Django, \\[migrations] "
+        "command). There are no down migrations: fix forward.\n\n"
         "Example: spectral-deploy migrate status"
     ),
     no_args_is_help=True,
@@ -30,35 +31,54 @@ def status(
         OutputFormat.TEXT
     ),
 ) -> None:
-    """Show each migration file: applied (with the generation that applied it), pending,
-    changed since applied (an error), or applied but missing from the directory.
+    """Show each migration: applied (with the generation that applied it), pending, changed
+    since applied (an error), or applied but missing from the directory.
+
+    With Alembic or Django the tool itself is asked (alembic current, manage.py
+    showmigrations); with another \\[migrations] command, which keeps its own record, the
+    state is reported as unknown rather than guessed.
 
     Example: spectral-deploy migrate status --format json
     """
-    from spectral_deploy.migrate.runner import FileState, discover, plan
+    from spectral_deploy.migrate.runner import FileState
+    from spectral_deploy.migrate.tools.status import project_status
 
     config = state(ctx).config()
     database = state(ctx).database()
-    files = discover(config.migrations_dir)
-    with database.connect() as conn:
-        statuses = plan(conn, database.schema, files)
+    report = project_status(config, database)
+    statuses, source, current, note = report.statuses, report.source, report.current, report.note
     if format_ is OutputFormat.JSON:
-        console.print_json({"migrations": [s.as_json() for s in statuses]})
-    elif not statuses:
-        console.info(f"no migrations in {config.migrations_dir}")
+        document: dict[str, object] = {
+            "source": source,
+            "migrations": [s.as_json() for s in statuses],
+        }
+        if current:
+            document["current"] = list(current)
+        if note:
+            document["note"] = note
+        console.print_json(document)
     else:
-        console.print_table(
-            ["migration", "state", "generation", "applied"],
-            [
-                (
-                    s.name,
-                    s.state,
-                    s.generation or "",
-                    s.applied_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if s.applied_at else "",
-                )
-                for s in statuses
-            ],
-        )
+        if source not in ("spectral", "unknown"):
+            console.info(f"according to `{source}`:")
+        if statuses:
+            console.print_table(
+                ["migration", "state", "generation", "applied"],
+                [
+                    (
+                        s.name,
+                        s.state,
+                        s.generation or "",
+                        s.applied_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+                        if s.applied_at
+                        else "",
+                    )
+                    for s in statuses
+                ],
+            )
+        elif not note:
+            console.info(f"no migrations in {config.migrations_dir}")
+        if note:
+            console.warn(note)
     if any(s.state is FileState.CHANGED for s in statuses):
         from spectral_deploy.errors import CheckFailed
 
@@ -70,34 +90,44 @@ def apply(
     ctx: typer.Context,
     generation: Annotated[
         int | None,
-        typer.Option(min=1, help="Record this generation (default: $SPECTRAL_GENERATION, if set)."),
+        typer.Option(
+            min=1,
+            metavar="N",
+            help="Record this generation (default: $SPECTRAL_GENERATION, if set).",
+        ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would run.")] = False,
 ) -> None:
     """Apply the pending migrations in order (the deploy does this at step 4).
 
-    With [migrations] command set, that command runs instead (Alembic, Supabase CLI,
-    dbmate...), with DATABASE_URL and SPECTRAL_GENERATION set.
+    With Alembic or Django the tool applies them ({python} -m alembic upgrade head,
+    {python} manage.py migrate); with \\[migrations] command set, that command runs instead
+    (Supabase CLI, dbmate...). Either runs with DATABASE_URL and SPECTRAL_GENERATION set;
+    {python} is the app's interpreter (\\[hosting] python) and {project} the project's
+    directory.
 
     Example: spectral-deploy migrate apply --generation 8
     """
     from spectral_deploy.migrate.runner import FileState, apply, discover, plan, run_command
+    from spectral_deploy.migrate.tools import tool_for
 
     config = state(ctx).config()
     database = state(ctx).database(create=True)
     if generation is None and os.environ.get("SPECTRAL_GENERATION", "").isdigit():
         generation = int(os.environ["SPECTRAL_GENERATION"])
-    if config.migrations.command:
+    command = config.migrations.command or tool_for(config).default_command()
+    if command:
         if dry_run:
-            console.info(f"dry run: would run {config.migrations.command!r}")
+            console.info(f"dry run: would run {command!r}")
             return
         run_command(
-            config.migrations.command,
+            command,
             cwd=config.project_root,
             database_url=database.url,
             generation=generation,
+            config=config,
         )
-        console.success(f"ran {config.migrations.command!r}")
+        console.success(f"ran {command!r}")
         return
     files = discover(config.migrations_dir)
     with database.connect() as conn:

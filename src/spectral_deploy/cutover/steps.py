@@ -19,14 +19,16 @@ from spectral_deploy.cutover import crash, store
 from spectral_deploy.cutover.model import Deploy, Step
 from spectral_deploy.cutover.source import export_tree
 from spectral_deploy.db import Database
-from spectral_deploy.errors import CheckFailed
+from spectral_deploy.errors import CheckFailed, InputError, MigrationToolFailed
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.generations import GenerationState
 from spectral_deploy.ledger.store import EntryKind, Outcome, append, record_intent
-from spectral_deploy.lint.engine import LintFile, lint_change_sets
+from spectral_deploy.lint.engine import lint_change_sets
+from spectral_deploy.lint.origin import remap
 from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.lint.render import LintFormat, render
 from spectral_deploy.migrate.runner import apply, discover, run_command
+from spectral_deploy.migrate.tools import ToolKind, lint_inputs, tool_for
 from spectral_deploy.outbox.status import read_status
 from spectral_deploy.providers.base import (
     Color,
@@ -128,21 +130,53 @@ def allocate_generation(ctx: StepContext) -> dict[str, Any]:
 
 
 def lint_migrations(ctx: StepContext) -> dict[str, Any]:
-    """Lint the migrations added or changed since blue's commit, as one change set."""
+    """Lint the migrations added or changed since blue's commit, as one change set.
+
+    The release's migrations are found the way its tool finds them (plain SQL, Alembic,
+    Django: ``[migrations] tool``), and Alembic or Django revisions are linted as the SQL
+    the tool renders, in the app's interpreter. A release where migrations are configured
+    but none is found stops here: a lint that checked nothing must not pass.
+    """
     deploy = ctx.deploy
-    directory = str(ctx.config.migrations.directory)
-    changed = ctx.git.changed_files(deploy.from_commit, deploy.commit, directory)
-    changed = [path for path in changed if path.endswith(".sql")]
-    if not changed:
-        return {"linted": []}
     tree = export_tree(ctx.config.project_root, deploy.commit, ctx.source_dir)
-    files = [LintFile(tree / path, path) for path in changed]
+    tool = tool_for(ctx.config, root=tree, database_url=lambda: ctx.database.url)
+    if tool.kind is ToolKind.NONE:
+        return {"linted": [], "tool": str(tool.kind)}
+    try:
+        migrations = tool.migrations()
+    except (InputError, MigrationToolFailed) as exc:
+        raise StepFailed(
+            f"cannot list the release's migrations: {exc.message}", hint=exc.hint
+        ) from exc
+    if not migrations:
+        where = ", ".join(
+            str(d.relative_to(tree)) for d in tool.directories() if d.is_relative_to(tree)
+        )
+        raise StepFailed(
+            f"{deploy.tag} has no migrations to lint ({tool.describe()}"
+            + (f" in {where}" if where else "")
+            + "): the migration-compat lint would check nothing",
+            hint="set [migrations] directory or tool to where the app's migrations are "
+            '(tool = "none" for an app without a schema), then: spectral-deploy deploy resume',
+        )
+    changed = set(ctx.git.changed_files(deploy.from_commit, deploy.commit, "."))
+    selected = [m for m in migrations if m.display in changed]
+    details: dict[str, Any] = {"tool": str(tool.kind), "migrations": len(migrations)}
+    if not selected:
+        return {"linted": [], **details}
+    try:
+        rendered = tool.render(selected)
+    except MigrationToolFailed as exc:
+        raise StepFailed(
+            f"cannot render the release's migrations to SQL: {exc.message}", hint=exc.hint
+        ) from exc
+    files, origins = lint_inputs(rendered)
     rules = select_rules(ctx.config.lint, select=[], ignore=[], source=ctx.config.source)
-    report = lint_change_sets([files], rules)
-    details: dict[str, Any] = {
-        "linted": changed,
-        "overrides": [{"path": o.path, "reason": o.reason} for o in report.overrides],
-    }
+    report = remap(lint_change_sets([files], rules), origins)
+    details.update(
+        linted=[m.display for m in selected],
+        overrides=[{"path": o.path, "reason": o.reason} for o in report.overrides],
+    )
     if report.violations or report.errors:
         text = render(report, LintFormat.TEXT, rules)
         raise StepFailed(
@@ -158,14 +192,19 @@ def apply_migrations(ctx: StepContext) -> dict[str, Any]:
     """Apply the release's pending migrations, recorded with the new generation."""
     deploy = ctx.deploy
     tree = export_tree(ctx.config.project_root, deploy.commit, ctx.source_dir)
-    if ctx.config.migrations.command:
+    tool = tool_for(ctx.config, root=tree, database_url=lambda: ctx.database.url)
+    command = ctx.config.migrations.command or tool.default_command()
+    if command:
         run_command(
-            ctx.config.migrations.command,
+            command,
             cwd=tree,
             database_url=ctx.database.url,
             generation=deploy.generation,
+            config=ctx.config,
         )
-        return {"command": ctx.config.migrations.command}
+        return {"command": command}
+    if tool.kind is ToolKind.NONE:
+        return {"applied": [], "tool": str(tool.kind)}
     directory = tree / ctx.config.migrations.directory
     if not directory.is_dir():
         return {"applied": [], "note": f"no {ctx.config.migrations.directory} in the release"}

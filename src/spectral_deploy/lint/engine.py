@@ -31,10 +31,16 @@ PARALLEL_MIN_BYTES = 256 * 1024
 
 @dataclass(frozen=True)
 class LintFile:
-    """A file to lint: where to read it and the path to show."""
+    """A file to lint: where to read it and the path to show.
+
+    ``text`` is SQL already in hand, as bytes (standard input: decoded and checked like a
+    file's) or as text (what a migration tool rendered from a revision file); ``path`` is
+    then only where it came from, and is not read.
+    """
 
     path: Path
     display: str
+    text: str | bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -92,11 +98,18 @@ class _Linter:
         return [self.lint_file(file, context) for file in files]
 
     def lint_file(self, file: LintFile, context: Context) -> _FileResult:
-        try:
-            data = file.path.read_bytes()
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            return _FileResult((), (), (LintError(file.display, 1, 1, f"cannot read: {reason}"),))
+        if isinstance(file.text, str):
+            context.schema = DEFAULT_SCHEMA
+            return self.lint_source(Source(file.display, file.text), context)
+        if isinstance(file.text, bytes):
+            data = file.text
+        else:
+            try:
+                data = file.path.read_bytes()
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                error = LintError(file.display, 1, 1, f"cannot read: {reason}")
+                return _FileResult((), (), (error,))
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -248,6 +261,9 @@ def _map(
 def _size(files: list[LintFile]) -> int:
     total = 0
     for file in files:
+        if file.text is not None:
+            total += len(file.text)
+            continue
         try:
             total += file.path.stat().st_size
         except OSError:

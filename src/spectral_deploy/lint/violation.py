@@ -14,7 +14,16 @@ from enum import IntEnum
 from spectral_deploy.lint.context import ObjectKind, QualifiedName
 from spectral_deploy.lint.source import Position
 
-__all__ = ["ExitCode", "Finding", "LintError", "Override", "Report", "Span", "Violation"]
+__all__ = [
+    "ExitCode",
+    "Finding",
+    "LintError",
+    "Override",
+    "Rendered",
+    "Report",
+    "Span",
+    "Violation",
+]
 
 
 class ExitCode(IntEnum):
@@ -47,8 +56,25 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """Where a finding sits in SQL a migration tool rendered (``alembic upgrade A:B --sql``).
+
+    The violation's own path and positions are then those of the revision file; these are
+    the rendered SQL's, which the statement's lines (``statement_lines``) come from.
+    """
+
+    command: str
+    start: Position
+    end: Position
+    statement_start: Position
+
+
+@dataclass(frozen=True)
 class Violation:
-    """A finding placed in its file: positions are 1-based, columns in code points."""
+    """A finding placed in its file: positions are 1-based, columns in code points.
+
+    For a migration rendered by a tool, ``rendered`` holds the positions in the SQL.
+    """
 
     path: str
     start: Position
@@ -59,6 +85,7 @@ class Violation:
     help: str
     statement_start: Position
     statement_lines: tuple[str, ...]
+    rendered: Rendered | None = None
 
     @property
     def line(self) -> int:

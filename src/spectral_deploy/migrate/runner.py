@@ -30,7 +30,7 @@ from typing import Any, cast
 import psycopg
 from psycopg import sql
 
-from spectral_deploy.config import MigrationsConfig
+from spectral_deploy.config import Config, MigrationsConfig
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
 from spectral_deploy.errors import CheckFailed, InputError, ToolFailed
@@ -63,6 +63,7 @@ class FileState(StrEnum):
     PENDING = "pending"
     CHANGED = "changed"
     MISSING = "missing"
+    UNKNOWN = "unknown"  # applied by another tool's command, which keeps its own record
 
 
 @dataclass(frozen=True)
@@ -188,21 +189,38 @@ def run_command(
     cwd: Path,
     database_url: str,
     generation: int | None,
+    config: Config | None = None,
 ) -> None:
-    """Run another tool's migration command (``[migrations] command``)."""
+    """Run another tool's migration command (``[migrations] command``, or the tool's own).
+
+    With ``config``, the command's placeholders (``{python}``: the app's interpreter,
+    ``{project}``) are filled in, and a relative program path is found in the project.
+    """
     env = dict(os.environ)
     env["DATABASE_URL"] = database_url
     if generation is not None:
         env["SPECTRAL_GENERATION"] = str(generation)
-    try:
-        result = subprocess.run(
-            shlex.split(command), cwd=cwd, env=env, capture_output=True, text=True, check=False
+    if config is None:
+        argv = shlex.split(command)
+    else:
+        from spectral_deploy.appenv import app_python, command_argv  # noqa: PLC0415
+
+        argv = command_argv(
+            command,
+            {"python": app_python(config), "project": str(config.project_root)},
+            key="migrations.command",
+            source=config.source,
+            project_root=config.project_root,
+            cwd=cwd,
         )
+    shown = shlex.join(argv)
+    try:
+        result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     except OSError as exc:
-        raise ToolFailed(f"cannot run the migrations command {command!r}: {exc.strerror}") from exc
+        raise ToolFailed(f"cannot run the migrations command {shown!r}: {exc.strerror}") from exc
     if result.returncode != 0:
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-10:])
-        raise ToolFailed(f"the migrations command {command!r} exited {result.returncode}:\n{tail}")
+        raise ToolFailed(f"the migrations command {shown!r} exited {result.returncode}:\n{tail}")
 
 
 def statements_of(file: MigrationFile) -> tuple[list[str], bool]:

@@ -104,7 +104,7 @@ def secret_from_env(name: str, *, purpose: str, environ: Mapping[str, str] | Non
             f"not set; {purpose}",
             key=name,
             source="environment",
-            hint=f"export {name}=... (README: Production providers lists what it needs)",
+            hint=f"export {name}=... (docs/providers.md lists what it needs)",
         )
     return Secret(value)
 
@@ -447,7 +447,7 @@ class ApiClient:
         elif status == 403:
             hint = (
                 f"{self.token_env or 'the token'} lacks a permission "
-                "(README: Production providers lists what it needs)"
+                "(docs/providers.md lists what it needs)"
             )
         elif status == 429:
             hint = "rate limited after every retry; wait a minute and run the command again"

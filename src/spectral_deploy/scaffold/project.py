@@ -26,6 +26,7 @@ __all__ = [
     "Outcome",
     "detect_migrations_dir",
     "detect_repository",
+    "ensure_ignored",
     "git_toplevel",
     "pyproject_configures_spectral",
     "write_files",
@@ -68,6 +69,25 @@ def write_files(root: Path, files: Iterable[ScaffoldFile], *, force: bool) -> li
             outcome = Outcome.WRITTEN if existing is None else Outcome.OVERWRITTEN
         results.append(FileResult(file, outcome))
     return results
+
+
+def ensure_ignored(root: Path, entry: str = ".spectral/") -> Outcome:
+    """``entry`` in ``root/.gitignore`` (created, or appended to, unless already there).
+
+    ``.spectral/`` holds the embedded database, release checkouts and logs: never commit it.
+    """
+    target = root / ".gitignore"
+    existing = _read(target)
+    bare = entry.strip("/")
+    if existing is not None and any(
+        line.strip().strip("/") == bare for line in existing.splitlines()
+    ):
+        return Outcome.UNCHANGED
+    text = existing or ""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    _write(target, text + f"# spectral-deploy's local state (database, releases, logs)\n{entry}\n")
+    return Outcome.WRITTEN if existing is None else Outcome.OVERWRITTEN
 
 
 def detect_migrations_dir(root: Path) -> str | None:

@@ -8,6 +8,7 @@ shell's ``$VAR`` as they are, which is why the placeholders are not ``$``-based.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from importlib import resources
 from pathlib import PurePosixPath
 
 from spectral_deploy._version import __version__
-from spectral_deploy.config import CONFIG_FILENAME, DeployConfig, VcsConfig
+from spectral_deploy.config import CONFIG_FILENAME, MIGRATION_TOOLS, DeployConfig, VcsConfig
 from spectral_deploy.errors import UsageError
 
 __all__ = [
@@ -93,6 +94,9 @@ class Settings:
     migrations_dir: str = "migrations"
     repository: str = ""
     version: str = __version__
+    migrations_tool: str = "sql"
+    python: str = ""  # the app's interpreter, relative to the project
+    web_command: str = ""
 
     def validated(self) -> Settings:
         """The same settings, normalised; a value that would break TOML or YAML is refused."""
@@ -110,7 +114,16 @@ class Settings:
                 f"--repository {self.repository!r}: expected OWNER/NAME",
                 hint="spectral-deploy init --repository acme/shop",
             )
-        return Settings(self.flavour, directory, repository, self.version)
+        if self.migrations_tool not in MIGRATION_TOOLS:
+            raise UsageError(f"unknown migration tool {self.migrations_tool!r}")
+        python = self.python.strip()
+        if python and not _DIRECTORY.match(python):
+            raise UsageError(f"interpreter path {self.python!r}: letters, digits and . _ - /")
+        if '"' in self.web_command or "\\" in self.web_command or "\n" in self.web_command:
+            raise UsageError(f"web command {self.web_command!r} cannot be written to TOML as is")
+        return dataclasses.replace(
+            self, migrations_dir=directory, repository=repository, python=python
+        )
 
 
 @dataclass(frozen=True)
@@ -153,6 +166,13 @@ def render(settings: Settings) -> tuple[ScaffoldFile, ...]:
     settings = settings.validated()
     values = {
         "version": settings.version,
+        "migrations_tool": settings.migrations_tool,
+        "hosting_python": f'python = "{settings.python}"'
+        if settings.python
+        else '# python = ".venv/bin/python"',
+        "web_command": f'web_command = "{settings.web_command}"'
+        if settings.web_command
+        else '# web_command = "{python} -m myapp.web --port {port}"',
         "migrations_dir": settings.migrations_dir,
         "repository": settings.repository,
         "python_version": PYTHON_VERSION,

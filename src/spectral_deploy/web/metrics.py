@@ -20,7 +20,7 @@ __all__ = ["CONTENT_TYPE", "METRICS", "render_metrics"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SOURCES = ("database", "dns", "hosting", "backup")
 
-# name -> help: the whole catalog, in output order (the README lists the same)
+# name -> help: the whole catalog, in output order (docs/status.md lists the same)
 METRICS: dict[str, str] = {
     "spectral_source_up": "Whether a source of the snapshot answered (1) or not (0).",
     "spectral_live_generation": "The active generation (the one serving traffic).",

@@ -26,7 +26,12 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
             "endColumn": str(v.end.column),
             "title": f"{v.code} {v.rule}",
         }
-        lines.append(_command("error", properties, f"{v.message}\nhelp: {v.help}"))
+        where = (
+            f"\nin the SQL of `{v.rendered.command}`, line {v.rendered.start.line}"
+            if v.rendered is not None
+            else ""
+        )
+        lines.append(_command("error", properties, f"{v.message}{where}\nhelp: {v.help}"))
     for e in report.errors:
         properties = {
             "file": e.path,

@@ -2,6 +2,9 @@
 
 ``{"violations": [{"path", "line", "column", "rule", "code", "message", "help"}],
 "overrides": [{"path", "reason"}], "errors": [{"path", "line", "column", "message"}]}``
+
+A violation in a revision file a migration tool rendered (Alembic, Django) also carries
+``"sql": {"command", "line", "column"}``: where it is in the SQL that command prints.
 """
 
 from __future__ import annotations
@@ -17,19 +20,26 @@ __all__ = ["render"]
 
 def render(report: Report, rules: Sequence[Rule]) -> str:
     """The report as the documented JSON shape."""
-    document: dict[str, list[dict[str, object]]] = {
-        "violations": [
-            {
-                "path": v.path,
-                "line": v.line,
-                "column": v.column,
-                "rule": v.rule,
-                "code": v.code,
-                "message": v.message,
-                "help": v.help,
+    violations: list[dict[str, object]] = []
+    for v in report.violations:
+        entry: dict[str, object] = {
+            "path": v.path,
+            "line": v.line,
+            "column": v.column,
+            "rule": v.rule,
+            "code": v.code,
+            "message": v.message,
+            "help": v.help,
+        }
+        if v.rendered is not None:
+            entry["sql"] = {
+                "command": v.rendered.command,
+                "line": v.rendered.start.line,
+                "column": v.rendered.start.column,
             }
-            for v in report.violations
-        ],
+        violations.append(entry)
+    document: dict[str, list[dict[str, object]]] = {
+        "violations": violations,
         "overrides": [{"path": o.path, "reason": o.reason} for o in report.overrides],
         "errors": [
             {"path": e.path, "line": e.line, "column": e.column, "message": e.message}

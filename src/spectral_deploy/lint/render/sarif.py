@@ -26,10 +26,15 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
     index = {rule.name: i for i, rule in enumerate(rules)}
     results = []
     for v in report.violations:
+        where = (
+            f" (in the SQL of `{v.rendered.command}`, line {v.rendered.start.line})"
+            if v.rendered is not None
+            else ""
+        )
         result: dict[str, Any] = {
             "ruleId": v.code,
             "level": "error",
-            "message": {"text": f"{v.message}. Help: {v.help}"},
+            "message": {"text": f"{v.message}{where}. Help: {v.help}"},
             "locations": [
                 _location(v.path, v.start.line, v.start.column, v.end.line, v.end.column)
             ],

@@ -1,5 +1,7 @@
 """``--format text``: for people. Each violation as ``path:line:column``, the statement
-with the offending part underlined, the message, and what to do instead.
+with the offending part underlined, the message, and what to do instead. For a revision
+file a migration tool rendered (Alembic, Django), ``path:line:column`` is the revision's
+and the statement is shown from the rendered SQL, with its line numbers there.
 
     migrations/0002_users.sql:3:19: MC102 drop-column
       |
@@ -33,27 +35,33 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
 
 
 def _violation(v: Violation) -> str:
-    first = v.statement_start.line if v.statement_start.line <= v.start.line else v.start.line
+    # the excerpt is SQL: for a revision a tool rendered, its positions are the SQL's
+    where = v.rendered or v
+    start, end = where.start, where.end
+    first = where.statement_start.line if where.statement_start.line <= start.line else start.line
     numbered = list(enumerate(v.statement_lines, start=first))
     if len(numbered) > MAX_EXCERPT_LINES:
-        head = [numbered[0]] if numbered[0][0] < v.start.line else []
-        tail = [(n, text) for n, text in numbered if n >= v.start.line]
+        head = [numbered[0]] if numbered[0][0] < start.line else []
+        tail = [(n, text) for n, text in numbered if n >= start.line]
         tail = tail[: MAX_EXCERPT_LINES - len(head)]
         numbered = [*head, (0, "..."), *tail] if head else tail
     width = len(str(max(n for n, _ in numbered)))
     gutter = " " * width
-    out = [f"{v.path}:{v.line}:{v.column}: {v.code} {v.rule}", f"{gutter} |"]
-    last_marked = max((n for n, _ in numbered if v.start.line <= n <= v.end.line), default=0)
+    out = [f"{v.path}:{v.line}:{v.column}: {v.code} {v.rule}"]
+    if v.rendered is not None:
+        out.append(f"{gutter} = in the SQL of `{v.rendered.command}`, line {start.line}:")
+    out.append(f"{gutter} |")
+    last_marked = max((n for n, _ in numbered if start.line <= n <= end.line), default=0)
     for number, raw in numbered:
         text = raw.replace("\t", " ")
         if number == 0:
             out.append(f"{gutter} | {text}")
             continue
         out.append(f"{number:>{width}} | {text}".rstrip())
-        if v.start.line <= number <= v.end.line:
-            begin = v.start.column if number == v.start.line else _indent(text) + 1
-            end = v.end.column if number == v.end.line else len(text.rstrip()) + 1
-            carets = "^" * max(1, end - begin)
+        if start.line <= number <= end.line:
+            begin = start.column if number == start.line else _indent(text) + 1
+            stop = end.column if number == end.line else len(text.rstrip()) + 1
+            carets = "^" * max(1, stop - begin)
             note = f" {v.message}" if number == last_marked else ""
             out.append(f"{gutter} | {' ' * (begin - 1)}{carets}{note}")
     out.append(f"{gutter} = help: {v.help}")

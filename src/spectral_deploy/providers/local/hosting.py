@@ -2,8 +2,11 @@
 
 A release is the tag's tree exported (``git archive``) to
 ``.spectral/releases/<generation>-<sha>``; the configured ``web_command`` runs from it on
-the color's port, and ``workers`` ``spectral-deploy worker`` processes next to it, all with
-``SPECTRAL_GENERATION``, ``DATABASE_URL`` and ``PORT`` set. A supervisor per color keeps
+the color's port (its placeholders filled in: ``spectral_deploy.appenv``), and ``workers``
+``spectral-deploy worker`` processes next to it in the app's interpreter (``[hosting]
+python``), all with ``SPECTRAL_GENERATION``, ``DATABASE_URL`` and ``PORT`` set. Each
+process's output goes to ``.spectral/hosting/<color>/<web|worker-N>.log``
+(``spectral-deploy logs``). A supervisor per color keeps
 them running and records them in ``.spectral/hosting/<color>/status.json``, so any later
 command finds and stops them.
 """
@@ -12,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from spectral_deploy.appenv import app_python, command_argv
 from spectral_deploy.config import Config
 from spectral_deploy.cutover.source import export_tree
 from spectral_deploy.errors import ConfigError, ProviderError
@@ -39,7 +42,7 @@ HEALTH_TIMEOUT_SECONDS = 2.0
 
 
 def from_config(config: Config, database_url: str) -> LocalHosting:
-    """The local hosting provider of a project."""
+    """The local hosting provider of a project (its commands checked)."""
     hosting = config.hosting
     if not hosting.web_command:
         raise ConfigError(
@@ -48,6 +51,14 @@ def from_config(config: Config, database_url: str) -> LocalHosting:
             source=config.source,
             hint='e.g. web_command = "{python} -m shop.web --port {port}"',
         )
+    python = app_python(config)
+    command_argv(  # a bad placeholder fails now, not in the middle of a deploy
+        hosting.web_command,
+        _web_values(python, config.project_root, Color.BLUE, 0, 1),
+        key="hosting.web_command",
+        source=config.source,
+        project_root=config.project_root,
+    )
     return LocalHosting(
         project_root=config.project_root,
         state_dir=config.project_root / ".spectral",
@@ -57,7 +68,21 @@ def from_config(config: Config, database_url: str) -> LocalHosting:
         ports={Color.BLUE: hosting.blue_port, Color.GREEN: hosting.green_port},
         database_url=database_url,
         schema=config.database.schema,
+        python=python,
+        source=config.source,
     )
+
+
+def _web_values(
+    python: str, project_root: Path, color: Color, port: int, generation: int
+) -> dict[str, str]:
+    return {
+        "python": python,
+        "port": str(port),
+        "color": str(color),
+        "generation": str(generation),
+        "project": str(project_root),
+    }
 
 
 class LocalHosting:
@@ -74,8 +99,13 @@ class LocalHosting:
         ports: dict[Color, int],
         database_url: str,
         schema: str = "spectral",
+        python: str = sys.executable,
+        source: str = "defaults",
     ) -> None:
         self.project_root = project_root
+        self.python = python
+        self.source = source
+        self._python_checked = python == sys.executable
         self.state_dir = state_dir
         self.web_command = web_command
         self.worker_app = worker_app
@@ -92,6 +122,7 @@ class LocalHosting:
     def deploy(self, color: Color, release: ReleaseSpec) -> Deployment:
         """Export the release and have the color's supervisor run it."""
         release_dir = self._export(release)
+        self._check_python()
         port = self.ports[color]
         desired: dict[str, Any] = {
             "generation": release.generation,
@@ -106,7 +137,10 @@ class LocalHosting:
                 "PORT": str(port),
                 "PYTHONUNBUFFERED": "1",
             },
-            "web": {"argv": self._web_argv(port), "port": port},
+            "web": {
+                "argv": self._web_argv(color, port, release.generation, release_dir),
+                "port": port,
+            },
             "workers": {"argv": self._worker_argv(), "count": 0},
             "stop": False,
         }
@@ -288,17 +322,43 @@ class LocalHosting:
                 )
             time.sleep(0.05)
 
-    def _web_argv(self, port: int) -> list[str]:
-        command = self.web_command.format(port=port, python=shlex.quote(sys.executable))
-        argv = shlex.split(command)
-        if argv and argv[0] in ("python", "python3"):
-            argv[0] = sys.executable
-        return argv
+    def _web_argv(self, color: Color, port: int, generation: int, release_dir: Path) -> list[str]:
+        return command_argv(
+            self.web_command,
+            _web_values(self.python, self.project_root, color, port, generation),
+            key="hosting.web_command",
+            source=self.source,
+            project_root=self.project_root,
+            cwd=release_dir,
+        )
 
     def _worker_argv(self) -> list[str]:
         if not self.worker_app:
             return []
-        return [sys.executable, "-m", "spectral_deploy", "worker", "--app", self.worker_app]
+        return [self.python, "-m", "spectral_deploy", "worker", "--app", self.worker_app]
+
+    def _check_python(self) -> None:
+        """The app's interpreter must be able to run the workers (spectral-deploy installed)."""
+        if self._python_checked or not self.worker_app:
+            return
+        probe = subprocess.run(
+            [self.python, "-c", "import spectral_deploy"],
+            cwd=self.project_root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode != 0:
+            last = (probe.stderr.strip().splitlines() or ["failed"])[-1]
+            raise ConfigError(
+                f"the app's interpreter {self.python} cannot run the workers "
+                f"(import spectral_deploy: {last})",
+                key="hosting.python",
+                source=self.source,
+                hint="install spectral-deploy into the app's virtualenv "
+                "(it is the app's library too: emit, Handlers)",
+            )
+        self._python_checked = True
 
     def _export(self, release: ReleaseSpec) -> Path:
         """The release's tree under .spectral/releases (exported once, reused on resume)."""

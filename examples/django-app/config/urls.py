@@ -1,0 +1,10 @@
+"""The app's URLs."""
+
+from django.urls import path
+
+from notes import views
+
+urlpatterns = [
+    path("health", views.health),
+    path("notes", views.create_note),
+]

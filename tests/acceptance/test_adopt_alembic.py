@@ -1,0 +1,184 @@
+"""A Flask + SQLAlchemy + Alembic app adopted from a fresh repository, in its own virtualenv:
+init, a breaking revision stopped by lint and by deploy step 3, the fixed one deployed, an event
+emitted in the request's transaction and handled, Class 2 and Class 3 rollbacks, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.adopt import AppRepo, NoteLoad, make_app_repo, status_json, wait_for
+from tests.example_apps import example_python
+
+BREAKING = '''"""add notes.author
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("notes", sa.Column("author", sa.Text(), nullable=False))
+
+
+def downgrade() -> None:
+    op.drop_column("notes", "author")
+'''
+FIXED = BREAKING.replace("sa.Text(), nullable=False)", "sa.Text(), nullable=True)")
+
+
+@pytest.fixture(scope="module")
+def python() -> Path:
+    """The example's own virtualenv (Flask, SQLAlchemy, Alembic, psycopg, spectral-deploy)."""
+    return example_python("alembic-app")
+
+
+@pytest.fixture
+def app(python: Path) -> Iterator[AppRepo]:
+    """The app's repository at v0.9.0 (before adoption); everything stopped afterwards."""
+    repo = make_app_repo("alembic-app", python)
+    try:
+        yield repo
+    finally:
+        repo.down()
+        shutil.rmtree(repo.root, ignore_errors=True)
+
+
+def adopt(app: AppRepo) -> str:
+    """init, then the team's settings; returns the tag init names for the first deploy."""
+    done = app.ok("init")
+    assert "found: Alembic (alembic.ini, revisions in alembic/versions)" in done.stdout
+    assert "spectral-deploy deploy v0.10.0" in done.stdout  # not v0.9.0: it predates adoption
+    assert ".spectral/" in (app.root / ".gitignore").read_text().splitlines()
+    config = (app.root / "spectral.toml").read_text()
+    assert 'tool = "alembic"' in config and 'directory = "alembic/versions"' in config
+    app.configure()
+    app.release("v0.10.0", "adopt spectral-deploy")
+    return "v0.10.0"
+
+
+def assert_nothing_lost(app: AppRepo) -> None:
+    """Every note's event was handled once, and the outbox is empty."""
+    notes = app.scalar("SELECT count(*) FROM notes")
+    wait_for(
+        lambda: app.scalar("SELECT count(*) FROM handled_events") == notes,
+        what=f"{notes} events handled",
+    )
+    assert app.scalar("SELECT count(*) FROM spectral.outbox") == 0
+    assert (
+        app.scalar("SELECT count(*) FROM handled_events h JOIN notes n ON n.id = h.note_id")
+        == notes
+    )
+
+
+def test_adopt_lint_deploy_and_class_2_rollback(app: AppRepo) -> None:
+    """The whole adoption story through a Class 2 rollback; status ok; 0 events lost."""
+    first = adopt(app)
+    app.ok("deploy", first)
+    assert app.health()["generation"] == 1
+    status, body = app.post_note("hello")
+    assert status == 201 and body["generation"] == 1
+    wait_for(lambda: app.scalar("SELECT count(*) FROM handled_events") == 1, what="the event")
+    assert app.scalar("SELECT generation FROM handled_events") == 1
+
+    # a breaking revision: caught by lint at the revision file, then by the deploy's step 3
+    app.write("alembic/versions/0003_add_author.py", BREAKING)
+    lint = app.run("lint")
+    assert lint.returncode == 1, lint.stdout + lint.stderr
+    assert lint.stdout.startswith(
+        "alembic/versions/0003_add_author.py:19:5: MC101 adding-required-column\n"
+        "  = in the SQL of `alembic upgrade 0002:0003 --sql`, line 5:\n"
+    ), lint.stdout
+    app.release("v0.11.0", "notes.author, required")
+    stopped = app.run("deploy", "v0.11.0")
+    assert stopped.returncode != 0
+    output = stopped.stdout + stopped.stderr
+    assert "the migration-compat lint stopped the deploy" in output
+    assert "alembic/versions/0003_add_author.py:19:5: MC101" in output
+    assert (
+        app.scalar(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'notes' AND column_name = 'author'"
+        )
+        == 0
+    )
+    app.ok("deploy", "abort", "--yes")
+
+    # the fix: nullable, deployed to green at a new generation
+    app.write("alembic/versions/0003_add_author.py", FIXED)
+    assert app.run("lint", "--base", "v0.10.0").returncode == 0
+    app.release("v0.12.0", "notes.author, nullable")
+    app.ok("deploy", "v0.12.0")
+    assert app.health()["generation"] == 3
+    migrated = json.loads(app.ok("migrate", "status", "--format", "json").stdout)
+    assert (migrated["source"], migrated["current"]) == ("alembic current", ["0003"])
+    assert [(m["name"], m["state"]) for m in migrated["migrations"]] == [
+        ("0001", "applied"),
+        ("0002", "applied"),
+        ("0003", "applied"),
+    ]
+
+    # Class 2 under load: back to blue, green's generation drained
+    with NoteLoad(app) as load:
+        wait_for(lambda: load.served >= 10, what="traffic on green")
+        app.ok("rollback", "run", "--symptom", "behavior", "--yes")
+        served = load.served
+        wait_for(lambda: load.served >= served + 10, what="traffic on blue")
+    assert load.failed == [], load.failed[:5]
+    assert app.health()["generation"] == 1
+    snapshot = status_json(app)
+    assert snapshot["live"]["generation"] == 1
+    assert snapshot["outbox"]["stranded"] == []
+    assert not [n for n in snapshot["next"] if n["level"] == "critical"], snapshot["next"]
+    assert_nothing_lost(app)
+    assert app.scalar("SELECT count(*) FROM handled_events WHERE generation = 3") > 0
+
+
+class SchemaAheadOfCode(AssertionError):
+    """The prior code's `alembic upgrade head` refused a database at a newer revision."""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=SchemaAheadOfCode,
+    reason="issue 16: the rollback deploy of the prior code runs its `alembic upgrade head` "
+    "against a database already at 0003 (Can't locate revision '0003'); forward-only rollback "
+    "deploys must keep the schema instead",
+)
+def test_class_3_redeploys_the_prior_code_and_keeps_the_schema(app: AppRepo) -> None:
+    """Class 3: the prior code at a new generation on the newer schema; status ok; 0 lost."""
+    first = adopt(app)
+    app.ok("deploy", first)
+    app.write("alembic/versions/0003_add_author.py", FIXED)
+    app.release("v0.11.0", "notes.author, nullable")
+    app.ok("deploy", "v0.11.0")
+    with NoteLoad(app) as load:
+        wait_for(lambda: load.served >= 10, what="traffic on v0.11.0")
+        rollback = app.run("rollback", "run", "--symptom", "data", "--yes", timeout=400)
+        output = rollback.stdout + rollback.stderr
+        if rollback.returncode != 0 and "Can't locate revision identified by '0003'" in output:
+            raise SchemaAheadOfCode(output)  # the only failure expected until issue 16
+        assert rollback.returncode == 0, output
+        served = load.served
+        wait_for(lambda: load.served >= served + 10, what="traffic on the prior code")
+    assert load.failed == [], load.failed[:5]
+    assert app.health()["generation"] == 3
+    assert app.scalar("SELECT version_num FROM alembic_version") == "0003"  # the schema stays
+    snapshot = status_json(app)
+    assert snapshot["live"]["generation"] == 3
+    assert snapshot["outbox"]["stranded"] == []
+    assert_nothing_lost(app)

@@ -1,0 +1,154 @@
+"""A Django app adopted from a fresh repository, in its own virtualenv: init, a breaking
+migration stopped by lint and by deploy step 3, the fixed one deployed, an event emitted in the
+request's transaction and handled, Class 2 and Class 3 rollbacks, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.adopt import AppRepo, NoteLoad, make_app_repo, status_json, wait_for
+from tests.example_apps import example_python
+
+BREAKING = """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("notes", "0001_initial")]
+
+    operations = [
+        migrations.AddField(
+            model_name="note",
+            name="author",
+            field=models.TextField(),
+        ),
+    ]
+"""
+FIXED = BREAKING.replace("models.TextField()", "models.TextField(null=True)")
+MIGRATION = "notes/migrations/0002_note_author.py"
+
+
+@pytest.fixture(scope="module")
+def python() -> Path:
+    """The example's own virtualenv (Django, gunicorn, psycopg, spectral-deploy)."""
+    return example_python("django-app")
+
+
+@pytest.fixture
+def app(python: Path) -> Iterator[AppRepo]:
+    """The app's repository at v0.9.0 (before adoption); everything stopped afterwards."""
+    repo = make_app_repo("django-app", python)
+    try:
+        yield repo
+    finally:
+        repo.down()
+        shutil.rmtree(repo.root, ignore_errors=True)
+
+
+def adopt(app: AppRepo) -> str:
+    """init, then the team's settings; returns the tag init names for the first deploy."""
+    done = app.ok("init")
+    assert "found: Django (manage.py, notes/migrations)" in done.stdout
+    assert "spectral-deploy deploy v0.10.0" in done.stdout
+    assert ".spectral/" in (app.root / ".gitignore").read_text().splitlines()
+    config = (app.root / "spectral.toml").read_text()
+    assert 'tool = "django"' in config
+    assert 'web_command = "{python} -m gunicorn --bind 127.0.0.1:{port} config.wsgi"' in config
+    app.configure()
+    app.release("v0.10.0", "adopt spectral-deploy")
+    return "v0.10.0"
+
+
+def assert_nothing_lost(app: AppRepo) -> None:
+    """Every note's event was handled once, and the outbox is empty."""
+    notes = app.scalar("SELECT count(*) FROM notes_note")
+    wait_for(
+        lambda: app.scalar("SELECT count(*) FROM notes_handledevent") == notes,
+        what=f"{notes} events handled",
+    )
+    assert app.scalar("SELECT count(*) FROM spectral.outbox") == 0
+    joined = "SELECT count(*) FROM notes_handledevent h JOIN notes_note n ON n.id = h.note_id"
+    assert app.scalar(joined) == notes
+
+
+def test_adopt_lint_deploy_and_class_2_rollback(app: AppRepo) -> None:
+    """The whole adoption story through a Class 2 rollback; status ok; 0 events lost."""
+    first = adopt(app)
+    app.ok("deploy", first)
+    assert app.health()["generation"] == 1
+    status, body = app.post_note("hello")
+    assert status == 201 and body["generation"] == 1
+    wait_for(lambda: app.scalar("SELECT count(*) FROM notes_handledevent") == 1, what="event")
+
+    # a breaking migration: caught by lint at the migration file, then by the deploy's step 3
+    app.write(MIGRATION, BREAKING)
+    lint = app.run("lint", "--format", "json")
+    assert lint.returncode == 1, lint.stdout + lint.stderr
+    (violation,) = json.loads(lint.stdout)["violations"]
+    assert (violation["path"], violation["line"], violation["column"], violation["rule"]) == (
+        MIGRATION,
+        8,
+        9,
+        "adding-required-column",
+    )
+    assert violation["sql"]["command"] == "python manage.py sqlmigrate notes 0002_note_author"
+    app.release("v0.11.0", "Note.author, required")
+    stopped = app.run("deploy", "v0.11.0")
+    assert stopped.returncode != 0
+    output = stopped.stdout + stopped.stderr
+    assert "the migration-compat lint stopped the deploy" in output
+    assert f"{MIGRATION}:8:9: MC101" in output
+    app.ok("deploy", "abort", "--yes")
+
+    # the fix: nullable, deployed to green at a new generation
+    app.write(MIGRATION, FIXED)
+    app.release("v0.12.0", "Note.author, nullable")
+    app.ok("deploy", "v0.12.0")
+    assert app.health()["generation"] == 3
+    migrated = json.loads(app.ok("migrate", "status", "--format", "json").stdout)
+    assert migrated["source"] == "python manage.py showmigrations --plan"
+    assert [(m["name"], m["state"]) for m in migrated["migrations"]] == [
+        ("notes.0001_initial", "applied"),
+        ("notes.0002_note_author", "applied"),
+    ]
+
+    with NoteLoad(app) as load:
+        wait_for(lambda: load.served >= 10, what="traffic on green")
+        app.ok("rollback", "run", "--symptom", "behavior", "--yes")
+        served = load.served
+        wait_for(lambda: load.served >= served + 10, what="traffic on blue")
+    assert load.failed == [], load.failed[:5]
+    assert app.health()["generation"] == 1
+    snapshot = status_json(app)
+    assert snapshot["live"]["generation"] == 1
+    assert snapshot["outbox"]["stranded"] == []
+    assert not [n for n in snapshot["next"] if n["level"] == "critical"], snapshot["next"]
+    assert_nothing_lost(app)
+    assert app.scalar("SELECT count(*) FROM notes_handledevent WHERE generation = 3") > 0
+
+
+def test_class_3_redeploys_the_prior_code_and_keeps_the_schema(app: AppRepo) -> None:
+    """Class 3: the prior code at a new generation on the newer schema; status ok; 0 lost."""
+    first = adopt(app)
+    app.ok("deploy", first)
+    app.write(MIGRATION, FIXED)
+    app.release("v0.11.0", "Note.author, nullable")
+    app.ok("deploy", "v0.11.0")
+    with NoteLoad(app) as load:
+        wait_for(lambda: load.served >= 10, what="traffic on v0.11.0")
+        rollback = app.run("rollback", "run", "--symptom", "data", "--yes", timeout=400)
+        assert rollback.returncode == 0, rollback.stdout + rollback.stderr
+        served = load.served
+        wait_for(lambda: load.served >= served + 10, what="traffic on the prior code")
+    assert load.failed == [], load.failed[:5]
+    assert app.health()["generation"] == 3
+    applied = "SELECT count(*) FROM django_migrations WHERE name = '0002_note_author'"
+    assert app.scalar(applied) == 1  # the schema stays
+    snapshot = status_json(app)
+    assert snapshot["live"]["generation"] == 3
+    assert snapshot["outbox"]["stranded"] == []
+    assert_nothing_lost(app)
