@@ -112,6 +112,7 @@ def test_the_status_json_has_the_documented_shape() -> None:
         "backup",
         "next",
         "unknown",
+        "rollback",
     ]
     assert shape["live"]["color"] == "blue"
     assert shape["outbox"]["stranded"] == [2]

@@ -6,18 +6,19 @@ A step returns details for the ledger, or raises ``StepFailed`` with what is wro
 
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash, store
+from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.cutover.model import Deploy, Step
-from spectral_deploy.cutover.source import export_tree
+from spectral_deploy.cutover.observe import color_of
+from spectral_deploy.cutover.source import SourceTree
 from spectral_deploy.db import Database
 from spectral_deploy.errors import CheckFailed
 from spectral_deploy.ledger import generations
@@ -31,13 +32,21 @@ from spectral_deploy.outbox.status import read_status
 from spectral_deploy.providers.base import (
     Color,
     DnsProvider,
+    DnsRecord,
     HostingProvider,
     ReleaseSpec,
     VcsProvider,
 )
-from spectral_deploy.providers.local.git import GitVcs
 
-__all__ = ["STEPS", "StepContext", "StepFailed", "flip_intent_key", "target_of"]
+__all__ = [
+    "STEPS",
+    "StepContext",
+    "StepFailed",
+    "flip_intent_key",
+    "http_status",
+    "record_flip",
+    "target_of",
+]
 
 POLL_SECONDS = 0.25
 SMOKE_TIMEOUT_SECONDS = 10.0
@@ -45,6 +54,15 @@ SMOKE_TIMEOUT_SECONDS = 10.0
 
 class StepFailed(CheckFailed):
     """A step found the world not as the deploy needs it."""
+
+
+def http_status(url: str) -> int:
+    """GET ``url``: the HTTP status; ``OSError`` when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=SMOKE_TIMEOUT_SECONDS) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
 
 
 @dataclass
@@ -56,9 +74,11 @@ class StepContext:
     hosting: HostingProvider
     dns: DnsProvider
     vcs: VcsProvider
-    git: GitVcs
+    source: SourceTree
     deploy: Deploy
     say: Callable[[str], None]
+    clock: Clock = SYSTEM_CLOCK
+    fetch: Callable[[str], int] = field(default=http_status)
 
     def reload(self) -> Deploy:
         """Read the deploy row again (after a step changed it)."""
@@ -105,7 +125,7 @@ def preflight(ctx: StepContext) -> dict[str, Any]:
         raise StepFailed(f"blue ({deploy.blue}) is not healthy: {health.detail}")
     record = ctx.dns.read()
     blue_target = target_of(ctx.config, deploy.blue)
-    if record.target != blue_target:
+    if color_of(ctx.config, record.target) is not deploy.blue:
         raise StepFailed(
             f"the CNAME {record.name} points at {record.target!r}, not at blue ({blue_target!r})"
         )
@@ -131,11 +151,11 @@ def lint_migrations(ctx: StepContext) -> dict[str, Any]:
     """Lint the migrations added or changed since blue's commit, as one change set."""
     deploy = ctx.deploy
     directory = str(ctx.config.migrations.directory)
-    changed = ctx.git.changed_files(deploy.from_commit, deploy.commit, directory)
+    changed = ctx.source.changed_files(deploy.from_commit, deploy.commit, directory)
     changed = [path for path in changed if path.endswith(".sql")]
     if not changed:
         return {"linted": []}
-    tree = export_tree(ctx.config.project_root, deploy.commit, ctx.source_dir)
+    tree = ctx.source.export(deploy.commit, ctx.source_dir)
     files = [LintFile(tree / path, path) for path in changed]
     rules = select_rules(ctx.config.lint, select=[], ignore=[], source=ctx.config.source)
     report = lint_change_sets([files], rules)
@@ -157,7 +177,7 @@ def lint_migrations(ctx: StepContext) -> dict[str, Any]:
 def apply_migrations(ctx: StepContext) -> dict[str, Any]:
     """Apply the release's pending migrations, recorded with the new generation."""
     deploy = ctx.deploy
-    tree = export_tree(ctx.config.project_root, deploy.commit, ctx.source_dir)
+    tree = ctx.source.export(deploy.commit, ctx.source_dir)
     if ctx.config.migrations.command:
         run_command(
             ctx.config.migrations.command,
@@ -195,17 +215,17 @@ def deploy_green(ctx: StepContext) -> dict[str, Any]:
 
 def green_healthy(ctx: StepContext) -> dict[str, Any]:
     """Poll green's health check until it passes or the timeout runs out."""
-    deadline = time.monotonic() + ctx.config.deploy.health_timeout_seconds
+    deadline = ctx.clock.monotonic() + ctx.config.deploy.health_timeout_seconds
     while True:
         health = ctx.hosting.health(ctx.deploy.green)
         if health.ok:
             return {"health": health.detail, "url": health.url}
-        if time.monotonic() > deadline:
+        if ctx.clock.monotonic() > deadline:
             raise StepFailed(
                 f"green ({ctx.deploy.green}) did not become healthy within "
                 f"{ctx.config.deploy.health_timeout_seconds:g} s: {health.detail}"
             )
-        time.sleep(POLL_SECONDS)
+        ctx.clock.sleep(POLL_SECONDS)
 
 
 def start_workers(ctx: StepContext) -> dict[str, Any]:
@@ -224,11 +244,8 @@ def smoke_test(ctx: StepContext) -> dict[str, Any]:
     for path in ctx.config.deploy.smoke_paths:
         url = f"{base}{path}"
         try:
-            with urllib.request.urlopen(url, timeout=SMOKE_TIMEOUT_SECONDS) as response:  # noqa: S310
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-        except (urllib.error.URLError, OSError) as exc:
+            status = ctx.fetch(url)
+        except OSError as exc:
             raise StepFailed(f"smoke test {url}: no answer ({exc})") from exc
         if not 200 <= status < 300:
             raise StepFailed(f"smoke test {url}: HTTP {status}")
@@ -240,7 +257,7 @@ def workers_running(ctx: StepContext) -> dict[str, Any]:
     """All of green's workers are registered as 'running' with a fresh heartbeat."""
     expected = ctx.config.hosting.workers
     generation = ctx.deploy.generation
-    deadline = time.monotonic() + ctx.config.deploy.workers_ready_timeout_seconds
+    deadline = ctx.clock.monotonic() + ctx.config.deploy.workers_ready_timeout_seconds
     stale_after = ctx.config.outbox.stale_after_seconds
     while True:
         with ctx.database.connect() as conn:
@@ -252,7 +269,7 @@ def workers_running(ctx: StepContext) -> dict[str, Any]:
         ]
         if len(running) >= expected:
             return {"running": len(running), "expected": expected}
-        if time.monotonic() > deadline:
+        if ctx.clock.monotonic() > deadline:
             errors = {
                 w.last_error.splitlines()[0]
                 for w in status.workers
@@ -263,7 +280,7 @@ def workers_running(ctx: StepContext) -> dict[str, Any]:
                 f"{len(running)} of green's {expected} worker(s) reached 'running' within "
                 f"{ctx.config.deploy.workers_ready_timeout_seconds:g} s{why}"
             )
-        time.sleep(POLL_SECONDS)
+        ctx.clock.sleep(POLL_SECONDS)
 
 
 def final_gate(ctx: StepContext) -> dict[str, Any]:
@@ -275,7 +292,7 @@ def final_gate(ctx: StepContext) -> dict[str, Any]:
         if not health.ok:
             raise StepFailed(f"blue ({deploy.blue}) stopped being healthy: {health.detail}")
         record = ctx.dns.read()
-        if record.target not in (target_of(ctx.config, deploy.blue),):
+        if color_of(ctx.config, record.target) is not deploy.blue:
             raise StepFailed(f"the CNAME moved during the deploy: it points at {record.target!r}")
         details["blue_health"] = health.detail
     with ctx.database.connect() as conn:
@@ -302,28 +319,52 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
     green_target = target_of(ctx.config, deploy.green)
     record = ctx.dns.read()
     flipped_now = False
-    if record.target != green_target:
+    if color_of(ctx.config, record.target) is not deploy.green:
         record = ctx.dns.point(green_target, ctx.config.dns.ttl)
         flipped_now = True
         crash.point("flip:dns-changed")
-    if record.target != green_target:
+    if color_of(ctx.config, record.target) is not deploy.green:
         raise StepFailed(
             f"flipped the CNAME but it reads back {record.target!r}, not {green_target!r}"
         )
-    schema = ctx.database.schema
-    with ctx.database.connect() as conn, conn.transaction():
+    record_flip(
+        ctx.database,
+        deploy,
+        record,
+        hold_seconds=ctx.config.deploy.hold_seconds,
+        details={"flipped_now": flipped_now},
+    )
+    ctx.reload()
+    return {"target": record.target, "ttl": record.ttl, "flipped_now": flipped_now}
+
+
+def record_flip(
+    database: Database,
+    deploy: Deploy,
+    record: DnsRecord,
+    *,
+    hold_seconds: float,
+    details: dict[str, Any],
+) -> None:
+    """Record a flip the record was read back for: the deploy's generation is the only active
+    one (every other active generation retires), the hold window starts, the ledger says so.
+    Recording it twice changes nothing."""
+    assert deploy.generation is not None
+    schema = database.schema
+    with database.connect() as conn, conn.transaction():
         generations.set_state(
             conn, schema, deploy.generation, GenerationState.ACTIVE, reason=f"deploy {deploy.id}"
         )
-        if deploy.from_generation is not None:
-            generations.set_state(
-                conn,
-                schema,
-                deploy.from_generation,
-                GenerationState.RETIRED,
-                reason=f"replaced by {deploy.generation} (deploy {deploy.id})",
-            )
-        store.mark_flipped(conn, schema, deploy.id, ctx.config.deploy.hold_seconds)
+        for other in generations.list_all(conn, schema):
+            if other.state is GenerationState.ACTIVE and other.generation != deploy.generation:
+                generations.set_state(
+                    conn,
+                    schema,
+                    other.generation,
+                    GenerationState.RETIRED,
+                    reason=f"replaced by {deploy.generation} (deploy {deploy.id})",
+                )
+        store.mark_flipped(conn, schema, deploy.id, hold_seconds)
         append(
             conn,
             schema,
@@ -337,11 +378,9 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
                 "record": record.name,
                 "target": record.target,
                 "ttl": record.ttl,
-                "flipped_now": flipped_now,
+                **details,
             },
         )
-    ctx.reload()
-    return {"target": record.target, "ttl": record.ttl, "flipped_now": flipped_now}
 
 
 STEPS: dict[Step, Callable[[StepContext], dict[str, Any]]] = {
