@@ -10,7 +10,9 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-__all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock"]
+from spectral_deploy.config import Config
+
+__all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock", "from_config"]
 
 
 class Clock(Protocol):
@@ -38,3 +40,8 @@ class SystemClock:
 
 
 SYSTEM_CLOCK = SystemClock()
+
+
+def from_config(config: Config) -> SystemClock:
+    """The system clock, for every real hosting provider."""
+    return SYSTEM_CLOCK

@@ -4,7 +4,8 @@
 ``<point>``. The deployer's points: ``step-5:start`` (the step began, nothing done),
 ``step-5:done`` (the step did its work but the deploy row does not say so yet),
 ``flip:dns-changed`` (the CNAME points at green, the database does not know),
-``abort:slot-stopped`` (abort stopped green, nothing recorded). The rollback runner's:
+``abort:slot-stopped`` (abort stopped green, nothing recorded), ``finish:blue-retired``
+(finish stopped blue, the deploy is not closed yet). The rollback runner's:
 ``rollback-<step>:start`` / ``rollback-<step>:done`` and ``rollback-flip-back:dns-changed``.
 Every command the tool advises afterwards must be safe (see docs/cutover.md).
 

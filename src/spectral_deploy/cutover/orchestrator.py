@@ -144,6 +144,8 @@ class Deployer:
             source=providers.source_tree(config),
             error_rate=providers.error_rate_provider(config),
             probe=providers.public_probe(config),
+            clock=providers.clock(config),
+            fetch=providers.fetch(config),
             say=say,
         )
 
@@ -176,9 +178,16 @@ class Deployer:
         with self.database.connect() as conn:
             open_deploy = store.open_deploy(conn, schema)
         if open_deploy is not None:
+            _refuse_if_ending(open_deploy)
             if open_deploy.tag == tag and not open_deploy.flipped:
                 self.say(f"deploy #{open_deploy.id} of {tag} is open: resuming it")
                 return self.run(open_deploy)
+            if open_deploy.tag == tag and self.live_color() is open_deploy.green:
+                self.say(
+                    f"deploy #{open_deploy.id} of {tag} already cut over (the CNAME, read back, "
+                    f"points at {open_deploy.green}): nothing to do"
+                )
+                return open_deploy
             phase = compute_phase(open_deploy, datetime.now(UTC))
             raise PreconditionFailed(
                 f"deploy #{open_deploy.id} ({open_deploy.tag}) is open ({phase})",
@@ -272,6 +281,7 @@ class Deployer:
     def resume(self) -> Deploy:
         """Run the open deploy's remaining steps."""
         deploy = self._open("resume")
+        _refuse_if_ending(deploy)
         if deploy.flipped:
             observed = self.observe_live(health=False)
             where = observed.describe_record()
@@ -287,6 +297,7 @@ class Deployer:
         with self._lock():
             ctx = self._context(deploy)
             deploy = ctx.reload()
+            _refuse_if_ending(deploy)
             for step in Step:
                 if step <= deploy.step or deploy.finished or deploy.flipped:
                     continue
@@ -517,6 +528,7 @@ class Deployer:
                     say=self.say,
                     clock=self.clock,
                 )
+                crash.point("finish:blue-retired")
             with self.database.connect() as conn, conn.transaction():
                 _close(
                     conn,
@@ -716,6 +728,19 @@ class Deployer:
                 details=details,
             )
             conn.commit()
+
+
+def _refuse_if_ending(deploy: Deploy) -> None:
+    """An abort (or finish) that started and did not end is finished, never undone by running
+    the deploy's steps again."""
+    if deploy.finished or deploy.intent not in (Intent.ABORT, Intent.FINISH):
+        return
+    verb = "abort" if deploy.intent is Intent.ABORT else "finish"
+    raise PreconditionFailed(
+        f"deploy #{deploy.id} ({deploy.tag}): a `deploy {verb}` started and did not end "
+        "(its process died): running the deploy again would undo half of it",
+        hint=f"spectral-deploy deploy {verb}",
+    )
 
 
 def unrecorded_flip_hint() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from spectral_deploy.cutover.model import Deploy, Outcome, Step
+from spectral_deploy.cutover.model import Deploy, Intent, Outcome, Step
 from spectral_deploy.cutover.observe import FlipState
 
 __all__ = ["Phase", "compute_phase", "next_commands"]
@@ -45,6 +45,10 @@ def next_commands(deploy: Deploy, phase: Phase, flip: FlipState | None = None) -
     phase: traffic at green that the deploy never recorded is never answered with abort."""
     if deploy.finished:
         return []
+    if deploy.intent is Intent.ABORT:
+        return ["spectral-deploy deploy abort"]  # an abort started: finish it
+    if deploy.intent is Intent.FINISH and deploy.flipped:
+        return ["spectral-deploy deploy finish"]
     if flip is not None:
         overriding = _OBSERVED_OVERRIDES.get(flip)
         if overriding is not None:

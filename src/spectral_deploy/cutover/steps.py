@@ -42,6 +42,7 @@ __all__ = [
     "STEPS",
     "StepContext",
     "StepFailed",
+    "fetch_from_config",
     "flip_intent_key",
     "http_status",
     "record_flip",
@@ -54,6 +55,11 @@ SMOKE_TIMEOUT_SECONDS = 10.0
 
 class StepFailed(CheckFailed):
     """A step found the world not as the deploy needs it."""
+
+
+def fetch_from_config(config: Config) -> Callable[[str], int]:
+    """The smoke test's HTTP client for every real hosting provider."""
+    return http_status
 
 
 def http_status(url: str) -> int:
@@ -284,9 +290,10 @@ def workers_running(ctx: StepContext) -> dict[str, Any]:
 
 
 def final_gate(ctx: StepContext) -> dict[str, Any]:
-    """Blue still healthy, CNAME still at blue; then record the flip intent, once."""
+    """Green still healthy, blue still healthy, CNAME still at blue; then record the flip
+    intent, once."""
     deploy = ctx.deploy
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = {"green_health": _green_serves(ctx)}
     if deploy.has_blue:
         health = ctx.hosting.health(deploy.blue)
         if not health.ok:
@@ -320,6 +327,7 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
     record = ctx.dns.read()
     flipped_now = False
     if color_of(ctx.config, record.target) is not deploy.green:
+        _green_serves(ctx)  # observed now: never point the record at a slot that does not
         record = ctx.dns.point(green_target, ctx.config.dns.ttl)
         flipped_now = True
         crash.point("flip:dns-changed")
@@ -336,6 +344,22 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
     )
     ctx.reload()
     return {"target": record.target, "ttl": record.ttl, "flipped_now": flipped_now}
+
+
+def _green_serves(ctx: StepContext) -> str:
+    """Green runs this deploy's generation and passes its health check, or the step fails."""
+    deploy = ctx.deploy
+    running = ctx.hosting.current(deploy.green)
+    if running is None or running.generation != deploy.generation:
+        what = f"generation {running.generation}" if running is not None else "nothing"
+        raise StepFailed(
+            f"green ({deploy.green}) runs {what}, not generation {deploy.generation}: "
+            "it cannot take the traffic"
+        )
+    health = ctx.hosting.health(deploy.green)
+    if not health.ok:
+        raise StepFailed(f"green ({deploy.green}) is not healthy: {health.detail}")
+    return health.detail
 
 
 def record_flip(

@@ -196,7 +196,11 @@ class RollbackRunner:
                 self._step(record, None, step, LedgerOutcome.FAILED, {"error": exc.message})
                 raise CheckFailed(
                     f"rollback #{record.id} stopped at step {number} ({step.id}): {exc.message}",
-                    hint="fix the cause, then: spectral-deploy rollback run",
+                    hint=(
+                        f"{exc.hint}\n  then: spectral-deploy rollback run"
+                        if exc.hint
+                        else "fix the cause, then: spectral-deploy rollback run"
+                    ),
                 ) from exc
             crash.point(f"rollback-{step.id}:done")
             self._step(record, index, step, LedgerOutcome.OK, details)
@@ -401,7 +405,7 @@ class RollbackRunner:
     def _relint(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         deploy = self._require_deploy(record)
         notes: list[str] = []
-        compatible = migrations_compatible(self.config, deploy, notes)
+        compatible = migrations_compatible(self.config, deploy, notes, self.deployer.source)
         for note in notes:
             self.say(note)
         return {"compatible_with_prior": compatible, "notes": notes}

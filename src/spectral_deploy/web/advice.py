@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from spectral_deploy.cutover.model import Intent
 from spectral_deploy.cutover.observe import FlipState
 from spectral_deploy.cutover.phase import Phase, next_commands
 from spectral_deploy.outbox.status import GenerationBacklog, OutboxStatus, drain_command
@@ -171,6 +172,15 @@ def _deploy_actions(
     name = f"deploy #{deploy.id} ({deploy.tag})"
     left = view.hold_seconds_left(now)
     commands = tuple(next_commands(deploy, phase, view.flip))
+    if deploy.intent in (Intent.ABORT, Intent.FINISH) and view.driver_pid is None:
+        verb = "abort" if deploy.intent is Intent.ABORT else "finish"
+        return [
+            Action(
+                Level.CRITICAL,
+                f"{name}: a deploy {verb} started and did not end (its process died)",
+                commands,
+            )
+        ]
     observed = _flip_actions(view, rollback, name, commands)
     if observed is not None:
         return observed
