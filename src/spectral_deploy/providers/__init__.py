@@ -27,14 +27,17 @@ from spectral_deploy.providers.base import (
 )
 
 if TYPE_CHECKING:
+    from spectral_deploy.cutover.clock import Clock
     from spectral_deploy.cutover.observe import PublicProbe
     from spectral_deploy.cutover.source import SourceTree
 
 __all__ = [
     "REGISTRY",
     "chat_provider",
+    "clock",
     "dns_provider",
     "error_rate_provider",
+    "fetch",
     "hosting_provider",
     "public_probe",
     "release_notes_provider",
@@ -71,6 +74,16 @@ REGISTRY: dict[str, dict[str, str]] = {
     "probe": {
         "fake": "spectral_deploy.providers.fake:probe_from_config",
     },
+    # how the deploy reaches a slot's direct address, and how it waits, by [hosting] provider
+    # (every real provider: HTTP and the system clock)
+    "fetch": {
+        "http": "spectral_deploy.cutover.steps:fetch_from_config",
+        "fake": "spectral_deploy.providers.fake:fetch_from_config",
+    },
+    "clock": {
+        "system": "spectral_deploy.cutover.clock:from_config",
+        "fake": "spectral_deploy.providers.fake:clock_from_config",
+    },
     "chat": {
         "console": "spectral_deploy.providers.local.console:chat_from_config",
         "slack": "spectral_deploy.providers.slack:from_config",
@@ -94,6 +107,8 @@ _KEYS = {
     "error_rate": "errors.provider",
     "source": "vcs.provider",
     "probe": "dns.provider",
+    "fetch": "hosting.provider",
+    "clock": "hosting.provider",
 }
 
 
@@ -150,3 +165,15 @@ def public_probe(config: Config) -> PublicProbe | None:
     if config.dns.provider not in REGISTRY["probe"]:
         return None
     return cast("PublicProbe", _build("probe", config.dns.provider, config))
+
+
+def fetch(config: Config) -> Callable[[str], int]:
+    """GET a slot's direct address (the smoke test): HTTP, except in the fake world."""
+    name = config.hosting.provider if config.hosting.provider in REGISTRY["fetch"] else "http"
+    return cast("Callable[[str], int]", _build("fetch", name, config))
+
+
+def clock(config: Config) -> Clock:
+    """How waits wait: the system clock, except in the fake world."""
+    name = config.hosting.provider if config.hosting.provider in REGISTRY["clock"] else "system"
+    return cast("Clock", _build("clock", name, config))

@@ -32,6 +32,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,9 @@ __all__ = [
     "FakeProbe",
     "FakeVcs",
     "FakeWorld",
+    "clock_from_config",
     "dns_from_config",
+    "fetch_from_config",
     "hosting_from_config",
     "probe_from_config",
     "register",
@@ -87,7 +90,7 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         """Advance the clock; the world's workers do their work meanwhile."""
         self._now += max(0.0, seconds)
-        self._world.tick()
+        self._world.tick(force=True)
 
 
 @dataclass
@@ -112,7 +115,8 @@ class FakeWorld:
     Knobs: ``unhealthy`` (slots whose health check fails), ``workers_start`` (False: new
     workers register but never reach ``running``), ``failing`` (provider operations that
     raise ``ProviderError``, e.g. ``{"dns.read"}``), ``app_writes`` (whether non-health
-    requests write an outbox row).
+    requests write an outbox row), ``cached`` (a slot that public requests still reach
+    whatever the record says, as resolvers that cache an old answer make them).
     """
 
     def __init__(
@@ -135,6 +139,7 @@ class FakeWorld:
         self.workers_start = True
         self.failing: set[str] = set()
         self.app_writes = True
+        self.cached: Color | None = None
         self.requests: dict[Color, int] = {Color.BLUE: 0, Color.GREEN: 0}
         self.written: dict[int, int] = {}
         self.handled: dict[int, int] = {}
@@ -146,6 +151,7 @@ class FakeWorld:
         self._conn: psycopg.Connection[Any] | None = None
         self._store: PostgresStore | None = None
         self._beat_at = 0.0
+        self._dirty = False
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -187,9 +193,13 @@ class FakeWorld:
                 self._write(slot.generation, path)
             return 200
 
+    def public_color(self) -> Color | None:
+        """The slot a public request reaches now."""
+        return self.cached or self.color_at(self.record.target)
+
     def public_request(self, path: str = "/orders") -> int:
         """A request to the public hostname: follows the record (502 when its slot is down)."""
-        color = self.color_at(self.record.target)
+        color = self.public_color()
         try:
             return self.request(color, path) if color is not None else 502
         except ConnectionRefusedError:
@@ -205,8 +215,10 @@ class FakeWorld:
 
     # -- workers -------------------------------------------------------------------------
 
-    def tick(self) -> None:
-        """Heartbeats of live workers, then each running worker handles its generation's rows."""
+    def tick(self, *, force: bool = False) -> None:
+        """Heartbeats of live workers, then each running worker handles its generation's rows
+        (looked for when rows may have appeared: the app wrote, workers started, or someone
+        waits on the clock)."""
         with self._lock:
             running = [w for s in self.slots.values() for w in s.workers]
             if not running:
@@ -217,9 +229,17 @@ class FakeWorld:
                 for worker in running:
                     store.heartbeat(worker.id, worker.generation, WORKER_LEASE_SECONDS)
                 self._beat_at = now
+            if not (force or self._dirty):
+                return
+            self._dirty = False
             for worker in running:
                 if worker.state is WorkerState.RUNNING:
                     self._handle_all(store, worker)
+
+    def refresh_heartbeats(self) -> None:
+        """Beat at once (a world restored from a saved state has old heartbeats)."""
+        self._beat_at = 0.0
+        self.tick(force=True)
 
     def _handle_all(self, store: PostgresStore, worker: _Worker) -> None:
         conn = self._connection()
@@ -274,6 +294,7 @@ class FakeWorld:
                     worker.id, WorkerState.STARTING, "ImportError: the fake app does not load"
                 )
             slot.workers.append(worker)
+        self._dirty = True
 
     def stop_workers(self, slot: _Slot, count: int | None = None) -> None:
         """Stop the last ``count`` workers (all: None). A stopping worker finishes nothing it
@@ -295,6 +316,7 @@ class FakeWorld:
                 schema=self.database.schema,
             )
         self.written[generation] = self.written.get(generation, 0) + 1
+        self._dirty = True
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
@@ -387,7 +409,7 @@ class FakeHosting:
         slot = self.world.slots.get(color)
         if slot is not None:
             slot.web = False
-        self.world.tick()
+        self.world.tick(force=True)
 
     def scale_workers(self, color: Color, count: int) -> None:
         """Run ``count`` workers on ``color``."""
@@ -453,7 +475,7 @@ class FakeProbe:
         """Which slot and generation answer the public hostname now."""
         world = self.world
         world.check("probe")
-        color = world.color_at(world.record.target)
+        color = world.public_color()
         slot = world.slots.get(color) if color is not None else None
         if color is None or slot is None or not world.serving(color):
             return ProbeReading(None, None, "HTTP 502 from the public address")
@@ -581,3 +603,13 @@ def vcs_from_config(config: Config) -> FakeVcs:
 def probe_from_config(config: Config) -> FakeProbe:
     """The registered world's public probe."""
     return _world(config, "dns.provider").probe
+
+
+def fetch_from_config(config: Config) -> Callable[[str], int]:
+    """The registered world's HTTP."""
+    return _world(config, "hosting.provider").fetch
+
+
+def clock_from_config(config: Config) -> FakeClock:
+    """The registered world's clock."""
+    return _world(config, "hosting.provider").clock
