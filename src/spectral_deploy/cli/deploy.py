@@ -289,6 +289,14 @@ def _after_cutover(deployer: Deployer, deploy: Deploy, watch_seconds: float) -> 
 
     if not deploy.flipped:
         return
+    observed = deployer.observe_live(health=False)
+    if observed.record_color is not deploy.green:  # say what is, not what was recorded
+        console.warn(
+            f"deploy #{deploy.id} cut over to slot {deploy.green}, but now "
+            f"{observed.describe_record()}"
+        )
+        console.info("  next: spectral-deploy status")
+        return
     if deploy.finished:
         console.success(
             f"deploy #{deploy.id}: {deploy.tag} is live on slot {deploy.green} as generation "

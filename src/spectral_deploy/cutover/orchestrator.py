@@ -40,14 +40,13 @@ from spectral_deploy.cutover.steps import (
     STEPS,
     StepContext,
     StepFailed,
-    flip_intent_key,
     http_status,
 )
 from spectral_deploy.db import Database
 from spectral_deploy.errors import PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.generations import GenerationState
-from spectral_deploy.ledger.store import EntryKind, append, current_actor, entry_by_intent
+from spectral_deploy.ledger.store import EntryKind, append, current_actor
 from spectral_deploy.ledger.store import Outcome as LedgerOutcome
 from spectral_deploy.outbox import drain as drains
 from spectral_deploy.outbox.status import read_status
@@ -64,7 +63,6 @@ __all__ = [
     "Deployer",
     "FinishReport",
     "WatchReport",
-    "flip_intent_is_recorded",
     "unrecorded_flip_hint",
 ]
 
@@ -165,10 +163,6 @@ class Deployer:
     def observe_live(self, *, health: bool = True) -> LiveObservation:
         """The record read back, what each slot runs (and its health), the public probe."""
         return observe(self.config, self.dns, self.hosting, probe=self.probe, health=health)
-
-    def flip_intent_recorded(self, deploy: Deploy) -> bool:
-        """Whether the deploy's final gate recorded the intent to flip."""
-        return flip_intent_is_recorded(self.database, deploy)
 
     # -- starting and running -----------------------------------------------------------
 
@@ -749,12 +743,6 @@ def unrecorded_flip_hint() -> str:
         "spectral-deploy deploy resume   (keep green: records the flip)\n"
         "  or:  spectral-deploy rollback run --symptom behavior   (flip back to blue)"
     )
-
-
-def flip_intent_is_recorded(database: Database, deploy: Deploy) -> bool:
-    """Whether the ledger holds the deploy's flip intent (recorded by the final gate)."""
-    with database.connect() as conn:
-        return entry_by_intent(conn, database.schema, flip_intent_key(deploy)) is not None
 
 
 def _close(
