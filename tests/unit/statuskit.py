@@ -17,6 +17,7 @@ from spectral_deploy.web.model import (
     BackupView,
     DeployView,
     Live,
+    RollbackView,
     Slot,
     Snapshot,
 )
@@ -53,6 +54,8 @@ LIVE = Live(
     record="shop.example.com",
     target="blue",
     ttl=60,
+    recorded_generation=1,
+    serving=True,
 )
 
 VERIFIED = BackupView(
@@ -118,15 +121,26 @@ def snapshot(
     workers: tuple[WorkerRow, ...] = (),
     backup: BackupView = VERIFIED,
     unknown: dict[str, str] | None = None,
+    slots: tuple[Slot, ...] | None = None,
+    rollback: RollbackView | None = None,
 ) -> Snapshot:
-    """A snapshot taken at NOW, with its actions decided as ``read_snapshot`` does."""
+    """A snapshot taken at NOW, with its actions decided as ``read_snapshot`` does (by default
+    blue runs generation 1 and answers, green is stopped)."""
     outbox = OutboxStatus(generations=generations, workers=workers)
-    slots = (
-        Slot(Color.BLUE, live.color is Color.BLUE, "running", 1, "v1.0.0", 2, True, "HTTP 200"),
-        Slot(Color.GREEN, live.color is Color.GREEN, "stopped"),
-    )
+    if slots is None:
+        slots = (
+            Slot(Color.BLUE, live.color is Color.BLUE, "running", 1, "v1.0.0", 2, True, "HTTP 200"),
+            Slot(Color.GREEN, live.color is Color.GREEN, "stopped", healthy=False),
+        )
     actions = next_actions(
-        live=live, deploy=deploy, outbox=outbox, backup=backup, workers_per_slot=2, now=NOW
+        live=live,
+        deploy=deploy,
+        outbox=outbox,
+        backup=backup,
+        workers_per_slot=2,
+        now=NOW,
+        slots=slots,
+        rollback=rollback,
     )
     return Snapshot(
         taken_at=NOW,
@@ -137,6 +151,7 @@ def snapshot(
         backup=backup,
         actions=actions,
         unknown=unknown or {},
+        rollback=rollback,
     )
 
 

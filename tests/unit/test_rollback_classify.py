@@ -116,6 +116,18 @@ def test_reasons_name_the_deciding_fact(
     assert any(reason in text for text in result.reasons), result.reasons
 
 
+def test_class_1_counts_rows_instead_of_assuming_none() -> None:
+    """The runbook's "no row was stamped at N+1" is checked: the reason gives the count."""
+    for rows, said in [
+        (None, "were not counted"),
+        (0, "no outbox row waits at generation 8 (counted)"),
+        (2, "2 outbox row(s) wait at generation 8"),
+    ]:
+        result = classify(replace(BASE, cutover_completed=False, rows_at_new_generation=rows))
+        assert result.failure_class == 1
+        assert any(said in reason for reason in result.reasons), result.reasons
+
+
 def test_a_completed_cutover_needs_a_symptom() -> None:
     """Without a symptom the planner asks for one."""
     with pytest.raises(InputError, match="depends on the symptom"):
@@ -132,6 +144,7 @@ def test_facts_file_overrides_and_validates() -> None:
         ({"colour": "blue"}, "unknown fact 'colour'"),
         ({"blue_warm": "yes"}, "blue_warm must be true or false"),
         ({"to_generation": "8"}, "to_generation must be an integer"),
+        ({"rows_at_new_generation": "3"}, "rows_at_new_generation must be an integer"),
         ({"symptom": "slow"}, "symptom must be one of"),
         ({"migration_compatible_with_prior": 1}, "true, false or null"),
         ({"blue_warm": True}, "the fact 'cutover_completed' is missing"),

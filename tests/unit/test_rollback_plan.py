@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from spectral_deploy.rollback.classify import Facts, Symptom, classify
-from spectral_deploy.rollback.plan import PlanContext, make_plan, rollback_tag
+from spectral_deploy.rollback.plan import PlanContext, escalates, make_plan, rollback_tag
 
 FACTS = Facts(
     cutover_completed=True,
@@ -101,3 +101,27 @@ def test_json_shape() -> None:
     assert document["class"] == 2
     assert isinstance(document["reasons"], list) and document["reasons"]
     assert {"title", "command"} <= set(document["steps"][0])
+
+
+def test_class_1_with_rows_at_n_plus_1_adopts_them_and_says_how_many() -> None:
+    """Smoke tests wrote 3 rows at generation 8: the plan adopts them into 7 and says so."""
+    facts = replace(FACTS, cutover_completed=False, rows_at_new_generation=3)
+    plan = make_plan(classify(facts), facts, CONTEXT)
+    assert [s.command for s in plan.steps][:2] == [
+        "spectral-deploy deploy abort --yes",
+        "spectral-deploy drain --target-generation 8 --mode adopt --yes",
+    ]
+    assert plan.steps[1].title.startswith("Adopt the 3 row(s) generation 8 wrote")
+    assert any("3 outbox row(s) wait at generation 8" in r for r in plan.reasons)
+
+
+def test_only_plans_that_hand_over_to_people_escalate() -> None:
+    """Class 1's follow-up investigation is not an escalation; Class 5's DR checklist is."""
+    class_1 = make_plan(classify(replace(FACTS, cutover_completed=False)), FACTS, CONTEXT)
+    class_5 = make_plan(classify(replace(FACTS, database_healthy=False)), FACTS, CONTEXT)
+    class_2 = make_plan(classify(FACTS), FACTS, CONTEXT)
+    assert (escalates(class_1.steps), escalates(class_2.steps), escalates(class_5.steps)) == (
+        False,
+        False,
+        True,
+    )

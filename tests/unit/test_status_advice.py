@@ -8,10 +8,24 @@ from datetime import timedelta
 from spectral_deploy.backup.catalog import CatalogEntry
 from spectral_deploy.backup.manifest import Manifest, Verification
 from spectral_deploy.cutover.model import Outcome
+from spectral_deploy.cutover.observe import FlipState
 from spectral_deploy.providers.base import Color
 from spectral_deploy.web.advice import BACKUP_MAX_AGE_SECONDS
-from spectral_deploy.web.model import BackupState, BackupView, Level, Live, backup_view
+from spectral_deploy.web.model import (
+    BackupState,
+    BackupView,
+    Level,
+    Live,
+    RollbackView,
+    Slot,
+    backup_view,
+)
 from tests.unit.statuskit import LIVE, NOW, VERIFIED, backlog, deploy_view, snapshot, worker
+
+BOTH_RUNNING = (
+    Slot(Color.BLUE, False, "running", 1, "v1.0.0", 2, True, "HTTP 200"),
+    Slot(Color.GREEN, True, "running", 2, "v1.1.0", 2, True, "HTTP 200"),
+)
 
 
 def commands(snap: object) -> list[str]:
@@ -75,7 +89,8 @@ def test_a_deploy_nobody_drives_is_an_orphan() -> None:
 def test_the_hold_window_offers_watch_finish_and_the_rollback_plan() -> None:
     """During the hold window: informational, with the time left and the three commands."""
     view = deploy_view(step=11, flipped_at=NOW, hold_until=NOW + timedelta(seconds=300))
-    (action,) = snapshot(live=replace(LIVE, color=Color.GREEN, generation=2), deploy=view).actions
+    live = replace(LIVE, color=Color.GREEN, generation=2, recorded_generation=2)
+    (action,) = snapshot(live=live, deploy=view, slots=BOTH_RUNNING).actions
     assert action.level is Level.INFO
     assert "slot blue stays warm until 12:05:00 UTC (300 s left)" in action.reason
     assert action.commands == (
@@ -175,3 +190,94 @@ def test_workers_are_counted_per_generation_and_state_with_stale_ones_apart() ->
         (2, "stale", 1),
         (2, "starting", 1),
     ]
+
+
+def test_a_cname_at_a_stopped_slot_is_critical_with_the_repoint() -> None:
+    """The record points at a slot that runs nothing: critical, and the fix points it back at
+    the slot that serves."""
+    live = replace(LIVE, color=Color.GREEN, generation=None, target="green", serving=False)
+    snap = snapshot(live=live)
+    critical = [a for a in snap.actions if a.level is Level.CRITICAL]
+    assert critical[0].reason == (
+        "the CNAME points at a stopped slot (green): public requests fail"
+    )
+    assert critical[0].commands == ("spectral-deploy dns point blue --yes",)
+
+
+def test_a_cname_at_a_failing_slot_is_critical() -> None:
+    """The record's slot runs but fails its health check: critical, repoint at the other."""
+    failing = (
+        Slot(Color.BLUE, True, "running", 1, "v1.0.0", 2, False, "HTTP 503"),
+        Slot(Color.GREEN, False, "running", 2, "v1.1.0", 2, True, "HTTP 200"),
+    )
+    snap = snapshot(live=replace(LIVE, serving=False), slots=failing)
+    (action,) = [a for a in snap.actions if a.level is Level.CRITICAL]
+    assert "whose health check fails (HTTP 503)" in action.reason
+    assert action.commands == ("spectral-deploy dns point green --yes",)
+
+
+def test_a_cname_at_neither_slot_is_critical() -> None:
+    """A record pointing at a target neither slot has, while a generation is live: critical."""
+    snap = snapshot(live=replace(LIVE, color=None, generation=None, target="elsewhere.example"))
+    (action,) = [a for a in snap.actions if a.level is Level.CRITICAL]
+    assert "points at elsewhere.example, neither slot" in action.reason
+    assert action.commands == ("spectral-deploy dns point blue --yes",)
+
+
+def test_an_unrecorded_flip_is_critical_and_never_answered_with_abort() -> None:
+    """Green gets the traffic, the deploy never recorded the flip, nobody drives it: resume
+    or flip back; abort is not offered."""
+    view = replace(
+        deploy_view(driver_pid=None, step=10), flip=FlipState.UNRECORDED, flip_intent=True
+    )
+    live = replace(LIVE, color=Color.GREEN, generation=2)
+    snap = snapshot(live=live, deploy=view, slots=BOTH_RUNNING)
+    (action,) = [a for a in snap.actions if a.level is Level.CRITICAL]
+    assert "never recorded the flip" in action.reason
+    assert action.commands == (
+        "spectral-deploy deploy resume",
+        "spectral-deploy rollback run --symptom behavior",
+    )
+    assert not any("abort" in c for c in commands(snap))
+
+
+def test_an_unrecorded_flip_with_its_driver_alive_is_left_alone() -> None:
+    """The driver is between the DNS change and its record: nothing to do but wait."""
+    view = replace(deploy_view(step=10), flip=FlipState.UNRECORDED)
+    live = replace(LIVE, color=Color.GREEN, generation=2)
+    assert snapshot(live=live, deploy=view, slots=BOTH_RUNNING).actions == ()
+
+
+def test_the_ledger_and_the_record_disagreeing_is_critical() -> None:
+    """The record's slot runs generation 2, the ledger says 1, no deploy explains it."""
+    live = replace(LIVE, color=Color.GREEN, generation=2)
+    snap = snapshot(live=live, slots=BOTH_RUNNING)
+    (action,) = snap.actions
+    assert action.level is Level.CRITICAL
+    assert action.reason == (
+        "the ledger says generation 1 is live, but the CNAME sends traffic to slot green, "
+        "which runs generation 2"
+    )
+    assert action.commands[0] == "spectral-deploy dns point blue --yes"
+
+
+def test_a_rollback_nobody_drives_is_critical_with_rollback_run() -> None:
+    """A rollback that stopped mid-way (crashed) is resumed by rollback run."""
+    stopped = RollbackView(1, 2, 1, 4, "Green's workers drain generation 2", None)
+    (action,) = snapshot(rollback=stopped).actions
+    assert action.level is Level.CRITICAL
+    assert action.reason == (
+        "rollback #1 (class 2) stopped before step 2 of 4 (Green's workers drain generation 2) "
+        "and no process is driving it"
+    )
+    assert action.commands == ("spectral-deploy rollback run",)
+    running = RollbackView(1, 2, 1, 4, "drain", 4242)
+    assert [a.level for a in snapshot(rollback=running).actions] == [Level.INFO]
+
+
+def test_the_probe_answered_by_the_other_slot_is_a_warning() -> None:
+    """Resolvers still caching the old answer: a warning, not a guess at what is live."""
+    live = replace(LIVE, probe_color=Color.GREEN, probe_generation=2, probe_detail="HTTP 200")
+    (action,) = snapshot(live=live, slots=BOTH_RUNNING).actions
+    assert action.level is Level.WARNING
+    assert "answered by slot green (generation 2) while the CNAME points at blue" in action.reason

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from spectral_deploy.providers.base import Color
 from spectral_deploy.web.metrics import METRICS, render_metrics
-from spectral_deploy.web.model import BackupState, BackupView, Snapshot
-from tests.unit.statuskit import NOW, backlog, deploy_view, snapshot, worker
+from spectral_deploy.web.model import BackupState, BackupView, Slot, Snapshot
+from tests.unit.statuskit import LIVE, NOW, backlog, deploy_view, snapshot, worker
 
 
 def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -112,6 +114,7 @@ def test_the_status_json_has_the_documented_shape() -> None:
         "backup",
         "next",
         "unknown",
+        "rollback",
     ]
     assert shape["live"]["color"] == "blue"
     assert shape["outbox"]["stranded"] == [2]
@@ -131,3 +134,40 @@ def test_the_readme_lists_every_metric() -> None:
     section = page.read_text(encoding="utf-8").split("### Metrics", 1)[1].split("\n## ", 1)[0]
     listed = re.findall(r"^\| `(spectral_\w+)` \|", section, re.MULTILINE)
     assert listed == list(METRICS)
+
+
+def test_every_slot_s_health_is_exported_and_a_stopped_one_is_0() -> None:
+    """A stopped slot is down, not unknown: its health is 0, never left out."""
+    metrics = parse(render_metrics(snapshot()))
+    assert metrics["spectral_slot_healthy"] == {(("color", "blue"),): 1, (("color", "green"),): 0}
+
+
+def test_the_live_generation_is_the_observed_one() -> None:
+    """The record's slot runs generation 2 while the ledger says 1: both are exported; a record
+    at a slot that runs nothing is generation 0 and not serving."""
+    running = (
+        Slot(Color.BLUE, False, "running", 1, "v1.0.0", 2, True, "HTTP 200"),
+        Slot(Color.GREEN, True, "running", 2, "v1.1.0", 2, True, "HTTP 200"),
+    )
+    observed = parse(
+        render_metrics(snapshot(live=replace(LIVE, color=Color.GREEN, generation=2), slots=running))
+    )
+    assert observed["spectral_live_generation"] == {(): 2}
+    assert observed["spectral_recorded_generation"] == {(): 1}
+    dead = parse(
+        render_metrics(
+            snapshot(live=replace(LIVE, color=Color.GREEN, generation=None, serving=False))
+        )
+    )
+    assert dead["spectral_live_generation"] == {(): 0}
+    assert dead["spectral_live_serving"] == {(): 0}
+
+
+def test_a_slot_the_hosting_provider_cannot_tell_is_left_out() -> None:
+    """Unknown is not down: a slot whose state could not be read has no health sample."""
+    unknown = (
+        Slot(Color.BLUE, True, "unknown", health="timed out"),
+        Slot(Color.GREEN, False, "unknown", health="timed out"),
+    )
+    snap = snapshot(slots=unknown, unknown={"hosting": "timed out"})
+    assert "spectral_slot_healthy" not in parse(render_metrics(snap))

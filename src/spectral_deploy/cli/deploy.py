@@ -90,16 +90,38 @@ def abort(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Abort the open deploy before its cutover (the runbook's Class 1): green is stopped,
-    blue keeps serving, the new generation is marked failed. Nothing to drain: no row was
-    written at a generation whose workers never ran.
+    blue is left as it is, the new generation is marked failed. Rows the new generation wrote
+    anyway (smoke tests, direct traffic) are counted and adopted by the live generation.
+
+    Refused (exit 3) while the CNAME, read back, points at green (or the public probe is
+    answered by green): the flip happened, so stopping green would stop the live slot. Then
+    `deploy resume` records the flip, or `rollback run --symptom behavior` flips back.
 
     Example: spectral-deploy deploy abort --yes
     """
     deployer = _deployer(ctx)
     if not yes:
         typer.confirm("Abort the open deploy (stop green, keep blue)?", abort=True)
-    deploy = deployer.abort()
+    report = deployer.abort()
+    deploy = report.deploy
     console.success(f"deploy #{deploy.id} ({deploy.tag}) aborted")
+    if report.rows_found:
+        console.info(
+            f"  generation {deploy.generation} had {report.rows_found} unfinished row(s): "
+            + (
+                f"{report.rows_adopted} adopted by generation {report.adopted_into}"
+                if report.adopted_into is not None
+                else "no live generation could adopt them"
+            )
+        )
+    if report.rows_left and deploy.generation is not None:
+        console.warn(f"generation {deploy.generation} still has {report.rows_left} row(s)")
+        console.info(f"  next: spectral-deploy drain --target-generation {deploy.generation}")
+    if report.blue_serving is False:
+        console.warn(f"blue: {report.blue_detail}")
+        console.info("  next: spectral-deploy status")
+    else:
+        console.info(f"  blue: {report.blue_detail}")
 
 
 @app.command()
@@ -138,6 +160,7 @@ def status(
     Example: spectral-deploy deploy status --format json
     """
     from spectral_deploy.cutover.model import Step
+    from spectral_deploy.cutover.observe import flip_state
     from spectral_deploy.cutover.phase import compute_phase, next_commands
 
     deployer = _deployer(ctx)
@@ -150,7 +173,8 @@ def status(
         return
     phase = compute_phase(deploy, datetime.now(UTC))
     conditions = deployer.observe(deploy) if not deploy.finished else list(deploy.conditions)
-    commands = next_commands(deploy, phase)
+    flip = None if deploy.finished else flip_state(deploy, deployer.observe_live(health=False))
+    commands = next_commands(deploy, phase, flip)
     if format_ is OutputFormat.JSON:
         console.print_json(
             {
@@ -266,6 +290,14 @@ def _after_cutover(deployer: Deployer, deploy: Deploy, watch_seconds: float) -> 
     from spectral_deploy.errors import CheckFailed
 
     if not deploy.flipped:
+        return
+    observed = deployer.observe_live(health=False)
+    if observed.record_color is not deploy.green:  # say what is, not what was recorded
+        console.warn(
+            f"deploy #{deploy.id} cut over to slot {deploy.green}, but now "
+            f"{observed.describe_record()}"
+        )
+        console.info("  next: spectral-deploy status")
         return
     if deploy.finished:
         console.success(

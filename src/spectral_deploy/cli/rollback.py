@@ -13,8 +13,10 @@ from spectral_deploy.cli.common import OutputFormat, state
 
 if TYPE_CHECKING:
     from spectral_deploy.config import Config
+    from spectral_deploy.cutover.orchestrator import Deployer
     from spectral_deploy.rollback.facts import Gathered
     from spectral_deploy.rollback.plan import Plan
+    from spectral_deploy.rollback.run import RollbackRecord
 
 __all__ = ["app"]
 
@@ -45,31 +47,22 @@ FactsOption = Annotated[
 
 
 def _plan(
-    config: Config, symptom: str | None, deploy: int | None, facts: Path | None
+    config: Config,
+    symptom: str | None,
+    deploy: int | None,
+    facts: Path | None,
+    deployer: Deployer | None = None,
 ) -> tuple[Gathered, Plan]:
-    from spectral_deploy.cutover.steps import target_of
-    from spectral_deploy.errors import UsageError
-    from spectral_deploy.rollback.classify import Symptom, classify
-    from spectral_deploy.rollback.facts import gather
-    from spectral_deploy.rollback.plan import PlanContext, make_plan
+    from spectral_deploy.rollback.planner import parse_symptom, plan_rollback, sources_of
 
-    chosen: Symptom | None = None
-    if symptom is not None:
-        try:
-            chosen = Symptom(symptom)
-        except ValueError:
-            raise UsageError(
-                f"--symptom must be one of {', '.join(s.value for s in Symptom)}, got {symptom!r}"
-            ) from None
-    gathered = gather(config, symptom=chosen, deploy_id=deploy, facts_file=facts)
-    classification = classify(gathered.facts)
-    found = gathered.deploy
-    context = PlanContext(
-        blue_target=target_of(config, found.blue) if found else config.dns.blue_target,
-        green_slot=str(found.green) if found else "green",
+    return plan_rollback(
+        config,
+        symptom=parse_symptom(symptom),
+        deploy_id=deploy,
+        facts_file=facts,
+        sources=sources_of(deployer) if deployer is not None else None,
         existing_tags=frozenset(_tags(config.project_root)),
     )
-    return gathered, make_plan(classification, gathered.facts, context)
 
 
 def _tags(root: Path) -> list[str]:
@@ -107,13 +100,20 @@ def plan(
 ) -> None:
     """Classify the situation into Class 1-5 and print the ordered steps with their commands.
 
-    Facts come from the ledger and the providers (did the CNAME flip, is blue still warm,
-    does a build of the prior commit exist, does the database answer, is a provider down,
-    does the prior code run on the new schema); --facts FILE supplies or overrides them.
-    Nothing is changed.
+    Facts are observed first (where the CNAME points, read back; what each slot runs and
+    whether it answers; how many rows the new generation wrote), then read from the ledger
+    (which step the deploy reached, which migrations it applied, whether the prior build
+    still exists, whether the database answers); --facts FILE supplies or overrides them.
+    The deploy described is the open one, else the completed deploy now live: aborted and
+    rolled-back deploys decide nothing unless named with --deploy. A rollback in progress
+    is shown instead (`rollback run` resumes it). Nothing is changed.
 
     Example: spectral-deploy rollback plan --symptom data --format json
     """
+    in_progress = _open_rollback(ctx) if facts is None else None
+    if in_progress is not None:
+        _print_in_progress(in_progress, format_)
+        return
     gathered, chosen = _plan(state(ctx).config(), symptom, deploy, facts)
     if format_ is OutputFormat.JSON:
         console.print_json(
@@ -157,7 +157,7 @@ def run(
     )
     record = runner.open_record()
     if record is None:
-        gathered, chosen = _plan(config, symptom, deploy, facts)
+        gathered, chosen = _plan(config, symptom, deploy, facts, deployer)
         _print_plan(gathered, chosen)
         if dry_run:
             console.info("dry run: nothing changed")
@@ -174,6 +174,41 @@ def run(
     finished = runner.run(record)
     if finished.finished_at is not None:
         console.success(f"rollback #{finished.id} {finished.outcome}")
+
+
+def _open_rollback(ctx: typer.Context) -> RollbackRecord | None:
+    from spectral_deploy.errors import SpectralError
+    from spectral_deploy.rollback.run import RollbackRunner
+
+    try:
+        database = state(ctx).database()
+    except SpectralError:
+        return None  # planning without a database goes on (Class 5 from the observation)
+    return RollbackRunner.read_open(database)
+
+
+def _print_in_progress(record: RollbackRecord, format_: OutputFormat) -> None:
+    if format_ is OutputFormat.JSON:
+        console.print_json(
+            {
+                "class": record.failure_class,
+                "reasons": list(record.reasons),
+                "steps": [step.as_json() for step in record.steps],
+                "facts": record.facts,
+                "notes": [],
+                "in_progress": {"rollback": record.id, "steps_done": record.steps_done},
+            }
+        )
+        return
+    console.info(
+        f"rollback #{record.id} (class {record.failure_class}) is in progress: step "
+        f"{record.steps_done + 1} of {len(record.steps)} is next"
+    )
+    for number, step in enumerate(record.steps, 1):
+        done = "done" if number <= record.steps_done else ""
+        console.info(f"  {number}. {step.title}  {done}".rstrip())
+        console.info(f"       $ {step.command}")
+    console.info("next: spectral-deploy rollback run")
 
 
 @app.command()

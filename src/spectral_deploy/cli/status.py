@@ -43,30 +43,7 @@ def status(
 
 def _print(snapshot: Snapshot) -> None:
     now = snapshot.taken_at
-    live = snapshot.live
-    where: str = live.color or (
-        "unknown" if "dns" in snapshot.unknown else "nothing" if not live.target else "neither slot"
-    )
-    release = f" ({live.tag}, {live.commit[:12]})" if live.tag and live.commit else ""
-    console.info(
-        f"live: {where}, generation {live.generation or '-'}{release}"
-        + (f"   CNAME {live.record} -> {live.target or '(nothing)'}" if live.record else "")
-    )
-    console.print_table(
-        ["slot", "live", "generation", "release", "status", "health", "workers"],
-        [
-            (
-                slot.color,
-                "LIVE" if slot.live else "",
-                slot.generation or "-",
-                slot.tag or "-",
-                slot.status,
-                "-" if slot.healthy is None else ("ok" if slot.healthy else "FAILING"),
-                "-" if slot.workers is None else slot.workers,
-            )
-            for slot in snapshot.slots
-        ],
-    )
+    _print_live(snapshot)
     view = snapshot.deploy
     if view is None:
         console.info("deploy: none yet")
@@ -92,6 +69,13 @@ def _print(snapshot: Snapshot) -> None:
                 f"  hold window: slot {deploy.blue} stays warm until "
                 f"{deploy.hold_until:%H:%M:%S} UTC ({left:.0f} s left)"
             )
+    if snapshot.rollback is not None:
+        rollback = snapshot.rollback
+        console.info(
+            f"rollback #{rollback.id} (class {rollback.failure_class}): "
+            f"{rollback.steps_done} of {rollback.steps_total} step(s) done"
+            + (" (running)" if rollback.driver_pid else " (no process driving it)")
+        )
     if snapshot.outbox.generations:
         console.print_table(
             ["generation", "backlog", "in flight", "dead", "oldest", "live workers", ""],
@@ -125,6 +109,40 @@ def _print(snapshot: Snapshot) -> None:
         console.info(f"{mark} {action.reason}")
         for command in action.commands:
             console.info(f"    next: {command}")
+
+
+def _print_live(snapshot: Snapshot) -> None:
+    live = snapshot.live
+    where: str = live.color or (
+        "unknown" if "dns" in snapshot.unknown else "nothing" if not live.target else "neither slot"
+    )
+    release = f" ({live.tag}, {live.commit[:12]})" if live.tag and live.commit else ""
+    console.info(
+        f"live: {where}, generation {live.generation or '-'}{release}"
+        + (f"   CNAME {live.record} -> {live.target or '(nothing)'}" if live.record else "")
+        + ("" if live.observed else "   (generation from the ledger: not observed)")
+    )
+    if live.observed and live.recorded_generation != live.generation:
+        console.info(f"  the ledger's active generation: {live.recorded_generation or '-'}")
+    if live.probe_detail is not None:
+        console.info(f"  public probe: {live.probe_detail}")
+    console.print_table(
+        ["slot", "live", "generation", "release", "status", "health", "workers"],
+        [
+            (
+                slot.color,
+                "LIVE" if slot.live else "",
+                slot.generation or "-",
+                slot.tag or "-",
+                slot.status,
+                "-"
+                if slot.healthy is None or slot.status == "stopped"
+                else ("ok" if slot.healthy else "FAILING"),
+                "-" if slot.workers is None else slot.workers,
+            )
+            for slot in snapshot.slots
+        ],
+    )
 
 
 def _backup(backup: BackupView, now: datetime) -> str:

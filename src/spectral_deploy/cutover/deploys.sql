@@ -101,3 +101,25 @@ WHERE l.locktype = 'advisory'
   AND ((l.classid::bigint << 32) | l.objid::bigint)
       = hashtextextended('spectral-deploy/deploy/' || %(schema)s, 0)
 LIMIT 1;
+
+-- open_rollback_of_deploy --
+-- The rollback in progress for a deploy, if any (finishing that deploy would undercut it).
+SELECT id FROM {schema}.rollbacks WHERE deploy_id = %(deploy_id)s AND finished_at IS NULL;
+
+-- try_lock_named --
+-- One process drives deploys (or rollbacks) at a time: a session-level advisory lock, no wait.
+SELECT pg_try_advisory_lock(hashtextextended(%(key)s, 0));
+
+-- unlock_named --
+-- Release a named lock.
+SELECT pg_advisory_unlock(hashtextextended(%(key)s, 0));
+
+-- lock_holder_named --
+-- Who holds a named lock (for the error message and for status).
+SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start
+FROM pg_locks l
+JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory'
+  AND l.granted
+  AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%(key)s, 0)
+LIMIT 1;

@@ -7,8 +7,9 @@ observes before it acts, ``resume`` is just "run the remaining steps again".
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from spectral_deploy import providers
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash, store
+from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.cutover.model import (
     Condition,
     ConditionStatus,
@@ -24,15 +26,29 @@ from spectral_deploy.cutover.model import (
     Outcome,
     Step,
 )
+from spectral_deploy.cutover.observe import (
+    FlipState,
+    LiveObservation,
+    PublicProbe,
+    flip_state,
+    observe,
+)
 from spectral_deploy.cutover.phase import Phase, compute_phase, next_commands
 from spectral_deploy.cutover.retire import retire_color
-from spectral_deploy.cutover.steps import STEPS, StepContext, StepFailed, target_of
+from spectral_deploy.cutover.source import SourceTree
+from spectral_deploy.cutover.steps import (
+    STEPS,
+    StepContext,
+    StepFailed,
+    http_status,
+)
 from spectral_deploy.db import Database
 from spectral_deploy.errors import PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.generations import GenerationState
 from spectral_deploy.ledger.store import EntryKind, append, current_actor
 from spectral_deploy.ledger.store import Outcome as LedgerOutcome
+from spectral_deploy.outbox import drain as drains
 from spectral_deploy.outbox.status import read_status
 from spectral_deploy.providers.base import (
     Color,
@@ -41,9 +57,14 @@ from spectral_deploy.providers.base import (
     HostingProvider,
     VcsProvider,
 )
-from spectral_deploy.providers.local.git import GitVcs
 
-__all__ = ["Deployer", "FinishReport", "WatchReport"]
+__all__ = [
+    "AbortReport",
+    "Deployer",
+    "FinishReport",
+    "WatchReport",
+    "unrecorded_flip_hint",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +74,19 @@ class FinishReport:
     deploy: Deploy
     retired_generation: int | None
     rows_left: int
+
+
+@dataclass(frozen=True)
+class AbortReport:
+    """What ``deploy abort`` did, and what it observed of blue afterwards."""
+
+    deploy: Deploy
+    rows_found: int
+    rows_adopted: int
+    adopted_into: int | None
+    rows_left: int
+    blue_serving: bool | None
+    blue_detail: str
 
 
 @dataclass(frozen=True)
@@ -75,8 +109,11 @@ class Deployer:
         hosting: HostingProvider,
         dns: DnsProvider,
         vcs: VcsProvider,
-        git: GitVcs,
+        source: SourceTree,
         error_rate: ErrorRateProvider | None = None,
+        probe: PublicProbe | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        fetch: Callable[[str], int] = http_status,
         say: Callable[[str], None] = lambda text: None,
     ) -> None:
         self.config = config
@@ -84,8 +121,11 @@ class Deployer:
         self.hosting = hosting
         self.dns = dns
         self.vcs = vcs
-        self.git = git
+        self.source = source
         self.error_rate = error_rate
+        self.probe = probe
+        self.clock = clock
+        self.fetch = fetch
         self.say = say
 
     @classmethod
@@ -99,8 +139,11 @@ class Deployer:
             hosting=providers.hosting_provider(config, database.app_url),
             dns=providers.dns_provider(config),
             vcs=providers.vcs_provider(config),
-            git=GitVcs(config.project_root),
+            source=providers.source_tree(config),
             error_rate=providers.error_rate_provider(config),
+            probe=providers.public_probe(config),
+            clock=providers.clock(config),
+            fetch=providers.fetch(config),
             say=say,
         )
 
@@ -115,11 +158,11 @@ class Deployer:
 
     def live_color(self) -> Color | None:
         """The color the CNAME points at now (None when it points nowhere we know)."""
-        target = self.dns.read().target
-        for color in Color:
-            if target == target_of(self.config, color):
-                return color
-        return None
+        return self.observe_live(health=False).record_color
+
+    def observe_live(self, *, health: bool = True) -> LiveObservation:
+        """The record read back, what each slot runs (and its health), the public probe."""
+        return observe(self.config, self.dns, self.hosting, probe=self.probe, health=health)
 
     # -- starting and running -----------------------------------------------------------
 
@@ -129,26 +172,35 @@ class Deployer:
         with self.database.connect() as conn:
             open_deploy = store.open_deploy(conn, schema)
         if open_deploy is not None:
+            _refuse_if_ending(open_deploy)
             if open_deploy.tag == tag and not open_deploy.flipped:
                 self.say(f"deploy #{open_deploy.id} of {tag} is open: resuming it")
                 return self.run(open_deploy)
+            if open_deploy.tag == tag and self.live_color() is open_deploy.green:
+                self.say(
+                    f"deploy #{open_deploy.id} of {tag} already cut over (the CNAME, read back, "
+                    f"points at {open_deploy.green}): nothing to do"
+                )
+                return open_deploy
             phase = compute_phase(open_deploy, datetime.now(UTC))
             raise PreconditionFailed(
                 f"deploy #{open_deploy.id} ({open_deploy.tag}) is open ({phase})",
                 hint=(next_commands(open_deploy, phase) or ["spectral-deploy deploy status"])[0],
             )
         commit = self.vcs.resolve_tag(tag)
-        live = self.live_color()
+        observed = self.observe_live(health=False)
         with self.database.connect() as conn:
             active = generations.active(conn, schema)
+        live, from_generation, from_commit = self._blue_of_new_deploy(observed, active)
+        with self.database.connect() as conn:
             blue = live or Color.GREEN
             deploy_id = store.insert(
                 conn,
                 schema,
                 tag=tag,
                 commit=commit,
-                from_generation=active.generation if active and live else None,
-                from_commit=active.commit_sha if active and live else None,
+                from_generation=from_generation,
+                from_commit=from_commit,
                 blue=blue,
                 green=blue.other,
                 started_by=current_actor(),
@@ -160,8 +212,14 @@ class Deployer:
                 "start",
                 outcome=LedgerOutcome.STARTED,
                 deploy_id=deploy_id,
-                from_generation=active.generation if active and live else None,
-                details={"tag": tag, "commit": commit, "green": str(blue.other)},
+                from_generation=from_generation,
+                details={
+                    "tag": tag,
+                    "commit": commit,
+                    "green": str(blue.other),
+                    "cname": observed.describe_record(),
+                    "ledger_active_generation": active.generation if active else None,
+                },
             )
             conn.commit()
             deploy = store.get(conn, schema, deploy_id)
@@ -176,23 +234,64 @@ class Deployer:
         )
         return self.run(deploy)
 
+    def _blue_of_new_deploy(
+        self, observed: LiveObservation, active: generations.Generation | None
+    ) -> tuple[Color | None, int | None, str | None]:
+        """The slot that serves now and what it runs, as observed; refuses when the record
+        and the world leave no slot to call blue."""
+        if not observed.record_known:
+            raise PreconditionFailed(
+                f"{observed.describe_record()}: a deploy starts from where traffic goes",
+                hint="spectral-deploy dns show",
+            )
+        live = observed.record_color
+        if live is None:
+            if active is not None:
+                raise PreconditionFailed(
+                    f"{observed.describe_record()}, but the ledger says generation "
+                    f"{active.generation} is live: a new deploy would treat itself as the first",
+                    hint="spectral-deploy status",
+                )
+            return None, None, None
+        slot = observed.slot(live)
+        if slot is None or not slot.known:
+            raise PreconditionFailed(
+                f"cannot tell what slot {live} runs: {slot.error if slot else 'not observed'}",
+                hint="spectral-deploy hosting status",
+            )
+        if slot.deployment is None:
+            raise PreconditionFailed(
+                f"{observed.describe_record()}, and slot {live} is stopped: public traffic fails",
+                hint="spectral-deploy status",
+            )
+        running = slot.deployment.generation
+        if active is not None and running != active.generation:
+            self.say(
+                f"warning: the ledger says generation {active.generation} is live; slot {live}, "
+                f"where the CNAME points, runs generation {running}: deploying from what runs"
+            )
+        return live, running, slot.deployment.commit
+
     def resume(self) -> Deploy:
         """Run the open deploy's remaining steps."""
         deploy = self._open("resume")
+        _refuse_if_ending(deploy)
         if deploy.flipped:
-            self.say(f"deploy #{deploy.id} already cut over; nothing to resume")
+            observed = self.observe_live(health=False)
+            where = observed.describe_record()
+            if flip_state(deploy, observed) is FlipState.FLIPPED_BACK:
+                self.say(f"deploy #{deploy.id} cut over, but now {where}")
+            else:
+                self.say(f"deploy #{deploy.id} already cut over ({where}); nothing to resume")
             return deploy
         return self.run(deploy)
 
     def run(self, deploy: Deploy) -> Deploy:
         """Run every step not done yet, in order, under the deploy lock."""
-        schema = self.database.schema
-        with (
-            self.database.connect(autocommit=True) as lock_conn,
-            store.DeployLock(lock_conn, schema),
-        ):
+        with self._lock():
             ctx = self._context(deploy)
             deploy = ctx.reload()
+            _refuse_if_ending(deploy)
             for step in Step:
                 if step <= deploy.step or deploy.finished or deploy.flipped:
                     continue
@@ -265,8 +364,14 @@ class Deployer:
 
     # -- ending -------------------------------------------------------------------------
 
-    def abort(self) -> Deploy:
-        """Class 1: stop green, leave blue, mark the new generation failed. Before cutover only."""
+    def abort(self) -> AbortReport:
+        """Class 1: stop green, leave blue, mark the new generation failed. Before cutover only,
+        as observed: refused while the record (or the public probe) sends traffic to green.
+
+        Rows the new generation wrote anyway (smoke tests, traffic to green's direct address)
+        are counted after green stops and adopted by the live generation; the ledger records
+        how many.
+        """
         deploy = self._open("abort")
         if deploy.flipped:
             raise PreconditionFailed(
@@ -275,17 +380,18 @@ class Deployer:
                 hint="spectral-deploy rollback plan --symptom behavior",
             )
         schema = self.database.schema
-        with (
-            self.database.connect(autocommit=True) as lock_conn,
-            store.DeployLock(lock_conn, schema),
-        ):
+        with self._lock():
+            observed = self.observe_live()
+            self._refuse_abort_if_green_is_live(deploy, observed)
             with self.database.connect() as conn:
                 store.set_intent(conn, schema, deploy.id, Intent.ABORT)
                 conn.commit()
-            running = self.hosting.current(deploy.green)
-            if running is not None and running.generation == deploy.generation:
+            green = observed.slot(deploy.green)
+            if green is not None and green.generation == deploy.generation:
                 self.say(f"stopping slot {deploy.green} (generation {deploy.generation})")
                 self.hosting.stop(deploy.green)
+                crash.point("abort:slot-stopped")
+            found, adopted, into, left = self._adopt_leftovers(deploy, observed)
             with self.database.connect() as conn, conn.transaction():
                 if deploy.generation is not None:
                     generations.set_state(
@@ -302,14 +408,81 @@ class Deployer:
                     Outcome.ABORTED,
                     "abort",
                     generation=deploy.generation,
-                    details={"step_reached": deploy.step, "failed_step": deploy.failed_step},
+                    details={
+                        "step_reached": deploy.step,
+                        "failed_step": deploy.failed_step,
+                        "cname": observed.describe_record(),
+                        "rows_at_generation": found,
+                        "rows_adopted": adopted,
+                        "adopted_into": into,
+                        "rows_left": left,
+                    },
                 )
         finished = self._get(deploy.id)
-        self.say(f"deploy #{deploy.id} aborted; blue ({deploy.blue}) keeps serving")
-        return finished
+        after = self.observe_live()
+        blue = after.live_slot
+        serving = after.serves if deploy.has_blue else None
+        detail = (
+            "nothing served traffic before this deploy"
+            if not deploy.has_blue
+            else f"{after.describe_record()}: "
+            + (
+                f"generation {blue.generation} answers ({blue.health.detail})"
+                if blue is not None and blue.serving and blue.health is not None
+                else "NOT serving: "
+                + (blue.health.detail if blue and blue.health else "nothing runs there")
+            )
+        )
+        return AbortReport(finished, found, adopted, into, left, serving, detail)
+
+    def _refuse_abort_if_green_is_live(self, deploy: Deploy, observed: LiveObservation) -> None:
+        state = flip_state(deploy, observed)
+        if state is FlipState.UNKNOWN:
+            raise PreconditionFailed(
+                f"{observed.describe_record()}: abort stops green only once the record is seen "
+                "pointing elsewhere",
+                hint="spectral-deploy dns show",
+            )
+        if state is FlipState.UNRECORDED:
+            by = (
+                "the public probe is answered by green"
+                if observed.record_color is not deploy.green
+                else f"{observed.describe_record()}"
+            )
+            raise PreconditionFailed(
+                f"deploy #{deploy.id}: {by}, which runs generation {deploy.generation}. "
+                "The flip happened but was never recorded (the deploy stopped between the DNS "
+                "change and its record): aborting would stop the slot that serves traffic",
+                hint=unrecorded_flip_hint(),
+            )
+
+    def _adopt_leftovers(
+        self, deploy: Deploy, observed: LiveObservation
+    ) -> tuple[int, int, int | None, int]:
+        """Rows of the aborted generation: found, adopted, into which generation, left."""
+        if deploy.generation is None:
+            return 0, 0, None, 0
+        with self.database.connect(autocommit=True) as conn:
+            found = drains.unfinished_rows(conn, self.database.schema, deploy.generation, None)
+        if not found:
+            return 0, 0, None, 0
+        into = observed.live_generation
+        if into is None or into == deploy.generation:
+            self.say(
+                f"warning: generation {deploy.generation} has {found} unfinished row(s) and no "
+                "live generation can adopt them"
+            )
+            return found, 0, None, found
+        self.say(
+            f"generation {deploy.generation} wrote {found} row(s) (smoke tests or direct "
+            f"traffic): generation {into} adopts them"
+        )
+        report = drains.adopt(self.database, self.config.outbox, deploy.generation, into)
+        return found, report.adopted, into, report.rows_left
 
     def finish(self) -> FinishReport:
-        """End the hold window: blue's workers drain their generation, blue stops."""
+        """End the hold window: blue's workers drain their generation, blue stops. Refused
+        unless the record is seen pointing at green (stopping blue must not stop traffic)."""
         deploy = self._open("finish")
         if not deploy.flipped:
             raise PreconditionFailed(
@@ -318,10 +491,22 @@ class Deployer:
             )
         schema = self.database.schema
         rows_left = 0
-        with (
-            self.database.connect(autocommit=True) as lock_conn,
-            store.DeployLock(lock_conn, schema),
-        ):
+        with self.database.connect() as conn:
+            rollback = store.open_rollback_of(conn, schema, deploy.id)
+        if rollback is not None:
+            raise PreconditionFailed(
+                f"rollback #{rollback} of deploy #{deploy.id} is in progress: finishing the "
+                f"deploy would stop slot {deploy.blue}, which the rollback may flip back to",
+                hint="spectral-deploy rollback run",
+            )
+        with self._lock():
+            observed = self.observe_live(health=False)
+            if observed.record_color is not deploy.green:
+                raise PreconditionFailed(
+                    f"deploy #{deploy.id} cut over to {deploy.green}, but now "
+                    f"{observed.describe_record()}: finishing would stop slot {deploy.blue}",
+                    hint="spectral-deploy rollback plan --symptom behavior",
+                )
             with self.database.connect() as conn:
                 store.set_intent(conn, schema, deploy.id, Intent.FINISH)
                 conn.commit()
@@ -335,7 +520,9 @@ class Deployer:
                     ttl_seconds=self.config.dns.ttl,
                     moved_at=deploy.flipped_at,
                     say=self.say,
+                    clock=self.clock,
                 )
+                crash.point("finish:blue-retired")
             with self.database.connect() as conn, conn.transaction():
                 _close(
                     conn,
@@ -360,17 +547,53 @@ class Deployer:
             deploy.finished and deploy.outcome is Outcome.ABORTED
         ):
             conditions.append(_health_condition("GreenHealthy", self.hosting.health(deploy.green)))
-        record = self.dns.read()
-        where = {target_of(self.config, c): c for c in Color}.get(record.target)
-        role = "Blue" if where is deploy.blue else "Green" if where is deploy.green else "Elsewhere"
-        conditions.append(
-            Condition(
-                "CnameTarget",
-                ConditionStatus.TRUE,
-                f"PointsAt{role}",
-                f"{record.name} -> {record.target or '(nothing)'} (ttl {record.ttl}s)",
+        observed = self.observe_live(health=False)
+        record = observed.record
+        if record is None:
+            conditions.append(
+                Condition(
+                    "CnameTarget",
+                    ConditionStatus.UNKNOWN,
+                    "CannotRead",
+                    observed.describe_record(),
+                )
             )
-        )
+        else:
+            where = observed.record_color
+            role = (
+                "Blue"
+                if where is deploy.blue
+                else "Green"
+                if where is deploy.green
+                else "Elsewhere"
+            )
+            conditions.append(
+                Condition(
+                    "CnameTarget",
+                    ConditionStatus.TRUE,
+                    f"PointsAt{role}",
+                    f"{record.name} -> {record.target or '(nothing)'} (ttl {record.ttl}s)",
+                )
+            )
+        if not deploy.finished and flip_state(deploy, observed) is FlipState.UNRECORDED:
+            conditions.append(
+                Condition(
+                    "FlipRecorded",
+                    ConditionStatus.FALSE,
+                    "TrafficAtGreenNotRecorded",
+                    "traffic goes to green but the deploy never recorded the flip: "
+                    "deploy resume records it, rollback run --symptom behavior flips back",
+                )
+            )
+        if observed.probe is not None:
+            conditions.append(
+                Condition(
+                    "PublicProbe",
+                    ConditionStatus.TRUE if observed.probe.color else ConditionStatus.FALSE,
+                    "Answered" if observed.probe.color else "NoAnswer",
+                    observed.probe.detail,
+                )
+            )
         if deploy.generation is not None:
             with self.database.connect() as conn:
                 status = read_status(
@@ -406,7 +629,7 @@ class Deployer:
             raise PreconditionFailed(
                 f"deploy #{deploy.id} has not cut over yet", hint="spectral-deploy deploy resume"
             )
-        started = time.monotonic()
+        started = self.clock.monotonic()
         checks = 0
         while True:
             now = datetime.now(UTC)
@@ -435,10 +658,10 @@ class Deployer:
                     conn.commit()
                 return WatchReport(deploy, breach, checks)
             hold_over = deploy.hold_until is not None and now >= deploy.hold_until
-            out_of_time = seconds is not None and time.monotonic() - started >= seconds
+            out_of_time = seconds is not None and self.clock.monotonic() - started >= seconds
             if hold_over or out_of_time:
                 return WatchReport(deploy, None, checks)
-            time.sleep(self.config.deploy.watch_interval_seconds)
+            self.clock.sleep(self.config.deploy.watch_interval_seconds)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -449,10 +672,25 @@ class Deployer:
             hosting=self.hosting,
             dns=self.dns,
             vcs=self.vcs,
-            git=self.git,
+            source=self.source,
             deploy=deploy,
             say=self.say,
+            clock=self.clock,
+            fetch=self.fetch,
         )
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """The deploy lock, on a session named after this process (so a refusal can say
+        which process to stop)."""
+        schema = self.database.schema
+        with (
+            self.database.connect(
+                autocommit=True, application_name=store.driver_application_name()
+            ) as lock_conn,
+            store.DeployLock(lock_conn, schema),
+        ):
+            yield
 
     def _open(self, verb: str) -> Deploy:
         with self.database.connect() as conn:
@@ -484,6 +722,27 @@ class Deployer:
                 details=details,
             )
             conn.commit()
+
+
+def _refuse_if_ending(deploy: Deploy) -> None:
+    """An abort (or finish) that started and did not end is finished, never undone by running
+    the deploy's steps again."""
+    if deploy.finished or deploy.intent not in (Intent.ABORT, Intent.FINISH):
+        return
+    verb = "abort" if deploy.intent is Intent.ABORT else "finish"
+    raise PreconditionFailed(
+        f"deploy #{deploy.id} ({deploy.tag}): a `deploy {verb}` started and did not end "
+        "(its process died): running the deploy again would undo half of it",
+        hint=f"spectral-deploy deploy {verb}",
+    )
+
+
+def unrecorded_flip_hint() -> str:
+    """The two ways out of a flip that happened but was never recorded."""
+    return (
+        "spectral-deploy deploy resume   (keep green: records the flip)\n"
+        "  or:  spectral-deploy rollback run --symptom behavior   (flip back to blue)"
+    )
 
 
 def _close(
@@ -527,6 +786,8 @@ def _breach(conditions: list[Condition], errors: int, max_errors: int) -> str | 
     for condition in conditions:
         if condition.type == "GreenHealthy" and condition.status is ConditionStatus.FALSE:
             return f"green is unhealthy ({condition.message})"
+        if condition.type == "CnameTarget" and condition.status is ConditionStatus.UNKNOWN:
+            return f"the CNAME cannot be read ({condition.message})"
         if condition.type == "CnameTarget" and condition.reason != "PointsAtGreen":
             return f"the CNAME no longer points at green ({condition.message})"
     if errors > max_errors:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from spectral_deploy.cutover.model import Deploy, Outcome, Step
+from spectral_deploy.cutover.model import Deploy, Intent, Outcome, Step
+from spectral_deploy.cutover.observe import FlipState
 
 __all__ = ["Phase", "compute_phase", "next_commands"]
 
@@ -39,8 +40,37 @@ def compute_phase(deploy: Deploy, now: datetime) -> Phase:
     return Phase.PROGRESSING
 
 
-def next_commands(deploy: Deploy, phase: Phase) -> list[str]:
-    """What an operator runs next, most likely first."""
+def next_commands(deploy: Deploy, phase: Phase, flip: FlipState | None = None) -> list[str]:
+    """What an operator runs next, most likely first; ``flip`` (observed) overrides the
+    phase: traffic at green that the deploy never recorded is never answered with abort."""
+    if deploy.finished:
+        return []
+    if deploy.intent is Intent.ABORT:
+        return ["spectral-deploy deploy abort"]  # an abort started: finish it
+    if deploy.intent is Intent.FINISH and deploy.flipped:
+        return ["spectral-deploy deploy finish"]
+    if flip is not None:
+        overriding = _OBSERVED_OVERRIDES.get(flip)
+        if overriding is not None:
+            return list(overriding)
+    return _by_phase(deploy, phase)
+
+
+# what the observation calls for, whatever the phase says
+_OBSERVED_OVERRIDES: dict[FlipState, tuple[str, ...]] = {
+    FlipState.UNRECORDED: (
+        "spectral-deploy deploy resume",
+        "spectral-deploy rollback run --symptom behavior",
+    ),
+    FlipState.FLIPPED_BACK: (
+        "spectral-deploy rollback run --symptom behavior",
+        "spectral-deploy status",
+    ),
+    FlipState.UNKNOWN: ("spectral-deploy dns show", "spectral-deploy status"),
+}
+
+
+def _by_phase(deploy: Deploy, phase: Phase) -> list[str]:
     if phase is Phase.PROGRESSING:
         return ["spectral-deploy deploy resume", "spectral-deploy deploy abort"]
     if phase is Phase.FAILED:

@@ -7,10 +7,10 @@ resolvers cached the old answer) would strand the rows written after they stoppe
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.db import Database
 from spectral_deploy.outbox.drain import unfinished_rows
 from spectral_deploy.providers.base import Color, HostingProvider
@@ -32,6 +32,7 @@ def retire_color(
     moved_at: datetime | None,
     say: Callable[[str], None] = lambda text: None,
     drain_timeout: float = DRAIN_TIMEOUT_SECONDS,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> int:
     """Stop ``color`` (running ``generation``) cleanly; returns the rows of it left over."""
     if moved_at is not None:
@@ -40,18 +41,22 @@ def retire_color(
         ).timestamp()
         if wait > 0:
             say(f"waiting {wait:.1f} s: clients may still resolve to {color} for one TTL")
-            time.sleep(wait)
+            clock.sleep(wait)
     running = hosting.current(color)
     if running is not None and running.generation == generation:
         say(f"stopping the web app of slot {color} (generation {generation})")
         hosting.stop_web(color)
         say(f"its workers finish generation {generation}'s rows")
-        deadline = time.monotonic() + drain_timeout
+        deadline = clock.monotonic() + drain_timeout
         with database.connect(autocommit=True) as conn:
             while unfinished_rows(conn, database.schema, generation, None):
-                if time.monotonic() > deadline:
+                if clock.monotonic() > deadline:
                     break
-                time.sleep(0.25)
+                # the slot's workers do the work: stop waiting if the slot is gone
+                still = hosting.current(color)
+                if still is None or still.generation != generation:
+                    break
+                clock.sleep(0.25)
         say(f"stopping slot {color}")
         hosting.stop(color)
     with database.connect(autocommit=True) as conn:

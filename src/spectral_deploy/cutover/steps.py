@@ -6,18 +6,19 @@ A step returns details for the ledger, or raises ``StepFailed`` with what is wro
 
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash, store
+from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.cutover.model import Deploy, Step
-from spectral_deploy.cutover.source import export_tree
+from spectral_deploy.cutover.observe import color_of
+from spectral_deploy.cutover.source import SourceTree
 from spectral_deploy.db import Database
 from spectral_deploy.errors import CheckFailed, InputError, MigrationToolFailed
 from spectral_deploy.ledger import generations
@@ -33,13 +34,22 @@ from spectral_deploy.outbox.status import read_status
 from spectral_deploy.providers.base import (
     Color,
     DnsProvider,
+    DnsRecord,
     HostingProvider,
     ReleaseSpec,
     VcsProvider,
 )
-from spectral_deploy.providers.local.git import GitVcs
 
-__all__ = ["STEPS", "StepContext", "StepFailed", "flip_intent_key", "target_of"]
+__all__ = [
+    "STEPS",
+    "StepContext",
+    "StepFailed",
+    "fetch_from_config",
+    "flip_intent_key",
+    "http_status",
+    "record_flip",
+    "target_of",
+]
 
 POLL_SECONDS = 0.25
 SMOKE_TIMEOUT_SECONDS = 10.0
@@ -47,6 +57,20 @@ SMOKE_TIMEOUT_SECONDS = 10.0
 
 class StepFailed(CheckFailed):
     """A step found the world not as the deploy needs it."""
+
+
+def fetch_from_config(config: Config) -> Callable[[str], int]:
+    """The smoke test's HTTP client for every real hosting provider."""
+    return http_status
+
+
+def http_status(url: str) -> int:
+    """GET ``url``: the HTTP status; ``OSError`` when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=SMOKE_TIMEOUT_SECONDS) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
 
 
 @dataclass
@@ -58,9 +82,11 @@ class StepContext:
     hosting: HostingProvider
     dns: DnsProvider
     vcs: VcsProvider
-    git: GitVcs
+    source: SourceTree
     deploy: Deploy
     say: Callable[[str], None]
+    clock: Clock = SYSTEM_CLOCK
+    fetch: Callable[[str], int] = field(default=http_status)
 
     def reload(self) -> Deploy:
         """Read the deploy row again (after a step changed it)."""
@@ -107,7 +133,7 @@ def preflight(ctx: StepContext) -> dict[str, Any]:
         raise StepFailed(f"blue ({deploy.blue}) is not healthy: {health.detail}")
     record = ctx.dns.read()
     blue_target = target_of(ctx.config, deploy.blue)
-    if record.target != blue_target:
+    if color_of(ctx.config, record.target) is not deploy.blue:
         raise StepFailed(
             f"the CNAME {record.name} points at {record.target!r}, not at blue ({blue_target!r})"
         )
@@ -138,7 +164,7 @@ def lint_migrations(ctx: StepContext) -> dict[str, Any]:
     but none is found stops here: a lint that checked nothing must not pass.
     """
     deploy = ctx.deploy
-    tree = export_tree(ctx.config.project_root, deploy.commit, ctx.source_dir)
+    tree = ctx.source.export(deploy.commit, ctx.source_dir)
     tool = tool_for(ctx.config, root=tree, database_url=lambda: ctx.database.url)
     if tool.kind is ToolKind.NONE:
         return {"linted": [], "tool": str(tool.kind)}
@@ -159,7 +185,7 @@ def lint_migrations(ctx: StepContext) -> dict[str, Any]:
             hint="set [migrations] directory or tool to where the app's migrations are "
             '(tool = "none" for an app without a schema), then: spectral-deploy deploy resume',
         )
-    changed = set(ctx.git.changed_files(deploy.from_commit, deploy.commit, "."))
+    changed = set(ctx.source.changed_files(deploy.from_commit, deploy.commit, "."))
     selected = [m for m in migrations if m.display in changed]
     details: dict[str, Any] = {"tool": str(tool.kind), "migrations": len(migrations)}
     if not selected:
@@ -191,7 +217,7 @@ def lint_migrations(ctx: StepContext) -> dict[str, Any]:
 def apply_migrations(ctx: StepContext) -> dict[str, Any]:
     """Apply the release's pending migrations, recorded with the new generation."""
     deploy = ctx.deploy
-    tree = export_tree(ctx.config.project_root, deploy.commit, ctx.source_dir)
+    tree = ctx.source.export(deploy.commit, ctx.source_dir)
     tool = tool_for(ctx.config, root=tree, database_url=lambda: ctx.database.url)
     command = ctx.config.migrations.command or tool.default_command()
     if command:
@@ -234,17 +260,17 @@ def deploy_green(ctx: StepContext) -> dict[str, Any]:
 
 def green_healthy(ctx: StepContext) -> dict[str, Any]:
     """Poll green's health check until it passes or the timeout runs out."""
-    deadline = time.monotonic() + ctx.config.deploy.health_timeout_seconds
+    deadline = ctx.clock.monotonic() + ctx.config.deploy.health_timeout_seconds
     while True:
         health = ctx.hosting.health(ctx.deploy.green)
         if health.ok:
             return {"health": health.detail, "url": health.url}
-        if time.monotonic() > deadline:
+        if ctx.clock.monotonic() > deadline:
             raise StepFailed(
                 f"green ({ctx.deploy.green}) did not become healthy within "
                 f"{ctx.config.deploy.health_timeout_seconds:g} s: {health.detail}"
             )
-        time.sleep(POLL_SECONDS)
+        ctx.clock.sleep(POLL_SECONDS)
 
 
 def start_workers(ctx: StepContext) -> dict[str, Any]:
@@ -263,11 +289,8 @@ def smoke_test(ctx: StepContext) -> dict[str, Any]:
     for path in ctx.config.deploy.smoke_paths:
         url = f"{base}{path}"
         try:
-            with urllib.request.urlopen(url, timeout=SMOKE_TIMEOUT_SECONDS) as response:  # noqa: S310
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-        except (urllib.error.URLError, OSError) as exc:
+            status = ctx.fetch(url)
+        except OSError as exc:
             raise StepFailed(f"smoke test {url}: no answer ({exc})") from exc
         if not 200 <= status < 300:
             raise StepFailed(f"smoke test {url}: HTTP {status}")
@@ -279,7 +302,7 @@ def workers_running(ctx: StepContext) -> dict[str, Any]:
     """All of green's workers are registered as 'running' with a fresh heartbeat."""
     expected = ctx.config.hosting.workers
     generation = ctx.deploy.generation
-    deadline = time.monotonic() + ctx.config.deploy.workers_ready_timeout_seconds
+    deadline = ctx.clock.monotonic() + ctx.config.deploy.workers_ready_timeout_seconds
     stale_after = ctx.config.outbox.stale_after_seconds
     while True:
         with ctx.database.connect() as conn:
@@ -291,7 +314,7 @@ def workers_running(ctx: StepContext) -> dict[str, Any]:
         ]
         if len(running) >= expected:
             return {"running": len(running), "expected": expected}
-        if time.monotonic() > deadline:
+        if ctx.clock.monotonic() > deadline:
             errors = {
                 w.last_error.splitlines()[0]
                 for w in status.workers
@@ -302,19 +325,20 @@ def workers_running(ctx: StepContext) -> dict[str, Any]:
                 f"{len(running)} of green's {expected} worker(s) reached 'running' within "
                 f"{ctx.config.deploy.workers_ready_timeout_seconds:g} s{why}"
             )
-        time.sleep(POLL_SECONDS)
+        ctx.clock.sleep(POLL_SECONDS)
 
 
 def final_gate(ctx: StepContext) -> dict[str, Any]:
-    """Blue still healthy, CNAME still at blue; then record the flip intent, once."""
+    """Green still healthy, blue still healthy, CNAME still at blue; then record the flip
+    intent, once."""
     deploy = ctx.deploy
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = {"green_health": _green_serves(ctx)}
     if deploy.has_blue:
         health = ctx.hosting.health(deploy.blue)
         if not health.ok:
             raise StepFailed(f"blue ({deploy.blue}) stopped being healthy: {health.detail}")
         record = ctx.dns.read()
-        if record.target not in (target_of(ctx.config, deploy.blue),):
+        if color_of(ctx.config, record.target) is not deploy.blue:
             raise StepFailed(f"the CNAME moved during the deploy: it points at {record.target!r}")
         details["blue_health"] = health.detail
     with ctx.database.connect() as conn:
@@ -341,28 +365,69 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
     green_target = target_of(ctx.config, deploy.green)
     record = ctx.dns.read()
     flipped_now = False
-    if record.target != green_target:
+    if color_of(ctx.config, record.target) is not deploy.green:
+        _green_serves(ctx)  # observed now: never point the record at a slot that does not
         record = ctx.dns.point(green_target, ctx.config.dns.ttl)
         flipped_now = True
         crash.point("flip:dns-changed")
-    if record.target != green_target:
+    if color_of(ctx.config, record.target) is not deploy.green:
         raise StepFailed(
             f"flipped the CNAME but it reads back {record.target!r}, not {green_target!r}"
         )
-    schema = ctx.database.schema
-    with ctx.database.connect() as conn, conn.transaction():
+    record_flip(
+        ctx.database,
+        deploy,
+        record,
+        hold_seconds=ctx.config.deploy.hold_seconds,
+        details={"flipped_now": flipped_now},
+    )
+    ctx.reload()
+    return {"target": record.target, "ttl": record.ttl, "flipped_now": flipped_now}
+
+
+def _green_serves(ctx: StepContext) -> str:
+    """Green runs this deploy's generation and passes its health check, or the step fails."""
+    deploy = ctx.deploy
+    running = ctx.hosting.current(deploy.green)
+    if running is None or running.generation != deploy.generation:
+        what = f"generation {running.generation}" if running is not None else "nothing"
+        raise StepFailed(
+            f"green ({deploy.green}) runs {what}, not generation {deploy.generation}: "
+            "it cannot take the traffic"
+        )
+    health = ctx.hosting.health(deploy.green)
+    if not health.ok:
+        raise StepFailed(f"green ({deploy.green}) is not healthy: {health.detail}")
+    return health.detail
+
+
+def record_flip(
+    database: Database,
+    deploy: Deploy,
+    record: DnsRecord,
+    *,
+    hold_seconds: float,
+    details: dict[str, Any],
+) -> None:
+    """Record a flip the record was read back for: the deploy's generation is the only active
+    one (every other active generation retires), the hold window starts, the ledger says so.
+    Recording it twice changes nothing."""
+    assert deploy.generation is not None
+    schema = database.schema
+    with database.connect() as conn, conn.transaction():
         generations.set_state(
             conn, schema, deploy.generation, GenerationState.ACTIVE, reason=f"deploy {deploy.id}"
         )
-        if deploy.from_generation is not None:
-            generations.set_state(
-                conn,
-                schema,
-                deploy.from_generation,
-                GenerationState.RETIRED,
-                reason=f"replaced by {deploy.generation} (deploy {deploy.id})",
-            )
-        store.mark_flipped(conn, schema, deploy.id, ctx.config.deploy.hold_seconds)
+        for other in generations.list_all(conn, schema):
+            if other.state is GenerationState.ACTIVE and other.generation != deploy.generation:
+                generations.set_state(
+                    conn,
+                    schema,
+                    other.generation,
+                    GenerationState.RETIRED,
+                    reason=f"replaced by {deploy.generation} (deploy {deploy.id})",
+                )
+        store.mark_flipped(conn, schema, deploy.id, hold_seconds)
         append(
             conn,
             schema,
@@ -376,11 +441,9 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
                 "record": record.name,
                 "target": record.target,
                 "ttl": record.ttl,
-                "flipped_now": flipped_now,
+                **details,
             },
         )
-    ctx.reload()
-    return {"target": record.target, "ttl": record.ttl, "flipped_now": flipped_now}
 
 
 STEPS: dict[Step, Callable[[StepContext], dict[str, Any]]] = {

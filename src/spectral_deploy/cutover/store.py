@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import re
+import socket
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -23,15 +26,20 @@ from spectral_deploy.errors import PreconditionFailed
 from spectral_deploy.providers.base import Color
 
 __all__ = [
+    "DRIVER_APPLICATION",
     "DeployLock",
+    "ProcessLock",
+    "driver_application_name",
     "driver_pid",
     "finish",
     "get",
     "insert",
     "latest",
     "list_recent",
+    "lock_holder_pid",
     "mark_flipped",
     "open_deploy",
+    "open_rollback_of",
     "set_conditions",
     "set_generation",
     "set_intent",
@@ -40,6 +48,34 @@ __all__ = [
 ]
 
 Connection = psycopg.Connection[Any]
+
+# the application_name of the session that holds the deploy lock: names the OS process
+DRIVER_APPLICATION = "spectral-deploy driver"
+_DRIVER = re.compile(r"^spectral-deploy driver pid=(?P<pid>\d+) host=(?P<host>.*)$")
+_MAX_APPLICATION_NAME = 63
+
+
+def driver_application_name() -> str:
+    """``spectral-deploy driver pid=<pid> host=<host>`` (PostgreSQL keeps 63 bytes)."""
+    name = f"{DRIVER_APPLICATION} pid={os.getpid()} host={socket.gethostname()}"
+    return name.encode()[:_MAX_APPLICATION_NAME].decode(errors="ignore")
+
+
+def _stop_hint(application_name: str | None) -> str:
+    found = _DRIVER.match(application_name or "")
+    if found is None:
+        return (
+            "stop that process first (Ctrl-C in its terminal), then run this command again; "
+            "spectral-deploy deploy status shows what it is doing"
+        )
+    pid, host = found["pid"], found["host"]
+    here = host == socket.gethostname()[: len(host)] and bool(host)
+    where = "on this machine" if here else f"on host {host}"
+    return (
+        f"stop it first: Ctrl-C in its terminal, or `kill {pid}` {where} (a killed deploy "
+        "is resumed or aborted safely); then run this command again. "
+        "spectral-deploy deploy status shows what it is doing"
+    )
 
 
 def _queries(schema: str) -> Any:
@@ -168,6 +204,17 @@ def finish(conn: Connection, schema: str, deploy_id: int, outcome: Outcome) -> N
     _run(conn, schema, "finish_deploy", {"id": deploy_id, "outcome": str(outcome)})
 
 
+def open_rollback_of(conn: Connection, schema: str, deploy_id: int) -> int | None:
+    """The id of the rollback in progress for ``deploy_id``, if any."""
+    try:
+        row = conn.execute(
+            _queries(schema)["open_rollback_of_deploy"], {"deploy_id": deploy_id}
+        ).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    return cast(int, row[0]) if row else None
+
+
 def driver_pid(conn: Connection, schema: str) -> int | None:
     """The backend pid of the process driving a deploy now (holding the deploy lock), if any."""
     try:
@@ -177,26 +224,33 @@ def driver_pid(conn: Connection, schema: str) -> int | None:
     return cast(int, row[0]) if row else None
 
 
-class DeployLock:
-    """The session-level advisory lock that one deploy-driving process holds."""
+class ProcessLock:
+    """A session-level advisory lock that one driving process holds: ``purpose`` is
+    ``deploy`` (one process drives deploys) or ``rollback`` (one drives rollbacks)."""
 
-    def __init__(self, conn: Connection, schema: str) -> None:
+    def __init__(self, conn: Connection, schema: str, purpose: str = "deploy") -> None:
         self._conn = conn
         self._schema = schema
+        self._purpose = purpose
+        self._params = {"key": _lock_key(schema, purpose)}
 
-    def __enter__(self) -> DeployLock:
+    def __enter__(self) -> ProcessLock:
         queries = _queries(self._schema)
         try:
-            row = self._conn.execute(queries["try_lock_deploys"], {"schema": self._schema})
-            got = row.fetchone()
+            got = self._conn.execute(queries["try_lock_named"], self._params).fetchone()
             if not got or not got[0]:
-                holder = self._conn.execute(
-                    queries["lock_holder"], {"schema": self._schema}
-                ).fetchone()
-                who = f" (backend pid {holder[0]}, {holder[1] or 'unnamed'})" if holder else ""
+                holder = self._conn.execute(queries["lock_holder_named"], self._params).fetchone()
+                name = holder[1] if holder else None
+                found = _DRIVER.match(name or "")
+                if found is not None:
+                    who = f" (process {found['pid']} on {found['host']})"
+                elif holder:
+                    who = f" (database backend pid {holder[0]}, {name or 'unnamed'})"
+                else:
+                    who = ""
                 raise PreconditionFailed(
-                    f"another spectral-deploy process is driving a deploy right now{who}",
-                    hint="wait for it, or check it: spectral-deploy deploy status",
+                    f"another spectral-deploy process is driving a {self._purpose} right now{who}",
+                    hint=_stop_hint(name),
                 )
         except psycopg.Error as exc:
             raise translate(exc) from exc
@@ -204,7 +258,29 @@ class DeployLock:
 
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(psycopg.Error):  # the lock goes with the session anyway
-            self._conn.execute(_queries(self._schema)["unlock_deploys"], {"schema": self._schema})
+            self._conn.execute(_queries(self._schema)["unlock_named"], self._params)
+
+
+class DeployLock(ProcessLock):
+    """The lock of the process driving a deploy."""
+
+    def __init__(self, conn: Connection, schema: str) -> None:
+        super().__init__(conn, schema, "deploy")
+
+
+def lock_holder_pid(conn: Connection, schema: str, purpose: str) -> int | None:
+    """The backend pid of the session holding ``purpose``'s lock, if any."""
+    try:
+        row = conn.execute(
+            _queries(schema)["lock_holder_named"], {"key": _lock_key(schema, purpose)}
+        ).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    return cast(int, row[0]) if row else None
+
+
+def _lock_key(schema: str, purpose: str) -> str:
+    return f"spectral-deploy/{purpose}/{schema}"
 
 
 def _deploy(row: tuple[Any, ...]) -> Deploy:

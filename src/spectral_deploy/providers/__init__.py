@@ -1,5 +1,7 @@
 """Providers: the outside world behind narrow Protocols (``base``), chosen by configuration.
 
+``fake`` (hosting, DNS, VCS) is the in-process world of ``providers.fake``, for tests only.
+
 ``[hosting] provider``, ``[dns] provider``, ``[vcs] provider``, ``[notify] chat`` /
 ``release_notes`` and ``[errors] provider`` name an implementation registered here. A
 registry entry is ``"module:factory"``; factories take the whole ``Config`` (and, for
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from spectral_deploy.config import Config
 from spectral_deploy.errors import ConfigError
@@ -24,13 +26,22 @@ from spectral_deploy.providers.base import (
     VcsProvider,
 )
 
+if TYPE_CHECKING:
+    from spectral_deploy.cutover.clock import Clock
+    from spectral_deploy.cutover.observe import PublicProbe
+    from spectral_deploy.cutover.source import SourceTree
+
 __all__ = [
     "REGISTRY",
     "chat_provider",
+    "clock",
     "dns_provider",
     "error_rate_provider",
+    "fetch",
     "hosting_provider",
+    "public_probe",
     "release_notes_provider",
+    "source_tree",
     "vcs_provider",
 ]
 
@@ -40,14 +51,38 @@ REGISTRY: dict[str, dict[str, str]] = {
     "hosting": {
         "local": "spectral_deploy.providers.local.hosting:from_config",
         "render": "spectral_deploy.providers.render:from_config",
+        "fake": "spectral_deploy.providers.fake:hosting_from_config",
     },
     "dns": {
         "local": "spectral_deploy.providers.local.dns:from_config",
         "cloudflare": "spectral_deploy.providers.cloudflare:from_config",
+        "fake": "spectral_deploy.providers.fake:dns_from_config",
     },
     "vcs": {
         "git": "spectral_deploy.providers.local.git:from_config",
         "github": "spectral_deploy.providers.github:vcs_from_config",
+        "fake": "spectral_deploy.providers.fake:vcs_from_config",
+    },
+    # the release's files for the lint and the migrations, by [vcs] provider
+    "source": {
+        "git": "spectral_deploy.cutover.source:from_config",
+        "github": "spectral_deploy.cutover.source:from_config",
+        "fake": "spectral_deploy.providers.fake:vcs_from_config",
+    },
+    # a request to the public hostname that says which slot answered, by [dns] provider
+    # (none of the real providers has one yet: the record read back decides alone)
+    "probe": {
+        "fake": "spectral_deploy.providers.fake:probe_from_config",
+    },
+    # how the deploy reaches a slot's direct address, and how it waits, by [hosting] provider
+    # (every real provider: HTTP and the system clock)
+    "fetch": {
+        "http": "spectral_deploy.cutover.steps:fetch_from_config",
+        "fake": "spectral_deploy.providers.fake:fetch_from_config",
+    },
+    "clock": {
+        "system": "spectral_deploy.cutover.clock:from_config",
+        "fake": "spectral_deploy.providers.fake:clock_from_config",
     },
     "chat": {
         "console": "spectral_deploy.providers.local.console:chat_from_config",
@@ -70,6 +105,10 @@ _KEYS = {
     "chat": "notify.chat",
     "release_notes": "notify.release_notes",
     "error_rate": "errors.provider",
+    "source": "vcs.provider",
+    "probe": "dns.provider",
+    "fetch": "hosting.provider",
+    "clock": "hosting.provider",
 }
 
 
@@ -114,3 +153,27 @@ def release_notes_provider(config: Config) -> ReleaseNotesProvider:
 def error_rate_provider(config: Config) -> ErrorRateProvider:
     """The configured error-rate source."""
     return cast(ErrorRateProvider, _build("error_rate", config.errors.provider, config))
+
+
+def source_tree(config: Config) -> SourceTree:
+    """The repository's files at a commit (the project's git checkout, except for fakes)."""
+    return cast("SourceTree", _build("source", config.vcs.provider, config))
+
+
+def public_probe(config: Config) -> PublicProbe | None:
+    """The probe of the public hostname for the configured DNS provider, if it has one."""
+    if config.dns.provider not in REGISTRY["probe"]:
+        return None
+    return cast("PublicProbe", _build("probe", config.dns.provider, config))
+
+
+def fetch(config: Config) -> Callable[[str], int]:
+    """GET a slot's direct address (the smoke test): HTTP, except in the fake world."""
+    name = config.hosting.provider if config.hosting.provider in REGISTRY["fetch"] else "http"
+    return cast("Callable[[str], int]", _build("fetch", name, config))
+
+
+def clock(config: Config) -> Clock:
+    """How waits wait: the system clock, except in the fake world."""
+    name = config.hosting.provider if config.hosting.provider in REGISTRY["clock"] else "system"
+    return cast("Clock", _build("clock", name, config))

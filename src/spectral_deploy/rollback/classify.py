@@ -3,7 +3,7 @@
 Pure: no I/O. The most specific class wins, in the runbook's order of precedence:
 
 * the database does not answer, a provider is down, or the symptom is catastrophic -> 5
-* the cutover did not complete (the CNAME still points at blue)                   -> 1
+* the cutover did not complete (the CNAME, read back, still points at blue)      -> 1
 * behavior: 2 while blue is still warm, else 3
 * data -> 3
 * migration -> 4
@@ -45,6 +45,8 @@ class Facts:
     to_generation: int | None = None
     tag: str | None = None
     prior_commit: str | None = None
+    # unfinished outbox rows at the new generation, counted (None: not counted)
+    rows_at_new_generation: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The facts as the ``--facts`` file would hold them."""
@@ -73,7 +75,7 @@ _BOOL_KEYS = (
     "database_healthy",
     "provider_outage",
 )
-_INT_KEYS = ("from_generation", "to_generation")
+_INT_KEYS = ("from_generation", "to_generation", "rows_at_new_generation")
 _STR_KEYS = ("tag", "prior_commit")
 
 
@@ -125,7 +127,7 @@ def classify(facts: Facts) -> Classification:
     if catastrophic:
         return Classification(5, catastrophic)
     if not facts.cutover_completed:
-        return Classification(1, (NOT_CUT_OVER,))
+        return Classification(1, (NOT_CUT_OVER, _rows_reason(facts)))
     if facts.symptom is None:
         raise InputError(
             "the cutover completed, so the class depends on the symptom",
@@ -141,9 +143,25 @@ def classify(facts: Facts) -> Classification:
 
 
 NOT_CUT_OVER = (
-    "the cutover did not complete: the CNAME still points at blue, and no outbox row was "
-    "written at the new generation by live traffic"
+    "the cutover did not complete: the CNAME still points at blue (read back), so public "
+    "traffic never reached the new generation"
 )
+
+
+def _rows_reason(facts: Facts) -> str:
+    new = facts.to_generation if facts.to_generation is not None else "N+1"
+    rows = facts.rows_at_new_generation
+    if rows is None:
+        return f"rows at generation {new} were not counted: the abort counts them again"
+    if rows == 0:
+        return f"no outbox row waits at generation {new} (counted): nothing to drain"
+    old = facts.from_generation if facts.from_generation is not None else "N"
+    return (
+        f"{rows} outbox row(s) wait at generation {new} (smoke tests or direct traffic wrote "
+        f"them): generation {old} adopts them"
+    )
+
+
 BEHAVIOR = "green misbehaves (behavior symptom); the schema is not at fault"
 BLUE_WARM = "blue is still warm, so flipping the CNAME back restores service"
 BLUE_GONE = "blue is no longer warm: the prior code must be deployed again at a new generation"

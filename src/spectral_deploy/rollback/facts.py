@@ -1,8 +1,16 @@
-"""Gathering the planner's facts from the ledger, the deploys table and the providers.
+"""Gathering the planner's facts from the world first, then the ledger and the deploys table.
+
+What is live is observed (the CNAME read back, what each slot runs, the public probe where
+there is one); the deploy the facts describe is the one that matches it: the open deploy,
+else the completed deploy whose generation runs where the CNAME points. Aborted and
+rolled-back deploys never decide a class unless named with ``--deploy``. Rows the new
+generation wrote are counted, never assumed absent.
 
 Every source may be down: a database that does not answer is itself a fact
 (``database_healthy = false``, Class 5), and so is a provider that fails. ``--facts FILE``
-supplies or overrides any fact, so the planner works when nothing else does.
+supplies or overrides any fact, so the planner works when nothing else does. The database
+and the providers are passed in (``FactSources``), so the same code runs against the real
+providers and the in-process fakes.
 """
 
 from __future__ import annotations
@@ -16,30 +24,49 @@ from typing import Any
 from spectral_deploy import providers
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import store
-from spectral_deploy.cutover.model import Deploy
-from spectral_deploy.cutover.source import export_tree
-from spectral_deploy.cutover.steps import target_of
+from spectral_deploy.cutover.model import Deploy, Outcome
+from spectral_deploy.cutover.observe import FlipState, LiveObservation, PublicProbe, flip_state
+from spectral_deploy.cutover.observe import observe as observe_live
+from spectral_deploy.cutover.source import SourceTree
 from spectral_deploy.db import Database, open_database
-from spectral_deploy.errors import InputError, ProviderError, SpectralError
+from spectral_deploy.errors import InputError, PreconditionFailed, SpectralError
+from spectral_deploy.ledger import generations
 from spectral_deploy.lint.engine import LintFile, lint_change_sets
 from spectral_deploy.lint.registry import select_rules
-from spectral_deploy.providers.base import HostingProvider
-from spectral_deploy.providers.local.git import GitVcs
+from spectral_deploy.outbox.drain import unfinished_rows
+from spectral_deploy.providers.base import DnsProvider, HostingProvider
 from spectral_deploy.rollback.classify import Facts, Symptom, facts_from_json
 
-__all__ = ["Gathered", "gather", "migrations_compatible"]
+__all__ = ["FactSources", "Gathered", "gather", "migrations_compatible"]
 
 log = logging.getLogger(__name__)
+
+# how far back to look for the deploy that put the live generation in place
+DEPLOYS_SCANNED = 200
+
+
+@dataclass(frozen=True)
+class FactSources:
+    """Where facts are read from. ``database`` None: open it from the config (and a failure
+    to is the fact ``database_healthy = false``); a provider None: build it from the config
+    (and a failure to is ``provider_outage``)."""
+
+    database: Database | None = None
+    hosting: HostingProvider | None = None
+    dns: DnsProvider | None = None
+    source: SourceTree | None = None
+    probe: PublicProbe | None = None
 
 
 @dataclass(frozen=True)
 class Gathered:
-    """The facts and where they came from."""
+    """The facts, the deploy they describe, what was observed, and notes on both."""
 
     facts: Facts
     deploy: Deploy | None
     database: Database | None
     notes: tuple[str, ...]
+    observed: LiveObservation | None = None
 
 
 def gather(
@@ -48,92 +75,196 @@ def gather(
     symptom: Symptom | None,
     deploy_id: int | None = None,
     facts_file: Path | None = None,
+    sources: FactSources | None = None,
 ) -> Gathered:
-    """Observe what can be observed, then apply ``--facts``."""
+    """Observe what can be observed, pick the deploy that matches it, then apply ``--facts``."""
+    sources = sources or FactSources()
     notes: list[str] = []
     database: Database | None = None
-    deploy: Deploy | None = None
     try:
-        database = open_database(config)
+        database = sources.database or open_database(config)
         with database.connect() as conn:
             conn.execute("SELECT 1")
-            if deploy_id is not None:
-                deploy = store.get(conn, database.schema, deploy_id)
-                if deploy is None:
-                    raise InputError(f"no deploy #{deploy_id}", hint="spectral-deploy deploy list")
-            else:
-                deploy = store.open_deploy(conn, database.schema) or store.latest(
-                    conn, database.schema
-                )
-    except InputError:
-        raise
     except SpectralError as exc:
         notes.append(f"the database does not answer: {exc.message}")
         database = None
     facts = Facts(
-        cutover_completed=bool(deploy and deploy.flipped),
+        cutover_completed=False,
         blue_warm=False,
         symptom=symptom,
         database_healthy=database is not None,
-        from_generation=deploy.from_generation if deploy else None,
-        to_generation=deploy.generation if deploy else None,
-        tag=deploy.tag if deploy else None,
-        prior_commit=deploy.from_commit if deploy else None,
         prior_build_available=False,
     )
-    if deploy is not None and database is not None:
-        facts = _observe_providers(config, database, deploy, facts, notes)
-        if symptom is Symptom.MIGRATION and deploy.from_commit:
-            facts = replace(
-                facts,
-                migration_compatible_with_prior=migrations_compatible(config, deploy, notes),
-            )
-    elif deploy is None and database is not None:
-        notes.append("no deploy recorded yet")
+    deploy: Deploy | None = None
+    observed: LiveObservation | None = None
+    if database is not None:
+        try:
+            hosting = sources.hosting or providers.hosting_provider(config, database.app_url)
+            dns = sources.dns or providers.dns_provider(config)
+            probe = sources.probe if sources.probe is not None else providers.public_probe(config)
+        except SpectralError as exc:
+            notes.append(f"a provider cannot be set up: {exc.message}")
+            facts = replace(facts, provider_outage=True)
+        else:
+            observed = observe_live(config, dns, hosting, probe=probe)
+            deploy = _choose_deploy(database, observed, deploy_id, notes)
+            if deploy is not None:
+                facts = _deploy_facts(database, hosting, observed, deploy, facts=facts, notes=notes)
+                if symptom is Symptom.MIGRATION and deploy.from_commit:
+                    source = sources.source or providers.source_tree(config)
+                    facts = replace(
+                        facts,
+                        migration_compatible_with_prior=migrations_compatible(
+                            config, deploy, notes, source
+                        ),
+                    )
+            elif deploy_id is None and symptom is not Symptom.CATASTROPHIC and facts_file is None:
+                _nothing_to_roll_back(database, observed, notes)
     if facts_file is not None:
         facts = _override(facts, facts_file)
         notes.append(f"facts overridden from {facts_file}")
-    return Gathered(facts, deploy, database, tuple(notes))
+    return Gathered(facts, deploy, database, tuple(notes), observed)
 
 
-def _observe_providers(
-    config: Config, database: Database, deploy: Deploy, facts: Facts, notes: list[str]
+def _choose_deploy(
+    database: Database,
+    observed: LiveObservation,
+    deploy_id: int | None,
+    notes: list[str],
+) -> Deploy | None:
+    """``--deploy N``, else the open deploy, else the completed deploy now live."""
+    schema = database.schema
+    with database.connect() as conn:
+        if deploy_id is not None:
+            named = store.get(conn, schema, deploy_id)
+            if named is None:
+                raise InputError(f"no deploy #{deploy_id}", hint="spectral-deploy deploy list")
+            return named
+        opened = store.open_deploy(conn, schema)
+        if opened is not None:
+            return opened
+        live = observed.live_generation
+        if live is None and not (observed.record_known and all(s.known for s in observed.slots)):
+            active = generations.active(conn, schema)
+            live = active.generation if active else None
+            notes.append(
+                "what runs where the CNAME points cannot be observed: the ledger's active "
+                f"generation ({live}) stands in for it"
+            )
+        for deploy in store.list_recent(conn, schema, DEPLOYS_SCANNED):
+            if deploy.outcome is Outcome.COMPLETED and deploy.generation == live:
+                return deploy
+    return None
+
+
+def _nothing_to_roll_back(database: Database, observed: LiveObservation, notes: list[str]) -> None:
+    with database.connect() as conn:
+        latest = store.latest(conn, database.schema)
+    if latest is None:
+        notes.append("no deploy recorded yet")
+        return
+    live = observed.live_generation
+    raise PreconditionFailed(
+        f"no deploy is open and none put what is live in place ({observed.describe_record()}, "
+        f"generation {live if live is not None else 'unknown'}); the latest, #{latest.id} "
+        f"({latest.tag}), is {latest.outcome or 'open'}: aborted and rolled-back deploys do "
+        "not decide a class",
+        hint="spectral-deploy rollback plan --deploy <id>  (spectral-deploy deploy list)",
+    )
+
+
+def _deploy_facts(
+    database: Database,
+    hosting: HostingProvider,
+    observed: LiveObservation,
+    deploy: Deploy,
+    *,
+    facts: Facts,
+    notes: list[str],
 ) -> Facts:
+    """The deploy's facts, from what is observed now."""
+    facts = replace(
+        facts,
+        from_generation=deploy.from_generation,
+        to_generation=deploy.generation,
+        tag=deploy.tag,
+        prior_commit=deploy.from_commit,
+    )
+    if not observed.record_known:
+        notes.append(f"a provider failed: {observed.describe_record()}")
+        return replace(facts, provider_outage=True)
+    unknown = [s for s in observed.slots if not s.known]
+    if unknown:
+        notes.append(f"a provider failed: {unknown[0].error}")
+        return replace(facts, provider_outage=True)
+    state = flip_state(deploy, observed)
+    if deploy.finished:
+        completed = deploy.outcome is Outcome.COMPLETED and (
+            observed.live_generation == deploy.generation
+        )
+    else:
+        completed = state in (FlipState.FLIPPED, FlipState.UNRECORDED, FlipState.FLIPPED_BACK)
+    if state is FlipState.UNRECORDED and not deploy.finished:
+        notes.append(
+            f"{observed.describe_record()}: the flip happened but deploy #{deploy.id} never "
+            "recorded it"
+        )
+    if state is FlipState.FLIPPED_BACK and not deploy.finished:
+        notes.append(f"the CNAME already points back at blue: {observed.describe_record()}")
+    if observed.probe_disagrees and observed.probe is not None:
+        notes.append(
+            f"the public probe was answered by slot {observed.probe.color} while the record "
+            f"points at {observed.record_color} (resolvers still caching the old answer?)"
+        )
+    blue_warm = False
+    if deploy.has_blue and not deploy.finished:
+        blue = observed.slot(deploy.blue)
+        blue_warm = blue is not None and blue.serving and blue.generation == deploy.from_generation
+        if not blue_warm:
+            why = (
+                blue.health.detail
+                if blue is not None and blue.health is not None and blue.running
+                else f"it runs generation {blue.generation}"
+                if blue is not None and blue.deployment is not None
+                else "nothing runs there"
+            )
+            notes.append(f"blue ({deploy.blue}) is not warm: {why}")
     try:
-        hosting: HostingProvider = providers.hosting_provider(config, database.app_url)
-        blue_warm = False
-        if deploy.has_blue and not deploy.finished:
-            health = hosting.health(deploy.blue)
-            blue_warm = health.ok
-            if not health.ok:
-                notes.append(f"blue is not warm: {health.detail}")
         prior_build = bool(deploy.from_commit) and hosting.build_available(deploy.from_commit or "")
-        record = providers.dns_provider(config).read()
-        if deploy.flipped and record.target == target_of(config, deploy.blue):
-            notes.append("the CNAME already points back at blue")
-        return replace(facts, blue_warm=blue_warm, prior_build_available=prior_build)
-    except ProviderError as exc:
+    except SpectralError as exc:
         notes.append(f"a provider failed: {exc.message}")
         return replace(facts, provider_outage=True)
+    rows: int | None = None
+    if deploy.generation is not None:
+        with database.connect(autocommit=True) as conn:
+            rows = unfinished_rows(conn, database.schema, deploy.generation, None)
+    return replace(
+        facts,
+        cutover_completed=completed,
+        blue_warm=blue_warm,
+        prior_build_available=prior_build,
+        rows_at_new_generation=rows,
+    )
 
 
-def migrations_compatible(config: Config, deploy: Deploy, notes: list[str]) -> bool | None:
+def migrations_compatible(
+    config: Config, deploy: Deploy, notes: list[str], source: SourceTree | None = None
+) -> bool | None:
     """Whether the prior code runs on the new schema: re-lint what the deploy added."""
     if deploy.from_commit is None:
         return None
-    git = GitVcs(config.project_root)
+    source = source or providers.source_tree(config)
     directory = str(config.migrations.directory)
     try:
         changed = [
             path
-            for path in git.changed_files(deploy.from_commit, deploy.commit, directory)
+            for path in source.changed_files(deploy.from_commit, deploy.commit, directory)
             if path.endswith(".sql")
         ]
         if not changed:
             notes.append("the deploy added no migration")
             return True
-        tree = export_tree(
-            config.project_root,
+        tree = source.export(
             deploy.commit,
             config.project_root / ".spectral" / "deploys" / str(deploy.id) / "source",
         )

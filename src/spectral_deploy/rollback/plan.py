@@ -12,7 +12,7 @@ from typing import Any
 
 from spectral_deploy.rollback.classify import Classification, Facts
 
-__all__ = ["Plan", "PlanContext", "PlanStep", "make_plan", "rollback_tag"]
+__all__ = ["Plan", "PlanContext", "PlanStep", "escalates", "make_plan", "rollback_tag"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,12 @@ class Plan:
         }
 
 
+def escalates(steps: tuple[PlanStep, ...]) -> bool:
+    """Whether a plan hands over to people (disaster recovery, a decision only they can make):
+    a checklist step other than the follow-up investigation every class ends with."""
+    return any(not step.automatic and step.id != "investigate" for step in steps)
+
+
 def rollback_tag(tag: str, existing: frozenset[str]) -> str:
     """``v1.4.0`` -> ``v1.4.0-rollback`` (then ``-rollback.2``... if taken)."""
     candidate = f"{tag}-rollback"
@@ -84,13 +90,29 @@ def _new(n: int | None) -> str:
 
 
 def _class_1(facts: Facts, context: PlanContext) -> list[PlanStep]:
-    return [
+    new, old = _new(facts.to_generation), facts.from_generation
+    rows = facts.rows_at_new_generation
+    steps = [
         PlanStep(
             "abort-deploy",
-            "Abort the deploy: green stops, blue keeps serving (no drain: no live traffic "
-            "reached the new generation)",
+            "Abort the deploy: green stops, blue keeps serving (public traffic never reached "
+            f"the new generation; the rows generation {new} wrote are counted again and "
+            "adopted by the live generation)",
             "spectral-deploy deploy abort --yes",
-        ),
+        )
+    ]
+    if rows:
+        steps.append(
+            PlanStep(
+                "drain",
+                f"Adopt the {rows} row(s) generation {new} wrote (smoke tests or direct "
+                f"traffic) into generation {old if old is not None else 'N'}",
+                f"spectral-deploy drain --target-generation {new} --mode adopt --yes",
+                params={"rows": rows},
+            )
+        )
+    return [
+        *steps,
         PlanStep(
             "investigate",
             "Investigate green; fix it; tag a new release and deploy it",

@@ -13,6 +13,13 @@ SELECT id, deploy_id, failure_class, facts, reasons, plan, steps_done, started_b
 FROM {schema}.rollbacks
 WHERE finished_at IS NULL;
 
+-- get_rollback --
+-- One rollback.
+SELECT id, deploy_id, failure_class, facts, reasons, plan, steps_done, started_by, started_at,
+       finished_at, outcome
+FROM {schema}.rollbacks
+WHERE id = %(id)s;
+
 -- latest_rollback --
 -- The newest rollback.
 SELECT id, deploy_id, failure_class, facts, reasons, plan, steps_done, started_by, started_at,

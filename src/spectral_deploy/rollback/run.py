@@ -22,9 +22,10 @@ from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash
 from spectral_deploy.cutover import store as deploys
 from spectral_deploy.cutover.model import Deploy, Outcome
+from spectral_deploy.cutover.observe import FlipState, color_of, flip_state
 from spectral_deploy.cutover.orchestrator import Deployer
 from spectral_deploy.cutover.retire import retire_color
-from spectral_deploy.cutover.steps import target_of
+from spectral_deploy.cutover.steps import record_flip, target_of
 from spectral_deploy.db import Database
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
@@ -40,9 +41,9 @@ from spectral_deploy.outbox import drain as drains
 from spectral_deploy.providers.base import Color
 from spectral_deploy.rollback.classify import Facts
 from spectral_deploy.rollback.facts import migrations_compatible
-from spectral_deploy.rollback.plan import Plan, PlanStep
+from spectral_deploy.rollback.plan import Plan, PlanStep, escalates
 
-__all__ = ["RollbackRecord", "RollbackRunner"]
+__all__ = ["RollbackRecord", "RollbackRunner", "read_open_rollback"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,11 @@ class RollbackRunner:
 
     # -- records ------------------------------------------------------------------------
 
+    @staticmethod
+    def read_open(database: Database) -> RollbackRecord | None:
+        """The rollback in progress, read without providers."""
+        return _one(database, "open_rollback", {})
+
     def open_record(self) -> RollbackRecord | None:
         """The rollback in progress."""
         return self._one("open_rollback", {})
@@ -146,7 +152,20 @@ class RollbackRunner:
     # -- running ------------------------------------------------------------------------
 
     def run(self, record: RollbackRecord) -> RollbackRecord:
-        """Run the steps not done yet; stop (resumable) when the operator declines one."""
+        """Run the steps not done yet; stop (resumable) when the operator declines one. One
+        process drives rollbacks at a time (an advisory lock, like deploys)."""
+        with (
+            self.database.connect(
+                autocommit=True, application_name=deploys.driver_application_name()
+            ) as lock_conn,
+            deploys.ProcessLock(lock_conn, self.database.schema, "rollback"),
+        ):
+            record = self._reload(record)
+            if record.finished_at is not None:
+                return record
+            return self._run_steps(record)
+
+    def _run_steps(self, record: RollbackRecord) -> RollbackRecord:
         for index, step in enumerate(record.steps):
             if index < record.steps_done:
                 continue
@@ -177,19 +196,26 @@ class RollbackRunner:
                 self._step(record, None, step, LedgerOutcome.FAILED, {"error": exc.message})
                 raise CheckFailed(
                     f"rollback #{record.id} stopped at step {number} ({step.id}): {exc.message}",
-                    hint="fix the cause, then: spectral-deploy rollback run",
+                    hint=(
+                        f"{exc.hint}\n  then: spectral-deploy rollback run"
+                        if exc.hint
+                        else "fix the cause, then: spectral-deploy rollback run"
+                    ),
                 ) from exc
             crash.point(f"rollback-{step.id}:done")
             self._step(record, index, step, LedgerOutcome.OK, details)
-        outcome = "escalated" if any(not s.automatic for s in record.steps) else "completed"
+        outcome = "escalated" if escalates(record.steps) else "completed"
         self._finish(record, outcome)
         return self._reload(record)
 
     def notify(self, record: RollbackRecord, *, dry_run: bool = False) -> list[Delivery]:
         """Send (or show) the rollback's communications; failures are reported, not raised."""
-        with self.database.connect() as conn:
-            active = generations.active(conn, self.database.schema)
-        story = record.story(active.generation if active else None)
+        serving = self.deployer.observe_live(health=False).live_generation
+        if serving is None:
+            with self.database.connect() as conn:
+                active = generations.active(conn, self.database.schema)
+            serving = active.generation if active else None
+        story = record.story(serving)
         return deliver(self.config, self.database, story, dry_run=dry_run)
 
     # -- the step executors -------------------------------------------------------------
@@ -216,17 +242,42 @@ class RollbackRunner:
         deploy = self._deploy(record)
         if deploy is None or deploy.finished:
             return {"note": "the deploy is already closed"}
-        aborted = self.deployer.abort()
-        return {"deploy": aborted.id, "outcome": str(aborted.outcome)}
+        report = self.deployer.abort()
+        self.say(
+            f"deploy #{report.deploy.id} aborted; {report.rows_found} row(s) at generation "
+            f"{report.deploy.generation}, {report.rows_adopted} adopted"
+        )
+        return {
+            "deploy": report.deploy.id,
+            "outcome": str(report.deploy.outcome),
+            "rows_at_generation": report.rows_found,
+            "rows_adopted": report.rows_adopted,
+            "adopted_into": report.adopted_into,
+            "blue": report.blue_detail,
+        }
 
     def _flip_back(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         deploy = self._require_deploy(record)
         target = str(step.params.get("target") or self._target(deploy.blue))
-        current = self.deployer.dns.read()
-        flipped_now = current.target != target
+        back_to = color_of(self.config, target)
+        observed = self.deployer.observe_live()
+        current = observed.record
+        if current is None:
+            raise CheckFailed(f"{observed.describe_record()}: the flip back reads it first")
+        flipped_now = observed.record_color is not back_to
         if flipped_now:
+            blue = observed.slot(back_to)
+            if blue is None or not blue.serving:
+                raise CheckFailed(
+                    f"slot {back_to} does not serve any more "
+                    f"({blue.health.detail if blue and blue.health else 'nothing runs there'}): "
+                    "flipping back would send traffic to it",
+                    hint="spectral-deploy status  (then deploy the prior code: "
+                    "spectral-deploy rollback plan --symptom data)",
+                )
             current = self.deployer.dns.point(target, self.config.dns.ttl)
-        if current.target != target:
+            crash.point("rollback-flip-back:dns-changed")
+        if color_of(self.config, current.target) is not back_to:
             raise CheckFailed(
                 f"pointed the CNAME at {target!r} but it reads back {current.target!r}"
             )
@@ -258,6 +309,7 @@ class RollbackRunner:
         if running is None or running.generation != deploy.generation:
             return {"note": f"slot {slot} no longer runs generation {deploy.generation}"}
         assert deploy.generation is not None
+        self._refuse_to_stop_live(slot)
         left = retire_color(
             self.deployer.hosting,
             self.database,
@@ -266,6 +318,7 @@ class RollbackRunner:
             ttl_seconds=self.config.dns.ttl,
             moved_at=datetime.now(UTC),  # the flip back just happened (or, on resume, earlier)
             say=self.say,
+            clock=self.deployer.clock,
         )
         return {"slot": str(slot), "rows_left_for_the_drain": left}
 
@@ -273,24 +326,41 @@ class RollbackRunner:
         bad = record.facts.get("to_generation")
         if bad is None:
             return {"note": "no generation to drain"}
-        with self.database.connect() as conn:
-            active = generations.active(conn, self.database.schema)
-        if active is None:
-            raise PreconditionFailed("no active generation to adopt the rows into")
         with self.database.connect(autocommit=True) as conn:
             left = drains.unfinished_rows(conn, self.database.schema, bad, None)
         if left == 0:
-            return {"generation": bad, "note": "nothing to drain"}
-        report = drains.adopt(self.database, self.config.outbox, bad, active.generation)
-        return {"generation": bad, "into": active.generation, "adopted": report.adopted}
+            return {"generation": bad, "note": "nothing to drain", "rows": 0}
+        observed = self.deployer.observe_live(health=False)
+        into = observed.live_generation
+        if into is None or into == bad:
+            raise PreconditionFailed(
+                f"{left} row(s) wait at generation {bad}, and no other generation serves to "
+                f"adopt them ({observed.describe_record()}, generation {into})",
+                hint="spectral-deploy status",
+            )
+        report = drains.adopt(self.database, self.config.outbox, bad, into)
+        return {"generation": bad, "into": into, "rows": left, "adopted": report.adopted}
 
     def _close_deploy(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         deploy = self._deploy(record)
         if deploy is None or deploy.finished:
             return {"note": "the deploy is already closed"}
+        observed = self.deployer.observe_live(health=False)
+        details: dict[str, Any] = {"deploy": deploy.id, "cname": observed.describe_record()}
+        if flip_state(deploy, observed) is FlipState.UNRECORDED and observed.record is not None:
+            # the flip happened but was never recorded: record what is observed first, so the
+            # redeploy of the prior code starts from the generation that really serves
+            record_flip(
+                self.database,
+                deploy,
+                observed.record,
+                hold_seconds=self.config.deploy.hold_seconds,
+                details={"flipped_now": False, "observed_by": f"rollback #{record.id}"},
+            )
+            details["flip_recorded"] = "observed, never recorded by the deploy"
         with self.database.connect() as conn, conn.transaction():
             deploys.finish(conn, self.database.schema, deploy.id, Outcome.ROLLED_BACK)
-        return {"deploy": deploy.id}
+        return details
 
     def _tag_prior(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         tag, commit = str(step.params["tag"]), str(step.params["commit"])
@@ -317,6 +387,7 @@ class RollbackRunner:
         running = self.deployer.hosting.current(slot)
         if bad is None or running is None or running.generation != bad:
             return {"note": f"slot {slot} does not run the bad generation"}
+        self._refuse_to_stop_live(slot)
         with self.database.connect() as conn:
             replacing = deploys.open_deploy(conn, self.database.schema)
         left = retire_color(
@@ -327,13 +398,14 @@ class RollbackRunner:
             ttl_seconds=self.config.dns.ttl,
             moved_at=replacing.flipped_at if replacing else None,
             say=self.say,
+            clock=self.deployer.clock,
         )
         return {"slot": str(slot), "rows_left_for_the_drain": left}
 
     def _relint(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         deploy = self._require_deploy(record)
         notes: list[str] = []
-        compatible = migrations_compatible(self.config, deploy, notes)
+        compatible = migrations_compatible(self.config, deploy, notes, self.deployer.source)
         for note in notes:
             self.say(note)
         return {"compatible_with_prior": compatible, "notes": notes}
@@ -356,6 +428,18 @@ class RollbackRunner:
 
     def _target(self, color: Color) -> str:
         return target_of(self.config, color)
+
+    def _refuse_to_stop_live(self, slot: Color) -> None:
+        """Never retire the slot public traffic goes to (observed, not assumed)."""
+        observed = self.deployer.observe_live(health=False)
+        if not observed.record_known:
+            raise CheckFailed(f"{observed.describe_record()}: retiring slot {slot} waits for it")
+        if slot in observed.traffic_colors:
+            raise CheckFailed(
+                f"slot {slot} still receives public traffic ({observed.describe_record()}): "
+                "it is not retired",
+                hint="spectral-deploy status",
+            )
 
     def _deploy(self, record: RollbackRecord) -> Deploy | None:
         if record.deploy_id is None:
@@ -407,37 +491,54 @@ class RollbackRunner:
             )
 
     def _reload(self, record: RollbackRecord) -> RollbackRecord:
-        fresh = self._one("latest_rollback", {})
-        assert fresh is not None and fresh.id == record.id
+        fresh = self._one("get_rollback", {"id": record.id})
+        assert fresh is not None
         return fresh
 
     def _queries(self) -> Any:
         return load_queries("spectral_deploy.rollback", "rollbacks.sql", self.database.schema)
 
     def _one(self, name: str, params: dict[str, Any]) -> RollbackRecord | None:
-        try:
-            with self.database.connect() as conn:
-                row = conn.execute(self._queries()[name], params).fetchone()
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
-        if row is None:
-            return None
-        plan = cast(list[dict[str, Any]], row[5])
-        return RollbackRecord(
-            id=cast(int, row[0]),
-            deploy_id=cast("int | None", row[1]),
-            failure_class=cast(int, row[2]),
-            facts=cast(dict[str, Any], row[3]),
-            reasons=tuple(cast(list[str], row[4])),
-            steps=tuple(
-                PlanStep(
-                    s["id"], s["title"], s["command"], s.get("automatic", True), s.get("params", {})
-                )
-                for s in plan
-            ),
-            steps_done=cast(int, row[6]),
-            started_by=cast(str, row[7]),
-            started_at=cast(datetime, row[8]),
-            finished_at=cast("datetime | None", row[9]),
-            outcome=cast("str | None", row[10]),
-        )
+        return _one(self.database, name, params)
+
+
+def read_open_rollback(conn: psycopg.Connection[Any], schema: str) -> RollbackRecord | None:
+    """The rollback in progress, read on the caller's connection (in its transaction)."""
+    queries = load_queries("spectral_deploy.rollback", "rollbacks.sql", schema)
+    try:
+        row = conn.execute(queries["open_rollback"]).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    return _record(row) if row is not None else None
+
+
+def _one(database: Database, name: str, params: dict[str, Any]) -> RollbackRecord | None:
+    queries = load_queries("spectral_deploy.rollback", "rollbacks.sql", database.schema)
+    try:
+        with database.connect() as conn:
+            row = conn.execute(queries[name], params).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    return _record(row) if row is not None else None
+
+
+def _record(row: tuple[Any, ...]) -> RollbackRecord:
+    plan = cast(list[dict[str, Any]], row[5])
+    return RollbackRecord(
+        id=cast(int, row[0]),
+        deploy_id=cast("int | None", row[1]),
+        failure_class=cast(int, row[2]),
+        facts=cast(dict[str, Any], row[3]),
+        reasons=tuple(cast(list[str], row[4])),
+        steps=tuple(
+            PlanStep(
+                s["id"], s["title"], s["command"], s.get("automatic", True), s.get("params", {})
+            )
+            for s in plan
+        ),
+        steps_done=cast(int, row[6]),
+        started_by=cast(str, row[7]),
+        started_at=cast(datetime, row[8]),
+        finished_at=cast("datetime | None", row[9]),
+        outcome=cast("str | None", row[10]),
+    )

@@ -3,7 +3,9 @@
 Every metric is a gauge named ``spectral_...`` with its unit in the name; a figure that is
 not known (a source that could not be read, no backup yet) is left out rather than given
 as 0, so an alert on it does not fire on a guess. ``spectral_source_up`` says which sources
-answered.
+answered. What is observed as down is 0, never left out: every slot's health (a stopped
+slot is 0), and the live generation (observed where the CNAME points: 0 when the record's
+slot runs nothing).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from spectral_deploy.cutover.observe import FlipState
 from spectral_deploy.cutover.phase import Phase
 from spectral_deploy.providers.base import Color
 from spectral_deploy.web.model import BackupState, Snapshot
@@ -23,10 +26,15 @@ SOURCES = ("database", "dns", "hosting", "backup")
 # name -> help: the whole catalog, in output order (docs/status.md lists the same)
 METRICS: dict[str, str] = {
     "spectral_source_up": "Whether a source of the snapshot answered (1) or not (0).",
-    "spectral_live_generation": "The active generation (the one serving traffic).",
+    "spectral_live_generation": "The generation running where the CNAME points, observed "
+    "(0: nothing runs there).",
+    "spectral_recorded_generation": "The generation the ledger records as active.",
+    "spectral_live_serving": "Whether the slot the CNAME points at runs and passes its health "
+    "check (1) or not (0).",
     "spectral_live_color": "1 for the slot the CNAME points at, 0 for the other.",
     "spectral_slot_generation": "The generation each slot runs.",
-    "spectral_slot_healthy": "Whether the slot's health check passed (1) or not (0).",
+    "spectral_slot_healthy": "Whether the slot's health check passed (1) or not (0: failing or "
+    "stopped).",
     "spectral_outbox_backlog_rows": "Unfinished outbox rows (pending and in flight) per "
     "generation.",
     "spectral_outbox_in_flight_rows": "Outbox rows claimed under a lease per generation.",
@@ -39,6 +47,9 @@ METRICS: dict[str, str] = {
     "spectral_deploy_step": "Steps done (0-11) of that deploy.",
     "spectral_deploy_phase": "1 for that deploy's phase, 0 for the others.",
     "spectral_deploy_hold_remaining_seconds": "Seconds left in the hold window.",
+    "spectral_deploy_flip_unrecorded": "1 when the open deploy's green receives traffic but "
+    "the deploy never recorded the flip.",
+    "spectral_rollback_in_progress": "1 while a rollback is open, 0 otherwise.",
     "spectral_backup_last_age_seconds": "Age of the latest backup in the configured storage.",
     "spectral_backup_last_verified": "Whether a restore of the latest backup was verified.",
 }
@@ -71,16 +82,23 @@ def render_metrics(snapshot: Snapshot | None) -> str:
 
 def _live(families: Mapping[str, _Family], snapshot: Snapshot) -> None:
     live = snapshot.live
-    if live.generation is not None:
+    if live.observed:
+        families["spectral_live_generation"].add(live.generation or 0)
+        if live.serving is not None:
+            families["spectral_live_serving"].add(1 if live.serving else 0)
+    elif live.generation is not None and "dns" not in snapshot.unknown:
         families["spectral_live_generation"].add(live.generation)
+    if live.recorded_generation is not None:
+        families["spectral_recorded_generation"].add(live.recorded_generation)
     if "dns" not in snapshot.unknown:
         for color in Color:
             families["spectral_live_color"].add(1 if live.color is color else 0, color=str(color))
     for slot in snapshot.slots:
         if slot.generation is not None:
             families["spectral_slot_generation"].add(slot.generation, color=str(slot.color))
-        if slot.healthy is not None:
-            families["spectral_slot_healthy"].add(1 if slot.healthy else 0, color=str(slot.color))
+        if slot.status == "unknown":
+            continue  # the hosting provider did not answer: spectral_source_up says so
+        families["spectral_slot_healthy"].add(1 if slot.healthy else 0, color=str(slot.color))
 
 
 def _outbox(families: Mapping[str, _Family], snapshot: Snapshot) -> None:
@@ -101,9 +119,13 @@ def _outbox(families: Mapping[str, _Family], snapshot: Snapshot) -> None:
 
 
 def _deploy(families: Mapping[str, _Family], snapshot: Snapshot) -> None:
+    families["spectral_rollback_in_progress"].add(1 if snapshot.rollback else 0)
     view = snapshot.deploy
     if view is None:
         return
+    if not view.deploy.finished:
+        unrecorded = view.flip is FlipState.UNRECORDED
+        families["spectral_deploy_flip_unrecorded"].add(1 if unrecorded else 0)
     families["spectral_deploy_id"].add(view.deploy.id)
     families["spectral_deploy_step"].add(view.deploy.step)
     for phase in Phase:

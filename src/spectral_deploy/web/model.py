@@ -14,6 +14,7 @@ from typing import Any
 
 from spectral_deploy.backup.catalog import CatalogEntry
 from spectral_deploy.cutover.model import Deploy, Step
+from spectral_deploy.cutover.observe import FlipState
 from spectral_deploy.cutover.phase import Phase
 from spectral_deploy.ledger.store import LedgerEntry
 from spectral_deploy.outbox.status import OutboxStatus, WorkerRow
@@ -26,6 +27,7 @@ __all__ = [
     "DeployView",
     "Level",
     "Live",
+    "RollbackView",
     "Slot",
     "Snapshot",
     "WorkerCount",
@@ -58,7 +60,13 @@ class Action:
 
 @dataclass(frozen=True)
 class Live:
-    """What serves traffic: where the CNAME points and the active generation."""
+    """What serves traffic, observed: the slot the CNAME points at (read back) and the
+    generation running there; beside it, what the ledger records as active.
+
+    ``generation`` is the observed one (None when the record's slot runs nothing, or points
+    at neither slot); when the hosting provider cannot be read it falls back to the ledger's
+    and ``observed`` is False. ``serving`` is None when unknown.
+    """
 
     color: Color | None
     generation: int | None
@@ -67,6 +75,21 @@ class Live:
     record: str | None = None
     target: str | None = None
     ttl: int | None = None
+    recorded_generation: int | None = None
+    serving: bool | None = None
+    observed: bool = True
+    probe_color: Color | None = None
+    probe_generation: int | None = None
+    probe_detail: str | None = None
+
+    @property
+    def disagrees(self) -> bool:
+        """The ledger's active generation is not the one the record's slot runs."""
+        return (
+            self.observed
+            and self.color is not None
+            and (self.generation != self.recorded_generation)
+        )
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -76,6 +99,18 @@ class Live:
             "tag": self.tag,
             "commit": self.commit,
             "cname": {"record": self.record, "target": self.target, "ttl": self.ttl},
+            "recorded_generation": self.recorded_generation,
+            "serving": self.serving,
+            "observed": self.observed,
+            "probe": (
+                {
+                    "color": str(self.probe_color) if self.probe_color else None,
+                    "generation": self.probe_generation,
+                    "detail": self.probe_detail,
+                }
+                if self.probe_detail is not None
+                else None
+            ),
         }
 
 
@@ -113,6 +148,8 @@ class DeployView:
     deploy: Deploy
     phase: Phase
     driver_pid: int | None = None
+    flip: FlipState | None = None
+    flip_intent: bool = False
 
     @property
     def current_step(self) -> Step | None:
@@ -158,6 +195,31 @@ class DeployView:
             ],
             "driver_pid": self.driver_pid,
             "hold_seconds_left": round(left, 1) if left is not None else None,
+            "flip": str(self.flip) if self.flip else None,
+            "flip_intent_recorded": self.flip_intent,
+        }
+
+
+@dataclass(frozen=True)
+class RollbackView:
+    """The rollback in progress: where it stopped and whether a process drives it."""
+
+    id: int
+    failure_class: int
+    steps_done: int
+    steps_total: int
+    next_step: str | None
+    driver_pid: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "id": self.id,
+            "class": self.failure_class,
+            "steps_done": self.steps_done,
+            "steps_total": self.steps_total,
+            "next_step": self.next_step,
+            "driver_pid": self.driver_pid,
         }
 
 
@@ -267,6 +329,7 @@ class Snapshot:
     timeline: tuple[LedgerEntry, ...] = ()
     actions: tuple[Action, ...] = ()
     unknown: Mapping[str, str] = field(default_factory=dict)
+    rollback: RollbackView | None = None
 
     @property
     def workers(self) -> tuple[WorkerCount, ...]:
@@ -295,4 +358,5 @@ class Snapshot:
             "backup": self.backup.as_json(now),
             "next": [a.as_json() for a in self.actions],
             "unknown": dict(self.unknown),
+            "rollback": self.rollback.as_json() if self.rollback else None,
         }
