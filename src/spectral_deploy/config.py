@@ -43,6 +43,8 @@ __all__ = [
     "VcsConfig",
     "find_config_file",
     "load_config",
+    "normalize_host",
+    "production_providers",
     "url_has_password",
 ]
 
@@ -330,7 +332,46 @@ def load_config(
 
     _check_outbox(sections["outbox"], source)
     _check_counts(sections["backup"], source)
+    sections["dns"] = _normalized_dns(sections["dns"])
     return Config(project_root=project_root, source=source, **sections)
+
+
+def normalize_host(name: str) -> str:
+    """A DNS name as DNS compares it: no surrounding space, no trailing dot, lower case."""
+    return name.strip().rstrip(".").lower()
+
+
+def _normalized_dns(dns: DnsConfig) -> DnsConfig:
+    """The record and the targets as DNS compares them, so that reading back
+    ``Shop-Blue.onrender.com.`` is recognised as blue, never as "somewhere else"."""
+    return dataclasses.replace(
+        dns,
+        record=normalize_host(dns.record),
+        blue_target=normalize_host(dns.blue_target),
+        green_target=normalize_host(dns.green_target),
+    )
+
+
+# the value of each provider key that keeps everything on this machine (the sandbox)
+LOCAL_PROVIDERS = {
+    "hosting.provider": "local",
+    "dns.provider": "local",
+    "vcs.provider": "git",
+    "notify.chat": "console",
+    "notify.release_notes": "none",
+    "errors.provider": "none",
+}
+
+
+def production_providers(config: Config) -> dict[str, str]:
+    """The provider keys set to something other than the local sandbox's, with their value."""
+    found = {}
+    for dotted, local in LOCAL_PROVIDERS.items():
+        section, _, key = dotted.partition(".")
+        value = getattr(getattr(config, section), key)
+        if value != local:
+            found[dotted] = value
+    return found
 
 
 def _check_outbox(outbox: OutboxConfig, source: str) -> None:

@@ -46,7 +46,7 @@ zone_id = "{zone}"
 record = "{record}"
 blue_target = "shop-blue.onrender.com"
 green_target = "shop-green.onrender.com"
-ttl = 1
+ttl = 60
 
 [deploy]
 smoke_paths = ["/health", "/"]
@@ -153,6 +153,11 @@ def vendor_sandbox() -> Iterator[tuple[Sandbox, FakeCloudflare, FakeRender, Mach
         render.on_live = machines.on_live
         render.on_suspend = machines.on_suspend
         sandbox = Sandbox(root=root, router=0, commits=commits)
+        # production providers need DATABASE_URL: the embedded server, started on purpose
+        started = sandbox.ok("db", "start").stdout
+        sandbox._database_url = next(
+            line.split(None, 1)[1] for line in started.splitlines() if line.startswith("url:")
+        )
         try:
             yield sandbox, cloudflare, render, machines
         finally:
@@ -161,8 +166,9 @@ def vendor_sandbox() -> Iterator[tuple[Sandbox, FakeCloudflare, FakeRender, Mach
             shutil.rmtree(root, ignore_errors=True)
 
 
-def env_for(cloudflare: FakeCloudflare) -> dict[str, str]:
+def env_for(cloudflare: FakeCloudflare, sandbox: Sandbox) -> dict[str, str]:
     return {
+        "DATABASE_URL": sandbox.database_url(),
         "CLOUDFLARE_API_TOKEN": TOKENS["cloudflare"],
         "CLOUDFLARE_BASE_URL": cloudflare.api_url,
         "RENDER_API_KEY": TOKENS["render"],
@@ -174,7 +180,8 @@ def test_deploy_and_class_2_rollback_through_cloudflare_and_render(
 ) -> None:
     """v1.0.0 then v1.1.0 through the vendor APIs, then a Class 2 rollback flips back."""
     sandbox, cloudflare, render, machines = vendor_sandbox
-    env = env_for(cloudflare)
+    env = env_for(cloudflare, sandbox)
+    sandbox.ok("db", "init", env=env)
     first = sandbox.ok("deploy", "v1.0.0", env=env)
     assert "first deploy" in first.stdout
     live = cloudflare.record(RECORD)["content"]
@@ -183,7 +190,7 @@ def test_deploy_and_class_2_rollback_through_cloudflare_and_render(
     second = sandbox.ok("deploy", "v1.1.0", env=env)
     assert "is live on slot" in second.stdout
     flipped = cloudflare.record(RECORD)
-    assert flipped["content"] != live and flipped["ttl"] == 1 and flipped["proxied"] is False
+    assert flipped["content"] != live and flipped["ttl"] == 60 and flipped["proxied"] is False
     assert render.calls("PUT", r"/services/[^/]+/env-vars$") == [], "never the replace-all"
     assert render.calls("PUT", r"/services/[^/]+/env-vars/SPECTRAL_GENERATION$")
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from spectral_deploy import providers
-from spectral_deploy.config import Config
+from spectral_deploy.config import Config, normalize_host
 from spectral_deploy.cutover import crash, store
 from spectral_deploy.cutover.model import (
     Condition,
@@ -114,10 +114,13 @@ class Deployer:
             )
 
     def live_color(self) -> Color | None:
-        """The color the CNAME points at now (None when it points nowhere we know)."""
-        target = self.dns.read().target
+        """The color the CNAME points at now (None when it points nowhere we know).
+
+        Names compare as DNS compares them: ``Shop-Blue.onrender.com.`` is blue.
+        """
+        target = normalize_host(self.dns.read().target)
         for color in Color:
-            if target == target_of(self.config, color):
+            if target == normalize_host(target_of(self.config, color)):
                 return color
         return None
 
@@ -141,6 +144,17 @@ class Deployer:
         live = self.live_color()
         with self.database.connect() as conn:
             active = generations.active(conn, schema)
+            if active is not None and live is None:
+                # never a "first deploy" over a live generation: that would skip blue's checks
+                # and the hold window
+                raise PreconditionFailed(
+                    f"generation {active.generation} ({active.tag}) is active, but the CNAME "
+                    f"{self.config.dns.record} points at {self.dns.read().target!r}, which is "
+                    f"neither blue ({self.config.dns.blue_target!r}) nor green "
+                    f"({self.config.dns.green_target!r})",
+                    hint="spectral-deploy dns show; then point it at the live color "
+                    "(spectral-deploy dns point blue|green) or fix dns.blue_target/green_target",
+                )
             blue = live or Color.GREEN
             deploy_id = store.insert(
                 conn,

@@ -16,9 +16,10 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from spectral_deploy.config import Config, DatabaseConfig
+from spectral_deploy.config import Config, DatabaseConfig, production_providers
 from spectral_deploy.db.embedded import EmbeddedServer
 from spectral_deploy.errors import (
+    ConfigError,
     DatabaseError,
     DatabaseUnreachable,
     LedgerIsAppendOnly,
@@ -31,6 +32,7 @@ __all__ = [
     "connect",
     "describe_target",
     "ensure_database",
+    "require_database_url",
     "resolve_url",
     "transaction",
     "translate",
@@ -42,9 +44,16 @@ LEDGER_APPEND_ONLY_SQLSTATE = "SD001"
 
 
 def resolve_url(config: Config, *, start: bool = True) -> str:
-    """The configured database URL, or the embedded server's (started if needed)."""
+    """The configured database URL, or the embedded server's (started if needed).
+
+    The embedded server is the local sandbox's. With a production provider configured, a
+    missing or empty ``DATABASE_URL`` (an unset secret in a workflow is an empty string) is
+    a configuration error before anything starts: otherwise a deploy would run against a
+    throwaway database on the runner and take itself for the first deploy.
+    """
     if config.database.url:
         return config.database.url
+    require_database_url(config)
     server = EmbeddedServer(config.embedded_data_dir)
     status = server.ensure_started() if start else server.status()
     url = status.url("postgres")
@@ -57,6 +66,22 @@ def resolve_url(config: Config, *, start: bool = True) -> str:
     database_url = status.url(config.embedded.database)
     assert database_url is not None
     return database_url
+
+
+def require_database_url(config: Config) -> None:
+    """ConfigError (exit 2) when production providers are configured but no database URL is."""
+    production = production_providers(config)
+    if config.database.url or not production:
+        return
+    which = ", ".join(f"{key} = {value!r}" for key, value in production.items())
+    raise ConfigError(
+        f"is empty or unset, but {config.source} configures production providers ({which}); "
+        "the embedded PostgreSQL is only for the local sandbox, so nothing was started",
+        key="DATABASE_URL",
+        source="environment",
+        hint="export DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DB  (in GitHub Actions: "
+        "set the DATABASE_URL secret; docs/production.md)",
+    )
 
 
 def ensure_database(maintenance_url: str, name: str) -> None:

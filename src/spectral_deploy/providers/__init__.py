@@ -27,6 +27,7 @@ from spectral_deploy.providers.base import (
 __all__ = [
     "REGISTRY",
     "chat_provider",
+    "check_dns_ttl",
     "dns_provider",
     "error_rate_provider",
     "hosting_provider",
@@ -114,3 +115,11 @@ def release_notes_provider(config: Config) -> ReleaseNotesProvider:
 def error_rate_provider(config: Config) -> ErrorRateProvider:
     """The configured error-rate source."""
     return cast(ErrorRateProvider, _build("error_rate", config.errors.provider, config))
+
+
+def check_dns_ttl(config: Config, ttl: int) -> None:
+    """InputError when the configured DNS provider would refuse (or reinterpret) ``ttl``."""
+    if config.dns.provider == "cloudflare":
+        from spectral_deploy.providers.cloudflare import check_ttl  # noqa: PLC0415
+
+        check_ttl(ttl, proxied=config.dns.proxied)
