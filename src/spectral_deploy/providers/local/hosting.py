@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,15 @@ class LocalHosting:
 
     # -- HostingProvider ----------------------------------------------------------------
 
-    def deploy(self, color: Color, release: ReleaseSpec) -> Deployment:
-        """Export the release and have the color's supervisor run it."""
+    def deploy(
+        self,
+        color: Color,
+        release: ReleaseSpec,
+        *,
+        on_started: Callable[[str], None] | None = None,
+    ) -> Deployment:
+        """Export the release and have the color's supervisor run it (no platform deploy ids:
+        ``on_started`` is not called)."""
         release_dir = self._export(release)
         port = self.ports[color]
         desired: dict[str, Any] = {
@@ -101,6 +109,7 @@ class LocalHosting:
             "env": {
                 **dict(release.env),
                 "SPECTRAL_GENERATION": str(release.generation),
+                "SENTRY_RELEASE": release.tag,  # errors reported under the tag the watch reads
                 "DATABASE_URL": self._database_url,
                 "SPECTRAL_DATABASE_SCHEMA": self.schema,
                 "PORT": str(port),
