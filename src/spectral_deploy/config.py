@@ -224,12 +224,19 @@ class NotifyConfig:
 
 @dataclass(frozen=True)
 class ErrorRateConfig:
-    """Where the hold-window watch reads the error rate: ``none`` or ``sentry``."""
+    """Where the hold-window watch reads the error rate: ``none`` or ``sentry``.
+
+    A breach is more than ``max_errors`` errors of the release since the flip *and* an error
+    rate (per minute) above ``max_rate_ratio`` times the previous release's over as long a
+    window before the flip. Only events of ``environment`` count (empty: every environment).
+    """
 
     provider: str = "none"
     organization: str = ""
     project: str = ""
     max_errors: int = 0
+    max_rate_ratio: float = 2.0
+    environment: str = "production"
     # sentry: server (empty: $SENTRY_URL, else sentry.io; self-hosted Sentry sets it)
     api_url: str = ""
 

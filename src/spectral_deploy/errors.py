@@ -5,7 +5,8 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
 
     SpectralError                       exit 1  the checked thing failed
     ├── CheckFailed                     exit 1  e.g. rows remain after a drain
-    │   └── BackupCorrupt               exit 1  a backup is tampered, truncated or not its manifest
+    │   ├── BackupCorrupt               exit 1  a backup is tampered, truncated or not its manifest
+    │   └── ReleaseNotFound             exit 1  the error tracker knows no such release
     ├── UsageError                      exit 2  bad flag, value or input file
     │   ├── ConfigError                 exit 2  names the key and the file
     │   ├── GenerationUnknown           exit 2  no generation given and no SPECTRAL_GENERATION
@@ -46,6 +47,7 @@ __all__ = [
     "LedgerIsAppendOnly",
     "PreconditionFailed",
     "ProviderError",
+    "ReleaseNotFound",
     "RetentionLocked",
     "SchemaNotInstalled",
     "SpectralError",
@@ -156,6 +158,10 @@ class LedgerIsAppendOnly(DatabaseError):
 
 class BackupCorrupt(CheckFailed):
     """A stored backup does not match its manifest or fails age authentication."""
+
+
+class ReleaseNotFound(CheckFailed):
+    """The error tracker has no such release: its errors cannot be counted (never "zero")."""
 
 
 class WrongIdentity(InputError):
