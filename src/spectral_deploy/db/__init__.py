@@ -14,6 +14,7 @@ import psycopg
 
 from spectral_deploy.config import Config, DatabaseConfig
 from spectral_deploy.db.connect import APPLICATION_NAME, connect, describe_target, resolve_url
+from spectral_deploy.db.pooler import refuse_transaction_pooler
 from spectral_deploy.db.schema import install, require_schema
 from spectral_deploy.errors import SchemaNotInstalled
 
@@ -46,9 +47,15 @@ class Database:
         )
 
 
-def open_database(config: Config, *, check_schema: bool = True) -> Database:
-    """Resolve, reach and (on the embedded server) install the schema."""
+def open_database(config: Config, *, check_schema: bool = True, session: bool = True) -> Database:
+    """Resolve, reach and (on the embedded server) install the schema.
+
+    ``session`` (every command of this tool) refuses a transaction pooler, which would
+    break LISTEN/NOTIFY and the session advisory locks (``db/pooler.py``).
+    """
     embedded = not config.database.url
+    if session and config.database.url:
+        refuse_transaction_pooler(config.database.url)
     database = Database(
         url=resolve_url(config),
         schema=config.database.schema,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -18,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from spectral_deploy.config import Config, DatabaseConfig, production_providers
 from spectral_deploy.db.embedded import EmbeddedServer
+from spectral_deploy.db.pooler import is_pooled
 from spectral_deploy.errors import (
     ConfigError,
     DatabaseError,
@@ -113,20 +115,37 @@ def connect(
     application_name: str = APPLICATION_NAME,
     autocommit: bool = False,
 ) -> psycopg.Connection[tuple[object, ...]]:
-    """Open a connection with Spectral's timeouts; unreachable servers raise one clear error."""
+    """Open a connection with Spectral's timeouts; unreachable servers raise one clear error.
+
+    Through a pooler (``db/pooler.py``) prepared statements are off and the timeouts are set
+    with ``SET`` once connected: poolers refuse or drop the ``options`` startup parameter.
+    """
     settings = settings or DatabaseConfig()
-    options = (
-        f"-c statement_timeout={settings.statement_timeout_seconds * 1000} "
-        f"-c lock_timeout={settings.lock_timeout_seconds * 1000}"
+    timeouts = {
+        "statement_timeout": settings.statement_timeout_seconds * 1000,
+        "lock_timeout": settings.lock_timeout_seconds * 1000,
+    }
+    pooled = is_pooled(url)
+    extra: dict[str, Any] = (
+        {"prepare_threshold": None}
+        if pooled
+        else {"options": " ".join(f"-c {name}={value}" for name, value in timeouts.items())}
     )
     try:
-        return psycopg.connect(
+        conn = psycopg.connect(
             url,
             autocommit=autocommit,
             connect_timeout=settings.connect_timeout_seconds,
             application_name=application_name,
-            options=options,
+            **extra,
         )
+        if pooled:
+            with conn.transaction():
+                for name, value in timeouts.items():
+                    conn.execute(
+                        "SELECT set_config(%s, %s, false)", (name, str(value)), prepare=False
+                    )
+        return conn
     except psycopg.OperationalError as exc:
         reason = _first_line(str(exc))
         raise DatabaseUnreachable(
