@@ -108,6 +108,9 @@ class BackupConfig:
     keep_monthly: int = 6
     pg_bin_dir: Path | None = None
     scratch_server_url: str | None = field(default=None, repr=False)
+    # schemas left out of every dump (patterns like "audit_*"); on Supabase its own schemas
+    # (auth, storage, realtime, extensions ...) are left out without being listed here
+    exclude_schemas: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
