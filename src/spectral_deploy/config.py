@@ -207,11 +207,17 @@ class DnsConfig:
 
 @dataclass(frozen=True)
 class VcsConfig:
-    """Where tags come from: ``git`` (the project's repository) or ``github`` (its API)."""
+    """Where tags come from: ``git`` (the project's repository) or ``github`` (its API).
+
+    With ``github``, a Class 3 rollback dispatches ``deploy_workflow`` and waits up to
+    ``workflow_timeout_seconds`` for its run, reading it every ``workflow_poll_seconds``.
+    """
 
     provider: str = "git"
     repository: str = ""
     deploy_workflow: str = "deploy-prod.yml"
+    workflow_timeout_seconds: float = 5400.0
+    workflow_poll_seconds: float = 10.0
     # github: API (empty: $GITHUB_API_URL, else api.github.com; GitHub Enterprise sets it)
     api_url: str = ""
 

@@ -14,6 +14,7 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
     │       ├── InvalidEvent            exit 2  an outbox event that cannot be stored
     │       └── WrongIdentity           exit 2  the age identity cannot open this backup
     ├── PreconditionFailed              exit 3  the world is not in the state required
+    │   ├── DeployLockHeld              exit 3  another process drives a deploy right now
     │   ├── DatabaseUnreachable         exit 3  names host and port, never the password
     │   ├── SchemaNotInstalled          exit 3  run `spectral-deploy db init`
     │   ├── EmbeddedServerError         exit 3  the embedded PostgreSQL cannot start
@@ -40,6 +41,7 @@ __all__ = [
     "ConfigError",
     "DatabaseError",
     "DatabaseUnreachable",
+    "DeployLockHeld",
     "EmbeddedServerError",
     "GenerationUnknown",
     "InputError",
@@ -111,6 +113,10 @@ class PreconditionFailed(SpectralError):
     """The world is not in the state the command requires."""
 
     exit_code = 3
+
+
+class DeployLockHeld(PreconditionFailed):
+    """Another spectral-deploy process holds the deploy lock (it drives a deploy right now)."""
 
 
 class DatabaseUnreachable(PreconditionFailed):

@@ -24,6 +24,7 @@ from spectral_deploy.scaffold import (
     secrets_used,
     write_files,
 )
+from spectral_deploy.scaffold.install import installed_source, parse_install
 
 __all__ = ["init"]
 
@@ -58,6 +59,17 @@ def init(
             help="The GitHub repository for [vcs] (default: the origin remote's, if on GitHub).",
         ),
     ] = None,
+    install: Annotated[
+        str | None,
+        typer.Option(
+            "--install",
+            metavar="SOURCE",
+            help="Where the workflows install spectral-deploy from, pinned: a wheel URL with "
+            "#sha256=HEX, a spectral_deploy-*.whl in this repository (its sha256 is computed), "
+            "or git+https://HOST/OWNER/REPO@COMMIT (a full commit). Default: the pinned source "
+            "this spectral-deploy was installed from, if pip recorded one; never a package name.",
+        ),
+    ] = None,
 ) -> None:
     """Write a commented spectral.toml and the GitHub workflow files the runbook names, in
     the current directory. Files that exist are left alone unless --force.
@@ -65,15 +77,24 @@ def init(
     Example: spectral-deploy init --provider render-cloudflare
     """
     root = Path.cwd()
+    source = parse_install(install, root) if install is not None else installed_source()
     settings = Settings(
         flavour=provider,
         migrations_dir=migrations_dir or detect_migrations_dir(root) or "migrations",
         repository=detect_repository(root) if repository is None else repository,
+        install=source,
     ).validated()
     files = render(settings)
     results = write_files(root, files, force=force)
 
     _report(results)
+    if source is not None:
+        console.info(f"the workflows install spectral-deploy from {source.describe()}")
+    else:
+        console.warn(
+            "no pinned source to install spectral-deploy from: the lint workflow's install step "
+            "fails until you choose one (spectral-deploy init --install SOURCE --force)"
+        )
     toplevel = git_toplevel(root)
     if toplevel is not None and toplevel.resolve() != root.resolve():
         console.warn(
@@ -145,9 +166,11 @@ def _next_steps(settings: Settings, files: tuple[ScaffoldFile, ...]) -> list[str
         workflows = ", ".join(sorted({path.name for path in paths}))
         lines.append(f"       {name:<{width}}  {what.get(name, '')}  ({workflows})")
     lines += [
-        "  3. commit spectral.toml and .github/, then release: "
+        "  3. on Supabase, DATABASE_URL is the session pooler (port 5432), never the "
+        "transaction pooler (6543); docs/production.md",
+        "  4. commit spectral.toml and .github/, then release: "
         "git tag v1.0.0 && git push origin v1.0.0",
-        "     (a rollback tag pushed from a workflow does not trigger deploy-prod.yml: "
-        "dispatch it, gh workflow run deploy-prod.yml -f tag=TAG)",
+        "     (a Class 3 rollback dispatches deploy-prod.yml and waits for it: "
+        "spectral-deploy rollback run; --here runs it in-process)",
     ]
     return lines

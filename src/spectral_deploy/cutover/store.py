@@ -19,7 +19,7 @@ from spectral_deploy.cutover.model import (
 )
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
-from spectral_deploy.errors import PreconditionFailed
+from spectral_deploy.errors import DeployLockHeld, PreconditionFailed
 from spectral_deploy.providers.base import Color
 
 __all__ = [
@@ -194,7 +194,7 @@ class DeployLock:
                     queries["lock_holder"], {"schema": self._schema}
                 ).fetchone()
                 who = f" (backend pid {holder[0]}, {holder[1] or 'unnamed'})" if holder else ""
-                raise PreconditionFailed(
+                raise DeployLockHeld(
                     f"another spectral-deploy process is driving a deploy right now{who}",
                     hint="wait for it, or check it: spectral-deploy deploy status",
                 )

@@ -1,9 +1,11 @@
 """What ``spectral-deploy init`` writes, rendered from the templates beside this module.
 
-Pure: settings in, file contents out. A template names a value as ``@name@`` (``@version@``,
-``@migrations_dir@``); ``@common@`` in a ``spectral.*.toml`` stands for the sections both
-flavours share (``common.toml``). Workflow text keeps GitHub's ``${{ ... }}`` and the
-shell's ``$VAR`` as they are, which is why the placeholders are not ``$``-based.
+Pure: settings in, file contents out. A template names a value as ``@name@``
+(``@migrations_dir@``); ``@common@`` in a ``spectral.*.toml`` stands for the sections both
+flavours share (``common.toml``), and ``@install_step@`` on a line of its own for the step
+that installs spectral-deploy from the pinned source (``scaffold/install.py``). Workflow text
+keeps GitHub's ``${{ ... }}`` and the shell's ``$VAR`` as they are, which is why the
+placeholders are not ``$``-based.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from pathlib import PurePosixPath
 from spectral_deploy._version import __version__
 from spectral_deploy.config import CONFIG_FILENAME, DeployConfig, VcsConfig
 from spectral_deploy.errors import UsageError
+from spectral_deploy.scaffold.install import HINT as INSTALL_HINT
+from spectral_deploy.scaffold.install import InstallSource
 
 __all__ = [
     "ACTION_PATH",
     "CNAME_FLIP_WORKFLOW",
     "CONFIG_PATH",
+    "DEPLOY_FINISH_WORKFLOW",
     "DEPLOY_WORKFLOW",
     "MIGRATION_LINT_WORKFLOW",
     "NIGHTLY_BACKUP_WORKFLOW",
@@ -45,6 +50,7 @@ DEPLOY_WORKFLOW = PurePosixPath(".github/workflows") / VcsConfig().deploy_workfl
 MIGRATION_LINT_WORKFLOW = PurePosixPath(".github/workflows/migration-lint.yml")
 NIGHTLY_BACKUP_WORKFLOW = PurePosixPath(".github/workflows/nightly-backup.yml")
 CNAME_FLIP_WORKFLOW = PurePosixPath(".github/workflows/cname-flip.yml")
+DEPLOY_FINISH_WORKFLOW = PurePosixPath(".github/workflows/deploy-finish.yml")
 ACTION_PATH = PurePosixPath(".github/actions/cloudflare-cname-flip/action.yml")
 
 _PLACEHOLDER = re.compile(r"@([a-z_]+)@")
@@ -74,7 +80,10 @@ class Secret:
 
 # every `secrets.NAME` the templates use, except GITHUB_TOKEN, which Actions provides
 SECRETS = (
-    Secret("DATABASE_URL", "the production database URL (on Supabase the direct connection)"),
+    Secret(
+        "DATABASE_URL",
+        "the production database URL (on Supabase the session pooler, port 5432; never 6543)",
+    ),
     Secret("RENDER_API_KEY", "Render API key (deploys, env vars, scaling)"),
     Secret("CLOUDFLARE_API_TOKEN", "Cloudflare API token: Zone / DNS / Edit on the one zone"),
     Secret("SLACK_WEBHOOK_URL", "the ops channel's Slack incoming webhook"),
@@ -93,6 +102,8 @@ class Settings:
     migrations_dir: str = "migrations"
     repository: str = ""
     version: str = __version__
+    # where the workflows install spectral-deploy from; None: no pinned source is known
+    install: InstallSource | None = None
 
     def validated(self) -> Settings:
         """The same settings, normalised; a value that would break TOML or YAML is refused."""
@@ -110,7 +121,14 @@ class Settings:
                 f"--repository {self.repository!r}: expected OWNER/NAME",
                 hint="spectral-deploy init --repository acme/shop",
             )
-        return Settings(self.flavour, directory, repository, self.version)
+        if self.install is None and self.flavour is Flavour.RENDER_CLOUDFLARE:
+            # these workflows run beside the production secrets: never an unpinned name
+            raise UsageError(
+                "choose where the workflows install spectral-deploy from: a pinned wheel "
+                "(with its sha256) or a pinned commit, never a package name",
+                hint=INSTALL_HINT,
+            )
+        return Settings(self.flavour, directory, repository, self.version, self.install)
 
 
 @dataclass(frozen=True)
@@ -140,8 +158,13 @@ _LINT = (
 # local sandbox's config, a deploy workflow would migrate the real database from a runner
 _PRODUCTION = (
     (DEPLOY_WORKFLOW, "deploy-prod.yml", "release tags and dispatch: lint, deploy, hold window"),
+    (
+        DEPLOY_FINISH_WORKFLOW,
+        "deploy-finish.yml",
+        "every 15 min: deploy finish --when-due (hold window over, no breach)",
+    ),
     (ACTION_PATH, "cloudflare-cname-flip.action.yml", "composite action: dns point, read back"),
-    (CNAME_FLIP_WORKFLOW, "cname-flip.yml", "dispatch: flip the CNAME (Class 2 flip back)"),
+    (CNAME_FLIP_WORKFLOW, "cname-flip.yml", "dispatch: flip the CNAME, then the Class 2 rest"),
     _LINT,
     (NIGHTLY_BACKUP_WORKFLOW, "nightly-backup.yml", "nightly: backup run, then backup verify"),
 )
@@ -152,7 +175,7 @@ def render(settings: Settings) -> tuple[ScaffoldFile, ...]:
     """Every file of the flavour, rendered: ``spectral.toml`` first, then ``.github/``."""
     settings = settings.validated()
     values = {
-        "version": settings.version,
+        "install_step": _install_step(settings.install),
         "migrations_dir": settings.migrations_dir,
         "repository": settings.repository,
         "python_version": PYTHON_VERSION,
@@ -187,6 +210,23 @@ def github_repository(remote_url: str) -> str:
     """``owner/name`` of a GitHub remote URL (https, ssh or scp-like); empty for any other."""
     found = _GITHUB_REMOTE.match(remote_url.strip())
     return f"{found['owner']}/{found['name']}" if found else ""
+
+
+# steps of a workflow's job are items indented under "    steps:"
+_STEP_INDENT = "      "
+
+
+def _install_step(source: InstallSource | None) -> str:
+    if source is not None:
+        return source.step(_STEP_INDENT)
+    lines = [
+        "- name: Install spectral-deploy (no pinned source chosen yet)",
+        "  run: |",
+        '    echo "::error::no pinned source to install spectral-deploy from; run: '
+        'spectral-deploy init --install ... --force (docs/production.md)"',
+        "    exit 1",
+    ]
+    return "\n".join(_STEP_INDENT + line for line in lines)
 
 
 def _template(name: str) -> str:
