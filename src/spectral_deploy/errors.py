@@ -25,7 +25,10 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
     ├── DatabaseError                   exit 1  a query failed (translated psycopg error)
     │   └── LedgerIsAppendOnly          exit 1  an UPDATE/DELETE hit the ledger
     ├── ProviderError                   exit 1  a provider call failed: names provider,
-    │                                           operation and HTTP status, never a token
+    │   │                                       operation and HTTP status, never a token
+    │   ├── ProviderRejected            exit 1  401/403/404: our config or credentials
+    │   ├── ProviderRateLimited         exit 1  429 after every retry: slow down
+    │   └── ProviderUnavailable         exit 1  5xx, timeout, unreachable: their outage
     └── ToolFailed                      exit 1  pg_dump or pg_restore exited non-zero
 
 Each error carries an optional ``hint``: the next command an operator should run.
@@ -49,6 +52,9 @@ __all__ = [
     "LedgerIsAppendOnly",
     "PreconditionFailed",
     "ProviderError",
+    "ProviderRateLimited",
+    "ProviderRejected",
+    "ProviderUnavailable",
     "ReleaseNotFound",
     "RetentionLocked",
     "SchemaNotInstalled",
@@ -150,6 +156,20 @@ class ProviderError(SpectralError):
         self.provider = provider
         self.operation = operation
         self.status = status
+
+
+class ProviderRejected(ProviderError):
+    """The vendor refused the request as ours to fix: a credential (401), a permission (403),
+    or something named in the config that does not exist (404)."""
+
+
+class ProviderRateLimited(ProviderError):
+    """The vendor still rate-limits (429) after the retries the client allows."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The vendor failed or did not answer: a 5xx, a timeout, a connection that never
+    completed. The only class that says anything about the vendor's health."""
 
 
 class DatabaseError(SpectralError):

@@ -27,13 +27,20 @@ from typing import Any
 import httpx
 
 from spectral_deploy.config import Config, normalize_host
-from spectral_deploy.errors import ConfigError, InputError, PreconditionFailed, ProviderError
+from spectral_deploy.errors import (
+    ConfigError,
+    InputError,
+    PreconditionFailed,
+    ProviderError,
+    ProviderUnavailable,
+)
 from spectral_deploy.providers.base import DnsRecord
 from spectral_deploy.providers.http import (
     DEFAULT_TIMEOUT,
     RetryingTransport,
     RetryPolicy,
     Secret,
+    error_class,
     install_redaction,
     redact,
     secret_from_env,
@@ -195,7 +202,7 @@ class _Translate:
             hint = None
             if exc.status_code in (400, 401, 403) and "auth" in message.lower():
                 hint = f"check {AUTH_ENV}: it needs Zone / DNS / Edit on this zone"
-            raise ProviderError(
+            raise error_class(exc.status_code)(
                 redact(message),
                 provider=PROVIDER,
                 operation=self.operation,
@@ -203,11 +210,11 @@ class _Translate:
                 hint=hint,
             ) from exc
         if isinstance(exc, cloudflare.APITimeoutError):
-            raise ProviderError(
+            raise ProviderUnavailable(
                 "no answer in time", provider=PROVIDER, operation=self.operation
             ) from exc
         if isinstance(exc, cloudflare.APIConnectionError):
-            raise ProviderError(
+            raise ProviderUnavailable(
                 redact(f"cannot reach the API: {exc.__cause__ or exc}"),
                 provider=PROVIDER,
                 operation=self.operation,
