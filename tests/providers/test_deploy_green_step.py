@@ -9,6 +9,7 @@ import pytest
 
 from spectral_deploy.config import load_config
 from spectral_deploy.cutover import store
+from spectral_deploy.cutover.orchestrator import Deployer
 from spectral_deploy.cutover.steps import VENDOR_DEPLOY_ACTION, StepContext, deploy_green
 from spectral_deploy.db import Database
 from spectral_deploy.errors import ProviderError
@@ -164,3 +165,22 @@ def test_a_job_timeout_during_the_build_resumes_without_overlapping(step5: Step5
     live = next(d for d in step5.fake.deploys[step5.green] if d["status"] == "live")
     assert live["commit"]["id"] == NEW and live["id"] == details["vendor_deploy_id"]
     assert step5.fake.running_env(step5.green)["SPECTRAL_GENERATION"] == "2"  # type: ignore[index]
+
+
+def test_abort_after_a_failed_build_stops_green(step5: Step5) -> None:
+    """Class 1 after a failed build: Render cannot vouch for green's generation (the old code
+    runs under the new variables), and abort stops green all the same."""
+    step5.fake.failing_commits[NEW] = "build_failed"
+    with pytest.raises(ProviderError):
+        deploy_green(step5.ctx)
+    deployer = Deployer(
+        step5.ctx.config,
+        step5.database,
+        hosting=step5.hosting,
+        dns=None,  # type: ignore[arg-type]  # abort reads neither DNS nor tags
+        vcs=None,  # type: ignore[arg-type]
+        git=None,  # type: ignore[arg-type]
+    )
+    aborted = deployer.abort()
+    assert str(aborted.outcome) == "aborted"
+    assert step5.fake.services[step5.green]["suspended"] == "suspended"

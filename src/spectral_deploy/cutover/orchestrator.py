@@ -307,7 +307,9 @@ class Deployer:
                 store.set_intent(conn, schema, deploy.id, Intent.ABORT)
                 conn.commit()
             running = self.hosting.current(deploy.green)
-            if running is not None and running.generation == deploy.generation:
+            # None: the platform cannot vouch for what green runs (a build that failed after
+            # the variables were set); green serves nothing, so it is stopped all the same
+            if running is not None and running.generation in (deploy.generation, None):
                 self.say(f"stopping slot {deploy.green} (generation {deploy.generation})")
                 self.hosting.stop(deploy.green)
             with self.database.connect() as conn, conn.transaction():
