@@ -30,7 +30,7 @@ def project(tmp_path: Path, text: str) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("database_url", [None, ""])
+@pytest.mark.parametrize("database_url", [None, "", "  "])
 def test_no_database_url_with_production_providers_is_a_config_error(
     tmp_path: Path, database_url: str | None
 ) -> None:

@@ -53,8 +53,8 @@ def open_database(config: Config, *, check_schema: bool = True, session: bool = 
     ``session`` (every command of this tool) refuses a transaction pooler, which would
     break LISTEN/NOTIFY and the session advisory locks (``db/pooler.py``).
     """
-    embedded = not config.database.url
-    if session and config.database.url:
+    embedded = not (config.database.url and config.database.url.strip())
+    if session and not embedded and config.database.url:
         refuse_transaction_pooler(config.database.url)
     database = Database(
         url=resolve_url(config),

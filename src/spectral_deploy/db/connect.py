@@ -53,7 +53,7 @@ def resolve_url(config: Config, *, start: bool = True) -> str:
     a configuration error before anything starts: otherwise a deploy would run against a
     throwaway database on the runner and take itself for the first deploy.
     """
-    if config.database.url:
+    if config.database.url and config.database.url.strip():
         return config.database.url
     require_database_url(config)
     server = EmbeddedServer(config.embedded_data_dir)
@@ -73,7 +73,7 @@ def resolve_url(config: Config, *, start: bool = True) -> str:
 def require_database_url(config: Config) -> None:
     """ConfigError (exit 2) when production providers are configured but no database URL is."""
     production = production_providers(config)
-    if config.database.url or not production:
+    if (config.database.url and config.database.url.strip()) or not production:
         return
     which = ", ".join(f"{key} = {value!r}" for key, value in production.items())
     raise ConfigError(
