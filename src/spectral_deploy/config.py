@@ -46,6 +46,8 @@ __all__ = [
     "VcsConfig",
     "find_config_file",
     "load_config",
+    "normalize_host",
+    "production_providers",
     "url_has_password",
 ]
 
@@ -119,6 +121,9 @@ class BackupConfig:
     keep_monthly: int = 6
     pg_bin_dir: Path | None = None
     scratch_server_url: str | None = field(default=None, repr=False)
+    # schemas left out of every dump (patterns like "audit_*"); on Supabase its own schemas
+    # (auth, storage, realtime, extensions ...) are left out without being listed here
+    exclude_schemas: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -230,11 +235,17 @@ class DnsConfig:
 
 @dataclass(frozen=True)
 class VcsConfig:
-    """Where tags come from: ``git`` (the project's repository) or ``github`` (its API)."""
+    """Where tags come from: ``git`` (the project's repository) or ``github`` (its API).
+
+    With ``github``, a Class 3 rollback dispatches ``deploy_workflow`` and waits up to
+    ``workflow_timeout_seconds`` for its run, reading it every ``workflow_poll_seconds``.
+    """
 
     provider: str = "git"
     repository: str = ""
     deploy_workflow: str = "deploy-prod.yml"
+    workflow_timeout_seconds: float = 5400.0
+    workflow_poll_seconds: float = 10.0
     # github: API (empty: $GITHUB_API_URL, else api.github.com; GitHub Enterprise sets it)
     api_url: str = ""
 
@@ -250,12 +261,19 @@ class NotifyConfig:
 
 @dataclass(frozen=True)
 class ErrorRateConfig:
-    """Where the hold-window watch reads the error rate: ``none`` or ``sentry``."""
+    """Where the hold-window watch reads the error rate: ``none`` or ``sentry``.
+
+    A breach is more than ``max_errors`` errors of the release since the flip *and* an error
+    rate (per minute) above ``max_rate_ratio`` times the previous release's over as long a
+    window before the flip. Only events of ``environment`` count (empty: every environment).
+    """
 
     provider: str = "none"
     organization: str = ""
     project: str = ""
     max_errors: int = 0
+    max_rate_ratio: float = 2.0
+    environment: str = "production"
     # sentry: server (empty: $SENTRY_URL, else sentry.io; self-hosted Sentry sets it)
     api_url: str = ""
 
@@ -360,7 +378,46 @@ def load_config(
     _check_migrations(sections["migrations"], source)
     _check_counts(sections["backup"], source)
     _check_timeouts(sections, source)
+    sections["dns"] = _normalized_dns(sections["dns"])
     return Config(project_root=project_root, source=source, **sections)
+
+
+def normalize_host(name: str) -> str:
+    """A DNS name as DNS compares it: no surrounding space, no trailing dot, lower case."""
+    return name.strip().rstrip(".").lower()
+
+
+def _normalized_dns(dns: DnsConfig) -> DnsConfig:
+    """The record and the targets as DNS compares them, so that reading back
+    ``Shop-Blue.onrender.com.`` is recognised as blue, never as "somewhere else"."""
+    return dataclasses.replace(
+        dns,
+        record=normalize_host(dns.record),
+        blue_target=normalize_host(dns.blue_target),
+        green_target=normalize_host(dns.green_target),
+    )
+
+
+# the value of each provider key that keeps everything on this machine (the sandbox)
+LOCAL_PROVIDERS = {
+    "hosting.provider": "local",
+    "dns.provider": "local",
+    "vcs.provider": "git",
+    "notify.chat": "console",
+    "notify.release_notes": "none",
+    "errors.provider": "none",
+}
+
+
+def production_providers(config: Config) -> dict[str, str]:
+    """The provider keys set to something other than the local sandbox's, with their value."""
+    found = {}
+    for dotted, local in LOCAL_PROVIDERS.items():
+        section, _, key = dotted.partition(".")
+        value = getattr(getattr(config, section), key)
+        if value != local:
+            found[dotted] = value
+    return found
 
 
 def _check_outbox(outbox: OutboxConfig, source: str) -> None:

@@ -5,7 +5,8 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
 
     SpectralError                       exit 1  the checked thing failed
     ├── CheckFailed                     exit 1  e.g. rows remain after a drain
-    │   └── BackupCorrupt               exit 1  a backup is tampered, truncated or not its manifest
+    │   ├── BackupCorrupt               exit 1  a backup is tampered, truncated or not its manifest
+    │   └── ReleaseNotFound             exit 1  the error tracker knows no such release
     ├── UsageError                      exit 2  bad flag, value or input file
     │   ├── ConfigError                 exit 2  names the key and the file
     │   ├── GenerationUnknown           exit 2  no generation given and no SPECTRAL_GENERATION
@@ -15,6 +16,7 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
     │       └── MigrationToolFailed     exit 2  Alembic/Django could not list or render the
     │                                           migrations: names the command and its output
     ├── PreconditionFailed              exit 3  the world is not in the state required
+    │   ├── DeployLockHeld              exit 3  another process drives a deploy right now
     │   ├── DatabaseUnreachable         exit 3  names host and port, never the password
     │   ├── SchemaNotInstalled          exit 3  run `spectral-deploy db init`
     │   ├── EmbeddedServerError         exit 3  the embedded PostgreSQL cannot start
@@ -25,7 +27,10 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
     ├── DatabaseError                   exit 1  a query failed (translated psycopg error)
     │   └── LedgerIsAppendOnly          exit 1  an UPDATE/DELETE hit the ledger
     ├── ProviderError                   exit 1  a provider call failed: names provider,
-    │                                           operation and HTTP status, never a token
+    │   │                                       operation and HTTP status, never a token
+    │   ├── ProviderRejected            exit 1  401/403/404: our config or credentials
+    │   ├── ProviderRateLimited         exit 1  429 after every retry: slow down
+    │   └── ProviderUnavailable         exit 1  5xx, timeout, unreachable: their outage
     └── ToolFailed                      exit 1  pg_dump or pg_restore exited non-zero
 
 Each error carries an optional ``hint``: the next command an operator should run.
@@ -41,6 +46,7 @@ __all__ = [
     "ConfigError",
     "DatabaseError",
     "DatabaseUnreachable",
+    "DeployLockHeld",
     "EmbeddedServerError",
     "GenerationUnknown",
     "InputError",
@@ -49,6 +55,10 @@ __all__ = [
     "MigrationToolFailed",
     "PreconditionFailed",
     "ProviderError",
+    "ProviderRateLimited",
+    "ProviderRejected",
+    "ProviderUnavailable",
+    "ReleaseNotFound",
     "RetentionLocked",
     "SchemaNotInstalled",
     "SpectralError",
@@ -121,6 +131,10 @@ class PreconditionFailed(SpectralError):
     exit_code = 3
 
 
+class DeployLockHeld(PreconditionFailed):
+    """Another spectral-deploy process holds the deploy lock (it drives a deploy right now)."""
+
+
 class DatabaseUnreachable(PreconditionFailed):
     """PostgreSQL cannot be reached at the configured host and port."""
 
@@ -154,6 +168,20 @@ class ProviderError(SpectralError):
         self.status = status
 
 
+class ProviderRejected(ProviderError):
+    """The vendor refused the request as ours to fix: a credential (401), a permission (403),
+    or something named in the config that does not exist (404)."""
+
+
+class ProviderRateLimited(ProviderError):
+    """The vendor still rate-limits (429) after the retries the client allows."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The vendor failed or did not answer: a 5xx, a timeout, a connection that never
+    completed. The only class that says anything about the vendor's health."""
+
+
 class DatabaseError(SpectralError):
     """A statement failed; the psycopg error is chained as ``__cause__``."""
 
@@ -166,6 +194,10 @@ class LedgerIsAppendOnly(DatabaseError):
 
 class BackupCorrupt(CheckFailed):
     """A stored backup does not match its manifest or fails age authentication."""
+
+
+class ReleaseNotFound(CheckFailed):
+    """The error tracker has no such release: its errors cannot be counted (never "zero")."""
 
 
 class WrongIdentity(InputError):

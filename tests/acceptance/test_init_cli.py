@@ -14,11 +14,13 @@ import pytest
 
 from spectral_deploy.config import load_config
 from spectral_deploy.scaffold import Flavour, Settings, render
+from spectral_deploy.scaffold.install import parse_install
 from tests.acceptance.conftest import Project
 
 PRODUCTION_FILES = [
     "spectral.toml",
     ".github/workflows/deploy-prod.yml",
+    ".github/workflows/deploy-finish.yml",
     ".github/actions/cloudflare-cname-flip/action.yml",
     ".github/workflows/cname-flip.yml",
     ".github/workflows/migration-lint.yml",
@@ -33,6 +35,9 @@ PROCESS_SUBSTITUTION = re.compile(r"<\([^)]*\)")
 FLAG = re.compile(r"^--?[a-z][a-z-]*")
 # `dns show|point` come with the vendor providers (issue 8), built on another branch
 NOT_HERE_YET = {"dns": "`dns point` is added by the vendor-providers branch (issue 8)"}
+# a pinned source for the workflows (production refuses to write them without one)
+PIN = "git+https://github.com/acme/spectral-deploy@" + "0123456789abcdef" * 2 + "01234567"
+PRODUCTION = ("init", "--provider", "render-cloudflare", "--install", PIN)
 
 
 @pytest.fixture
@@ -62,6 +67,7 @@ def test_init_local_writes_the_config_and_the_lint_workflow(empty_project: Proje
     ]
     assert ".spectral/" in (empty_project.root / ".gitignore").read_text().splitlines()
     assert "spectral-deploy deploy v1.0.0" in done.stdout  # no release yet: the first one
+    assert "no pinned source to install spectral-deploy from" in done.stderr
     assert "wrote      spectral.toml" in done.stdout
     assert "next steps:" in done.stdout
     assert "--provider render-cloudflare" in done.stdout
@@ -72,29 +78,35 @@ def test_init_local_writes_the_config_and_the_lint_workflow(empty_project: Proje
 
 def test_init_refuses_to_overwrite_without_force(empty_project: Project) -> None:
     """A second run leaves identical files alone; an edited one is kept unless --force."""
-    first = empty_project.run("init", "--provider", "render-cloudflare")
+    first = empty_project.run(*PRODUCTION)
     assert first.returncode == 0, first.stderr
     assert listed(empty_project.root) == sorted([*PRODUCTION_FILES, ".gitignore"])
     for path in PRODUCTION_FILES:
         assert f"wrote      {path}" in first.stdout
     assert "gh secret set" in first.stdout
     assert "RENDER_API_KEY" in first.stdout
+    assert "the workflows install spectral-deploy from https://github.com/acme/spectral" in (
+        first.stdout
+    )
+    for path in PRODUCTION_FILES[1:]:
+        if "workflows" in path:
+            assert f"spectral-deploy @ {PIN}" in (empty_project.root / path).read_text(), path
 
-    again = empty_project.run("init", "--provider", "render-cloudflare")
+    again = empty_project.run(*PRODUCTION)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("unchanged  ") == len(PRODUCTION_FILES) + 1  # and .gitignore
 
     deploy = empty_project.root / ".github/workflows/deploy-prod.yml"
     generated = deploy.read_text()
     deploy.write_text(generated + "# my change\n")
-    refused = empty_project.run("init", "--provider", "render-cloudflare")
+    refused = empty_project.run(*PRODUCTION)
     assert refused.returncode == 1
     assert "skipped    .github/workflows/deploy-prod.yml" in refused.stdout
     assert "error: 1 file(s) exist with other content" in refused.stderr
     assert "--force" in refused.stderr
     assert deploy.read_text().endswith("# my change\n")
 
-    forced = empty_project.run("init", "--provider", "render-cloudflare", "--force")
+    forced = empty_project.run(*PRODUCTION, "--force")
     assert forced.returncode == 0, forced.stderr
     assert "overwrote  .github/workflows/deploy-prod.yml" in forced.stdout
     assert deploy.read_text() == generated
@@ -111,7 +123,7 @@ def test_init_takes_repository_and_migrations_dir_from_the_project(
         check=True,
     )
     (root / "supabase" / "migrations").mkdir(parents=True)
-    done = empty_project.run("init", "--provider", "render-cloudflare")
+    done = empty_project.run(*PRODUCTION)
     assert done.returncode == 0, done.stderr
     config = load_config(cwd=root, environ={})
     assert config.vcs.repository == "acme/shop"
@@ -134,6 +146,9 @@ def test_init_in_a_subdirectory_of_a_repository_warns(empty_project: Project) ->
         (["--provider", "heroku"], "heroku"),
         (["--repository", "not-a-repo"], "expected OWNER/NAME"),
         (["--migrations-dir", "../elsewhere"], "--migrations-dir"),
+        (["--provider", "render-cloudflare"], "install spectral-deploy from"),
+        (["--provider", "render-cloudflare", "--install", "spectral-deploy==0.1.0"], "--install"),
+        (["--install", "git+https://github.com/acme/spectral-deploy@main"], "40-character"),
     ],
 )
 def test_init_usage_errors_exit_2_and_write_nothing(
@@ -150,7 +165,8 @@ def command_lines() -> list[str]:
     """Every `spectral-deploy ...` command line in every file init can write, deduplicated."""
     found: dict[str, None] = {}
     for flavour in Flavour:
-        for file in render(Settings(flavour)):
+        source = parse_install(PIN, Path.cwd())
+        for file in render(Settings(flavour, install=source)):
             text = PROCESS_SUBSTITUTION.sub("FILE", file.content)
             for match in COMMAND.finditer(text):
                 found[("spectral-deploy" + match.group(1)).strip()] = None
@@ -161,7 +177,10 @@ def test_the_templates_name_the_commands_the_runbook_uses() -> None:
     """The guard below sees the deploy, lint, backup and CNAME commands (it cannot be empty)."""
     lines = command_lines()
     for expected in (
-        'spectral-deploy deploy "$TAG" --watch-seconds "$WATCH_SECONDS"',
+        'spectral-deploy deploy "$TAG" --trigger "$EVENT" --watch-seconds "$WATCH_SECONDS"',
+        "spectral-deploy deploy finish --when-due --yes",
+        "spectral-deploy db server-version",
+        "spectral-deploy rollback run --symptom behavior --yes",
         'spectral-deploy lint --base "$previous" --format github',
         'spectral-deploy lint --base "origin/$BASE_REF" --format github',
         "spectral-deploy backup run",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from spectral_deploy.errors import PreconditionFailed, ProviderError
+from spectral_deploy.errors import InputError, PreconditionFailed, ProviderError
 from spectral_deploy.providers.cloudflare import CloudflareDns, make_client
 from spectral_deploy.providers.http import Secret
 from tests.providers.conftest import FAST_RETRIES, TOKENS, RecordedSleep
@@ -128,11 +129,52 @@ def test_malformed_json_is_reported(fake_cloudflare: FakeCloudflare) -> None:
         provider(fake_cloudflare).read()
 
 
-def test_invalid_ttl_carries_cloudflare_message(fake_cloudflare: FakeCloudflare) -> None:
-    """Cloudflare's own validation message reaches the operator."""
+def test_cloudflare_validation_message_reaches_the_operator(
+    fake_cloudflare: FakeCloudflare,
+) -> None:
+    """Cloudflare's own validation message (a 400 on the PATCH) reaches the operator."""
     fake_cloudflare.add_cname(NAME, BLUE)
-    with pytest.raises(ProviderError, match=r"update record \(HTTP 400\): TTL must be between"):
-        provider(fake_cloudflare).point(GREEN, 30)
+    fake_cloudflare.fail(
+        400,
+        {
+            "success": False,
+            "errors": [{"code": 9005, "message": "Content for CNAME record is invalid."}],
+            "messages": [],
+        },
+        method="PATCH",
+    )
+    with pytest.raises(ProviderError, match=r"update record \(HTTP 400\): Content for CNAME"):
+        provider(fake_cloudflare).point(GREEN, 60)
+
+
+@pytest.mark.parametrize("ttl", [1, 30, 59])
+def test_a_ttl_below_60_is_refused_before_any_request(
+    fake_cloudflare: FakeCloudflare, ttl: int
+) -> None:
+    """TTL < 60 on a DNS-only record never reaches Cloudflare (1 would mean Automatic, 300 s)."""
+    fake_cloudflare.add_cname(NAME, BLUE)
+    with pytest.raises(InputError, match="minimum of 60"):
+        provider(fake_cloudflare).point(GREEN, ttl)
+    assert fake_cloudflare.calls() == []
+
+
+def test_the_fake_rejects_a_ttl_cloudflare_rejects(fake_cloudflare: FakeCloudflare) -> None:
+    """The fake is as strict as Cloudflare: 30 s is refused with its message (code 9021)."""
+    record_id = fake_cloudflare.add_cname(NAME, BLUE)
+    answer = httpx.patch(
+        f"{fake_cloudflare.api_url}/zones/{fake_cloudflare.zone_id}/dns_records/{record_id}",
+        json={"content": GREEN, "ttl": 30},
+        headers={"Authorization": f"Bearer {TOKENS['cloudflare']}"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["message"].startswith("TTL must be between 60 and 86400")
+    assert fake_cloudflare.record(NAME)["content"] == BLUE
+
+
+def test_read_reports_the_target_as_dns_compares_it(fake_cloudflare: FakeCloudflare) -> None:
+    """A record written as Shop-Blue.OnRender.com. reads back as shop-blue.onrender.com."""
+    fake_cloudflare.add_cname(NAME, "Shop-Blue.OnRender.com.")
+    assert provider(fake_cloudflare).read().target == BLUE
 
 
 def test_repr_hides_the_token(fake_cloudflare: FakeCloudflare) -> None:

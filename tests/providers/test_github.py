@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from spectral_deploy.errors import InputError, PreconditionFailed, ProviderError
@@ -125,16 +127,56 @@ def test_mark_rollback_without_a_release_does_nothing(fake_github: FakeGitHub) -
     assert fake_github.calls("PATCH") == []
 
 
-def test_dispatch_workflow(fake_github: FakeGitHub) -> None:
-    """POST .../actions/workflows/deploy-prod.yml/dispatches with ref and inputs."""
-    fake_github.add_tag("v1.1.0-rollback", fake_github.add_commit("p"))
-    said = github(fake_github).dispatch_workflow(
-        "deploy-prod.yml", "v1.1.0-rollback", {"generation": "9"}
+def test_dispatch_workflow_returns_its_run(fake_github: FakeGitHub) -> None:
+    """POST .../dispatches with ref, inputs and return_run_details: the run comes back (200,
+    GitHub's API since February 2026) and is read by id."""
+    run = github(fake_github).dispatch_workflow("deploy-prod.yml", "main", {"tag": "v1-rollback"})
+    (dispatch,) = fake_github.dispatches
+    assert dispatch == {
+        "workflow": "deploy-prod.yml",
+        "ref": "main",
+        "inputs": {"tag": "v1-rollback"},
+        "return_run_details": True,
+    }
+    assert run is not None and (run.status, run.event) == ("queued", "workflow_dispatch")
+    assert run.html_url.endswith(f"/actions/runs/{run.id}")
+    fake_github.next_run()
+    fake_github.finish_run(run.id, "success")
+    done = github(fake_github).workflow_run(run.id)
+    assert done.completed and done.conclusion == "success"
+
+
+def test_an_older_server_without_run_details_is_asked_again_and_the_run_found(
+    fake_github: FakeGitHub,
+) -> None:
+    """GitHub Enterprise Server before the parameter answers 422 naming it: the dispatch is
+    sent again without it (204), and the run is found among the workflow's dispatch runs."""
+    fake_github.fail(
+        422,
+        {"message": 'Invalid request. "return_run_details" is not a permitted key.'},
+        path="/dispatches",
     )
-    assert fake_github.dispatches == [
-        {"workflow": "deploy-prod.yml", "ref": "v1.1.0-rollback", "inputs": {"generation": "9"}}
-    ]
-    assert "does not trigger workflows" in said
+    gh = github(fake_github)
+    started = datetime.now(UTC)
+    assert gh.dispatch_workflow("deploy-prod.yml", "main", {"tag": "v1"}) is None
+    assert len(fake_github.dispatches) == 1
+    found = gh.dispatched_run("deploy-prod.yml", started)
+    assert found is not None and found.event == "workflow_dispatch"
+    assert gh.default_branch() == "main"
+
+
+def test_a_tag_created_with_a_token_starts_a_push_run_unless_it_is_the_actions_token(
+    fake_github: FakeGitHub,
+) -> None:
+    """The fake is as strict as GitHub: creating v1.1.0-rollback with a person's token queues
+    a push run of deploy-prod.yml; created with a run's own GITHUB_TOKEN, it starts none."""
+    commit = fake_github.add_commit("prior")
+    github(fake_github).create_tag("v1.1.0-rollback", commit, "rollback")
+    (run,) = fake_github.runs.values()
+    assert (run["event"], run["head_branch"]) == ("push", "v1.1.0-rollback")
+    fake_github.actions_token = "ghs_" + "x" * 36
+    github(fake_github, token=fake_github.actions_token).create_tag("v1.2.0", commit, "release")
+    assert len(fake_github.runs) == 1
 
 
 def test_dispatch_is_not_repeated_after_a_5xx(fake_github: FakeGitHub) -> None:
@@ -143,7 +185,7 @@ def test_dispatch_is_not_repeated_after_a_5xx(fake_github: FakeGitHub) -> None:
     fake_github.fail(502, b"Bad Gateway", path="/dispatches")
     with pytest.raises(ProviderError, match=r"dispatch workflow \(HTTP 502\)"):
         github(fake_github).dispatch_workflow("deploy-prod.yml", "v1", {})
-    assert fake_github.dispatches == []
+    assert fake_github.dispatches == [] and fake_github.runs == {}
 
 
 def test_rate_limit_403_waits_for_the_reset(fake_github: FakeGitHub) -> None:

@@ -106,6 +106,7 @@ api_url = "{fake_sentry.api_url}"
     notes.mark_rollback("v1.0.0", "rolled back")
     chat.send(ChatMessage(title="t", text="x", facts={"k": "v"}))
     now = datetime.now(UTC)
+    fake_sentry.add_release("v1.1.0")
     assert errors.error_count("v1.1.0", now - timedelta(minutes=5), now) == 0
     assert len(fake_slack.messages) == 1
 

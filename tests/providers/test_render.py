@@ -81,10 +81,14 @@ def test_deploy_sets_env_per_key_deploys_the_commit_and_waits_for_live(render: S
         "FEATURE_X": "on",
         "SPECTRAL_GENERATION": "2",
         "SPECTRAL_TAG": "v1.1.0",
+        "SPECTRAL_COMMIT": NEW,
+        "SENTRY_RELEASE": "v1.1.0",
     }
     puts = fake.calls("PUT", rf"/services/{render.green}/env-vars/")
     assert sorted(c.path.rsplit("/", 1)[1] for c in puts) == [
         "FEATURE_X",
+        "SENTRY_RELEASE",
+        "SPECTRAL_COMMIT",
         "SPECTRAL_GENERATION",
         "SPECTRAL_TAG",
     ]
@@ -93,6 +97,7 @@ def test_deploy_sets_env_per_key_deploys_the_commit_and_waits_for_live(render: S
     assert trigger.json() == {"commitId": NEW, "clearCache": "do_not_clear"}
     assert [d["status"] for d in fake.deploys[render.green]] == ["live"]
     assert render.sleep.waits == [0.5, 0.5]  # build_in_progress, update_in_progress, live
+    assert deployment.deploy_id == fake.deploys[render.green][0]["id"]
     assert (deployment.color, deployment.generation, deployment.commit, deployment.tag) == (
         Color.GREEN,
         2,
@@ -263,3 +268,129 @@ def test_missing_service_ids_are_config_errors(tmp_path: Path) -> None:
     (tmp_path / "spectral.toml").write_text('[hosting]\nprovider = "render"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"hosting\.blue_service_id"):
         RenderServices(load_config(cwd=tmp_path, environ={}))
+
+
+# --- Render as it behaves: overlapping deploys, 202, slow resumes, failed builds --------------
+
+
+def test_a_202_queued_deploy_is_found_by_commit_and_followed(
+    fake_render: FakeRender, tmp_path: Path
+) -> None:
+    """Overlap policy "Wait" and a deploy started from the dashboard just before ours:
+    Render answers 202 with no body; the provider finds the queued deploy among the new ones
+    by commit, reports its id, and waits for it to go live."""
+    fake_render.overlap_policy = "wait"
+    setup = Setup(fake_render, tmp_path)
+    fake_render.seed_live(setup.green, OLD)
+    fake_render.on_trigger = lambda service: fake_render._new_deploy(service, OLD, trigger="manual")
+    started: list[str] = []
+    deployment = setup.hosting.deploy(Color.GREEN, setup.release(), on_started=started.append)
+    ours = next(d for d in fake_render.deploys[setup.green] if d["commit"]["id"] == NEW)
+    assert started == [ours["id"]] and deployment.deploy_id == ours["id"]
+    assert (deployment.commit, deployment.generation, ours["status"]) == (NEW, 2, "live")
+    assert [d["trigger"] for d in fake_render.deploys[setup.green][:2]] == ["api", "manual"]
+
+
+def test_the_202_itself_is_what_render_answers_when_a_deploy_is_running(
+    fake_render: FakeRender, tmp_path: Path
+) -> None:
+    """The fake is as strict as Render: under "Wait", a deploy over a running one is 202 with
+    an empty body (this is what the provider used to call "id is missing")."""
+    fake_render.overlap_policy = "wait"
+    setup = Setup(fake_render, tmp_path)
+    fake_render._new_deploy(setup.green, OLD, trigger="api")
+    answer = httpx.post(
+        f"{fake_render.api_url}/services/{setup.green}/deploys",
+        json={"commitId": NEW},
+        headers={"Authorization": f"Bearer {TOKENS['render']}"},
+    )
+    assert (answer.status_code, answer.content) == (202, b"")
+
+
+def test_a_resumed_service_settles_before_our_deploy_is_triggered(
+    fake_render: FakeRender, tmp_path: Path
+) -> None:
+    """Resuming starts a deploy of the last release; ours is triggered only after that one
+    ended, so nothing overlaps (no canceled deploy, no 202) and the old commit never runs with
+    the new generation."""
+    setup = Setup(fake_render, tmp_path)
+    fake_render.seed_live(setup.green, OLD, SPECTRAL_GENERATION="1", SPECTRAL_TAG="v1.0.0")
+    fake_render.services[setup.green]["suspended"] = "suspended"
+    went_live: list[tuple[str, str]] = []
+    fake_render.on_live = lambda service, deploy, env: went_live.append(
+        (deploy["commit"]["id"], env.get("SPECTRAL_GENERATION", ""))
+    )
+    setup.hosting.deploy(Color.GREEN, setup.release())
+    assert went_live == [(OLD, "1"), (NEW, "2")]
+    statuses = [d["status"] for d in fake_render.deploys[setup.green]]
+    assert "canceled" not in statuses and "queued" not in statuses
+    assert fake_render.deploys[setup.green][1]["trigger"] == "service_resumed"
+
+
+def test_after_a_failed_build_current_does_not_vouch_for_the_new_generation(
+    render: Setup,
+) -> None:
+    """The variables say generation 2 but the build failed: current() reports the commit and
+    deploy that run (the old ones) and no generation, never 2."""
+    render.fake.seed_live(render.green, OLD, SPECTRAL_GENERATION="1", SPECTRAL_TAG="v1.0.0")
+    old_live = render.fake.deploys[render.green][0]["id"]
+    render.fake.failing_commits[NEW] = "build_failed"
+    with pytest.raises(ProviderError, match="ended build_failed"):
+        render.hosting.deploy(Color.GREEN, render.release())
+    assert render.fake.env[render.green]["SPECTRAL_GENERATION"] == "2"
+    current = render.hosting.current(Color.GREEN)
+    assert current is not None
+    assert (current.commit, current.generation, current.tag) == (OLD, None, None)
+    assert (current.deploy_id, current.status) == (old_live, "build_failed")
+
+
+def test_workers_are_never_scaled_over_a_web_release_render_does_not_vouch_for(
+    render: Setup,
+) -> None:
+    """After a failed build, scale_workers refuses: workers of generation 2 would run the old
+    commit (what resume used to do)."""
+    render.fake.seed_live(render.green, OLD, SPECTRAL_GENERATION="1", SPECTRAL_TAG="v1.0.0")
+    render.fake.failing_commits[NEW] = "build_failed"
+    with pytest.raises(ProviderError):
+        render.hosting.deploy(Color.GREEN, render.release())
+    with pytest.raises(ProviderError, match="no release that Render vouches for"):
+        render.hosting.scale_workers(Color.GREEN, 1)
+    assert render.fake.calls("POST", rf"{render.green_workers}/(resume|deploys|scale)") == []
+
+
+def test_a_deploy_canceled_by_another_is_reported_as_replaced(
+    fake_render: FakeRender, tmp_path: Path
+) -> None:
+    """Overlap policy "Override": someone else's deploy cancels ours; the error says so."""
+    setup = Setup(fake_render, tmp_path)
+    original_tick = fake_render.tick
+
+    def tick(service: str) -> None:
+        """While ours builds, someone deploys from the dashboard."""
+        deploys = fake_render.deploys[service]
+        if service == setup.green and len(deploys) == 1:
+            fake_render._new_deploy(service, "c" * 40, trigger="manual")
+        original_tick(service)
+
+    fake_render.tick = tick  # type: ignore[method-assign]
+    with pytest.raises(ProviderError, match=r"ended canceled \(another deploy replaced it\)"):
+        setup.hosting.deploy(Color.GREEN, setup.release())
+
+
+def test_the_edge_routes_by_host_not_by_the_dns_name_that_led_there(
+    fake_render: FakeRender, tmp_path: Path
+) -> None:
+    """A custom domain belongs to one service: a request for it lands there whatever the
+    CNAME says; each service's own onrender.com name reaches that service."""
+    setup = Setup(fake_render, tmp_path)
+    fake_render.seed_live(setup.blue, OLD, SPECTRAL_GENERATION="1")
+    fake_render.seed_live(setup.green, NEW, SPECTRAL_GENERATION="2")
+    fake_render.add_custom_domain(setup.blue, "app.example.com")
+    assert fake_render.edge("app.example.com") == (
+        200,
+        {"service": "shop-blue", "commit": OLD, "generation": "1", "path": "/"},
+    )
+    answer = httpx.get(fake_render.url + "/", headers={"Host": "shop-green.onrender.com"})
+    assert answer.json()["service"] == "shop-green"
+    with pytest.raises(ValueError, match="already belongs"):
+        fake_render.add_custom_domain(setup.green, "app.example.com")

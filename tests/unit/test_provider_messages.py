@@ -6,7 +6,7 @@ import pytest
 
 from spectral_deploy.cli.dns import differences
 from spectral_deploy.providers.base import ChatMessage, DnsRecord
-from spectral_deploy.providers.sentry import bucket_interval, sum_counts
+from spectral_deploy.providers.sentry import count_of
 from spectral_deploy.providers.slack import slack_payload
 
 
@@ -40,24 +40,14 @@ def test_slack_payload_respects_block_kit_limits() -> None:
     assert [len(b["fields"]) for b in payload["blocks"][2:]] == [10, 2]
 
 
-@pytest.mark.parametrize(
-    ("seconds", "interval"),
-    [(900, "1m"), (6000, "1m"), (6060, "5m"), (86400, "15m"), (10**7, "1d")],
-)
-def test_sentry_interval_keeps_buckets_few(seconds: float, interval: str) -> None:
-    """The finest interval giving at most 100 buckets over the window."""
-    assert bucket_interval(seconds) == interval
-
-
-def test_sentry_counts_are_summed_over_buckets() -> None:
-    """events-stats buckets [ts, [{count}]] add up; a malformed answer is an error."""
-    assert (
-        sum_counts({"data": [[1, [{"count": 2}]], [2, [{"count": 0}]], [3, [{"count": 5}]]]}) == 7
-    )
-    with pytest.raises(ValueError):
-        sum_counts({"data": [[1, 2]]})
-    with pytest.raises(ValueError):
-        sum_counts({"detail": "nope"})
+def test_sentry_count_is_read_from_the_events_table() -> None:
+    """The events table's first row holds count(); no row is zero; a malformed answer (no
+    data, no count, a boolean) is an error, never a count."""
+    assert count_of({"data": [{"count()": 7}], "meta": {}}) == 7
+    assert count_of({"data": [], "meta": {}}) == 0
+    for malformed in ({"detail": "nope"}, {"data": [{"count": 2}]}, {"data": [{"count()": True}]}):
+        with pytest.raises(ValueError):
+            count_of(malformed)
 
 
 def test_dns_differences() -> None:

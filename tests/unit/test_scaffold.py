@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import yaml
 
-from spectral_deploy._version import __version__
 from spectral_deploy.config import Config, DeployConfig, VcsConfig, load_config
 from spectral_deploy.errors import UsageError
 from spectral_deploy.providers import REGISTRY
@@ -28,17 +27,22 @@ from spectral_deploy.scaffold import (
     secrets_used,
     write_files,
 )
+from spectral_deploy.scaffold.install import InstallKind, InstallSource
 from spectral_deploy.scaffold.render import (
     ACTION_PATH,
     CNAME_FLIP_WORKFLOW,
     CONFIG_PATH,
+    DEPLOY_FINISH_WORKFLOW,
     DEPLOY_WORKFLOW,
     MIGRATION_LINT_WORKFLOW,
     NIGHTLY_BACKUP_WORKFLOW,
     github_repository,
 )
 
-PRODUCTION = Settings(Flavour.RENDER_CLOUDFLARE, repository="acme/shop")
+PINNED = InstallSource(
+    InstallKind.GIT, "https://github.com/acme/spectral-deploy", "0123456789abcdef" * 2 + "01234567"
+)
+PRODUCTION = Settings(Flavour.RENDER_CLOUDFLARE, repository="acme/shop", install=PINNED)
 COMMENTED_KEY = re.compile(r"^# ([a-z_]+) = (.*)$")
 SECTION = re.compile(r"^\[([a-z_]+)\]$", re.MULTILINE)
 # the secrets the runbook's production stack needs, as the deploy reads them
@@ -55,6 +59,8 @@ VENDOR_PROVIDERS = {"render", "cloudflare", "github", "slack", "sentry"}
 
 
 def files_of(settings: Settings) -> dict[PurePosixPath, str]:
+    if settings.flavour is Flavour.RENDER_CLOUDFLARE and settings.install is None:
+        settings = dataclasses.replace(settings, install=PINNED)
     return {file.path: file.content for file in render(settings)}
 
 
@@ -88,6 +94,7 @@ def load_rendered_config(tmp_path: Path, text: str) -> Config:
             [
                 CONFIG_PATH,
                 DEPLOY_WORKFLOW,
+                DEPLOY_FINISH_WORKFLOW,
                 ACTION_PATH,
                 CNAME_FLIP_WORKFLOW,
                 MIGRATION_LINT_WORKFLOW,
@@ -97,17 +104,130 @@ def load_rendered_config(tmp_path: Path, text: str) -> Config:
     ],
 )
 def test_each_flavour_renders_its_files_config_first(flavour: Flavour, paths: list[Any]) -> None:
-    """Local gets the config and the PR lint; production adds deploy, flip, action and backup."""
-    assert [file.path for file in render(Settings(flavour))] == paths
+    """Local gets the config and the PR lint; production adds deploy, scheduled finish, flip,
+    action and backup."""
+    assert list(files_of(Settings(flavour))) == paths
 
 
 @pytest.mark.parametrize("flavour", list(Flavour))
 def test_no_placeholder_is_left_unfilled(flavour: Flavour) -> None:
-    """Every @name@ in the templates is replaced; the pinned version is the running one."""
+    """Every @name@ in the templates is replaced."""
     for path, text in files_of(Settings(flavour)).items():
         assert not re.search(r"@[a-z_]+@", text), path
-        for pin in re.findall(r"spectral-deploy==([^\"'\s]+)", text):
-            assert pin == __version__, path
+
+
+@pytest.mark.parametrize("flavour", list(Flavour))
+def test_no_workflow_installs_spectral_deploy_by_name(flavour: Flavour) -> None:
+    """Finding 7: no `pip install spectral-deploy[==V]` (a name anyone may register): every
+    workflow installs the pinned source, right after setup-python."""
+    for path, text in files_of(Settings(flavour)).items():
+        for line in text.splitlines():
+            if "pip install" in line and "spectral-deploy" in line:
+                assert "spectral-deploy @ git+" in line, (path, line)
+        if path.suffix != ".yml" or path == ACTION_PATH:
+            continue
+        steps = [
+            s for job in workflow(Settings(flavour), path)["jobs"].values() for s in job["steps"]
+        ]
+        installs = [s for s in steps if s.get("name", "").startswith("Install spectral-deploy")]
+        assert len(installs) == 1, path
+        if flavour is Flavour.RENDER_CLOUDFLARE:
+            assert f"git+{PINNED.location}@{PINNED.pin}" in installs[0]["run"], path
+
+
+def test_production_needs_a_pinned_source() -> None:
+    """The workflows that run beside the production secrets are never written without one."""
+    with pytest.raises(UsageError, match="install spectral-deploy from") as caught:
+        render(Settings(Flavour.RENDER_CLOUDFLARE, repository="acme/shop"))
+    assert "--install" in (caught.value.hint or "")
+
+
+def test_local_without_a_source_writes_an_install_step_that_fails_safe() -> None:
+    """The sandbox's lint workflow without a pinned source stops with an error, never installs
+    a name."""
+    data = workflow(Settings(Flavour.LOCAL), MIGRATION_LINT_WORKFLOW)
+    (step,) = [s for s in data["jobs"]["compat-lint"]["steps"] if "Install" in s.get("name", "")]
+    assert "::error::" in step["run"] and "exit 1" in step["run"]
+    assert "pip" not in step["run"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [DEPLOY_WORKFLOW, DEPLOY_FINISH_WORKFLOW, CNAME_FLIP_WORKFLOW, NIGHTLY_BACKUP_WORKFLOW],
+)
+def test_every_production_workflow_checks_its_secrets_first(path: PurePosixPath) -> None:
+    """Finding 1: an unset secret is an empty string; the first step stops the run on it,
+    before anything is installed or run, naming each secret the workflow reads."""
+    data = workflow(PRODUCTION, path)
+    (job,) = data["jobs"].values()
+    first = job["steps"][0]
+    assert first["name"].startswith("Check the secret")
+    assert "exit 1" in first["run"]
+    checked = set(first["env"])
+    for name in checked:
+        assert first["env"][name] == f"${{{{ secrets.{name} }}}}"
+        assert name in first["run"]
+    if path != CNAME_FLIP_WORKFLOW:  # the flip checks only what the flip itself needs
+        needed = set(secrets_used([ScaffoldFile(path, "", files_of(PRODUCTION)[path])]))
+        assert needed <= checked
+
+
+def test_the_deploy_workflow_finishes_the_hold_window_and_skips_claimed_rollback_tags() -> None:
+    """Finding 4 and 8: deploy --trigger (a push run leaves a rollback tag to its rollback),
+    then deploy finish --when-due; before the deploy, the previous one is finished if due."""
+    data = workflow(PRODUCTION, DEPLOY_WORKFLOW)
+    runs = [step.get("run", "") for step in data["jobs"]["deploy"]["steps"]]
+    deploy = runs.index(
+        'spectral-deploy deploy "$TAG" --trigger "$EVENT" --watch-seconds "$WATCH_SECONDS"'
+    )
+    finishes = [
+        i for i, run in enumerate(runs) if run == "spectral-deploy deploy finish --when-due --yes"
+    ]
+    assert finishes[0] < deploy < finishes[-1]
+    assert runs.index("spectral-deploy db init") < deploy
+    (step,) = steps_running(data, 'spectral-deploy deploy "$TAG"')
+    assert step["env"]["EVENT"] == "${{ github.event_name }}"
+
+
+def test_the_finish_workflow_runs_on_a_schedule_outside_the_deploy_group() -> None:
+    """Finding 4: every 15 minutes and on dispatch, deploy finish --when-due --yes; its own
+    concurrency group (a queued finish must never replace a pending deploy)."""
+    data = workflow(PRODUCTION, DEPLOY_FINISH_WORKFLOW)
+    assert data["on"]["schedule"] == [{"cron": "*/15 * * * *"}]
+    assert "workflow_dispatch" in data["on"]
+    assert (
+        data["concurrency"]["group"]
+        != workflow(PRODUCTION, DEPLOY_WORKFLOW)["concurrency"]["group"]
+    )
+    (step,) = steps_running(data, "deploy finish")
+    assert step["run"] == "spectral-deploy deploy finish --when-due --yes"
+
+
+def test_the_flip_workflow_has_its_own_environment_and_completes_class_2() -> None:
+    """Finding 10: required reviewers of `production` never hold up the flip back; after the
+    flip, the rest of Class 2 runs only when the target is the slot the open deploy replaced."""
+    data = workflow(PRODUCTION, CNAME_FLIP_WORKFLOW)
+    deploy = workflow(PRODUCTION, DEPLOY_WORKFLOW)
+    assert data["jobs"]["flip"]["environment"] != deploy["jobs"]["deploy"]["environment"]
+    (rest,) = steps_running(data, "rollback run --symptom behavior")
+    assert rest["if"] == "inputs.complete-rollback"
+    assert 'deploy["blue"]' in rest["run"] and '"$previous" != "$TARGET"' in rest["run"]
+
+
+def test_the_backup_installs_the_client_of_the_servers_major_version() -> None:
+    """Finding 6: the major version comes from the server; the PGDG source is added back
+    before postgresql-client-<major> is installed and put on PATH; no fixed PG_MAJOR."""
+    text = files_of(PRODUCTION)[NIGHTLY_BACKUP_WORKFLOW]
+    assert "PG_MAJOR" not in text
+    data = workflow(PRODUCTION, NIGHTLY_BACKUP_WORKFLOW)
+    (step,) = steps_running(data, "db server-version")
+    lines = step["run"].splitlines()
+    assert lines[0] == 'major="$(spectral-deploy db server-version)"'
+    pgdg = next(i for i, line in enumerate(lines) if "apt.postgresql.org.sh" in line)
+    client = next(i for i, line in enumerate(lines) if 'postgresql-client-$major"' in line)
+    assert pgdg < client
+    assert '"$GITHUB_PATH"' in step["run"]
+    assert step["env"] == {"DATABASE_URL": "${{ secrets.DATABASE_URL }}"}
 
 
 def test_the_deploy_workflow_has_the_name_rollbacks_dispatch() -> None:
@@ -192,7 +312,12 @@ def test_every_secret_the_workflows_use_is_described() -> None:
     """The next steps list exactly the secrets the workflows read (GITHUB_TOKEN is Actions')."""
     used = secrets_used(render(PRODUCTION))
     assert set(used) == {secret.name for secret in SECRETS}
-    assert used["DATABASE_URL"] == (DEPLOY_WORKFLOW, NIGHTLY_BACKUP_WORKFLOW)
+    assert used["DATABASE_URL"] == (
+        DEPLOY_WORKFLOW,
+        DEPLOY_FINISH_WORKFLOW,
+        CNAME_FLIP_WORKFLOW,
+        NIGHTLY_BACKUP_WORKFLOW,
+    )
     assert ACTION_PATH not in used["CLOUDFLARE_API_TOKEN"]
 
 
@@ -218,9 +343,10 @@ def test_deploy_workflow_checks_out_the_tag_with_history_and_deploys_it() -> Non
     (lint,) = steps_running(data, "spectral-deploy lint")
     assert '--base "$previous" --format github' in lint["run"]
     (deploy,) = steps_running(data, 'spectral-deploy deploy "$TAG"')
-    assert {name for name in deploy["env"]} == DEPLOY_SECRETS
+    assert {name for name in deploy["env"]} == DEPLOY_SECRETS | {"EVENT"}
     for name, value in deploy["env"].items():
-        assert value == f"${{{{ secrets.{name} }}}}"
+        if name != "EVENT":
+            assert value == f"${{{{ secrets.{name} }}}}"
 
 
 def test_migration_lint_workflow_watches_the_migrations_directory() -> None:

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from spectral_deploy.scaffold import Flavour, Settings, render, write_files
+from spectral_deploy.scaffold.install import InstallKind, InstallSource
 from spectral_deploy.scaffold.render import ACTION_PATH, CNAME_FLIP_WORKFLOW
 
 BIN = Path(sys.executable).parent
@@ -35,8 +36,22 @@ def tools() -> None:
         assert tool.is_file(), f"{tool.name} missing: pip install -e '.[dev]' (make install)"
 
 
-def generate(root: Path, flavour: Flavour) -> list[Path]:
-    files = render(Settings(flavour, repository="acme/shop"))
+SOURCES = {
+    "git": InstallSource(InstallKind.GIT, "https://github.com/acme/spectral-deploy", "a" * 40),
+    "wheel": InstallSource(
+        InstallKind.WHEEL_URL,
+        "https://example.com/dist/spectral_deploy-0.1.0-py3-none-any.whl",
+        "b" * 64,
+    ),
+    "wheel file": InstallSource(
+        InstallKind.WHEEL_FILE, "vendor/spectral_deploy-0.1.0-py3-none-any.whl", "c" * 64
+    ),
+}
+
+
+def generate(root: Path, flavour: Flavour, install: str | None = "git") -> list[Path]:
+    source = SOURCES[install] if install else None
+    files = render(Settings(flavour, repository="acme/shop", install=source))
     write_files(root, files, force=False)
     subprocess.run(["git", "init", "--quiet", str(root)], check=True)  # actionlint's project root
     return [root / file.path for file in files if file.path.suffix == ".yml"]
@@ -66,10 +81,22 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("flavour", list(Flavour))
-def test_generated_workflows_pass_actionlint(flavour: Flavour, tmp_path: Path) -> None:
-    """Every workflow init writes is clean for actionlint and shellcheck."""
-    workflows = [p for p in generate(tmp_path, flavour) if p.parent.name == "workflows"]
+@pytest.mark.parametrize(
+    ("flavour", "install"),
+    [
+        (Flavour.LOCAL, None),
+        (Flavour.LOCAL, "wheel"),
+        (Flavour.RENDER_CLOUDFLARE, "git"),
+        (Flavour.RENDER_CLOUDFLARE, "wheel"),
+        (Flavour.RENDER_CLOUDFLARE, "wheel file"),
+    ],
+)
+def test_generated_workflows_pass_actionlint(
+    flavour: Flavour, install: str | None, tmp_path: Path
+) -> None:
+    """Every workflow init writes is clean for actionlint and shellcheck, with each kind of
+    pinned install step (and the failing one written without a source)."""
+    workflows = [p for p in generate(tmp_path, flavour, install) if p.parent.name == "workflows"]
     assert workflows
     done = actionlint(tmp_path, *workflows)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -23,7 +23,7 @@ import logging
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +43,7 @@ from spectral_deploy.backup.manifest import (
     new_backup_id,
     object_name,
 )
+from spectral_deploy.backup.schemas import DumpScope, dump_scope
 from spectral_deploy.backup.signing import SigningKey
 from spectral_deploy.backup.storage import Storage
 from spectral_deploy.backup.streams import HashingWriter, Progress
@@ -69,6 +70,8 @@ class BackupResult:
     manifest: Manifest
     storage_url: str
     seconds: float
+    # schemas the dump left out: the platform's own (Supabase) and backup.exclude_schemas
+    excluded_schemas: tuple[str, ...] = ()
 
 
 def run_backup(
@@ -78,6 +81,7 @@ def run_backup(
     *,
     schema: str = "spectral",
     pg_bin_dir: Path | None = None,
+    exclude_schemas: Sequence[str] = (),
     progress: Progress | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     signing_key: SigningKey | None = None,
@@ -100,7 +104,12 @@ def run_backup(
                 str(row[2]),
                 str(row[3]),
             )
-            tables = [(str(r[0]), str(r[1])) for r in conn.execute(queries["user_tables"])]
+            scope = dump_scope(conn, exclude=exclude_schemas)
+            tables = [
+                (str(r[0]), str(r[1]))
+                for r in conn.execute(queries["user_tables"])
+                if scope.keeps(str(r[0]))
+            ]
             spectral = _spectral_schema_present(conn, queries, schema)
             generation = _active_generation(conn, schema) if spectral else None
         except psycopg.Error as exc:
@@ -111,14 +120,26 @@ def run_backup(
             ledger.record(
                 store.Outcome.STARTED,
                 generation,
-                {"storage": storage.url, "database": database, "pg_dump": tool.version},
+                {
+                    "storage": storage.url,
+                    "database": database,
+                    "pg_dump": tool.version,
+                    "excluded_schemas": list(scope.excluded_schemas),
+                },
             )
+        log.info(
+            "action=backup.scope id=%s supabase=%s excluded_schemas=%s",
+            backup_id,
+            scope.supabase,
+            ",".join(scope.excluded_schemas) or "-",
+        )
         try:
             sha256, size_bytes, counts = _stream(
                 conn,
                 tool=tool,
                 database_url=database_url,
                 snapshot=snapshot,
+                scope=scope,
                 tables=tables,
                 storage=storage,
                 backup_id=backup_id,
@@ -165,7 +186,12 @@ def run_backup(
         manifest.sha256,
         seconds,
     )
-    return BackupResult(manifest=manifest, storage_url=storage.url, seconds=seconds)
+    return BackupResult(
+        manifest=manifest,
+        storage_url=storage.url,
+        seconds=seconds,
+        excluded_schemas=scope.excluded_schemas,
+    )
 
 
 def _stream(
@@ -174,6 +200,7 @@ def _stream(
     tool: PgTool,
     database_url: str,
     snapshot: str,
+    scope: DumpScope,
     tables: list[tuple[str, str]],
     storage: Storage,
     backup_id: str,
@@ -183,6 +210,7 @@ def _stream(
     """Run pg_dump into the encryptor into the upload; count rows meanwhile."""
     dsn, env = libpq_target(database_url, application_name=APPLICATION_NAME)
     argv = [str(tool.path), "--format=custom", "--no-password", f"--snapshot={snapshot}"]
+    argv += scope.pg_dump_args()
     argv.append(f"--dbname={dsn}")
     upload = storage.open_upload(object_name(backup_id))
     committed = False

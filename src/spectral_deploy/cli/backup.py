@@ -163,13 +163,19 @@ def run(
             recipients,
             schema=config.database.schema,
             pg_bin_dir=config.backup.pg_bin_dir,
+            exclude_schemas=config.backup.exclude_schemas,
             progress=update,
             signing_key=key,
         )
     manifest = result.manifest
     if format_ is OutputFormat.JSON:
         console.print_json(
-            {**manifest.as_json(), "storage": result.storage_url, "seconds": result.seconds}
+            {
+                **manifest.as_json(),
+                "storage": result.storage_url,
+                "seconds": result.seconds,
+                "excluded_schemas": list(result.excluded_schemas),
+            }
         )
         return
     console.success(
@@ -178,6 +184,11 @@ def run(
         f"in {result.seconds:.1f}s"
     )
     console.info(f"sha256: {manifest.sha256}")
+    if result.excluded_schemas:
+        console.info(
+            f"left out (the platform's own, or backup.exclude_schemas): "
+            f"{', '.join(result.excluded_schemas)}"
+        )
     console.info(f"next:   spectral-deploy backup verify --id {manifest.id} --identity FILE")
 
 

@@ -280,3 +280,30 @@ def init(ctx: typer.Context) -> None:
             f"schema {report.schema!r} on {database.target} is up to date "
             f"(version {report.installed_version})"
         )
+
+
+@app.command("server-version")
+def server_version(
+    ctx: typer.Context,
+    format_: Annotated[OutputFormat, typer.Option("--format", help="text or json")] = (
+        OutputFormat.TEXT
+    ),
+) -> None:
+    """Print the database server's major version, which pg_dump and pg_restore must match
+    (the nightly backup workflow installs that client). Reads nothing but the version.
+
+    Example: sudo apt-get install -y "postgresql-client-$(spectral-deploy db server-version)"
+    """
+    from spectral_deploy.db.connect import connect, resolve_url
+
+    config = state(ctx).config()
+    with connect(resolve_url(config), settings=config.database, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT current_setting('server_version'), current_setting('server_version_num')::int"
+        ).fetchone()
+    assert row is not None
+    version, number = str(row[0]), int(str(row[1]))
+    if format_ is OutputFormat.JSON:
+        console.print_json({"major": number // 10000, "version": version, "version_num": number})
+    else:
+        console.info(str(number // 10000))

@@ -58,11 +58,36 @@ def start(
         float,
         typer.Option(help="After the cutover, watch the hold window this long (0: return)."),
     ] = 0.0,
+    trigger: Annotated[
+        str | None,
+        typer.Option(
+            "--trigger",
+            metavar="EVENT",
+            help="For the deploy workflow: the event that started it (push or "
+            "workflow_dispatch). A tag already deployed is not deployed again, and a push run "
+            "leaves a rollback tag to the run its rollback dispatched; both exit 0.",
+        ),
+    ] = None,
 ) -> None:
     """Deploy TAG (same as `spectral-deploy deploy TAG`); an open deploy of TAG is resumed.
 
     Example: spectral-deploy deploy v1.4.0 --watch-seconds 120
     """
+    if trigger is not None:
+        from spectral_deploy.cutover.triggers import Trigger, workflow_skip
+        from spectral_deploy.errors import UsageError
+
+        try:
+            event = Trigger(trigger)
+        except ValueError:
+            raise UsageError(
+                f"--trigger must be one of {', '.join(t.value for t in Trigger)}, got {trigger!r}",
+                hint='deploy-prod.yml passes --trigger "${{ github.event_name }}"',
+            ) from None
+        skip = workflow_skip(state(ctx).database(create=True), tag, event)
+        if skip is not None:
+            console.info(f"skipped: {skip.reason}")
+            return
     deployer = _deployer(ctx, create=True)
     deploy = deployer.start(tag)
     _after_cutover(deployer, deploy, watch_seconds)
@@ -128,15 +153,35 @@ def abort(
 def finish(
     ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    when_due: Annotated[
+        bool,
+        typer.Option(
+            "--when-due",
+            help="Finish only if the hold window is over and no breach was recorded or is "
+            "observed now (health, CNAME, error rate); otherwise say why and exit 0, or exit 1 "
+            "after a breach. What the deploy and deploy-finish workflows run.",
+        ),
+    ] = False,
 ) -> None:
     """End the hold window: blue's workers drain their generation and stop, blue is stopped.
 
-    Example: spectral-deploy deploy finish --yes
+    Example: spectral-deploy deploy finish --when-due --yes
     """
     deployer = _deployer(ctx)
-    if not yes:
-        typer.confirm("Finish the deploy (stop blue; no flip back after this)?", abort=True)
-    report = deployer.finish()
+    if when_due:
+        from spectral_deploy.cutover.due import finish_when_due
+
+        if not yes:
+            typer.confirm("Finish the open deploy if it is due (stop blue)?", abort=True)
+        outcome = finish_when_due(deployer, datetime.now(UTC))
+        if outcome.report is None:
+            console.info(outcome.message)
+            return
+        report = outcome.report
+    else:
+        if not yes:
+            typer.confirm("Finish the deploy (stop blue; no flip back after this)?", abort=True)
+        report = deployer.finish()
     console.success(f"deploy #{report.deploy.id} ({report.deploy.tag}) completed")
     if report.rows_left and report.retired_generation is not None:
         console.warn(

@@ -120,7 +120,12 @@ def point(
     ],
     ttl: Annotated[
         int | None,
-        typer.Option("--ttl", min=1, help="TTL in seconds (default: dns.ttl, 60)."),
+        typer.Option(
+            "--ttl",
+            min=1,
+            help="TTL in seconds (default: dns.ttl, 60; Cloudflare's minimum is 60 for a "
+            "record that is not proxied).",
+        ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     format_: FormatOption = OutputFormat.TEXT,
@@ -132,11 +137,12 @@ def point(
 
     Example: spectral-deploy dns point blue --yes
     """
-    from spectral_deploy.providers import dns_provider
+    from spectral_deploy.providers import check_dns_ttl, dns_provider
 
     config = state(ctx).config()
     wanted = resolve_target(config, target)
     wanted_ttl = config.dns.ttl if ttl is None else ttl
+    check_dns_ttl(config, wanted_ttl)
     dns = dns_provider(config)
     record = dns.read()
     if not differences(record, target=wanted, ttl=wanted_ttl):

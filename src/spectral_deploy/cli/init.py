@@ -25,6 +25,7 @@ from spectral_deploy.scaffold import (
     secrets_used,
     write_files,
 )
+from spectral_deploy.scaffold.install import installed_source, parse_install
 from spectral_deploy.scaffold.stack import detect_stack, first_release_tag
 
 __all__ = ["init"]
@@ -61,6 +62,17 @@ def init(
             help="The GitHub repository for [vcs] (default: the origin remote's, if on GitHub).",
         ),
     ] = None,
+    install: Annotated[
+        str | None,
+        typer.Option(
+            "--install",
+            metavar="SOURCE",
+            help="Where the workflows install spectral-deploy from, pinned: a wheel URL with "
+            "#sha256=HEX, a spectral_deploy-*.whl in this repository (its sha256 is computed), "
+            "or git+https://HOST/OWNER/REPO@COMMIT (a full commit). Default: the pinned source "
+            "this spectral-deploy was installed from, if pip recorded one; never a package name.",
+        ),
+    ] = None,
 ) -> None:
     """Write a commented spectral.toml and the GitHub workflow files the runbook names, in
     the current directory, and add .spectral/ to .gitignore. Files that exist are left
@@ -74,6 +86,7 @@ def init(
     """
     root = Path.cwd()
     stack = detect_stack(root)
+    source = parse_install(install, root) if install is not None else installed_source()
     settings = Settings(
         flavour=provider,
         migrations_dir=migrations_dir or stack.migrations_dir or "migrations",
@@ -81,6 +94,7 @@ def init(
         migrations_tool=stack.tool,
         python=stack.python,
         web_command=stack.web_command,
+        install=source,
     ).validated()
     files = render(settings)
     console.info(f"found: {stack.summary}")
@@ -89,6 +103,13 @@ def init(
 
     _report(results)
     console.info(f"{_GITIGNORE_VERBS[ignored]:<10} .gitignore  .spectral/ (local state) is ignored")
+    if source is not None:
+        console.info(f"the workflows install spectral-deploy from {source.describe()}")
+    else:
+        console.warn(
+            "no pinned source to install spectral-deploy from: the lint workflow's install step "
+            "fails until you choose one (spectral-deploy init --install SOURCE --force)"
+        )
     toplevel = git_toplevel(root)
     if toplevel is not None and toplevel.resolve() != root.resolve():
         console.warn(
@@ -178,8 +199,10 @@ def _next_steps(settings: Settings, files: tuple[ScaffoldFile, ...], root: Path)
         f"  3. {lint}",
         f"  4. {release[0]}",
         f"  5. {release[1]}, then release it: git push origin {tag}",
-        "     (a rollback tag pushed from a workflow does not trigger deploy-prod.yml: "
-        "dispatch it, gh workflow run deploy-prod.yml -f tag=TAG)",
+        "     (a Class 3 rollback dispatches deploy-prod.yml and waits for it: "
+        "spectral-deploy rollback run; --here runs it in-process)",
+        "  6. on Supabase, DATABASE_URL is the session pooler (port 5432), never the "
+        "transaction pooler (6543); docs/production.md",
     ]
     return lines
 

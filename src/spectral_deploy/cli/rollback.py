@@ -134,10 +134,22 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan and the messages; change nothing.")
     ] = False,
+    here: Annotated[
+        bool,
+        typer.Option(
+            "--here",
+            help="Class 3: run the rollback tag's cutover in this process. Without it, with "
+            "[vcs] provider = github, the deploy workflow (vcs.deploy_workflow) is dispatched "
+            "with the tag and waited for.",
+        ),
+    ] = False,
 ) -> None:
     """Execute the plan step by step (asking before each unless --yes), recording each step
     in the ledger as intent then outcome. A rollback in progress is resumed: done steps are
     not repeated. Communications (chat, release note, incident log) never block it.
+
+    Class 3 deploys the rollback tag through the deploy workflow when GitHub is configured
+    (dispatched once, waited for until the cutover), or here with --here.
 
     Example: spectral-deploy rollback run --symptom behavior --yes
     """
@@ -153,7 +165,12 @@ def run(
         return yes or typer.confirm(f"  {title}?", default=True)
 
     runner = RollbackRunner(
-        config, database, deployer, say=lambda text: console.info(f"  {text}"), confirm=confirm
+        config,
+        database,
+        deployer,
+        say=lambda text: console.info(f"  {text}"),
+        confirm=confirm,
+        here=here,
     )
     record = runner.open_record()
     if record is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from spectral_deploy.config import Config
+from spectral_deploy.config import Config, normalize_host
 from spectral_deploy.cutover.model import Deploy
 from spectral_deploy.errors import SpectralError
 from spectral_deploy.providers.base import (
@@ -155,20 +155,16 @@ class LiveObservation:
         return f"{self.record.name} -> {self.record.target or '(nothing)'} ({where})"
 
 
-def _norm(target: str) -> str:
-    return target.strip().rstrip(".").lower()
-
-
 def color_of(config: Config, target: str) -> Color | None:
     """The slot a CNAME target sends traffic to (compared without case or trailing dot)."""
-    wanted = _norm(target)
+    wanted = normalize_host(target)
     if not wanted:
         return None
     for color, name in (
         (Color.BLUE, config.dns.blue_target),
         (Color.GREEN, config.dns.green_target),
     ):
-        if _norm(name) == wanted:
+        if normalize_host(name) == wanted:
             return color
     return None
 

@@ -18,6 +18,7 @@ from spectral_deploy import providers
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash, store
 from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
+from spectral_deploy.cutover.error_rate import ErrorCheck, check_errors
 from spectral_deploy.cutover.model import (
     Condition,
     ConditionStatus,
@@ -62,6 +63,7 @@ __all__ = [
     "AbortReport",
     "Deployer",
     "FinishReport",
+    "HoldCheck",
     "WatchReport",
     "unrecorded_flip_hint",
 ]
@@ -87,6 +89,15 @@ class AbortReport:
     rows_left: int
     blue_serving: bool | None
     blue_detail: str
+
+
+@dataclass(frozen=True)
+class HoldCheck:
+    """One observation of a deploy in its hold window."""
+
+    conditions: list[Condition]
+    errors: ErrorCheck | None
+    breach: str | None
 
 
 @dataclass(frozen=True)
@@ -387,7 +398,13 @@ class Deployer:
                 store.set_intent(conn, schema, deploy.id, Intent.ABORT)
                 conn.commit()
             green = observed.slot(deploy.green)
-            if green is not None and green.generation == deploy.generation:
+            # generation None: the platform cannot vouch for what green runs (a build that
+            # failed after the variables were set); green serves nothing, so it is stopped too
+            if (
+                green is not None
+                and green.deployment is not None
+                and green.generation in (deploy.generation, None)
+            ):
                 self.say(f"stopping slot {deploy.green} (generation {deploy.generation})")
                 self.hosting.stop(deploy.green)
                 crash.point("abort:slot-stopped")
@@ -633,16 +650,14 @@ class Deployer:
         checks = 0
         while True:
             now = datetime.now(UTC)
-            conditions = self.observe(deploy)
-            errors = 0
-            if self.error_rate is not None and deploy.flipped_at is not None:
-                errors = self.error_rate.error_count(deploy.tag, deploy.flipped_at, now)
+            hold = self.hold_check(deploy, now)
+            conditions = hold.conditions
             checks += 1
-            on_check(conditions, errors)
+            on_check(conditions, hold.errors.errors if hold.errors else 0)
             with self.database.connect() as conn:
                 store.set_conditions(conn, self.database.schema, deploy.id, conditions)
                 conn.commit()
-            breach = _breach(conditions, errors, self.config.errors.max_errors)
+            breach = hold.breach
             if breach is not None:
                 with self.database.connect() as conn:
                     append(
@@ -663,7 +678,30 @@ class Deployer:
                 return WatchReport(deploy, None, checks)
             self.clock.sleep(self.config.deploy.watch_interval_seconds)
 
+    def hold_check(self, deploy: Deploy, now: datetime) -> HoldCheck:
+        """One observation of the hold window: conditions, the error check, any breach."""
+        conditions = self.observe(deploy)
+        errors = None
+        if self.error_rate is not None and deploy.flipped_at is not None:
+            errors = check_errors(
+                self.error_rate,
+                release=deploy.tag,
+                previous=self._tag_of(deploy.from_generation),
+                flipped_at=deploy.flipped_at,
+                now=now,
+                settings=self.config.errors,
+            )
+        breach = _breach(conditions) or (errors.breach if errors else None)
+        return HoldCheck(conditions, errors, breach)
+
     # -- helpers ------------------------------------------------------------------------
+
+    def _tag_of(self, generation: int | None) -> str | None:
+        if generation is None:
+            return None
+        with self.database.connect() as conn:
+            found = generations.get(conn, self.database.schema, generation)
+        return found.tag if found else None
 
     def _context(self, deploy: Deploy) -> StepContext:
         return StepContext(
@@ -782,7 +820,7 @@ def _health_condition(kind: str, health: Any) -> Condition:
     )
 
 
-def _breach(conditions: list[Condition], errors: int, max_errors: int) -> str | None:
+def _breach(conditions: list[Condition]) -> str | None:
     for condition in conditions:
         if condition.type == "GreenHealthy" and condition.status is ConditionStatus.FALSE:
             return f"green is unhealthy ({condition.message})"
@@ -790,6 +828,4 @@ def _breach(conditions: list[Condition], errors: int, max_errors: int) -> str | 
             return f"the CNAME cannot be read ({condition.message})"
         if condition.type == "CnameTarget" and condition.reason != "PointsAtGreen":
             return f"the CNAME no longer points at green ({condition.message})"
-    if errors > max_errors:
-        return f"{errors} errors reported for the release since the flip (limit {max_errors})"
     return None

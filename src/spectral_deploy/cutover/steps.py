@@ -23,7 +23,7 @@ from spectral_deploy.db import Database
 from spectral_deploy.errors import CheckFailed, InputError, MigrationToolFailed
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.generations import GenerationState
-from spectral_deploy.ledger.store import EntryKind, Outcome, append, record_intent
+from spectral_deploy.ledger.store import EntryKind, Outcome, append, entries, record_intent
 from spectral_deploy.lint.engine import lint_change_sets
 from spectral_deploy.lint.origin import remap
 from spectral_deploy.lint.registry import select_rules
@@ -33,11 +33,13 @@ from spectral_deploy.migrate.tools import ToolKind, lint_inputs, tool_for
 from spectral_deploy.outbox.status import read_status
 from spectral_deploy.providers.base import (
     Color,
+    Deployment,
     DnsProvider,
     DnsRecord,
     HostingProvider,
     ReleaseSpec,
     VcsProvider,
+    same_commit,
 )
 
 __all__ = [
@@ -53,6 +55,8 @@ __all__ = [
 
 POLL_SECONDS = 0.25
 SMOKE_TIMEOUT_SECONDS = 10.0
+# the ledger entry naming a deploy the hosting platform started for step 5 (its own id)
+VENDOR_DEPLOY_ACTION = "vendor-deploy"
 
 
 class StepFailed(CheckFailed):
@@ -247,15 +251,74 @@ def apply_migrations(ctx: StepContext) -> dict[str, Any]:
 
 
 def deploy_green(ctx: StepContext) -> dict[str, Any]:
-    """Run the release on green with SPECTRAL_GENERATION, unless it already runs there."""
+    """Run the release on green with SPECTRAL_GENERATION, unless it already runs there.
+
+    "Already there" is read from the platform: green runs this commit at this generation
+    and, where the platform has deploy ids (Render), the live deploy is one this deploy
+    triggered (recorded in the ledger as soon as the platform named it). A variable we set
+    ourselves never decides it: a build that failed leaves the variables of the new release
+    over the old code.
+    """
     deploy = ctx.deploy
     assert deploy.generation is not None
     current = ctx.hosting.current(deploy.green)
-    if current is not None and current.generation == deploy.generation:
-        return {"note": "already deployed", "status": current.status}
+    ours = _vendor_deploys(ctx)
+    if current is not None and _runs_release(current, deploy, ours):
+        return {
+            "note": "already deployed",
+            "status": current.status,
+            "commit": current.commit,
+            "vendor_deploy_id": current.deploy_id,
+        }
     release = ReleaseSpec(generation=deploy.generation, commit=deploy.commit, tag=deploy.tag)
-    deployed = ctx.hosting.deploy(deploy.green, release)
-    return {"status": deployed.status, "address": deployed.address}
+    deployed = ctx.hosting.deploy(
+        deploy.green, release, on_started=lambda vendor_id: _record_vendor_deploy(ctx, vendor_id)
+    )
+    return {
+        "status": deployed.status,
+        "address": deployed.address,
+        "commit": deployed.commit,
+        "vendor_deploy_id": deployed.deploy_id,
+    }
+
+
+def _runs_release(current: Deployment, deploy: Deploy, ours: set[str]) -> bool:
+    if current.generation != deploy.generation or not same_commit(current.commit, deploy.commit):
+        return False
+    # a platform without deploy ids (the local sandbox) reports what its processes run
+    return current.deploy_id is None or current.deploy_id in ours
+
+
+def _vendor_deploys(ctx: StepContext) -> set[str]:
+    """The platform's ids of the deploys this deploy triggered on green (from the ledger)."""
+    with ctx.database.connect() as conn:
+        found = entries(conn, ctx.database.schema, kind=EntryKind.STEP, deploy_id=ctx.deploy.id)
+    return {
+        str(entry.details["vendor_deploy_id"])
+        for entry in found
+        if entry.action == VENDOR_DEPLOY_ACTION and entry.details.get("vendor_deploy_id")
+    }
+
+
+def _record_vendor_deploy(ctx: StepContext, vendor_id: str) -> None:
+    deploy = ctx.deploy
+    with ctx.database.connect() as conn:
+        append(
+            conn,
+            ctx.database.schema,
+            EntryKind.STEP,
+            VENDOR_DEPLOY_ACTION,
+            outcome=Outcome.STARTED,
+            deploy_id=deploy.id,
+            generation=deploy.generation,
+            details={
+                "vendor_deploy_id": vendor_id,
+                "color": str(deploy.green),
+                "commit": deploy.commit,
+            },
+        )
+        conn.commit()
+    ctx.say(f"the platform started deploy {vendor_id} of {deploy.commit[:12]} on {deploy.green}")
 
 
 def green_healthy(ctx: StepContext) -> dict[str, Any]:

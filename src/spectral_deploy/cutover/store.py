@@ -22,7 +22,7 @@ from spectral_deploy.cutover.model import (
 )
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
-from spectral_deploy.errors import PreconditionFailed
+from spectral_deploy.errors import DeployLockHeld, PreconditionFailed
 from spectral_deploy.providers.base import Color
 
 __all__ = [
@@ -248,7 +248,7 @@ class ProcessLock:
                     who = f" (database backend pid {holder[0]}, {name or 'unnamed'})"
                 else:
                     who = ""
-                raise PreconditionFailed(
+                raise DeployLockHeld(
                     f"another spectral-deploy process is driving a {self._purpose} right now{who}",
                     hint=_stop_hint(name),
                 )

@@ -16,6 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from spectral_deploy.config import Config, DatabaseConfig
 from spectral_deploy.db.connect import APPLICATION_NAME, connect, describe_target, resolve_url
 from spectral_deploy.db.credentials import url_for_role
+from spectral_deploy.db.pooler import refuse_transaction_pooler
 from spectral_deploy.db.roles import Roles
 from spectral_deploy.db.schema import install, require_schema
 from spectral_deploy.errors import SchemaNotInstalled
@@ -73,15 +74,21 @@ class Database:
         )
 
 
-def open_database(config: Config, *, check_schema: bool = True, create: bool = False) -> Database:
+def open_database(
+    config: Config, *, check_schema: bool = True, create: bool = False, session: bool = True
+) -> Database:
     """Resolve and reach the database, and check Spectral's schema.
 
     ``create=True`` (commands that write: deploy, allocate, migrate apply, db start ...)
     may initialise and start the embedded server and install the schema there. Without
     it nothing is created: a missing server, database or schema (a mistyped data
     directory or ``database.schema``) is an error, exit 3, naming the command to run.
+    ``session`` (every command of this tool) refuses a transaction pooler, which would
+    break LISTEN/NOTIFY and the session advisory locks (``db/pooler.py``).
     """
-    embedded = not config.database.url
+    embedded = not (config.database.url and config.database.url.strip())
+    if session and not embedded and config.database.url:
+        refuse_transaction_pooler(config.database.url)
     database = Database(
         url=resolve_url(config, create=create),
         schema=config.database.schema,

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from spectral_deploy.config import Config, DatabaseConfig
+from spectral_deploy.config import Config, DatabaseConfig, production_providers
 from spectral_deploy.db.credentials import Credentials
 from spectral_deploy.db.embedded import SUPERUSER, EmbeddedServer
+from spectral_deploy.db.pooler import is_pooled
 from spectral_deploy.db.roles import (
     Roles,
     adopt_schema,
@@ -28,6 +30,7 @@ from spectral_deploy.db.roles import (
     set_password,
 )
 from spectral_deploy.errors import (
+    ConfigError,
     DatabaseError,
     DatabaseUnreachable,
     LedgerIsAppendOnly,
@@ -41,6 +44,7 @@ __all__ = [
     "connect",
     "describe_target",
     "ensure_database",
+    "require_database_url",
     "resolve_url",
     "transaction",
     "translate",
@@ -57,6 +61,11 @@ def resolve_url(
     """The configured database URL, or the embedded server's (started if needed): the
     owner role's, naming its password file.
 
+    The embedded server is the local sandbox's. With a production provider configured, a
+    missing or empty ``DATABASE_URL`` (an unset secret in a workflow is an empty string) is
+    a configuration error before anything starts: otherwise a deploy would run against a
+    throwaway database on the runner and take itself for the first deploy.
+
     With ``create=False`` (read-only commands) nothing is created: a data directory that
     holds no server, or a server without Spectral's database, is an error (exit 3) naming
     the command that creates one. An initialised server that is stopped is still started.
@@ -65,8 +74,9 @@ def resolve_url(
     The superuser is used only when the owner role cannot log in to its database yet (the
     roles, their passwords or the database are missing): to create or repair them.
     """
-    if config.database.url:
+    if config.database.url and config.database.url.strip():
         return config.database.url
+    require_database_url(config)
     server = EmbeddedServer(config.embedded_data_dir)
     status = (
         server.ensure_started(create=create, upgrade_auth=upgrade_auth)
@@ -91,6 +101,22 @@ def resolve_url(
             credentials=server.credentials,
         )
     return database_url
+
+
+def require_database_url(config: Config) -> None:
+    """ConfigError (exit 2) when production providers are configured but no database URL is."""
+    production = production_providers(config)
+    if (config.database.url and config.database.url.strip()) or not production:
+        return
+    which = ", ".join(f"{key} = {value!r}" for key, value in production.items())
+    raise ConfigError(
+        f"is empty or unset, but {config.source} configures production providers ({which}); "
+        "the embedded PostgreSQL is only for the local sandbox, so nothing was started",
+        key="DATABASE_URL",
+        source="environment",
+        hint="export DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DB  (in GitHub Actions: "
+        "set the DATABASE_URL secret; docs/production.md)",
+    )
 
 
 def _owner_ready(
@@ -205,20 +231,37 @@ def connect(
     application_name: str = APPLICATION_NAME,
     autocommit: bool = False,
 ) -> psycopg.Connection[tuple[object, ...]]:
-    """Open a connection with Spectral's timeouts; unreachable servers raise one clear error."""
+    """Open a connection with Spectral's timeouts; unreachable servers raise one clear error.
+
+    Through a pooler (``db/pooler.py``) prepared statements are off and the timeouts are set
+    with ``SET`` once connected: poolers refuse or drop the ``options`` startup parameter.
+    """
     settings = settings or DatabaseConfig()
-    options = (
-        f"-c statement_timeout={settings.statement_timeout_seconds * 1000} "
-        f"-c lock_timeout={settings.lock_timeout_seconds * 1000}"
+    timeouts = {
+        "statement_timeout": settings.statement_timeout_seconds * 1000,
+        "lock_timeout": settings.lock_timeout_seconds * 1000,
+    }
+    pooled = is_pooled(url)
+    extra: dict[str, Any] = (
+        {"prepare_threshold": None}
+        if pooled
+        else {"options": " ".join(f"-c {name}={value}" for name, value in timeouts.items())}
     )
     try:
-        return psycopg.connect(
+        conn = psycopg.connect(
             url,
             autocommit=autocommit,
             connect_timeout=settings.connect_timeout_seconds,
             application_name=application_name,
-            options=options,
+            **extra,
         )
+        if pooled:
+            with conn.transaction():
+                for name, value in timeouts.items():
+                    conn.execute(
+                        "SELECT set_config(%s, %s, false)", (name, str(value)), prepare=False
+                    )
+        return conn
     except psycopg.OperationalError as exc:
         reason = _first_line(str(exc))
         raise DatabaseUnreachable(

@@ -87,6 +87,8 @@ def emit(
     _check_key(topic, key)
     document = _dump(topic, payload)
     queries = load_queries("spectral_deploy.outbox", "outbox.sql", resolve_schema(schema))
+    # never prepared: a transaction pooler (Supabase's port 6543) runs the next transaction
+    # in another session, where a prepared statement does not exist
     row = conn.execute(
         queries["insert_event"],
         {
@@ -96,6 +98,7 @@ def emit(
             "payload": document,
             "delay": _delay_seconds(topic, delay),
         },
+        prepare=False,
     ).fetchone()
     assert row is not None
     return int(row[0])

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "REGISTRY",
     "chat_provider",
+    "check_dns_ttl",
     "clock",
     "dns_provider",
     "error_rate_provider",
@@ -177,3 +178,11 @@ def clock(config: Config) -> Clock:
     """How waits wait: the system clock, except in the fake world."""
     name = config.hosting.provider if config.hosting.provider in REGISTRY["clock"] else "system"
     return cast("Clock", _build("clock", name, config))
+
+
+def check_dns_ttl(config: Config, ttl: int) -> None:
+    """InputError when the configured DNS provider would refuse (or reinterpret) ``ttl``."""
+    if config.dns.provider == "cloudflare":
+        from spectral_deploy.providers.cloudflare import check_ttl  # noqa: PLC0415
+
+        check_ttl(ttl, proxied=config.dns.proxied)

@@ -8,7 +8,7 @@ calls them again after a crash).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -27,7 +27,18 @@ __all__ = [
     "ReleaseNotesProvider",
     "ReleaseSpec",
     "VcsProvider",
+    "same_commit",
 ]
+
+
+def same_commit(a: str | None, b: str | None) -> bool:
+    """Full and abbreviated shas of one commit are the same commit (7 characters at least)."""
+    if not a or not b:
+        return False
+    a, b = a.lower(), b.lower()
+    if min(len(a), len(b)) < 7:
+        return a == b
+    return a.startswith(b) or b.startswith(a)
 
 
 class Color(StrEnum):
@@ -54,7 +65,13 @@ class ReleaseSpec:
 
 @dataclass(frozen=True)
 class Deployment:
-    """What a color runs, as the platform reports it."""
+    """What a color runs, as the platform reports it.
+
+    ``generation`` and ``tag`` are None when the platform cannot vouch that what runs was
+    started with them (a build that failed after the variables were set, a deploy still in
+    progress). ``deploy_id`` is the platform's own id of the running deploy, where it has one
+    (Render's ``dep-...``); the ledger records it, and it decides whether a deploy is done.
+    """
 
     color: Color
     generation: int | None
@@ -63,6 +80,7 @@ class Deployment:
     status: str
     workers: int = 0
     address: str | None = None
+    deploy_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,8 +114,18 @@ class ChatMessage:
 class HostingProvider(Protocol):
     """Runs blue and green: the web app and its workers."""
 
-    def deploy(self, color: Color, release: ReleaseSpec) -> Deployment:
-        """Run ``release`` on ``color`` (replacing what ran there); returns when it is live."""
+    def deploy(
+        self,
+        color: Color,
+        release: ReleaseSpec,
+        *,
+        on_started: Callable[[str], None] | None = None,
+    ) -> Deployment:
+        """Run ``release`` on ``color`` (replacing what ran there); returns when it is live.
+
+        ``on_started`` is called with the platform's id of the deploy as soon as the platform
+        has one, before waiting for it (so a crash while waiting leaves the id recorded).
+        """
         ...
 
     def current(self, color: Color) -> Deployment | None:

@@ -7,6 +7,12 @@ how a flip is confirmed (SPEC §3: by the API, not by resolving DNS).
 A record that is not proxied honours its TTL (60 s by default). A proxied record's TTL
 is fixed by Cloudflare at 300 s ("Automatic", ``ttl = 1`` in the API) and the flip takes
 effect at Cloudflare's edge, not in resolvers: ``read`` reports such a TTL as 300.
+Cloudflare accepts TTLs of 60 to 86400 s (30 on Enterprise zones), or 1 for "Automatic":
+a TTL below 60 is refused here, before any call, since ``1`` would silently mean 300 s while
+the cutover waited 1 s for clients to follow a flip.
+
+Names are compared as DNS compares them: ``read`` reports the target without its trailing
+dot and in lower case.
 
 The token comes from ``CLOUDFLARE_API_TOKEN``; ``CLOUDFLARE_BASE_URL`` points the SDK at
 another server (the tests' local one).
@@ -20,14 +26,21 @@ from typing import Any
 
 import httpx
 
-from spectral_deploy.config import Config
-from spectral_deploy.errors import ConfigError, PreconditionFailed, ProviderError
+from spectral_deploy.config import Config, normalize_host
+from spectral_deploy.errors import (
+    ConfigError,
+    InputError,
+    PreconditionFailed,
+    ProviderError,
+    ProviderUnavailable,
+)
 from spectral_deploy.providers.base import DnsRecord
 from spectral_deploy.providers.http import (
     DEFAULT_TIMEOUT,
     RetryingTransport,
     RetryPolicy,
     Secret,
+    error_class,
     install_redaction,
     redact,
     secret_from_env,
@@ -37,8 +50,10 @@ from spectral_deploy.providers.http import (
 __all__ = [
     "AUTH_ENV",
     "AUTOMATIC_TTL_SECONDS",
+    "MIN_TTL_SECONDS",
     "PROVIDER",
     "CloudflareDns",
+    "check_ttl",
     "from_config",
     "make_client",
 ]
@@ -52,6 +67,9 @@ BASE_URL_ENV = "CLOUDFLARE_BASE_URL"
 # Cloudflare's "Automatic" TTL (ttl = 1 in the API), which every proxied record has
 AUTOMATIC_TTL_SECONDS = 300
 _API_AUTOMATIC_TTL = 1
+# Cloudflare's lowest TTL outside Enterprise zones (its API: "between 60 and 86400 seconds,
+# or 1 for Automatic"); 1 is refused because it means 300 s, not 1
+MIN_TTL_SECONDS = 60
 
 
 def make_client(
@@ -92,7 +110,7 @@ class CloudflareDns:
     def __init__(self, client: Any, *, zone_id: str, name: str, proxied: bool = False) -> None:
         self._client = client
         self.zone_id = zone_id
-        self.name = name.rstrip(".").lower()
+        self.name = normalize_host(name)
         self.proxied = proxied
 
     def __repr__(self) -> str:
@@ -104,8 +122,9 @@ class CloudflareDns:
 
     def point(self, target: str, ttl: int) -> DnsRecord:
         """Patch the record's content (and TTL, proxied) and read it back with a fresh GET."""
+        check_ttl(ttl, proxied=self.proxied)
         record = self._find()
-        target = target.rstrip(".")
+        target = normalize_host(target)
         api_ttl = _API_AUTOMATIC_TTL if self.proxied else ttl
         log.info(
             "action=dns.point provider=cloudflare record=%s from=%s to=%s ttl=%d proxied=%s",
@@ -146,7 +165,7 @@ class CloudflareDns:
             page = self._client.dns.records.list(
                 zone_id=self.zone_id, name={"exact": self.name}, type="CNAME", per_page=50
             )
-            found = [r for r in page.result if str(r.name).rstrip(".").lower() == self.name]
+            found = [r for r in page.result if normalize_host(str(r.name)) == self.name]
         if not found:
             raise PreconditionFailed(
                 f"cloudflare: no CNAME record named {self.name} in zone {self.zone_id}",
@@ -183,7 +202,7 @@ class _Translate:
             hint = None
             if exc.status_code in (400, 401, 403) and "auth" in message.lower():
                 hint = f"check {AUTH_ENV}: it needs Zone / DNS / Edit on this zone"
-            raise ProviderError(
+            raise error_class(exc.status_code)(
                 redact(message),
                 provider=PROVIDER,
                 operation=self.operation,
@@ -191,11 +210,11 @@ class _Translate:
                 hint=hint,
             ) from exc
         if isinstance(exc, cloudflare.APITimeoutError):
-            raise ProviderError(
+            raise ProviderUnavailable(
                 "no answer in time", provider=PROVIDER, operation=self.operation
             ) from exc
         if isinstance(exc, cloudflare.APIConnectionError):
-            raise ProviderError(
+            raise ProviderUnavailable(
                 redact(f"cannot reach the API: {exc.__cause__ or exc}"),
                 provider=PROVIDER,
                 operation=self.operation,
@@ -206,11 +225,21 @@ class _Translate:
             ) from exc
 
 
+def check_ttl(ttl: int, *, proxied: bool) -> None:
+    """InputError for a TTL Cloudflare would refuse, or take as "Automatic" (300 s)."""
+    if not proxied and ttl < MIN_TTL_SECONDS:
+        raise InputError(
+            f"TTL {ttl} s is below Cloudflare's minimum of {MIN_TTL_SECONDS} s for a record "
+            "that is not proxied (1 would mean Automatic, 300 s)",
+            hint=f"use --ttl {MIN_TTL_SECONDS} (dns.ttl = {MIN_TTL_SECONDS})",
+        )
+
+
 def _to_record(record: Any) -> DnsRecord:
     ttl = int(record.ttl or _API_AUTOMATIC_TTL)
     return DnsRecord(
-        name=str(record.name).rstrip("."),
-        target=str(record.content).rstrip("."),
+        name=normalize_host(str(record.name)),
+        target=normalize_host(str(record.content)),
         ttl=AUTOMATIC_TTL_SECONDS if ttl == _API_AUTOMATIC_TTL else ttl,
         proxied=bool(record.proxied),
     )
@@ -223,6 +252,14 @@ def from_config(config: Config) -> CloudflareDns:
             "is required with provider = cloudflare (the zone's id, from its Overview page)",
             key="dns.zone_id",
             source=config.source,
+        )
+    if not config.dns.proxied and config.dns.ttl < MIN_TTL_SECONDS:
+        raise ConfigError(
+            f"is {config.dns.ttl}: Cloudflare's minimum is {MIN_TTL_SECONDS} s for a record that "
+            "is not proxied (1 would mean Automatic, 300 s)",
+            key="dns.ttl",
+            source=config.source,
+            hint=f"dns.ttl = {MIN_TTL_SECONDS}",
         )
     token = secret_from_env(AUTH_ENV, purpose="a Cloudflare API token with DNS:Edit on the zone")
     return CloudflareDns(

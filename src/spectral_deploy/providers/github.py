@@ -7,10 +7,14 @@
   order among those matching the pattern.
 - Releases: ``mark_rollback`` marks the Release of a tag as a pre-release and appends
   the rollback note once (a second call finds the note and leaves the body alone).
-- ``dispatch_workflow`` starts a ``workflow_dispatch`` run (``deploy-prod.yml`` for a
-  rollback tag). A tag pushed with GitHub Actions' default ``GITHUB_TOKEN`` does not
-  trigger other workflows, so a rollback tag created from a workflow never starts the
-  deploy by itself: hence the explicit dispatch.
+- Workflows: ``dispatch_workflow`` starts a ``workflow_dispatch`` run (``deploy-prod.yml``
+  for a Class 3 rollback tag) on the repository's default branch and asks for the run's
+  details (``return_run_details``, GitHub's API since February 2026); where the server does
+  not know that parameter (older GitHub Enterprise Server) it dispatches without it and the
+  run is found among the workflow's ``workflow_dispatch`` runs created since. ``workflow_run``
+  reads a run back. A tag pushed with GitHub Actions' default ``GITHUB_TOKEN`` does not
+  trigger other workflows; one pushed with another token does, and the deploy workflow's
+  push run then leaves a rollback tag to the dispatched run (``deploy --trigger push``).
 
 The token comes from ``GITHUB_TOKEN``; ``vcs.api_url`` or ``GITHUB_API_URL`` (set by
 GitHub Actions, and on GitHub Enterprise) points at another server.
@@ -22,6 +26,8 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +39,7 @@ from spectral_deploy.providers.versions import previous_version
 __all__ = [
     "DEFAULT_API_URL",
     "GitHub",
+    "WorkflowRun",
     "from_config",
     "next_page",
     "release_notes_from_config",
@@ -53,10 +60,33 @@ MAX_TAG_DEPTH = 5
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+$")
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
-NO_TRIGGER_NOTE = (
-    "a tag pushed with GitHub Actions' default GITHUB_TOKEN does not trigger workflows, "
-    "so the deploy is started by workflow_dispatch"
-)
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    """A GitHub Actions run, as the API reports it."""
+
+    id: int
+    status: str  # queued, in_progress, completed, waiting, requested, pending
+    conclusion: str | None  # success, failure, cancelled, skipped, timed_out ... once completed
+    html_url: str
+    event: str = ""
+
+    @property
+    def completed(self) -> bool:
+        """Whether the run has ended (whatever its conclusion)."""
+        return self.status == "completed"
+
+
+def _run_of(data: Any) -> WorkflowRun:
+    if not isinstance(data, dict) or not isinstance(data.get("id"), int):
+        raise ProviderError("no run id in the answer", provider=PROVIDER, operation="read run")
+    return WorkflowRun(
+        id=int(data["id"]),
+        status=str(data.get("status") or ""),
+        conclusion=str(data["conclusion"]) if data.get("conclusion") else None,
+        html_url=str(data.get("html_url") or ""),
+        event=str(data.get("event") or ""),
+    )
 
 
 def next_page(link_header: str | None) -> str | None:
@@ -215,21 +245,66 @@ class GitHub:
 
     # --- workflows -------------------------------------------------------------------------
 
-    def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> str:
-        """Start ``workflow`` on ``ref``; returns a line saying so (and why it is needed)."""
-        self.api.request(
-            "POST",
-            f"{self._base}/actions/workflows/{quote(workflow, safe='')}/dispatches",
-            operation="dispatch workflow",
-            json_body={"ref": ref, "inputs": dict(inputs)},
+    def default_branch(self) -> str:
+        """The repository's default branch (where a dispatched workflow's file is read)."""
+        data = self.api.get(self._base, operation="read repository").data
+        branch = data.get("default_branch") if isinstance(data, dict) else None
+        if not branch:
+            raise ProviderError(
+                "no default_branch in the repository",
+                provider=PROVIDER,
+                operation="read repository",
+            )
+        return str(branch)
+
+    def dispatch_workflow(
+        self, workflow: str, ref: str, inputs: Mapping[str, str]
+    ) -> WorkflowRun | None:
+        """Start ``workflow`` on ``ref``; the run, when the server says which it is.
+
+        Never repeated on a 5xx (the run may have started: two would deploy twice).
+        """
+        url = f"{self._base}/actions/workflows/{quote(workflow, safe='')}/dispatches"
+        body: dict[str, Any] = {"ref": ref, "inputs": dict(inputs), "return_run_details": True}
+        response = self.api.request(
+            "POST", url, operation="dispatch workflow", json_body=body, allow=(400, 422)
         )
+        if response.status in (400, 422):
+            message = str((response.data or {}).get("message", "")) if response.data else ""
+            if "return_run_details" not in message:
+                raise self.api.error(
+                    message or "refused", operation="dispatch workflow", status=response.status
+                )
+            del body["return_run_details"]  # an older server: dispatch, then look for the run
+            response = self.api.request("POST", url, operation="dispatch workflow", json_body=body)
         log.info(
-            "action=github.dispatch repository=%s workflow=%s ref=%s",
+            "action=github.dispatch repository=%s workflow=%s ref=%s status=%d",
             self.repository,
             workflow,
             ref,
+            response.status,
         )
-        return f"dispatched {workflow} on {ref} in {self.repository} ({NO_TRIGGER_NOTE})"
+        run_id = response.data.get("workflow_run_id") if isinstance(response.data, dict) else None
+        return self.workflow_run(int(run_id)) if isinstance(run_id, int) else None
+
+    def workflow_run(self, run_id: int) -> WorkflowRun:
+        """One run, read now."""
+        return _run_of(
+            self.api.get(f"{self._base}/actions/runs/{run_id}", operation="read run").data
+        )
+
+    def dispatched_run(self, workflow: str, since: datetime) -> WorkflowRun | None:
+        """The newest ``workflow_dispatch`` run of ``workflow`` created at ``since`` or later."""
+        moment = (since.astimezone(UTC) - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        data = self.api.get(
+            f"{self._base}/actions/workflows/{quote(workflow, safe='')}/runs",
+            operation="list runs",
+            params={"event": "workflow_dispatch", "created": f">={moment}", "per_page": 10},
+        ).data
+        runs = data.get("workflow_runs") if isinstance(data, dict) else None
+        if not runs:
+            return None
+        return max((_run_of(run) for run in runs), key=lambda run: run.id)
 
 
 def _object_of(data: Any, *, operation: str) -> dict[str, str]:

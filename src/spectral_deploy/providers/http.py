@@ -31,7 +31,13 @@ from typing import Any
 
 import httpx
 
-from spectral_deploy.errors import ConfigError, ProviderError
+from spectral_deploy.errors import (
+    ConfigError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from spectral_deploy.redaction import (
     REDACTED,
     RedactingFilter,
@@ -49,6 +55,7 @@ __all__ = [
     "RetryPolicy",
     "RetryingTransport",
     "Secret",
+    "error_class",
     "install_redaction",
     "parse_retry_after",
     "redact",
@@ -405,9 +412,12 @@ class ApiClient:
             raise self.error(
                 f"no answer within {self.timeout.read or 0:g} s ({type(exc).__name__})",
                 operation=operation,
+                kind=ProviderUnavailable,
             ) from exc
         except httpx.TransportError as exc:
-            raise self.error(f"cannot reach the API: {exc}", operation=operation) from exc
+            raise self.error(
+                f"cannot reach the API: {exc}", operation=operation, kind=ProviderUnavailable
+            ) from exc
         log.debug(
             "action=http.response provider=%s operation=%s status=%d seconds=%.3f",
             self.provider,
@@ -451,12 +461,32 @@ class ApiClient:
             )
         elif status == 429:
             hint = "rate limited after every retry; wait a minute and run the command again"
-        return self.error(message, operation=operation, status=status, hint=hint)
+        return self.error(
+            message, operation=operation, status=status, hint=hint, kind=error_class(status)
+        )
 
     def error(
-        self, message: str, *, operation: str, status: int | None = None, hint: str | None = None
+        self,
+        message: str,
+        *,
+        operation: str,
+        status: int | None = None,
+        hint: str | None = None,
+        kind: type[ProviderError] = ProviderError,
     ) -> ProviderError:
-        """A ``ProviderError`` of this provider, its message redacted."""
-        return ProviderError(
+        """A ``ProviderError`` (or the subclass ``kind``) of this provider, message redacted."""
+        return kind(
             redact(message), provider=self.provider, operation=operation, status=status, hint=hint
         )
+
+
+def error_class(status: int | None) -> type[ProviderError]:
+    """The ``ProviderError`` subclass an HTTP status means: ours to fix (401, 403, 404), slow
+    down (429), their outage (5xx), or a plain ``ProviderError`` for anything else."""
+    if status in (401, 403, 404):
+        return ProviderRejected
+    if status == 429:
+        return ProviderRateLimited
+    if status is not None and status >= 500:
+        return ProviderUnavailable
+    return ProviderError

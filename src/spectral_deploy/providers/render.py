@@ -4,15 +4,26 @@ Each color is two services: a web service (``hosting.<color>_service_id``) and a
 background worker service (``hosting.<color>_worker_service_id``), both built from the
 app's repository with auto-deploy off. What the provider does:
 
-- ``deploy``: resume the web service if it was suspended, set ``SPECTRAL_GENERATION``,
-  ``SPECTRAL_TAG`` and the release's environment one key at a time (``PUT
-  /services/{id}/env-vars/{key}``; never the replace-all ``PUT /services/{id}/env-vars``,
-  which would delete every other variable), then deploy the commit, reusing its retained
-  build when Render still has one (``POST /rollback``) and building it otherwise
-  (``POST /deploys``), and poll the deploy until ``live`` or a failed status.
+- ``deploy``: resume the web service if it was suspended and let every deploy in progress
+  end first (resuming starts a deploy of the last release; overlapping it with ours would
+  either cancel it or queue ours), then set ``SPECTRAL_GENERATION``, ``SPECTRAL_TAG``,
+  ``SPECTRAL_COMMIT``, ``SENTRY_RELEASE`` and the release's environment one key at a time
+  (``PUT /services/{id}/env-vars/{key}``; never the replace-all ``PUT
+  /services/{id}/env-vars``, which would delete every other variable), then deploy the
+  commit, reusing its retained build when Render still has one (``POST /rollback``) and
+  building it otherwise (``POST /deploys``), and poll the deploy until ``live`` or a failed
+  status. Render answers ``202 Accepted`` with no body when the workspace's overlapping
+  deploy policy is "Wait" and a deploy is still running: the queued deploy is then found in
+  the service's deploys, by commit, among those that did not exist before the request.
+- ``current``: what the live deploy runs (its commit and Render's deploy id). Its generation
+  and tag are the service's variables only when Render vouches that the live deploy started
+  with them: the live deploy is the newest one (no build failed or is running after it) and
+  ``SPECTRAL_COMMIT`` names its commit. Otherwise they are None: a failed build leaves the
+  variables of the release that never went live.
 - ``scale_workers``: 0 suspends the worker service (Render sends SIGTERM; the workers
-  drain). More than 0 resumes it, brings it to the web service's commit and generation,
-  and scales it to that many instances.
+  drain). More than 0 resumes it (its old release restarts, and that deploy ends first),
+  brings it to what the web service runs (commit and generation, as ``current`` reports
+  them), and scales it to that many instances.
 - ``build_available``: whether a successful deploy of the commit is among the builds
   Render retains for rollbacks (``hosting.builds_retained``, which depends on the plan).
 
@@ -32,7 +43,7 @@ import httpx
 
 from spectral_deploy.config import Config
 from spectral_deploy.errors import ConfigError, ProviderError
-from spectral_deploy.providers.base import Color, Deployment, Health, ReleaseSpec
+from spectral_deploy.providers.base import Color, Deployment, Health, ReleaseSpec, same_commit
 from spectral_deploy.providers.http import (
     ApiClient,
     RetryPolicy,
@@ -41,9 +52,12 @@ from spectral_deploy.providers.http import (
 )
 
 __all__ = [
+    "COMMIT_ENV",
     "DEFAULT_API_URL",
     "FAILED_STATUSES",
     "GENERATION_ENV",
+    "IN_PROGRESS_STATUSES",
+    "SENTRY_RELEASE_ENV",
     "TAG_ENV",
     "RenderHosting",
     "RenderServices",
@@ -59,6 +73,11 @@ BASE_URL_ENV = "RENDER_API_BASE_URL"
 DEFAULT_API_URL = "https://api.render.com/v1"
 GENERATION_ENV = "SPECTRAL_GENERATION"
 TAG_ENV = "SPECTRAL_TAG"
+# the commit the variables above belong with: if the live deploy runs another, they are not
+# what runs (a failed build, or a crash between setting them and deploying)
+COMMIT_ENV = "SPECTRAL_COMMIT"
+# Sentry's SDKs report under this release; the hold-window watch reads the tag's errors
+SENTRY_RELEASE_ENV = "SENTRY_RELEASE"
 LIVE = "live"
 # a deploy that ends in one of these never went live; "deactivated" while we wait means
 # another deploy replaced it before it did
@@ -67,7 +86,12 @@ FAILED_STATUSES = frozenset(
 )
 # deploys whose build succeeded: the ones Render can roll back to
 SUCCEEDED_STATUSES = frozenset({"live", "deactivated"})
+# a deploy in one of these has not ended: another one triggered now would overlap it
+IN_PROGRESS_STATUSES = frozenset(
+    {"created", "queued", "build_in_progress", "update_in_progress", "pre_deploy_in_progress"}
+)
 DEPLOYS_PAGE_ROWS = 100
+RECENT_DEPLOYS = 20
 HEALTH_TIMEOUT_SECONDS = 10.0
 
 
@@ -126,7 +150,13 @@ class RenderHosting:
 
     # --- HostingProvider -------------------------------------------------------------------
 
-    def deploy(self, color: Color, release: ReleaseSpec) -> Deployment:
+    def deploy(
+        self,
+        color: Color,
+        release: ReleaseSpec,
+        *,
+        on_started: Callable[[str], None] | None = None,
+    ) -> Deployment:
         """Set the release's environment on ``color``'s web service, deploy its commit, wait."""
         web = self.services.web[color]
         log.info(
@@ -137,20 +167,27 @@ class RenderHosting:
             release.commit,
         )
         self._resume(web)
+        # the resume's own deploy (or anyone's) ends before the variables change, so that no
+        # deploy of the old commit starts with the new generation
+        self._settle(web)
         env = {
             **release.env,
             GENERATION_ENV: str(release.generation),
             TAG_ENV: release.tag,
+            COMMIT_ENV: release.commit,
+            SENTRY_RELEASE_ENV: release.tag,
         }
         for key, value in env.items():
             self._set_env(web, key, value)
-        self._deploy_commit(web, release.commit)
+        deploy_id = self._deploy_commit(web, release.commit, on_started=on_started)
         deployment = self.current(color)
-        if deployment is None:  # cannot happen after a live deploy; say so if it does
+        if deployment is None or deployment.deploy_id != deploy_id:
             raise ProviderError(
-                f"{web} reports no live deploy after deploying {release.commit}",
+                f"{web}: deploy {deploy_id} of {release.commit[:12]} went live but Render now "
+                f"reports {deployment.deploy_id if deployment else 'nothing'} as live",
                 provider=PROVIDER,
                 operation="deploy",
+                hint="another deploy replaced it: look at the service's events in Render",
             )
         return deployment
 
@@ -160,20 +197,34 @@ class RenderHosting:
         service = self._service(web)
         if service.get("suspended") == "suspended":
             return None
-        deploys = list(self._deploys(web, limit=20))
+        deploys = list(self._deploys(web, limit=RECENT_DEPLOYS))
         live = next((d for d in deploys if d.get("status") == LIVE), None)
         if live is None:
             return None
         latest = deploys[0]
-        generation = self._get_env(web, GENERATION_ENV)
+        commit = _commit_of(live)
+        env = {key: self._get_env(web, key) for key in (GENERATION_ENV, TAG_ENV, COMMIT_ENV)}
+        vouched = latest is live and (
+            env[COMMIT_ENV] is None or same_commit(env[COMMIT_ENV], commit)
+        )
+        generation = env[GENERATION_ENV] if vouched else None
+        if not vouched:
+            log.info(
+                "action=render.unvouched service=%s live=%s latest=%s latest_status=%s",
+                web,
+                live.get("id"),
+                latest.get("id"),
+                latest.get("status"),
+            )
         return Deployment(
             color=color,
             generation=int(generation) if generation and generation.isdigit() else None,
-            commit=_commit_of(live),
-            tag=self._get_env(web, TAG_ENV),
+            commit=commit,
+            tag=env[TAG_ENV] if vouched else None,
             status=str(latest.get("status", LIVE)),
             workers=self._worker_count(color),
             address=self.address(color),
+            deploy_id=str(live["id"]) if live.get("id") else None,
         )
 
     def health(self, color: Color) -> Health:
@@ -206,30 +257,39 @@ class RenderHosting:
             if not suspended:
                 self._post(worker, "suspend", operation="suspend worker service")
             return
-        web = self.services.web[color]
-        live = next((d for d in self._deploys(web, limit=20) if d.get("status") == LIVE), None)
-        if live is None:
+        web = self.current(color)
+        if web is None or web.generation is None or not web.commit:
             raise ProviderError(
-                f"{web} has no live deploy for the workers to follow",
+                f"{self.services.web[color]} runs no release that Render vouches for "
+                f"({'nothing live' if web is None else 'its newest deploy is ' + web.status}): "
+                "the workers would run another generation's code",
                 provider=PROVIDER,
                 operation="scale workers",
-                hint="deploy the color first",
+                hint="deploy the color first (spectral-deploy deploy resume)",
             )
         if suspended:
             # resumes the worker's last release with its old generation: a consistent pair,
-            # replaced below; its generation is changed only right before its new deploy
+            # replaced below once that deploy has ended
             self._post(worker, "resume", operation="resume worker service")
-        target = {key: self._get_env(web, key) for key in (GENERATION_ENV, TAG_ENV)}
+        self._settle(worker)
+        target = {
+            GENERATION_ENV: str(web.generation),
+            TAG_ENV: web.tag or "",
+            COMMIT_ENV: web.commit,
+            SENTRY_RELEASE_ENV: web.tag or "",
+        }
         current = {key: self._get_env(worker, key) for key in target}
-        worker_live = next(
-            (d for d in self._deploys(worker, limit=20) if d.get("status") == LIVE), None
-        )
-        commit = _commit_of(live)
-        if current != target or worker_live is None or _commit_of(worker_live) != commit:
+        deploys = list(self._deploys(worker, limit=RECENT_DEPLOYS))
+        worker_live = next((d for d in deploys if d.get("status") == LIVE), None)
+        if (
+            current != target
+            or worker_live is None
+            or deploys[0] is not worker_live
+            or not same_commit(_commit_of(worker_live), web.commit)
+        ):
             for key, value in target.items():
-                if value is not None:
-                    self._set_env(worker, key, value)
-            self._deploy_commit(worker, commit or "")
+                self._set_env(worker, key, value)
+            self._deploy_commit(worker, web.commit)
         instances = (self._service(worker).get("serviceDetails") or {}).get("numInstances")
         if instances != count:
             self.api.request(
@@ -322,11 +382,47 @@ class RenderHosting:
             succeeded += 1
             if succeeded > self.builds_retained:
                 return None
-            if _same_commit(_commit_of(deploy), commit):
+            if same_commit(_commit_of(deploy), commit):
                 return deploy
         return None
 
-    def _deploy_commit(self, service_id: str, commit: str) -> None:
+    def _settle(self, service_id: str) -> None:
+        """Wait until no deploy of the service is in progress (a resume's, or anyone's)."""
+        deadline = self._clock() + self.deploy_timeout_seconds
+        while True:
+            running = next(
+                (
+                    d
+                    for d in self._deploys(service_id, limit=RECENT_DEPLOYS)
+                    if d.get("status") in IN_PROGRESS_STATUSES
+                ),
+                None,
+            )
+            if running is None:
+                return
+            log.info(
+                "action=render.settle service=%s deploy=%s status=%s trigger=%s",
+                service_id,
+                running.get("id"),
+                running.get("status"),
+                running.get("trigger"),
+            )
+            if self._clock() >= deadline:
+                raise ProviderError(
+                    f"deploy {running.get('id')} on {service_id} is still "
+                    f"{running.get('status')} after {self.deploy_timeout_seconds:g} s; ours "
+                    "would overlap it",
+                    provider=PROVIDER,
+                    operation="deploy",
+                    hint="let it end (or cancel it) in the Render dashboard, then resume",
+                )
+            self._sleep(self.poll_seconds)
+
+    def _deploy_commit(
+        self, service_id: str, commit: str, *, on_started: Callable[[str], None] | None = None
+    ) -> str:
+        """Deploy ``commit`` and wait until it is live; returns Render's id of the deploy."""
+        before = {str(d.get("id")) for d in self._deploys(service_id, limit=RECENT_DEPLOYS)}
         retained = self._retained_build(service_id, commit)
         if retained is not None:
             # the retained build artifact: no rebuild (which may no longer be possible)
@@ -344,14 +440,45 @@ class RenderHosting:
                 json_body={"commitId": commit, "clearCache": "do_not_clear"},
             )
         deploy = response.data if isinstance(response.data, dict) else {}
-        if not deploy.get("id"):
-            raise ProviderError(
-                "the deploy was accepted but its id is missing from the answer",
-                provider=PROVIDER,
-                operation="trigger deploy",
-                status=response.status,
-            )
-        self._wait_live(service_id, str(deploy["id"]), commit)
+        deploy_id = str(deploy["id"]) if deploy.get("id") else None
+        if deploy_id is None:
+            if response.status != 202:
+                raise ProviderError(
+                    "the deploy was accepted but its id is missing from the answer",
+                    provider=PROVIDER,
+                    operation="trigger deploy",
+                    status=response.status,
+                )
+            # "Wait" overlapping-deploy policy: queued behind a running deploy, no body
+            deploy_id = self._find_new_deploy(service_id, commit, before)
+        log.info(
+            "action=render.triggered service=%s deploy=%s status=%d",
+            service_id,
+            deploy_id,
+            response.status,
+        )
+        if on_started is not None:
+            on_started(deploy_id)
+        self._wait_live(service_id, deploy_id, commit)
+        return deploy_id
+
+    def _find_new_deploy(self, service_id: str, commit: str, before: set[str]) -> str:
+        """The deploy of ``commit`` that appeared since ``before`` (a 202 names none)."""
+        deadline = self._clock() + self.deploy_timeout_seconds
+        while True:
+            for found in self._deploys(service_id, limit=RECENT_DEPLOYS):
+                if str(found.get("id")) not in before and same_commit(_commit_of(found), commit):
+                    return str(found["id"])
+            if self._clock() >= deadline:
+                raise ProviderError(
+                    f"Render queued a deploy of {commit[:12]} on {service_id} (HTTP 202) but it "
+                    f"is not among the service's deploys after {self.deploy_timeout_seconds:g} s",
+                    provider=PROVIDER,
+                    operation="trigger deploy",
+                    status=202,
+                    hint="look at the service's events in the Render dashboard",
+                )
+            self._sleep(self.poll_seconds)
 
     def _wait_live(self, service_id: str, deploy_id: str, commit: str) -> None:
         deadline = self._clock() + self.deploy_timeout_seconds
@@ -365,8 +492,10 @@ class RenderHosting:
                 log.info("action=render.live service=%s deploy=%s", service_id, deploy_id)
                 return
             if status in FAILED_STATUSES:
+                replaced = status in ("canceled", "deactivated")
                 raise ProviderError(
-                    f"deploy {deploy_id} of {commit[:12]} on {service_id} ended {status}",
+                    f"deploy {deploy_id} of {commit[:12]} on {service_id} ended {status}"
+                    + (" (another deploy replaced it)" if replaced else ""),
                     provider=PROVIDER,
                     operation="deploy",
                     hint=f"read its logs in the Render dashboard (service {service_id})",
@@ -393,16 +522,6 @@ def _commit_of(deploy: Mapping[str, Any]) -> str | None:
     if isinstance(commit, dict) and commit.get("id"):
         return str(commit["id"])
     return None
-
-
-def _same_commit(a: str | None, b: str | None) -> bool:
-    """Full and abbreviated shas of one commit are the same commit."""
-    if not a or not b:
-        return False
-    a, b = a.lower(), b.lower()
-    if min(len(a), len(b)) < 7:
-        return a == b
-    return a.startswith(b) or b.startswith(a)
 
 
 def from_config(config: Config, database_url: str | None = None) -> RenderHosting:

@@ -1,9 +1,16 @@
 """``[errors] provider = "sentry"``: errors of a release over a window, for the hold-window watch.
 
-The count comes from ``GET /api/0/organizations/{org}/events-stats/`` with ``yAxis=count()``
-and the query ``event.type:error release:"<release>"`` over ``[start, end]``, summed over
-its buckets. The project (``errors.project``, a slug) is turned into its numeric id once
-(``GET /api/0/projects/{org}/{slug}/``), since the events endpoints filter by id.
+Only Sentry's documented API is used (https://docs.sentry.io/api/):
+
+- the release must exist in the project first (``GET /api/0/organizations/{org}/releases/
+  {version}/``, "Retrieve an Organization's Release"); a release Sentry does not know is
+  ``ReleaseNotFound``, a failed check, never zero errors: the app reports another release
+  name, or none (the deploy sets ``SENTRY_RELEASE`` to the tag; the SDKs read it);
+- the count comes from "Query Explore Events in Table Format", ``GET
+  /api/0/organizations/{org}/events/?dataset=errors&field=count()``, with the query
+  ``release:"<release>"``, the project's numeric id, ``errors.environment`` and the window
+  ``[start, end]``. The project (``errors.project``, a slug) is turned into its id once
+  (``GET /api/0/projects/{org}/{slug}/``).
 
 The token comes from ``SENTRY_AUTH_TOKEN`` (org:read and project:read suffice);
 ``errors.api_url`` or ``SENTRY_URL`` points at a self-hosted Sentry or a local server.
@@ -15,12 +22,13 @@ import logging
 import os
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from spectral_deploy.config import Config
-from spectral_deploy.errors import ConfigError, InputError, ProviderError
+from spectral_deploy.errors import ConfigError, InputError, ProviderError, ReleaseNotFound
 from spectral_deploy.providers.http import ApiClient, install_redaction, secret_from_env
 
-__all__ = ["DEFAULT_URL", "SentryErrors", "bucket_interval", "from_config", "sum_counts"]
+__all__ = ["COUNT_FIELD", "DATASET", "DEFAULT_URL", "SentryErrors", "count_of", "from_config"]
 
 log = logging.getLogger(__name__)
 install_redaction(__name__)
@@ -29,40 +37,21 @@ PROVIDER = "sentry"
 AUTH_ENV = "SENTRY_AUTH_TOKEN"
 BASE_URL_ENV = "SENTRY_URL"
 DEFAULT_URL = "https://sentry.io"
-MAX_BUCKETS = 100
-# intervals Sentry's stats endpoints accept, in seconds
-_INTERVALS = (
-    (60, "1m"),
-    (300, "5m"),
-    (900, "15m"),
-    (1800, "30m"),
-    (3600, "1h"),
-    (14400, "4h"),
-    (43200, "12h"),
-    (86400, "1d"),
-)
+DATASET = "errors"
+COUNT_FIELD = "count()"
 
 
-def bucket_interval(window_seconds: float) -> str:
-    """The finest interval that covers the window in at most ``MAX_BUCKETS`` buckets."""
-    for seconds, name in _INTERVALS:
-        if window_seconds / seconds <= MAX_BUCKETS:
-            return name
-    return _INTERVALS[-1][1]
-
-
-def sum_counts(stats: Any) -> int:
-    """Total of an events-stats answer ``{"data": [[ts, [{"count": n}]], ...]}``."""
-    data = stats.get("data") if isinstance(stats, dict) else None
-    if not isinstance(data, list):
+def count_of(answer: Any) -> int:
+    """The ``count()`` of an events-table answer ``{"data": [{"count()": n}], "meta": ...}``."""
+    rows = answer.get("data") if isinstance(answer, dict) else None
+    if not isinstance(rows, list):
         raise ValueError("no data list")
-    total = 0
-    for bucket in data:
-        if not isinstance(bucket, list) or len(bucket) != 2 or not isinstance(bucket[1], list):
-            raise ValueError(f"unexpected bucket {bucket!r}")
-        for value in bucket[1]:
-            total += int(value.get("count") or 0) if isinstance(value, dict) else 0
-    return total
+    if not rows:
+        return 0
+    value = rows[0].get(COUNT_FIELD) if isinstance(rows[0], dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"no {COUNT_FIELD} in the first row: {rows[0]!r}")
+    return int(value)
 
 
 def _iso(moment: datetime) -> str:
@@ -72,43 +61,71 @@ def _iso(moment: datetime) -> str:
 
 
 class SentryErrors:
-    """Error counts of one project of one organization."""
+    """Error counts of one project of one organization, in one environment."""
 
-    def __init__(self, api: ApiClient, *, organization: str, project: str) -> None:
+    def __init__(
+        self, api: ApiClient, *, organization: str, project: str, environment: str = ""
+    ) -> None:
         self.api = api
         self.organization = organization
         self.project = project
+        self.environment = environment
         self._project_id: str | None = None
 
     def __repr__(self) -> str:
         return f"SentryErrors(organization={self.organization!r}, project={self.project!r})"
 
     def error_count(self, release: str, start: datetime, end: datetime) -> int:
-        """Errors reported for ``release`` between ``start`` and ``end``."""
+        """Errors reported for ``release`` between ``start`` and ``end`` (ReleaseNotFound when
+        Sentry knows no such release in the project)."""
         if end <= start:
             raise InputError(f"the window ends ({end}) before it starts ({start})")
-        stats = self.api.get(
-            f"/api/0/organizations/{self.organization}/events-stats/",
+        self.require_release(release)
+        answer = self.api.get(
+            f"/api/0/organizations/{self.organization}/events/",
             operation="error count",
             params={
-                "yAxis": "count()",
-                "query": f'event.type:error release:"{release}"',
+                "dataset": DATASET,
+                "field": COUNT_FIELD,
+                "query": f'release:"{release}"',
                 "project": self.project_id(),
+                "environment": self.environment or None,
                 "start": _iso(start),
                 "end": _iso(end),
-                "interval": bucket_interval((end - start).total_seconds()),
+                "per_page": 1,
             },
         ).data
         try:
-            count = sum_counts(stats)
-        except (ValueError, TypeError) as exc:
+            count = count_of(answer)
+        except (ValueError, TypeError, AttributeError) as exc:
             raise ProviderError(
-                f"unexpected events-stats answer: {exc}",
-                provider=PROVIDER,
-                operation="error count",
+                f"unexpected events answer: {exc}", provider=PROVIDER, operation="error count"
             ) from exc
-        log.info("action=sentry.errors release=%s count=%d", release, count)
+        log.info(
+            "action=sentry.errors release=%s environment=%s count=%d",
+            release,
+            self.environment or "*",
+            count,
+        )
         return count
+
+    def require_release(self, release: str) -> None:
+        """ReleaseNotFound unless Sentry has ``release`` in this project."""
+        response = self.api.get(
+            f"/api/0/organizations/{self.organization}/releases/{quote(release, safe='')}/",
+            operation="find release",
+            allow=(404,),
+        )
+        data = response.data if isinstance(response.data, dict) else {}
+        projects = data.get("projects") if response.status != 404 else None
+        slugs = {p.get("slug") for p in projects or [] if isinstance(p, dict)}
+        if response.status == 404 or (projects is not None and self.project not in slugs):
+            raise ReleaseNotFound(
+                f"Sentry has no release {release!r} in {self.organization}/{self.project}: its "
+                "errors cannot be counted (the app reports another release name, or none)",
+                hint=f"the app's Sentry SDK must report release {release!r}: the deploy sets "
+                "SENTRY_RELEASE to the tag; an SDK configured with its own release= overrides it",
+            )
 
     def project_id(self) -> str:
         """The numeric id of ``errors.project`` (looked up once)."""
@@ -140,4 +157,9 @@ def from_config(config: Config) -> SentryErrors:
         token=token,
         token_env=AUTH_ENV,
     )
-    return SentryErrors(api, organization=config.errors.organization, project=config.errors.project)
+    return SentryErrors(
+        api,
+        organization=config.errors.organization,
+        project=config.errors.project,
+        environment=config.errors.environment,
+    )

@@ -39,7 +39,9 @@ from spectral_deploy.notify.messages import RollbackStory
 from spectral_deploy.notify.send import Delivery, deliver
 from spectral_deploy.outbox import drain as drains
 from spectral_deploy.providers.base import Color
+from spectral_deploy.providers.github import GitHub
 from spectral_deploy.rollback.classify import Facts
+from spectral_deploy.rollback.dispatch import deploy_through_workflow
 from spectral_deploy.rollback.facts import migrations_compatible
 from spectral_deploy.rollback.plan import Plan, PlanStep, escalates
 
@@ -89,12 +91,15 @@ class RollbackRunner:
         *,
         say: Callable[[str], None] = lambda text: None,
         confirm: Callable[[PlanStep], bool] = lambda step: True,
+        here: bool = False,
     ) -> None:
         self.config = config
         self.database = database
         self.deployer = deployer
         self.say = say
         self.confirm = confirm
+        # Class 3's deploy in this process, even when the deploy workflow could run it
+        self.here = here
 
     # -- records ------------------------------------------------------------------------
 
@@ -368,7 +373,21 @@ class RollbackRunner:
         return {"tag": tag, "commit": commit}
 
     def _deploy_prior(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
-        deployed = self.deployer.start(str(step.params["tag"]))
+        tag = str(step.params["tag"])
+        vcs = self.deployer.vcs
+        if isinstance(vcs, GitHub) and not self.here:
+            # the deploy workflow runs the cutover (with its secrets), not this machine
+            deployed = deploy_through_workflow(
+                self.config,
+                self.database,
+                vcs,
+                rollback_id=record.id,
+                deploy_id=record.deploy_id,
+                tag=tag,
+                say=self.say,
+            )
+        else:
+            deployed = self.deployer.start(tag)
         bad = record.facts.get("to_generation")
         if bad is not None:
             with self.database.connect() as conn, conn.transaction():

@@ -1,9 +1,11 @@
 """What ``spectral-deploy init`` writes, rendered from the templates beside this module.
 
-Pure: settings in, file contents out. A template names a value as ``@name@`` (``@version@``,
-``@migrations_dir@``); ``@common@`` in a ``spectral.*.toml`` stands for the sections both
-flavours share (``common.toml``). Workflow text keeps GitHub's ``${{ ... }}`` and the
-shell's ``$VAR`` as they are, which is why the placeholders are not ``$``-based.
+Pure: settings in, file contents out. A template names a value as ``@name@``
+(``@migrations_dir@``); ``@common@`` in a ``spectral.*.toml`` stands for the sections both
+flavours share (``common.toml``), and ``@install_step@`` on a line of its own for the step
+that installs spectral-deploy from the pinned source (``scaffold/install.py``). Workflow text
+keeps GitHub's ``${{ ... }}`` and the shell's ``$VAR`` as they are, which is why the
+placeholders are not ``$``-based.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from pathlib import PurePosixPath
 from spectral_deploy._version import __version__
 from spectral_deploy.config import CONFIG_FILENAME, MIGRATION_TOOLS, DeployConfig, VcsConfig
 from spectral_deploy.errors import UsageError
+from spectral_deploy.scaffold.install import HINT as INSTALL_HINT
+from spectral_deploy.scaffold.install import InstallSource
 
 __all__ = [
     "ACTION_PATH",
     "CNAME_FLIP_WORKFLOW",
     "CONFIG_PATH",
+    "DEPLOY_FINISH_WORKFLOW",
     "DEPLOY_WORKFLOW",
     "MIGRATION_LINT_WORKFLOW",
     "NIGHTLY_BACKUP_WORKFLOW",
@@ -46,6 +51,7 @@ DEPLOY_WORKFLOW = PurePosixPath(".github/workflows") / VcsConfig().deploy_workfl
 MIGRATION_LINT_WORKFLOW = PurePosixPath(".github/workflows/migration-lint.yml")
 NIGHTLY_BACKUP_WORKFLOW = PurePosixPath(".github/workflows/nightly-backup.yml")
 CNAME_FLIP_WORKFLOW = PurePosixPath(".github/workflows/cname-flip.yml")
+DEPLOY_FINISH_WORKFLOW = PurePosixPath(".github/workflows/deploy-finish.yml")
 ACTION_PATH = PurePosixPath(".github/actions/cloudflare-cname-flip/action.yml")
 
 _PLACEHOLDER = re.compile(r"@([a-z_]+)@")
@@ -75,13 +81,20 @@ class Secret:
 
 # every `secrets.NAME` the templates use, except GITHUB_TOKEN, which Actions provides
 SECRETS = (
-    Secret("DATABASE_URL", "the production database URL (on Supabase the direct connection)"),
+    Secret(
+        "DATABASE_URL",
+        "the production database URL (on Supabase the session pooler, port 5432; never 6543)",
+    ),
     Secret("RENDER_API_KEY", "Render API key (deploys, env vars, scaling)"),
     Secret("CLOUDFLARE_API_TOKEN", "Cloudflare API token: Zone / DNS / Edit on the one zone"),
     Secret("SLACK_WEBHOOK_URL", "the ops channel's Slack incoming webhook"),
     Secret("SENTRY_AUTH_TOKEN", "Sentry auth token: org:read and project:read"),
     Secret("GCP_BACKUP_WRITER", "service account key (JSON) that may create objects in the bucket"),
     Secret("BACKUP_VERIFY_KEY", "age secret key (AGE-SECRET-KEY-1...) of the verify recipient"),
+    Secret(
+        "BACKUP_SIGNING_KEY",
+        "Ed25519 private key (PEM) that signs backups: spectral-deploy backup keygen",
+    ),
 )
 ACTIONS_PROVIDED = frozenset({"GITHUB_TOKEN"})
 
@@ -97,6 +110,8 @@ class Settings:
     migrations_tool: str = "sql"
     python: str = ""  # the app's interpreter, relative to the project
     web_command: str = ""
+    # where the workflows install spectral-deploy from; None: no pinned source is known
+    install: InstallSource | None = None
 
     def validated(self) -> Settings:
         """The same settings, normalised; a value that would break TOML or YAML is refused."""
@@ -121,6 +136,13 @@ class Settings:
             raise UsageError(f"interpreter path {self.python!r}: letters, digits and . _ - /")
         if '"' in self.web_command or "\\" in self.web_command or "\n" in self.web_command:
             raise UsageError(f"web command {self.web_command!r} cannot be written to TOML as is")
+        if self.install is None and self.flavour is Flavour.RENDER_CLOUDFLARE:
+            # these workflows run beside the production secrets: never an unpinned name
+            raise UsageError(
+                "choose where the workflows install spectral-deploy from: a pinned wheel "
+                "(with its sha256) or a pinned commit, never a package name",
+                hint=INSTALL_HINT,
+            )
         return dataclasses.replace(
             self, migrations_dir=directory, repository=repository, python=python
         )
@@ -153,8 +175,13 @@ _LINT = (
 # local sandbox's config, a deploy workflow would migrate the real database from a runner
 _PRODUCTION = (
     (DEPLOY_WORKFLOW, "deploy-prod.yml", "release tags and dispatch: lint, deploy, hold window"),
+    (
+        DEPLOY_FINISH_WORKFLOW,
+        "deploy-finish.yml",
+        "every 15 min: deploy finish --when-due (hold window over, no breach)",
+    ),
     (ACTION_PATH, "cloudflare-cname-flip.action.yml", "composite action: dns point, read back"),
-    (CNAME_FLIP_WORKFLOW, "cname-flip.yml", "dispatch: flip the CNAME (Class 2 flip back)"),
+    (CNAME_FLIP_WORKFLOW, "cname-flip.yml", "dispatch: flip the CNAME, then the Class 2 rest"),
     _LINT,
     (NIGHTLY_BACKUP_WORKFLOW, "nightly-backup.yml", "nightly: backup run, then backup verify"),
 )
@@ -173,6 +200,7 @@ def render(settings: Settings) -> tuple[ScaffoldFile, ...]:
         "web_command": f'web_command = "{settings.web_command}"'
         if settings.web_command
         else '# web_command = "{python} -m myapp.web --port {port}"',
+        "install_step": _install_step(settings.install),
         "migrations_dir": settings.migrations_dir,
         "repository": settings.repository,
         "python_version": PYTHON_VERSION,
@@ -207,6 +235,23 @@ def github_repository(remote_url: str) -> str:
     """``owner/name`` of a GitHub remote URL (https, ssh or scp-like); empty for any other."""
     found = _GITHUB_REMOTE.match(remote_url.strip())
     return f"{found['owner']}/{found['name']}" if found else ""
+
+
+# steps of a workflow's job are items indented under "    steps:"
+_STEP_INDENT = "      "
+
+
+def _install_step(source: InstallSource | None) -> str:
+    if source is not None:
+        return source.step(_STEP_INDENT)
+    lines = [
+        "- name: Install spectral-deploy (no pinned source chosen yet)",
+        "  run: |",
+        '    echo "::error::no pinned source to install spectral-deploy from; run: '
+        'spectral-deploy init --install ... --force (docs/production.md)"',
+        "    exit 1",
+    ]
+    return "\n".join(_STEP_INDENT + line for line in lines)
 
 
 def _template(name: str) -> str:

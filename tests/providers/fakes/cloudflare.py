@@ -41,6 +41,8 @@ class FakeCloudflare(FakeServer):
         self.zone_id = zone_id
         self.zone_name = "example.com"
         self.records: dict[str, dict[str, Any]] = {}
+        # Cloudflare's floor outside Enterprise zones (30 there); 1 means "Automatic"
+        self.min_ttl = 60
 
     @property
     def api_url(self) -> str:
@@ -141,8 +143,12 @@ class FakeCloudflare(FakeServer):
             return _error(404, 81044, "Record does not exist.")
         body = request.json()
         ttl = body.get("ttl")
-        if ttl is not None and ttl != 1 and not 60 <= ttl <= 86400:
-            return _error(400, 9303, "TTL must be between 60 and 86400 seconds, or 1 for Automatic")
+        if ttl is not None and ttl != 1 and not self.min_ttl <= ttl <= 86400:
+            return _error(
+                400,
+                9021,
+                f"TTL must be between {self.min_ttl} and 86400 seconds, or 1 for Automatic.",
+            )
         record = self.records[record_id]
         for key in ("name", "type", "content", "ttl", "proxied", "comment"):
             if key in body:

@@ -1,5 +1,13 @@
 """GitHub's REST API, the part the GitHub providers use: git refs and tags, tags list
-(paginated with ``Link`` headers), Releases by tag, and workflow dispatches.
+(paginated with ``Link`` headers), Releases by tag, workflow dispatches and workflow runs.
+
+Workflows behave as GitHub's do: creating a tag ref that a workflow's ``on.push.tags``
+pattern matches queues a ``push`` run of it, unless the token is the workflow's own
+``GITHUB_TOKEN`` (``actions_token``: "events triggered by the GITHUB_TOKEN ... will not create
+a new workflow run"). A dispatch queues a ``workflow_dispatch`` run; with
+``return_run_details: true`` it answers 200 with the run's id and URLs (GitHub's 2026 API),
+without it 204. Runs are read back (``GET .../actions/runs/{id}``, the workflow's runs list
+filtered by ``event``); a test plays the runner with ``next_run`` and ``finish_run``.
 
 Errors are GitHub's ``{"message", "documentation_url"}``: 401 ``Bad credentials``,
 404 ``Not Found``, 422 ``Reference already exists``.
@@ -7,8 +15,10 @@ Errors are GitHub's ``{"message", "documentation_url"}``: 401 ``Bad credentials`
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import itertools
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.providers.fakes.base import FakeServer, Recorded, Reply, route
@@ -20,6 +30,10 @@ DOCS = "https://docs.github.com/rest"
 
 def _sha(*parts: str) -> str:
     return hashlib.sha1("\0".join(parts).encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _error(status: int, message: str) -> Reply:
@@ -40,9 +54,56 @@ class FakeGitHub(FakeServer):
         self.refs: dict[str, dict[str, str]] = {}  # "refs/tags/v1" -> {"type", "sha"}
         self.tag_objects: dict[str, dict[str, Any]] = {}
         self.releases: dict[int, dict[str, Any]] = {}
-        self.workflows: set[str] = {"deploy-prod.yml"}
+        # workflow file -> the tag patterns of its on.push.tags
+        self.workflows: dict[str, tuple[str, ...]] = {"deploy-prod.yml": ("v*",)}
         self.dispatches: list[dict[str, Any]] = []
+        self.runs: dict[int, dict[str, Any]] = {}
+        self.default_branch = "main"
+        self.actions_token: str | None = None  # GITHUB_TOKEN inside a run: triggers nothing
         self._release_ids = itertools.count(1001)
+        self._run_ids = itertools.count(7001)
+
+    def authorized(self, request: Recorded) -> bool:
+        token = request.headers.get("authorization")
+        return token == f"Bearer {self.token}" or (
+            self.actions_token is not None and token == f"Bearer {self.actions_token}"
+        )
+
+    # --- the runner's side ---------------------------------------------------------------
+
+    def queue_run(self, workflow: str, event: str, ref: str, inputs: dict[str, Any]) -> int:
+        """A run of ``workflow`` waiting for a runner; returns its id."""
+        run_id = next(self._run_ids)
+        self.runs[run_id] = {
+            "id": run_id,
+            "name": workflow.removesuffix(".yml"),
+            "path": f".github/workflows/{workflow}",
+            "event": event,
+            "head_branch": ref,
+            "status": "queued",
+            "conclusion": None,
+            "inputs": dict(inputs),
+            "created_at": _now(),
+            "updated_at": _now(),
+            "html_url": f"https://github.com/{self.repository}/actions/runs/{run_id}",
+            "url": f"{self.url}/repos/{self.repository}/actions/runs/{run_id}",
+        }
+        return run_id
+
+    def next_run(self, workflow: str | None = None) -> dict[str, Any] | None:
+        """The oldest queued run (of ``workflow``), now in progress, as a runner picks it."""
+        with self.lock:
+            for run in sorted(self.runs.values(), key=lambda r: r["id"]):
+                if run["status"] == "queued" and workflow in (None, run["path"].rsplit("/")[-1]):
+                    run["status"], run["updated_at"] = "in_progress", _now()
+                    return dict(run)
+        return None
+
+    def finish_run(self, run_id: int, conclusion: str) -> None:
+        """The runner finished a run (success, failure, cancelled ...)."""
+        with self.lock:
+            run = self.runs[run_id]
+            run["status"], run["conclusion"], run["updated_at"] = "completed", conclusion, _now()
 
     @property
     def api_url(self) -> str:
@@ -135,6 +196,12 @@ class FakeGitHub(FakeServer):
             self.refs[ref] = {"type": "commit", "sha": sha}
         else:
             return _error(422, "Object does not exist")
+        by_actions = request.headers.get("authorization") == f"Bearer {self.actions_token}"
+        if ref.startswith("refs/tags/") and not by_actions:
+            tag = ref.removeprefix("refs/tags/")
+            for workflow, patterns in self.workflows.items():
+                if any(fnmatch.fnmatchcase(tag, pattern) for pattern in patterns):
+                    self.queue_run(workflow, "push", tag, {})
         return Reply(201, {"ref": ref, "object": dict(self.refs[ref])})
 
     @route("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/tags")
@@ -183,7 +250,46 @@ class FakeGitHub(FakeServer):
             return self.not_found(request)
         body = request.json()
         ref = body.get("ref", "")
-        if f"refs/tags/{ref}" not in self.refs and ref != "main":
+        if f"refs/tags/{ref}" not in self.refs and ref != self.default_branch:
             return _error(422, f"No ref found for: {ref}")
         self.dispatches.append({"workflow": workflow, **body})
+        run_id = self.queue_run(workflow, "workflow_dispatch", ref, body.get("inputs") or {})
+        if body.get("return_run_details") is True:
+            run = self.runs[run_id]
+            return Reply(
+                200,
+                {"workflow_run_id": run_id, "run_url": run["url"], "html_url": run["html_url"]},
+            )
         return Reply(204)
+
+    @route("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)")
+    def get_repository(self, request: Recorded, owner: str, repo: str) -> Reply:
+        if not self._repo(owner, repo):
+            return self.not_found(request)
+        return Reply(200, {"full_name": self.repository, "default_branch": self.default_branch})
+
+    @route("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/actions/runs/(?P<run_id>\d+)")
+    def get_run(self, request: Recorded, owner: str, repo: str, run_id: str) -> Reply:
+        run = self.runs.get(int(run_id))
+        if run is None or not self._repo(owner, repo):
+            return self.not_found(request)
+        return Reply(200, {k: v for k, v in run.items() if k != "inputs"})
+
+    @route(
+        "GET",
+        r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/actions/workflows/(?P<workflow>[^/]+)/runs",
+    )
+    def list_runs(self, request: Recorded, owner: str, repo: str, workflow: str) -> Reply:
+        if workflow not in self.workflows or not self._repo(owner, repo):
+            return self.not_found(request)
+        event = request.arg("event")
+        created = request.arg("created") or ""
+        since = created.removeprefix(">=") if created.startswith(">=") else None
+        runs = [
+            {k: v for k, v in run.items() if k != "inputs"}
+            for run in sorted(self.runs.values(), key=lambda r: -r["id"])
+            if run["path"].endswith(f"/{workflow}")
+            and (event is None or run["event"] == event)
+            and (since is None or run["created_at"] >= since)
+        ]
+        return Reply(200, {"total_count": len(runs), "workflow_runs": runs})

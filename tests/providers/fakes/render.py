@@ -1,16 +1,33 @@
-"""Render's REST API (v1), the part the Render provider uses, with deploys that progress.
+"""Render's REST API (v1), the part the Render provider uses, as strict as Render is.
 
 Services (web and background worker) with ``suspended``, ``serviceDetails.url`` and
 ``numInstances``; per-service env vars (the per-key endpoints and the replace-all
 ``PUT /services/{id}/env-vars``, implemented faithfully so a test can show it is never
-called); deploys listed newest first as ``[{"deploy", "cursor"}]`` with cursor pages; a
-triggered deploy advances one status per read (``build_in_progress``,
-``update_in_progress``, then ``live`` or the failure set for its commit); rollback to a
-retained build; scale, suspend, resume. ``GET /apps/{service}/health`` plays each web
-service's own health endpoint (200 while it runs a live deploy).
+called); deploys listed newest first as ``[{"deploy", "cursor"}]`` with cursor pages;
+rollback to a retained build; scale, suspend, resume.
+
+Deploys take time: each request that reads a service's deploys (one, or the list) is one
+tick, and a tick moves the service's running deploy one status on (``created``,
+``build_in_progress``, ``update_in_progress``, then ``live`` or the failure set for its
+commit). A deploy runs with the environment the service had when it started (what Render
+does): changing a variable later does not change what runs.
+
+Overlapping deploys follow the workspace's policy (``overlap_policy``): ``override``
+(Render's default) cancels the running deploy; ``wait`` queues the new one and answers
+``202 Accepted`` with no body (Render's spec for create-deploy), then runs the newest queued
+deploy once the running one ends (older queued ones are canceled). Resuming a suspended
+service starts a deploy of its last release (trigger ``service_resumed``) that takes its
+ticks like any other.
+
+The edge: a request whose ``Host`` is a service's ``<name>.onrender.com`` or one of its
+custom domains (``add_custom_domain``; a name belongs to one service) is answered as that
+service would (its live deploy's commit and generation), whatever DNS name led there, which
+is how Render routes. ``GET /apps/{service}/health`` plays each web service's own health
+endpoint (200 while it runs a live deploy).
 
 Hooks for end-to-end tests: ``on_live(service_id, deploy, env)`` runs when a deploy goes
-live, ``on_suspend(service_id)`` when a service is suspended.
+live (with the environment it runs with), ``on_suspend(service_id)`` when a service is
+suspended, ``on_trigger(service_id)`` as a create-deploy request arrives.
 """
 
 from __future__ import annotations
@@ -27,6 +44,8 @@ __all__ = ["FakeRender"]
 
 _SERVICE = r"/v1/services/(?P<service>[^/]+)"
 PROGRESS = ("build_in_progress", "update_in_progress")
+RUNNING = ("created", *PROGRESS)
+_OWN_HOSTS = ("127.0.0.1", "localhost")
 
 
 def _now() -> str:
@@ -38,15 +57,22 @@ class FakeRender(FakeServer):
 
     provider = "render"
 
-    def __init__(self, token: str, *, builds_retained: int = 5) -> None:
+    def __init__(
+        self, token: str, *, builds_retained: int = 5, overlap_policy: str = "override"
+    ) -> None:
         super().__init__(token)
         self.builds_retained = builds_retained
+        self.overlap_policy = overlap_policy  # "override" (Render's default) or "wait"
         self.services: dict[str, dict[str, Any]] = {}
         self.env: dict[str, dict[str, str]] = {}
         self.deploys: dict[str, list[dict[str, Any]]] = {}
+        self.custom_domains: dict[str, str] = {}  # name -> service id
         self.failing_commits: dict[str, str] = {}  # commit -> failure status
         self.on_live: Callable[[str, dict[str, Any], dict[str, str]], None] | None = None
         self.on_suspend: Callable[[str], None] | None = None
+        # runs as a create-deploy request arrives, before it is handled: a test starts a
+        # competing deploy here (someone deploying from the dashboard at that moment)
+        self.on_trigger: Callable[[str], None] | None = None
         self._ids = itertools.count(1)
 
     @property
@@ -86,6 +112,24 @@ class FakeRender(FakeServer):
             self._go_live(service_id, deploy)
             return deploy
 
+    def add_custom_domain(self, service_id: str, name: str) -> None:
+        """Attach a custom domain to a service (Render: one service per name)."""
+        with self.lock:
+            owner = self.custom_domains.get(name)
+            if owner is not None and owner != service_id:
+                raise ValueError(f"{name} already belongs to {owner}")
+            self.custom_domains[name] = service_id
+
+    def running_env(self, service_id: str) -> dict[str, str] | None:
+        """The environment the service's live deploy runs with (None if nothing is live)."""
+        with self.lock:
+            live = next((d for d in self.deploys[service_id] if d["status"] == "live"), None)
+            return dict(live["_env"]) if live is not None else None
+
+    def edge(self, host: str, path: str = "/") -> tuple[int, dict[str, Any]]:
+        """What Render's edge answers to a request with this ``Host`` (for tests)."""
+        return self._edge_reply(host, path)
+
     # --- vendor behaviour ------------------------------------------------------------------
 
     def unauthorized(self, request: Recorded) -> Reply:
@@ -99,44 +143,97 @@ class FakeRender(FakeServer):
             return "authorization" not in request.headers  # the app never sees the API key
         return super().authorized(request)
 
+    def _answer(self, request: Recorded) -> Reply:
+        host = request.headers.get("host", "").rsplit(":", 1)[0].lower()
+        if host and host not in _OWN_HOSTS:
+            with self.lock:
+                self.requests.append(request)
+                status, body = self._edge_reply(host, request.path)
+            return Reply(status, body)
+        return super()._answer(request)
+
+    def _edge_reply(self, host: str, path: str) -> tuple[int, dict[str, Any]]:
+        """Render's edge: the ``Host`` picks the service, whatever DNS name led here."""
+        host = host.rstrip(".").lower()
+        service = self.custom_domains.get(host)
+        if service is None:
+            service = next(
+                (sid for sid, s in self.services.items() if f"{s['name']}.onrender.com" == host),
+                None,
+            )
+        if service is None:
+            return 404, {"message": f"no service for host {host}"}
+        found = self.services[service]
+        live = next((d for d in self.deploys[service] if d["status"] == "live"), None)
+        if found["suspended"] == "suspended" or live is None:
+            return 503, {"message": "service unavailable", "service": found["name"]}
+        return 200, {
+            "service": found["name"],
+            "commit": live["commit"]["id"],
+            "generation": live["_env"].get("SPECTRAL_GENERATION"),
+            "path": path,
+        }
+
     def _service(self, service: str) -> dict[str, Any] | None:
         return self.services.get(service)
 
     def _new_deploy(self, service: str, commit: str, *, trigger: str) -> dict[str, Any]:
+        """A deploy that starts now, or waits behind the running one (policy ``wait``)."""
+        running = [d for d in self.deploys[service] if d["status"] in RUNNING]
+        queued = bool(running) and self.overlap_policy == "wait"
+        if running and not queued:
+            for other in running:  # "override": the running deploy is canceled
+                self._finish(other, "canceled")
+        if queued:
+            for other in self.deploys[service]:
+                if other["status"] == "queued":  # only the newest queued deploy will run
+                    self._finish(other, "canceled")
         deploy = {
             "id": f"dep-{next(self._ids):04d}{secrets.token_hex(6)}",
             "commit": {"id": commit, "message": f"commit {commit[:7]}", "createdAt": _now()},
-            "status": "created",
+            "status": "queued" if queued else "created",
             "trigger": trigger,
             "createdAt": _now(),
             "updatedAt": _now(),
+            "startedAt": None if queued else _now(),
             "finishedAt": None,
-            "_reads": 0,
+            "_env": {} if queued else dict(self.env[service]),
         }
         self.deploys[service].insert(0, deploy)
         return deploy
+
+    def _finish(self, deploy: dict[str, Any], status: str) -> None:
+        deploy["status"] = status
+        deploy["finishedAt"] = deploy["updatedAt"] = _now()
 
     def _go_live(self, service: str, deploy: dict[str, Any]) -> None:
         for other in self.deploys[service]:
             if other is not deploy and other["status"] == "live":
                 other["status"] = "deactivated"
-        deploy["status"] = "live"
-        deploy["finishedAt"] = _now()
+        self._finish(deploy, "live")
         if self.on_live is not None:
-            self.on_live(service, _public(deploy), dict(self.env[service]))
+            self.on_live(service, _public(deploy), dict(deploy["_env"]))
 
-    def _advance(self, service: str, deploy: dict[str, Any]) -> None:
-        if deploy["status"] in ("live", "deactivated", *self.failing_commits.values()):
+    def tick(self, service: str) -> None:
+        """Time passes for ``service``: its running deploy moves one status on."""
+        running = next((d for d in self.deploys[service] if d["status"] in RUNNING), None)
+        if running is None:
+            waiting = next((d for d in self.deploys[service] if d["status"] == "queued"), None)
+            if waiting is None:
+                return
+            waiting["status"], waiting["startedAt"] = "created", _now()
+            waiting["_env"] = dict(self.env[service])  # it starts now, with today's env
+            waiting["updatedAt"] = _now()
             return
-        deploy["_reads"] += 1
-        if deploy["_reads"] <= len(PROGRESS):
-            deploy["status"] = PROGRESS[deploy["_reads"] - 1]
-        elif deploy["commit"]["id"] in self.failing_commits:
-            deploy["status"] = self.failing_commits[deploy["commit"]["id"]]
-            deploy["finishedAt"] = _now()
+        if running["status"] == "created":
+            running["status"] = PROGRESS[0]
+        elif running["status"] == PROGRESS[0]:
+            running["status"] = PROGRESS[1]
+        elif running["commit"]["id"] in self.failing_commits:
+            self._finish(running, self.failing_commits[running["commit"]["id"]])
         else:
-            self._go_live(service, deploy)
-        deploy["updatedAt"] = _now()
+            self._go_live(service, running)
+        running["updatedAt"] = _now()
 
     def retained(self, service: str) -> list[dict[str, Any]]:
         """The successful deploys whose builds Render still keeps."""
@@ -154,6 +251,7 @@ class FakeRender(FakeServer):
     def list_deploys(self, request: Recorded, service: str) -> Reply:
         if service not in self.services:
             return self.not_found(request)
+        self.tick(service)
         limit = int(request.arg("limit") or 20)
         if not 1 <= limit <= 100:
             return Reply(400, {"id": "invalid", "message": "limit must be between 1 and 100"})
@@ -174,14 +272,19 @@ class FakeRender(FakeServer):
         commit = body.get("commitId")
         if not commit:
             return Reply(400, {"id": "invalid", "message": "commitId is required in this fake"})
-        return Reply(201, _public(self._new_deploy(service, commit, trigger="api")))
+        if self.on_trigger is not None:
+            self.on_trigger(service)
+        deploy = self._new_deploy(service, commit, trigger="api")
+        if deploy["status"] == "queued":
+            return Reply(202)  # Render: "deploy queued", no body
+        return Reply(201, _public(deploy))
 
     @route("GET", f"{_SERVICE}/deploys/(?P<deploy_id>[^/]+)")
     def get_deploy(self, request: Recorded, service: str, deploy_id: str) -> Reply:
         deploy = next((d for d in self.deploys.get(service, []) if d["id"] == deploy_id), None)
         if deploy is None:
             return self.not_found(request)
-        self._advance(service, deploy)
+        self.tick(service)
         return Reply(200, _public(deploy))
 
     @route("POST", f"{_SERVICE}/rollback")
@@ -260,11 +363,8 @@ class FakeRender(FakeServer):
             last = next(
                 (d for d in self.deploys[service] if d["status"] in ("live", "deactivated")), None
             )
-            if last is not None:  # resuming restarts the last release, with today's env
-                self._go_live(
-                    service,
-                    self._new_deploy(service, last["commit"]["id"], trigger="service_resumed"),
-                )
+            if last is not None:  # resuming redeploys the last release, with today's env
+                self._new_deploy(service, last["commit"]["id"], trigger="service_resumed")
         return Reply(202)
 
     @route("GET", r"/apps/(?P<service>[^/]+)/health")

@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +120,15 @@ class LocalHosting:
 
     # -- HostingProvider ----------------------------------------------------------------
 
-    def deploy(self, color: Color, release: ReleaseSpec) -> Deployment:
-        """Export the release and have the color's supervisor run it."""
+    def deploy(
+        self,
+        color: Color,
+        release: ReleaseSpec,
+        *,
+        on_started: Callable[[str], None] | None = None,
+    ) -> Deployment:
+        """Export the release and have the color's supervisor run it (no platform deploy ids:
+        ``on_started`` is not called)."""
         release_dir = self._export(release)
         self._check_python()
         port = self.ports[color]
@@ -132,6 +140,7 @@ class LocalHosting:
             "env": {
                 **dict(release.env),
                 "SPECTRAL_GENERATION": str(release.generation),
+                "SENTRY_RELEASE": release.tag,  # errors reported under the tag the watch reads
                 "DATABASE_URL": self._database_url,
                 "SPECTRAL_DATABASE_SCHEMA": self.schema,
                 "PORT": str(port),

@@ -1,0 +1,65 @@
+"""Why a deploy workflow run starts, and when it must not deploy at all.
+
+The deploy workflow runs for a tag pushed (``push``) or on request (``workflow_dispatch``).
+Two runs of one tag must never deploy it twice:
+
+- a tag whose deploy already flipped the CNAME (in its hold window, finished or rolled
+  back) is not deployed again by a workflow: a re-run, or a second dispatch after a crash,
+  does nothing. A rolled-back release is fixed forward with a new tag;
+- a rollback tag that a ``rollback run`` is deploying (its plan's deploy step names it) is
+  left to the run the rollback dispatched: the ``push`` run a person's or an app's token
+  started when the tag was created skips it.
+
+The ledger decides both; the commands that act on them observe the world as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import psycopg
+
+from spectral_deploy.db import Database
+from spectral_deploy.db.connect import translate
+from spectral_deploy.db.queries import load_queries
+
+__all__ = ["Trigger", "WorkflowSkip", "workflow_skip"]
+
+
+class Trigger(StrEnum):
+    """``github.event_name`` of the run (``deploy TAG --trigger``)."""
+
+    PUSH = "push"
+    WORKFLOW_DISPATCH = "workflow_dispatch"
+
+
+@dataclass(frozen=True)
+class WorkflowSkip:
+    """Why this run does not deploy the tag."""
+
+    reason: str
+
+
+def workflow_skip(database: Database, tag: str, trigger: Trigger) -> WorkflowSkip | None:
+    """Whether a workflow run started by ``trigger`` must leave ``tag`` alone, and why."""
+    queries = load_queries("spectral_deploy.cutover", "triggers.sql", database.schema)
+    try:
+        with database.connect() as conn:
+            deployed = conn.execute(queries["cut_over_deploy_of_tag"], {"tag": tag}).fetchone()
+            rollback = conn.execute(queries["rollback_deploying_tag"], {"tag": tag}).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    if deployed is not None:
+        outcome = f", {deployed[1]}" if deployed[1] else ", in its hold window"
+        return WorkflowSkip(
+            f"{tag} was already deployed (deploy #{deployed[0]}{outcome}); a workflow run never "
+            "deploys a tag twice: fix forward with a new tag"
+        )
+    if trigger is Trigger.PUSH and rollback is not None:
+        state = "in progress" if rollback[1] else "finished"
+        return WorkflowSkip(
+            f"{tag} is deployed by rollback #{rollback[0]} ({state}) through the run it "
+            "dispatched; this push run leaves it to that one"
+        )
+    return None
