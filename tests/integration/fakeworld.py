@@ -53,9 +53,10 @@ from spectral_deploy.rollback.run import RollbackRecord, RollbackRunner
 from spectral_deploy.web.model import Level, Snapshot
 from spectral_deploy.web.snapshot import Sources, read_snapshot
 
+MIGRATION_V1 = "CREATE TABLE IF NOT EXISTS gadgets (id bigint PRIMARY KEY);\n"
 MIGRATION_V2 = "CREATE TABLE IF NOT EXISTS widgets (id bigint PRIMARY KEY, name text);\n"
 # the app's tables the releases' migrations create, to put back when a saved state has them
-APP_TABLES = {"widgets": MIGRATION_V2}
+APP_TABLES = {"gadgets": MIGRATION_V1, "widgets": MIGRATION_V2}
 
 
 class _PooledConnection(psycopg.Connection[Any]):
@@ -235,14 +236,15 @@ class Operator:
 
     @classmethod
     def start(cls, root: Path, database: Database) -> Operator:
-        """A project with v1.0.0 (no migration) and v2.0.0 (one expand migration) tagged."""
+        """A project with v1.0.0 (its first migration) and v2.0.0 (one expand migration) tagged
+        (a release without migrations where they are configured stops at step 3)."""
         world = FakeWorld(
             database,
             record="app.example.test",
             blue_target="blue.example.test",
             green_target="green.example.test",
         )
-        base = {"app.py": "print('v1')\n"}
+        base = {"app.py": "print('v1')\n", "migrations/0000_gadgets.sql": MIGRATION_V1}
         world.vcs.commit(base, tag="v1.0.0")
         world.vcs.commit(
             {**base, "app.py": "print('v2')\n", "migrations/0001_widgets.sql": MIGRATION_V2},

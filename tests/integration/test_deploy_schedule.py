@@ -54,7 +54,7 @@ def deployer(database: Database, slots: Slots, tmp_path: object) -> Deployer:
         hosting=slots,  # type: ignore[arg-type]
         dns=slots,  # type: ignore[arg-type]
         vcs=None,  # type: ignore[arg-type]
-        git=None,  # type: ignore[arg-type]
+        source=None,  # type: ignore[arg-type]
         error_rate=None,
     )
 

@@ -15,13 +15,26 @@ from spectral_deploy.db import Database
 from spectral_deploy.errors import ProviderError
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.store import entries
-from spectral_deploy.providers.base import Color
+from spectral_deploy.providers.base import Color, DnsRecord
 from spectral_deploy.providers.http import ApiClient, Secret
 from spectral_deploy.providers.render import RenderHosting, RenderServices
 from tests.providers.conftest import FAST_RETRIES, TOKENS, RecordedSleep
 from tests.providers.fakes import FakeRender
 
 OLD, NEW = "a" * 40, "b" * 40
+
+
+class _PointsAt:
+    """A DNS provider whose record points at one target and never moves."""
+
+    def __init__(self, name: str, target: str) -> None:
+        self.record = DnsRecord(name=name, target=target, ttl=60)
+
+    def read(self) -> DnsRecord:
+        return self.record
+
+    def point(self, target: str, ttl: int) -> DnsRecord:
+        raise AssertionError(f"abort must not move the record (asked for {target})")
 
 
 class Step5:
@@ -93,7 +106,7 @@ class Step5:
             hosting=self.hosting,
             dns=None,  # type: ignore[arg-type]  # step 5 reads neither DNS nor tags
             vcs=None,  # type: ignore[arg-type]
-            git=None,  # type: ignore[arg-type]
+            source=None,  # type: ignore[arg-type]
             deploy=deploy,
             say=self.said.append,
         )
@@ -173,14 +186,15 @@ def test_abort_after_a_failed_build_stops_green(step5: Step5) -> None:
     step5.fake.failing_commits[NEW] = "build_failed"
     with pytest.raises(ProviderError):
         deploy_green(step5.ctx)
+    config = step5.ctx.config
     deployer = Deployer(
-        step5.ctx.config,
+        config,
         step5.database,
         hosting=step5.hosting,
-        dns=None,  # type: ignore[arg-type]  # abort reads neither DNS nor tags
-        vcs=None,  # type: ignore[arg-type]
-        git=None,  # type: ignore[arg-type]
+        dns=_PointsAt(config.dns.record, config.dns.blue_target),  # abort reads the record
+        vcs=None,  # type: ignore[arg-type]  # nor tags
+        source=None,  # type: ignore[arg-type]
     )
     aborted = deployer.abort()
-    assert str(aborted.outcome) == "aborted"
+    assert str(aborted.deploy.outcome) == "aborted"
     assert step5.fake.services[step5.green]["suspended"] == "suspended"

@@ -12,13 +12,13 @@ import pytest
 
 from spectral_deploy.config import load_config
 from spectral_deploy.cutover.orchestrator import Deployer
+from spectral_deploy.cutover.source import GitSource
 from spectral_deploy.db import Database
 from spectral_deploy.errors import PreconditionFailed
 from spectral_deploy.ledger import generations
 from spectral_deploy.providers.base import Color
 from spectral_deploy.providers.cloudflare import CloudflareDns, make_client
 from spectral_deploy.providers.http import ApiClient, Secret
-from spectral_deploy.providers.local.git import GitVcs
 from spectral_deploy.providers.render import RenderHosting, RenderServices
 from tests.acceptance.sandbox import run_cli
 from tests.providers.conftest import FAST_RETRIES, TOKENS, RecordedSleep
@@ -93,7 +93,7 @@ green_target = "{GREEN}"
             hosting=hosting,
             dns=dns,
             vcs=vcs,  # type: ignore[arg-type]
-            git=GitVcs(self.root),
+            source=GitSource(self.root),
         )
 
 
@@ -168,7 +168,7 @@ def test_a_record_elsewhere_with_a_live_generation_is_never_a_first_deploy(
         )
     world.cloudflare.add_cname(RECORD, "maintenance.example.net")
     deployer = world.deployer(database, Tags({"v1.1.0": "b" * 40}))
-    with pytest.raises(PreconditionFailed, match="neither blue") as caught:
+    with pytest.raises(PreconditionFailed, match="neither slot") as caught:
         deployer.start("v1.1.0")
     assert caught.value.hint is not None and "dns point" in caught.value.hint
     with database.connect() as conn:

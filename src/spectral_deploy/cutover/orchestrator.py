@@ -260,8 +260,11 @@ class Deployer:
             if active is not None:
                 raise PreconditionFailed(
                     f"{observed.describe_record()}, but the ledger says generation "
-                    f"{active.generation} is live: a new deploy would treat itself as the first",
-                    hint="spectral-deploy status",
+                    f"{active.generation} is live: a new deploy would treat itself as the first "
+                    f"(blue is {self.config.dns.blue_target!r}, green "
+                    f"{self.config.dns.green_target!r})",
+                    hint="spectral-deploy dns show; then point it at the live color "
+                    "(spectral-deploy dns point blue|green) or fix dns.blue_target/green_target",
                 )
             return None, None, None
         slot = observed.slot(live)

@@ -351,8 +351,15 @@ class FakeHosting:
     def __repr__(self) -> str:
         return "FakeHosting()"
 
-    def deploy(self, color: Color, release: ReleaseSpec) -> Deployment:
-        """Replace what runs on ``color`` with ``release`` (its workers: none yet)."""
+    def deploy(
+        self,
+        color: Color,
+        release: ReleaseSpec,
+        *,
+        on_started: Callable[[str], None] | None = None,
+    ) -> Deployment:
+        """Replace what runs on ``color`` with ``release`` (its workers: none yet). Like the
+        local sandbox it has no platform deploy ids: ``on_started`` is not called."""
         world = self.world
         world.check("hosting.deploy")
         if release.commit not in world.vcs.commits:

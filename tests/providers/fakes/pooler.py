@@ -8,7 +8,8 @@ again (notifications arriving for an idle session are dropped, as poolers do).
 ``mode="session"`` (Supabase's port 5432) gives each client one server session for as long
 as it is connected.
 
-The server sessions connect over the test server's Unix socket with trust authentication;
+The server sessions connect over the test server's Unix socket and log in with SCRAM-SHA-256
+(the password from the ``passfile`` the server URL names: the embedded server trusts nobody);
 clients are answered with AuthenticationOk (no password) and the first session's parameters.
 SSL and GSS encryption requests are declined, as a plain-TCP pooler does.
 """
@@ -16,8 +17,12 @@ SSL and GSS encryption requests are declined, as a plain-TCP pooler does.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import itertools
+import secrets
 import struct
 import threading
 from collections.abc import Mapping
@@ -30,6 +35,43 @@ __all__ = ["FakePooler"]
 
 SSL_REQUEST, GSS_REQUEST, CANCEL_REQUEST = 80877103, 80877104, 80877102
 PROTOCOL_3 = 196608
+AUTH_OK, AUTH_SASL, AUTH_SASL_CONTINUE, AUTH_SASL_FINAL = 0, 10, 11, 12
+
+
+def _passfile_password(passfile: str, user: str) -> str | None:
+    """The password of ``user`` in a libpq password file (host:port:db:user:password)."""
+    if not passfile:
+        return None
+    for line in Path(passfile).read_text(encoding="utf-8").splitlines():
+        fields = line.split(":")
+        if len(fields) >= 5 and fields[3] in (user, "*"):
+            return ":".join(fields[4:])
+    return None
+
+
+class _Scram:
+    """The client side of SCRAM-SHA-256 (RFC 5802 / 7677), no channel binding."""
+
+    def __init__(self, password: str) -> None:
+        self.password = password.encode()
+        self.nonce = base64.b64encode(secrets.token_bytes(18)).decode()
+        self.first_bare = f"n=,r={self.nonce}"
+
+    def client_first(self) -> bytes:
+        return f"n,,{self.first_bare}".encode()
+
+    def client_final(self, server_first: bytes) -> bytes:
+        fields = dict(item.split("=", 1) for item in server_first.decode().split(","))
+        salted = hashlib.pbkdf2_hmac(
+            "sha256", self.password, base64.b64decode(fields["s"]), int(fields["i"])
+        )
+        client_key = hmac.digest(salted, b"Client Key", "sha256")
+        stored_key = hashlib.sha256(client_key).digest()
+        without_proof = f"c=biws,r={fields['r']}"
+        message = f"{self.first_bare},{server_first.decode()},{without_proof}".encode()
+        signature = hmac.digest(stored_key, message, "sha256")
+        proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+        return f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
 
 
 @dataclass
@@ -70,6 +112,7 @@ class FakePooler:
         query = parse_qs(parts.query)
         self.socket_path = Path(query["host"][0]) / f".s.PGSQL.{query['port'][0]}"
         self.user = unquote(parts.username or "postgres")
+        self.password = _passfile_password(query.get("passfile", [""])[0], self.user)
         self.mode = mode
         self.size = sessions
         self.stats = _Stats()
@@ -119,10 +162,22 @@ class FakePooler:
         body = struct.pack("!i", PROTOCOL_3) + params + b"\0"
         writer.write(struct.pack("!i", len(body) + 4) + body)
         statuses: list[bytes] = []
+        scram: _Scram | None = None
         while True:
             kind, payload = await _read_message(reader)
-            if kind == b"R" and struct.unpack("!i", payload[:4])[0] != 0:
-                raise RuntimeError("the test server asked the pooler for a password")
+            if kind == b"R":
+                (code,) = struct.unpack("!i", payload[:4])
+                if code == AUTH_SASL:
+                    if self.password is None:
+                        raise RuntimeError("the test server asked for a password; no passfile")
+                    scram = _Scram(self.password)
+                    first = scram.client_first()
+                    body = b"SCRAM-SHA-256\0" + struct.pack("!i", len(first)) + first
+                    writer.write(_message(b"p", body))
+                elif code == AUTH_SASL_CONTINUE and scram is not None:
+                    writer.write(_message(b"p", scram.client_final(payload[4:])))
+                elif code not in (AUTH_OK, AUTH_SASL_FINAL):
+                    raise RuntimeError(f"the test server asked for authentication {code}")
             if kind == b"E":
                 raise RuntimeError(f"server session refused: {payload!r}")
             if kind == b"S":
