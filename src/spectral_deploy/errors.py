@@ -13,6 +13,7 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
     │       ├── InvalidEvent            exit 2  an outbox event that cannot be stored
     │       └── WrongIdentity           exit 2  the age identity cannot open this backup
     ├── PreconditionFailed              exit 3  the world is not in the state required
+    │   ├── GenerationRefused           exit 3  a generation unknown or failed (see --force)
     │   ├── DatabaseUnreachable         exit 3  names host and port, never the password
     │   ├── SchemaNotInstalled          exit 3  run `spectral-deploy db init`
     │   ├── EmbeddedServerError         exit 3  the embedded PostgreSQL cannot start
@@ -40,6 +41,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnreachable",
     "EmbeddedServerError",
+    "GenerationRefused",
     "GenerationUnknown",
     "InputError",
     "InvalidEvent",
@@ -102,13 +104,19 @@ class InvalidEvent(InputError):
 
 
 class GenerationUnknown(UsageError):
-    """No generation was given and ``SPECTRAL_GENERATION`` is not set (or not a positive int)."""
+    """No usable generation: none given, ``SPECTRAL_GENERATION`` unset or not a positive int, or
+    a generation that was never allocated (``emit`` checks, once per process and generation)."""
 
 
 class PreconditionFailed(SpectralError):
     """The world is not in the state the command requires."""
 
     exit_code = 3
+
+
+class GenerationRefused(PreconditionFailed):
+    """A command needs a generation that exists and has not failed (a worker, an adopt target);
+    ``--force`` overrides."""
 
 
 class DatabaseUnreachable(PreconditionFailed):
