@@ -40,7 +40,8 @@ MIN_INT = -(2**63)
 MAX_INT = 2**64 - 1
 # integral floats that orjson prints in exponent form (1e16) and jsonb then prints as digits
 _EXPONENT_FORM = 1e16
-_LONG_NUMBER = re.compile(r"\d{20}").search
+_LONG_NUMBER = re.compile(r"[0-9]{20}").search
+_loads = orjson.loads
 
 
 class PayloadError(ValueError):
@@ -65,8 +66,8 @@ def encode(payload: Any, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> str:
 def decode(text: str) -> Any:
     """The payload of a row, as jsonb prints it."""
     try:
-        if _LONG_NUMBER(text) is None:
-            return orjson.loads(text)
+        if len(text) < 20 or _LONG_NUMBER(text) is None:
+            return _loads(text)
         return json.loads(text, parse_int=_exact_int)
     except PayloadError:
         raise

@@ -18,6 +18,7 @@ import math
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from spectral_deploy.errors import UsageError
@@ -104,6 +105,10 @@ class Handlers:
     def get(self, topic: str) -> Handler | None:
         """The handler of ``topic``, if any."""
         return self._by_topic.get(topic)
+
+    def mapping(self) -> Mapping[str, Handler]:
+        """topic -> handler (read only; the worker looks handlers up once per row)."""
+        return MappingProxyType(self._by_topic)
 
     def is_async(self, topic: str) -> bool:
         """Whether the handler of ``topic`` is a coroutine function."""

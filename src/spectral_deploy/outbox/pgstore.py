@@ -13,7 +13,15 @@ from psycopg import sql
 
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
-from spectral_deploy.outbox.store import Beat, Claimed, ClaimResult, Lease, WorkerInfo, WorkerState
+from spectral_deploy.outbox.store import (
+    Beat,
+    Claimed,
+    ClaimResult,
+    Lease,
+    LeaseBatch,
+    WorkerInfo,
+    WorkerState,
+)
 
 __all__ = ["NOTIFY_CHANNEL_PREFIX", "Listener", "PostgresStore", "notify_channel", "storable"]
 
@@ -23,6 +31,7 @@ NOTIFY_CHANNEL_PREFIX = "spectral_outbox."
 STOP_PREFIX = "stop:"
 Connection = psycopg.Connection[Any]
 _new_claimed = Claimed._make
+_no_rows: tuple[Claimed, ...] = ()
 
 
 def notify_channel(schema: str) -> str:
@@ -76,14 +85,14 @@ class PostgresStore:
         topics: frozenset[str] | None = None,
     ) -> ClaimResult:
         """See ``OutboxStore.ack_and_claim``."""
+        ids, tokens = _arrays(acks)
         rows = self._execute(
             self._queries["ack_and_claim"],
             {
                 "worker": worker,
                 "generation": generation,
-                # array literals: one text parameter each instead of 100 dumped ints
-                "ack_ids": _array(lease[0] for lease in acks),
-                "ack_tokens": _array(lease[1] for lease in acks),
+                "ack_ids": ids,
+                "ack_tokens": tokens,
                 "archive": self._archive,
                 "after_id": after_id,
                 "topics": sorted(topics) if topics is not None else None,
@@ -92,11 +101,11 @@ class PostgresStore:
             },
         )
         if not rows:
-            return ClaimResult(acked=0, events=())
+            return ClaimResult(acked=0, events=_no_rows)
         acked = cast(int, rows[0][0])
         if rows[0][1] is None:
-            return ClaimResult(acked=acked, events=())
-        return ClaimResult(acked=acked, events=tuple(_new_claimed(row[1:]) for row in rows))
+            return ClaimResult(acked=acked, events=_no_rows)
+        return ClaimResult(acked=acked, events=tuple([_new_claimed(row[1:]) for row in rows]))
 
     def retry(
         self, worker: UUID, lease: Lease, error: str, delay_seconds: float, *, attempt: int
@@ -133,13 +142,9 @@ class PostgresStore:
         """See ``OutboxStore.release``."""
         if not leases:
             return 0
+        ids, tokens = _arrays(leases)
         rows = self._execute(
-            self._queries["release_leases"],
-            {
-                "worker": worker,
-                "ids": _array(lease.id for lease in leases),
-                "tokens": _array(lease.token for lease in leases),
-            },
+            self._queries["release_leases"], {"worker": worker, "ids": ids, "tokens": tokens}
         )
         return len(rows)
 
@@ -183,14 +188,10 @@ class PostgresStore:
 
     def heartbeat(self, worker: UUID, leases: Sequence[Lease], lease_seconds: float) -> Beat:
         """See ``OutboxStore.heartbeat``."""
+        ids, tokens = _arrays(leases)
         rows = self._execute(
             self._queries["heartbeat"],
-            {
-                "worker": worker,
-                "ids": _array(lease[0] for lease in leases),
-                "tokens": _array(lease[1] for lease in leases),
-                "lease_seconds": lease_seconds,
-            },
+            {"worker": worker, "ids": ids, "tokens": tokens, "lease_seconds": lease_seconds},
         )
         reaped, stop, renewed = rows[0]
         return Beat(
@@ -218,6 +219,14 @@ class PostgresStore:
             return cursor.fetchall() if cursor.description is not None else []
         except psycopg.Error as exc:
             raise translate(exc) from exc
+
+
+def _arrays(leases: Sequence[Lease]) -> tuple[str, str]:
+    """Array literals of ids and tokens: one text parameter each instead of dumped ints."""
+    if isinstance(leases, LeaseBatch):
+        count = len(leases.ids)
+        return _array(leases.ids), "{" + ",".join([str(leases.token)] * count) + "}"
+    return _array(lease[0] for lease in leases), _array(lease[1] for lease in leases)
 
 
 def _array(values: Iterable[int]) -> str:

@@ -19,11 +19,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, overload
 from uuid import UUID
 
 from spectral_deploy.outbox.codec import decode
@@ -33,6 +33,7 @@ __all__ = [
     "ClaimResult",
     "Claimed",
     "Lease",
+    "LeaseBatch",
     "OutboxStore",
     "WorkerInfo",
     "WorkerState",
@@ -53,6 +54,38 @@ class Lease(NamedTuple):
 
     id: int
     token: int
+
+
+class LeaseBatch(Sequence[Lease]):
+    """Leases of rows claimed together: their ids, one token (a claim's rows share it).
+
+    What a worker acks and renews: kept as a list of ids so the hot path builds no tuple per
+    row; a store may read ``ids`` and ``token`` directly.
+    """
+
+    __slots__ = ("ids", "token")
+
+    def __init__(self, ids: list[int], token: int) -> None:
+        self.ids = ids
+        self.token = token
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> Lease: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Lease]: ...
+
+    def __getitem__(self, index: int | slice) -> Lease | Sequence[Lease]:
+        if isinstance(index, slice):
+            return [Lease(row_id, self.token) for row_id in self.ids[index]]
+        return Lease(self.ids[index], self.token)
+
+    def __iter__(self) -> Iterator[Lease]:
+        token = self.token
+        return (Lease(row_id, token) for row_id in self.ids)
 
 
 class Claimed(NamedTuple):

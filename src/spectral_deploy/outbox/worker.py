@@ -50,6 +50,7 @@ from spectral_deploy.outbox.store import (
     Claimed,
     ClaimResult,
     Lease,
+    LeaseBatch,
     OutboxStore,
     WorkerInfo,
     WorkerState,
@@ -178,8 +179,10 @@ class _Loop:
         self.lost_count = 0
 
     def held(self) -> list[Lease]:
-        """The leases this loop holds (under ``mutex``)."""
-        leases = [Lease(row_id, self.ack_token) for row_id in self.acks]
+        """The leases this loop holds (under ``mutex``): finished rows waiting for their ack,
+        and the rows of the batch not finished yet."""
+        token = self.ack_token
+        leases = [Lease(row_id, token) for row_id in self.acks]
         lost = self.lost
         leases.extend(row.lease for row in self.batch[self.next :] if row.id not in lost)
         return leases
@@ -379,7 +382,7 @@ class Worker:
                 if self._limiter is not None and limit:
                     limit = self._limiter.take(limit)
                 with loop.mutex:
-                    acks = [Lease(row_id, loop.ack_token) for row_id in loop.acks]
+                    acks = LeaseBatch(loop.acks, loop.ack_token)
                 sent = _monotonic()
                 try:
                     result = loop.session.ack_and_claim(
@@ -411,7 +414,8 @@ class Worker:
                     if cursor.idle_now():
                         self._idle(seen)
                     continue
-                cursor.claimed(max(row.id for row in rows))
+                # id order, but a suspect first
+                cursor.claimed(max(rows[0].id, rows[-1].id))
                 self._run_batch(loop, handlers, rows, runner)
         finally:
             runner.close()
@@ -447,76 +451,70 @@ class Worker:
         rows: tuple[Claimed, ...],
         runner: asyncio.AbstractEventLoop,
     ) -> None:
+        """Run a batch's rows in order; record each outcome (the hot path: kept flat)."""
         settings = self.settings
-        get_handler = handlers.get
+        by_topic = handlers.mapping()
+        mutex = loop.mutex
+        acks = loop.acks
+        max_attempts = settings.max_attempts
         for index, row in enumerate(rows):
             if _monotonic() > loop.valid_until and not self._confirm(loop):
                 return
             if loop.lost and row.id in loop.lost:
                 loop.lost_count += 1
-                with loop.mutex:
+                with mutex:
                     loop.next = index + 1
                 continue
-            handler = get_handler(row.topic)
+            handler = by_topic.get(row.topic)
             loop.running = index
-            outcome = self._run_row(row, handler, handlers, runner)
-            with loop.mutex:
+            outcome: _Outcome | None = None
+            if handler is None or (row.suspect and row.attempt > max_attempts):
+                outcome = self._cannot_run(row, handler)
+            else:
+                try:
+                    payload = decode(row.payload_text)
+                except PayloadError as exc:
+                    outcome = _Outcome(str(exc), charged=row.attempt - 1, dead=True, ran=False)
+                else:
+                    event = _new_event(Event)
+                    fields = event.__dict__
+                    fields["id"] = row.id
+                    fields["topic"] = row.topic
+                    fields["key"] = row.key
+                    fields["payload"] = payload
+                    fields["generation"] = row.generation
+                    fields["attempt"] = row.attempt
+                    fields["created_at"] = row.created_at
+                    fields["original_generation"] = row.original_generation
+                    try:
+                        result = handler(event)
+                        if result is not None:
+                            self._await(result, row, handlers, runner)
+                    except BaseException as exc:  # exit() or BaseException fail the row only
+                        outcome = self._handler_failed(row, exc)
+            with mutex:
                 if loop.abandoned:
                     return
                 loop.running = -1
                 if outcome is None:
-                    loop.acks.append(row.id)
+                    acks.append(row.id)
                     loop.next = index + 1
                     loop.handled += 1
                     continue
             self._finish_failed(loop, row, outcome, settings)
-            with loop.mutex:
+            with mutex:
                 loop.next = index + 1
 
-    def _run_row(
-        self,
-        row: Claimed,
-        handler: Callable[[Event], Any] | None,
-        handlers: Handlers,
-        runner: asyncio.AbstractEventLoop,
-    ) -> _Outcome | None:
-        """Run one row; None when its handler succeeded, else what to write instead."""
-        if row.suspect and row.attempt > self.settings.max_attempts:
-            return _Outcome(
-                f"gave up after {row.attempt - 1} attempts: its worker died or lost the row "
-                "during each run (killed by the handler? out of memory?)",
-                charged=row.attempt - 1,
-                dead=True,
-                ran=False,
-            )
+    def _cannot_run(self, row: Claimed, handler: Callable[[Event], Any] | None) -> _Outcome:
+        """Dead-letter a row without running it (its runs are not charged again)."""
         if handler is None:
-            return _Outcome(
-                f"no handler for topic {row.topic!r} in {self.app}",
-                charged=row.attempt - 1,
-                dead=True,
-                ran=False,
+            error = f"no handler for topic {row.topic!r} in {self.app}"
+        else:
+            error = (
+                f"gave up after {row.attempt - 1} attempts: its worker died or lost the row "
+                "during each run (killed by the handler? out of memory?)"
             )
-        try:
-            payload = decode(row.payload_text)
-        except PayloadError as exc:
-            return _Outcome(str(exc), charged=row.attempt - 1, dead=True, ran=False)
-        event = _new_event(Event)
-        fields = event.__dict__
-        fields["id"] = row.id
-        fields["topic"] = row.topic
-        fields["key"] = row.key
-        fields["payload"] = payload
-        fields["generation"] = row.generation
-        fields["attempt"] = row.attempt
-        fields["created_at"] = row.created_at
-        fields["original_generation"] = row.original_generation
-        try:
-            outcome = handler(event)
-            if outcome is not None:
-                self._await(outcome, row, handlers, runner)
-        except BaseException as exc:  # a handler's exit() or BaseException fails its row only
-            return self._handler_failed(row, exc)
-        return None
+        return _Outcome(error, charged=row.attempt - 1, dead=True, ran=False)
 
     def _await(
         self,
@@ -680,18 +678,21 @@ class Worker:
 
     def _beat(self) -> None:
         loops = self._live_loops()
-        held: dict[int, list[Lease]] = {}
+        held: dict[int, tuple[int, list[Lease]]] = {}
         for loop in loops:
             with loop.mutex:
-                held[loop.number] = loop.held()
+                held[id(loop)] = (loop.batch_no, loop.held())
         sent = _monotonic()
-        every = [lease for leases in held.values() for lease in leases]
+        every = [lease for _, leases in held.values() for lease in leases]
         beat = self._control.heartbeat(self.id, every, self.settings.lease_seconds)
         lost_total = 0
         for loop in loops:
-            lost = {lease.id for lease in held[loop.number]} - beat.renewed
-            lost_total += len(lost)
+            batch_no, leases = held[id(loop)]
             with loop.mutex:
+                if loop.batch_no != batch_no:
+                    continue  # acked and claimed again meanwhile: the new batch has new leases
+                lost = {lease.id for lease in leases} - beat.renewed
+                lost_total += len(lost)
                 loop.lost.update(lost)
                 if not lost:
                     loop.valid_until = max(loop.valid_until, sent + self.settings.lease_seconds)
