@@ -138,7 +138,9 @@ def worker(
         f"{summary.dead_lettered} dead-lettered, {summary.timed_out} timed out"
     )
     if summary.error:
-        console.error(f"a claim loop crashed: {summary.error.splitlines()[0]}")
+        # a bug in a claim loop, or handler threads stuck past their timeout: exit 1 so that
+        # the supervisor (systemd, the hosting provider) starts a clean process
+        console.error(f"the worker stopped on an error: {summary.error.splitlines()[0]}")
         sys.exit(1)
 
 
