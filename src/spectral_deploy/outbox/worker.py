@@ -182,10 +182,12 @@ class _Loop:
         """The leases this loop holds (under ``mutex``): finished rows waiting for their ack,
         and the rows of the batch not finished yet."""
         token = self.ack_token
-        leases = [Lease(row_id, token) for row_id in self.acks]
+        return [Lease(row_id, token) for row_id in self.acks] + self.in_hand()
+
+    def in_hand(self) -> list[Lease]:
+        """The leases of the batch's rows not finished yet (under ``mutex``)."""
         lost = self.lost
-        leases.extend(row.lease for row in self.batch[self.next :] if row.id not in lost)
-        return leases
+        return [row.lease for row in self.batch[self.next :] if row.id not in lost]
 
 
 class Worker:
@@ -679,19 +681,23 @@ class Worker:
     def _beat(self) -> None:
         loops = self._live_loops()
         held: dict[int, tuple[int, list[Lease]]] = {}
+        every: list[Lease] = []
         for loop in loops:
             with loop.mutex:
-                held[id(loop)] = (loop.batch_no, loop.held())
+                in_hand = loop.in_hand()
+                held[id(loop)] = (loop.batch_no, in_hand)
+                every.extend(Lease(row_id, loop.ack_token) for row_id in loop.acks)
+            every.extend(in_hand)
         sent = _monotonic()
-        every = [lease for _, leases in held.values() for lease in leases]
         beat = self._control.heartbeat(self.id, every, self.settings.lease_seconds)
         lost_total = 0
         for loop in loops:
-            batch_no, leases = held[id(loop)]
+            batch_no, in_hand = held[id(loop)]
             with loop.mutex:
                 if loop.batch_no != batch_no:
                     continue  # acked and claimed again meanwhile: the new batch has new leases
-                lost = {lease.id for lease in leases} - beat.renewed
+                # finished rows may be acked while the beat runs: only rows in hand count
+                lost = {lease.id for lease in in_hand} - beat.renewed
                 lost_total += len(lost)
                 loop.lost.update(lost)
                 if not lost:
