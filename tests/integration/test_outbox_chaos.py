@@ -37,7 +37,7 @@ from tests.integration.workers import (
     start_worker,
 )
 
-HEALTHY_EVENTS = 2000
+HEALTHY_EVENTS = 3000
 EMIT_SECONDS = 10.0
 # random faults go on this long after the traffic ends, then the poison rows finish alone
 FAULTS_AFTER_TRAFFIC_SECONDS = 5.0
