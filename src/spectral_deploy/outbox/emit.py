@@ -119,6 +119,8 @@ def emit(
     queries = load_queries("spectral_deploy.outbox", "outbox.sql", name)
     _require_allocated(conn, name, number, queries)
     try:
+        # never prepared: a transaction pooler (Supabase's port 6543) runs the next transaction
+        # in another session, where a prepared statement does not exist
         row = conn.execute(
             queries["insert_event"],
             {
@@ -128,6 +130,7 @@ def emit(
                 "payload": document,
                 "delay": seconds,
             },
+            prepare=False,
         ).fetchone()
     except psycopg.Error as exc:
         raise translate(exc) from exc
@@ -182,7 +185,9 @@ def _require_allocated(conn: Connection, schema: str, generation: int, queries: 
     if where in _known_generations:
         return
     try:
-        row = conn.execute(queries["generation_state"], {"generation": generation}).fetchone()
+        row = conn.execute(
+            queries["generation_state"], {"generation": generation}, prepare=False
+        ).fetchone()
     except psycopg.Error as exc:
         raise translate(exc) from exc
     if row is None:
