@@ -42,13 +42,19 @@ WORKER_GRANTS = (
 def role_url(database: Database, grants: tuple[str, ...]) -> Iterator[str]:
     """A fresh login role (not a superuser) with ``grants``; its connection URL."""
     role = f"outbox_role_{next(_roles)}_{uuid4().hex[:6]}"
+    password = uuid4().hex  # the server may trust local roles or ask for passwords: both work
     with psycopg.connect(database.url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER").format(sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
         for grant in grants:
             conn.execute(sql.SQL(grant).format(role=sql.Identifier(role)))
     params = conninfo_to_dict(database.url)
     params["user"] = role
-    params.pop("password", None)
+    params["password"] = password
+    params.pop("passfile", None)
     try:
         yield make_conninfo(**params)
     finally:
