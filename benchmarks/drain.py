@@ -122,9 +122,8 @@ def latency_summary(samples: list[float]) -> dict[str, Any]:
 
 
 def adopt_under_traffic(url: str, stranded: int, rows: int) -> dict[str, Any]:
+    outbox_bench.ensure_generation(url, 3)
     with psycopg.connect(url) as conn:
-        for _ in range(3):
-            generations.allocate(conn, "spectral", tag="bench")
         generations.set_state(conn, "spectral", 3, GenerationState.ACTIVE)
     log(f"filling {rows:,} stranded rows of generation {stranded}")
     outbox_bench.spectral_fill(url, stranded, rows)

@@ -95,6 +95,11 @@ class OutboxConfig:
     archive: bool = False
     # acks and claims may be lost on a server crash without breaking at-least-once delivery
     synchronous_commit: bool = False
+    # a handler still running after this long gives its row back as a failed attempt
+    # (per topic: Handlers().on(topic, timeout=...))
+    handler_timeout_seconds: float = 300.0
+    # emit refuses bigger payloads (apps read it from SPECTRAL_OUTBOX_MAX_PAYLOAD_BYTES)
+    max_payload_bytes: int = 1_048_576
 
 
 @dataclass(frozen=True)
@@ -422,10 +427,16 @@ def production_providers(config: Config) -> dict[str, str]:
 
 def _check_outbox(outbox: OutboxConfig, source: str) -> None:
     """Relations between outbox timings that keep a live worker's rows from being re-run."""
-    for key in ("batch_rows", "max_attempts"):
+    for key in ("batch_rows", "max_attempts", "max_payload_bytes"):
         if getattr(outbox, key) < 1:
             raise ConfigError("must be at least 1", key=f"outbox.{key}", source=source)
-    for key in ("lease_seconds", "heartbeat_seconds", "poll_seconds", "backoff_base_seconds"):
+    for key in (
+        "lease_seconds",
+        "heartbeat_seconds",
+        "poll_seconds",
+        "backoff_base_seconds",
+        "handler_timeout_seconds",
+    ):
         if getattr(outbox, key) <= 0:
             raise ConfigError("must be positive", key=f"outbox.{key}", source=source)
     if outbox.heartbeat_seconds > outbox.lease_seconds / 3:

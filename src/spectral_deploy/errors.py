@@ -17,6 +17,7 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
     │                                           migrations: names the command and its output
     ├── PreconditionFailed              exit 3  the world is not in the state required
     │   ├── DeployLockHeld              exit 3  another process drives a deploy right now
+    │   ├── GenerationRefused           exit 3  a generation unknown or failed (see --force)
     │   ├── DatabaseUnreachable         exit 3  names host and port, never the password
     │   ├── SchemaNotInstalled          exit 3  run `spectral-deploy db init`
     │   ├── EmbeddedServerError         exit 3  the embedded PostgreSQL cannot start
@@ -48,6 +49,7 @@ __all__ = [
     "DatabaseUnreachable",
     "DeployLockHeld",
     "EmbeddedServerError",
+    "GenerationRefused",
     "GenerationUnknown",
     "InputError",
     "InvalidEvent",
@@ -122,7 +124,8 @@ class MigrationToolFailed(InputError):
 
 
 class GenerationUnknown(UsageError):
-    """No generation was given and ``SPECTRAL_GENERATION`` is not set (or not a positive int)."""
+    """No usable generation: none given, ``SPECTRAL_GENERATION`` unset or not a positive int, or
+    a generation that was never allocated (``emit`` checks, once per process and generation)."""
 
 
 class PreconditionFailed(SpectralError):
@@ -133,6 +136,11 @@ class PreconditionFailed(SpectralError):
 
 class DeployLockHeld(PreconditionFailed):
     """Another spectral-deploy process holds the deploy lock (it drives a deploy right now)."""
+
+
+class GenerationRefused(PreconditionFailed):
+    """A command needs a generation that exists and has not failed (a worker, an adopt target);
+    ``--force`` overrides."""
 
 
 class DatabaseUnreachable(PreconditionFailed):

@@ -7,11 +7,23 @@ import json
 import psycopg
 
 from spectral_deploy import emit
+from spectral_deploy.ledger import generations
+from spectral_deploy.ledger.generations import GenerationState
 from tests.acceptance.conftest import Project
+
+
+def allocate_up_to(project: Project, generation: int) -> None:
+    """Allocate generations until ``generation`` exists (emit and workers refuse others)."""
+    assert project.run("db", "init").returncode == 0
+    url = project.run("db", "url").stdout.strip()
+    with psycopg.connect(url) as conn:
+        while generations.get(conn, "spectral", generation) is None:
+            generations.allocate(conn, "spectral", tag="test")
 
 
 def emit_rows(project: Project, rows: list[tuple[str, int, str]]) -> list[int]:
     """Emit (topic, generation, state) rows straight into the project's database."""
+    allocate_up_to(project, max(generation for _, generation, _ in rows))
     url = project.run("db", "url").stdout.strip()
     ids = []
     with psycopg.connect(url) as conn:
@@ -87,6 +99,7 @@ def test_worker_without_a_generation_is_a_usage_error(project: Project) -> None:
 
 def test_worker_with_an_unimportable_app(project: Project) -> None:
     """A missing module is exit 2 naming it; the registry records why the worker stopped."""
+    allocate_up_to(project, 3)
     result = project.run(
         "worker", "--app", "no_such_app.handlers:handlers", env={"SPECTRAL_GENERATION": "3"}
     )
@@ -96,3 +109,32 @@ def test_worker_with_an_unimportable_app(project: Project) -> None:
     stopped = [w for w in report["workers"] if w["app"] == "no_such_app.handlers:handlers"]
     assert stopped and stopped[0]["state"] == "stopped"
     assert "cannot import" in stopped[0]["last_error"]
+
+
+def test_worker_refuses_an_unknown_or_failed_generation(project: Project) -> None:
+    """`worker --generation N`: never allocated, or failed (rolled back), is exit 3 naming it
+    and --force; with --force it runs (here it then stops at the missing app)."""
+    allocate_up_to(project, 5)
+    url = project.run("db", "url").stdout.strip()
+    with psycopg.connect(url) as conn:
+        generations.set_state(conn, "spectral", 5, GenerationState.FAILED)
+    app = ("--app", "no_such_app.handlers:handlers")
+    unknown = project.run("worker", *app, "--generation", "99")
+    assert unknown.returncode == 3, unknown.stderr
+    assert "generation 99 was never allocated" in unknown.stderr
+    assert "--force" in unknown.stderr
+    failed = project.run("worker", *app, "--generation", "5")
+    assert failed.returncode == 3, failed.stderr
+    assert "generation 5 failed" in failed.stderr
+    forced = project.run("worker", *app, "--generation", "99", "--force")
+    assert forced.returncode == 2, forced.stderr
+    assert "--force: generation 99 was never allocated" in forced.stderr
+    assert "cannot import" in forced.stderr
+
+
+def test_stop_workers_with_no_worker_running(project: Project) -> None:
+    """`outbox stop-workers` says when a generation has no running worker to tell."""
+    allocate_up_to(project, 4)
+    result = project.run("outbox", "stop-workers", "--generation", "4")
+    assert result.returncode == 0, result.stderr
+    assert "generation 4 has no running worker to tell" in result.stdout

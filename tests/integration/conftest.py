@@ -8,15 +8,19 @@ import pytest
 
 from spectral_deploy.db import Database
 from tests.fixtures.outbox_app import CREATE_TABLE
-from tests.integration.workers import WorkerProcess
+from tests.integration.workers import WorkerProcess, ensure_generations
+
+ALLOCATED_GENERATIONS = 12
 
 
 @pytest.fixture
 def db(database: Database) -> Database:
-    """The test database with the handlers' record table."""
+    """The test database with the handlers' record tables and generations 1 to 12 allocated
+    (emit and workers refuse a generation that was never allocated)."""
     with database.connect() as conn:
         conn.execute(CREATE_TABLE)
         conn.commit()
+    ensure_generations(database, ALLOCATED_GENERATIONS)
     return database
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,57 +13,17 @@ from spectral_deploy.db import Database
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.generations import GenerationState
 from tests.integration.workers import (
-    FAST_SETTINGS,
-    REPO,
+    APP,
     WorkerProcess,
     emit_work,
     handled_ids,
     query,
+    run_drain,
     scalar,
+    start_drain,
     start_worker,
     wait_until,
 )
-
-APP = "tests.fixtures.outbox_app:handlers"
-
-
-def drain_argv(*args: str, settings: dict[str, str] | None = None) -> list[str]:
-    argv = [sys.executable, "-m", "spectral_deploy"]
-    for key, value in {**FAST_SETTINGS, **(settings or {})}.items():
-        argv += ["--set", f"{key}={value}"]
-    return [*argv, "drain", *args]
-
-
-def drain_env(db: Database, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRAL_")}
-    env["DATABASE_URL"] = db.url
-    env.update(extra)
-    return env
-
-
-def run_drain(
-    db: Database, *args: str, settings: dict[str, str] | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        drain_argv(*args, settings=settings),
-        cwd=REPO,
-        env=drain_env(db, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def start_drain(db: Database, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        drain_argv(*args),
-        cwd=REPO,
-        env=drain_env(db),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def test_process_mode_handles_stranded_rows_and_records_it(db: Database) -> None:
@@ -95,8 +53,8 @@ def test_unhandled_topics_stay_and_are_reported(db: Database) -> None:
     assert result.returncode == 1
     assert "no handler for topic 'unknown.topic'" in result.stderr
     assert "left: unknown.topic: 3 unfinished" in result.stdout
-    rows = query(db, "SELECT topic, state, attempt FROM spectral.outbox")
-    assert rows == [("unknown.topic", "pending", 0)] * 3, "never claimed, never dropped"
+    rows = query(db, "SELECT topic, state, attempt, lease_token FROM spectral.outbox")
+    assert rows == [("unknown.topic", "pending", 0, None)] * 3, "never claimed, never dropped"
     assert len(handled_ids(db)) == 10
 
 
@@ -146,7 +104,7 @@ def test_refuses_while_a_live_worker_of_g_runs(
     db: Database, workers: list[WorkerProcess], tmp_path: Path
 ) -> None:
     """Exit 3 with the reason; --force drains next to it."""
-    ids = emit_work(db, 8, 60, sleep=0.1)
+    ids = emit_work(db, 8, 150, sleep=0.1)  # 15 s of work: room for two drains under load
     workers.append(start_worker(db, 8, tmp_path, settings={"outbox.batch_rows": "5"}))
     running = "SELECT count(*) FROM spectral.workers WHERE state = 'running'"
     wait_until(lambda: scalar(db, running) == 1)
@@ -164,14 +122,15 @@ def test_refuses_while_a_live_worker_of_g_runs(
 def test_a_killed_drain_rerun_loses_nothing(db: Database) -> None:
     """SIGKILL halfway, run again at once: every row handled; only the killed batch may repeat."""
     ids = emit_work(db, 8, 120, sleep=0.02)
-    proc = start_drain(db, "--target-generation", "8", "--app", APP, "--yes")
+    # a long staleness window (each worker is judged by its own): only the pid check can
+    # tell the killed drain is gone
+    patient = {"outbox.stale_after_seconds": "120"}
+    proc = start_drain(db, "--target-generation", "8", "--app", APP, "--yes", settings=patient)
     wait_until(lambda: len(handled_ids(db)) >= 30, timeout=30)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = len(handled_ids(db))
     assert before < 120
-    # a long staleness window: only the pid check can tell the killed drain is gone
-    patient = {"outbox.stale_after_seconds": "120"}
     result = run_drain(db, "--target-generation", "8", "--app", APP, "--yes", settings=patient)
     assert result.returncode == 0, result.stderr
     assert "process" in result.stdout and "is gone" in result.stdout
@@ -204,7 +163,8 @@ def test_dry_run_changes_nothing(db: Database) -> None:
     result = run_drain(db, "--target-generation", "8", "--app", APP, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "dry run: would handle 7 row(s) of generation 8" in result.stdout
-    assert scalar(db, "SELECT count(*) FROM spectral.outbox WHERE attempt = 0") == 7
+    untouched = "attempt = 0 AND lease_token IS NULL AND lease_owner IS NULL"
+    assert scalar(db, f"SELECT count(*) FROM spectral.outbox WHERE {untouched}") == 7
     assert scalar(db, "SELECT count(*) FROM spectral.ledger WHERE kind = 'drain'") == 0
 
 

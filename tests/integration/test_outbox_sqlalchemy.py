@@ -9,6 +9,13 @@ from sqlalchemy.orm import Session
 from spectral_deploy.db import Database
 from spectral_deploy.errors import UsageError
 from spectral_deploy.outbox.sqlalchemy import emit, emit_many
+from tests.integration.workers import ensure_generations
+
+
+@pytest.fixture(autouse=True)
+def allocated(database: Database) -> None:
+    """Generations 1 to 3 exist: emit refuses a generation that was never allocated."""
+    ensure_generations(database, 3)
 
 
 def engine_url(database: Database) -> str:

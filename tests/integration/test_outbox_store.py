@@ -13,7 +13,14 @@ from psycopg import sql
 from spectral_deploy import emit, emit_many
 from spectral_deploy.db import Database
 from spectral_deploy.outbox.pgstore import PostgresStore, notify_channel
-from spectral_deploy.outbox.store import Lease, WorkerInfo
+from spectral_deploy.outbox.store import WorkerInfo
+from tests.integration.workers import ensure_generations
+
+
+@pytest.fixture(autouse=True)
+def allocated(database: Database) -> None:
+    """Generations 1 to 12 exist: emit refuses a generation that was never allocated."""
+    ensure_generations(database, 12)
 
 
 @pytest.fixture
@@ -143,15 +150,14 @@ def test_a_lapsed_lease_is_reclaimed_and_fenced(
     assert b.ack_and_claim(worker_b, 5, [], limit=1, lease_seconds=30, after_id=0).events == ()
     time.sleep(0.3)
     [second] = b.ack_and_claim(worker_b, 5, [], limit=1, lease_seconds=30, after_id=0).events
-    assert (second.id, second.attempt) == (row_id, first.attempt + 1)
-    late = Lease(row_id, first.attempt)
+    assert second.id == row_id and second.token != first.token
+    assert (second.suspect, second.attempt) == (True, 1), "charged once: its lease lapsed"
+    late = first.lease
     assert a.ack_and_claim(worker_a, 5, [late], limit=0, lease_seconds=30, after_id=0).acked == 0
-    assert not a.retry(worker_a, late, "late", 1.0)
-    assert not a.dead_letter(worker_a, late, "late")
+    assert not a.retry(worker_a, late, "late", 1.0, attempt=1)
+    assert not a.dead_letter(worker_a, late, "late", attempt=1)
     assert count(database) == 1
-    done = b.ack_and_claim(
-        worker_b, 5, [Lease(row_id, second.attempt)], limit=0, lease_seconds=30, after_id=0
-    )
+    done = b.ack_and_claim(worker_b, 5, [second.lease], limit=0, lease_seconds=30, after_id=0)
     assert done.acked == 1
     assert count(database) == 0
 
@@ -170,7 +176,7 @@ def test_keyed_rows_are_claimed_one_per_key_in_order(
     heads = {event.key: event.id for event in first.events if event.key}
     assert heads == {"a": ids["a"][0], "b": ids["b"][0]}
     assert len(first.events) == 3
-    acks = [Lease(event.id, event.attempt) for event in first.events]
+    acks = [event.lease for event in first.events]
     store.ack_and_claim(worker, 5, acks, limit=0, lease_seconds=30, after_id=0)
     second = store.ack_and_claim(worker, 5, [], limit=100, lease_seconds=30, after_id=0)
     assert sorted(event.id for event in second.events) == sorted([ids["a"][1], ids["b"][1]])
@@ -186,8 +192,8 @@ def test_retry_waits_and_dead_letter_keeps_the_row(
     store, _ = stores
     worker = uuid4()
     one, two = store.ack_and_claim(worker, 5, [], limit=2, lease_seconds=30, after_id=0).events
-    assert store.retry(worker, Lease(one.id, one.attempt), "RuntimeError: later", 0.3)
-    assert store.dead_letter(worker, Lease(two.id, two.attempt), "ValueError: never")
+    assert store.retry(worker, one.lease, "RuntimeError: later", 0.3, attempt=one.attempt)
+    assert store.dead_letter(worker, two.lease, "ValueError: never", attempt=two.attempt)
     assert store.ack_and_claim(worker, 5, [], limit=2, lease_seconds=30, after_id=0).events == ()
     time.sleep(0.35)
     [again] = store.ack_and_claim(worker, 5, [], limit=2, lease_seconds=30, after_id=0).events
@@ -199,28 +205,32 @@ def test_retry_waits_and_dead_letter_keeps_the_row(
     assert dead == ("dead", "ValueError: never")
 
 
-def test_heartbeat_extends_leases_and_reaper_ends_stale_ones(
+def test_heartbeat_extends_held_leases_and_reaper_ends_stale_ones(
     database: Database, stores: tuple[PostgresStore, PostgresStore]
 ) -> None:
-    """Renewal keeps a row leased past its original expiry; a stale worker's leases are ended."""
+    """Renewal keeps a held row leased past its original expiry; a stale worker's leases are
+    ended once, by its own threshold; a worker that beats again is re-armed."""
     with database.connect() as conn:
         emit_many(conn, [("t", {})] * 2, generation=5)
         conn.commit()
     a, b = stores
     live, dead = uuid4(), uuid4()
     for worker in (live, dead):
-        a.register_worker(WorkerInfo(worker, 5, "host", 1, "app", 1, 30))
-    a.ack_and_claim(live, 5, [], limit=1, lease_seconds=0.5, after_id=0)
-    b.ack_and_claim(dead, 5, [], limit=1, lease_seconds=60, after_id=0)
-    assert a.heartbeat(live, 5, 30) == 1
+        a.register_worker(WorkerInfo(worker, 5, "host", 1, "app", 1, 30, stale_after_seconds=0.5))
+    [mine] = a.ack_and_claim(live, 5, [], limit=1, lease_seconds=0.5, after_id=0).events
+    [theirs] = b.ack_and_claim(dead, 5, [], limit=1, lease_seconds=60, after_id=0).events
+    assert a.heartbeat(live, [mine.lease], 30).renewed == {mine.id}
     time.sleep(0.6)
     assert b.ack_and_claim(uuid4(), 5, [], limit=5, lease_seconds=30, after_id=0).events == ()
-    a.heartbeat(live, 5, 30)
-    assert a.reap(stale_after_seconds=0.5) == 1
-    assert a.reap(stale_after_seconds=0.5) == 0, "a worker is reaped once"
+    a.heartbeat(live, [mine.lease], 30)
+    assert a.reap(stale_after_seconds=99) == 1, "judged by its own 0.5 s"
+    assert a.reap(stale_after_seconds=0.5) == 0, "a worker is reaped once while it stays stale"
     time.sleep(0.01)
     [released] = b.ack_and_claim(uuid4(), 5, [], limit=5, lease_seconds=30, after_id=0).events
-    assert released.attempt == 2
+    assert (released.id, released.suspect, released.attempt) == (theirs.id, True, 1)
+    beat = b.heartbeat(dead, [theirs.lease], 30)
+    assert beat.was_reaped and beat.renewed == frozenset(), "re-armed; its row was taken"
+    assert not a.heartbeat(live, [mine.lease], 30).was_reaped
 
 
 def test_archive_mode_moves_finished_rows(database: Database) -> None:
@@ -231,7 +241,7 @@ def test_archive_mode_moves_finished_rows(database: Database) -> None:
     store = PostgresStore(database.connect(), database.schema, archive=True)
     worker = uuid4()
     events = store.ack_and_claim(worker, 5, [], limit=3, lease_seconds=30, after_id=0).events
-    acks = [Lease(event.id, event.attempt) for event in events]
+    acks = [event.lease for event in events]
     assert store.ack_and_claim(worker, 5, acks, limit=0, lease_seconds=30, after_id=0).acked == 3
     store.close()
     with database.connect() as conn:
@@ -242,7 +252,14 @@ def test_archive_mode_moves_finished_rows(database: Database) -> None:
 
 def test_lease_columns_are_in_no_index(database: Database) -> None:
     """Claims, renewals and retries change no indexed column, so updates may stay HOT."""
-    lease_columns = {"attempt", "lease_owner", "lease_expires_at", "available_at", "last_error"}
+    lease_columns = {
+        "attempt",
+        "lease_owner",
+        "lease_token",
+        "lease_expires_at",
+        "available_at",
+        "last_error",
+    }
     with database.connect() as conn:
         definitions = [
             str(row[0])

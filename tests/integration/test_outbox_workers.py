@@ -30,8 +30,8 @@ def test_a_worker_handles_only_its_generation(
     wait_until(lambda: len(handled_ids(db)) == 20)
     assert handled_ids(db) == gen5
     assert workers[0].stop() == 0
-    rows = query(db, "SELECT id, attempt FROM spectral.outbox ORDER BY id")
-    assert rows == [(row_id, 0) for row_id in gen4], "gen-4 rows were never claimed"
+    rows = query(db, "SELECT id, attempt, lease_token FROM spectral.outbox ORDER BY id")
+    assert rows == [(row_id, 0, None) for row_id in gen4], "gen-4 rows were never claimed"
 
 
 def test_two_workers_never_run_the_same_row(
@@ -137,7 +137,8 @@ def test_a_long_handler_is_not_rerun_while_its_worker_lives(
     """Lease 2 s, handler 5 s, another worker waiting: renewals keep the row with its owner."""
     [row_id] = emit_work(db, 5, 1, sleep=5)
     workers.append(start_worker(db, 5, tmp_path, "--lease-seconds", "2"))
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM spectral.outbox WHERE attempt = 1") == 1)
+    claimed = "SELECT count(*) FROM spectral.outbox WHERE lease_owner IS NOT NULL"
+    wait_until(lambda: scalar(db, claimed) == 1)
     workers.append(start_worker(db, 5, tmp_path, "--lease-seconds", "2"))
     wait_until(lambda: handled_ids(db) == [row_id], timeout=20)
     assert query(db, "SELECT attempt FROM test_handled") == [(1,)]
@@ -162,7 +163,8 @@ def test_status_tracks_workers_and_stranded_generations(
     emit_work(db, 6, 3, sleep=30)
     worker = start_worker(db, 6, tmp_path, "--lease-seconds", "60")
     workers.append(worker)
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM spectral.outbox WHERE attempt = 1") >= 1)
+    claimed = "SELECT count(*) FROM spectral.outbox WHERE lease_owner IS NOT NULL"
+    wait_until(lambda: scalar(db, claimed) >= 1)
     with db.connect() as conn:
         live = read_status(conn, db.schema, stale_after_seconds=1.0)
     [gen6] = [g for g in live.generations if g.generation == 6]

@@ -14,6 +14,7 @@ from typing import Any
 
 from spectral_deploy import emit
 from spectral_deploy.db import Database
+from spectral_deploy.ledger import generations
 
 REPO = Path(__file__).resolve().parents[2]
 APP = "tests.fixtures.outbox_app:handlers"
@@ -55,7 +56,9 @@ def start_worker(
     *args: str,
     settings: dict[str, str] | None = None,
 ) -> WorkerProcess:
-    """Start a worker for ``generation`` with fast timings (override with ``settings``)."""
+    """Start a worker for ``generation`` (allocated first) with fast timings (override with
+    ``settings``)."""
+    ensure_generations(database, generation)
     overrides = {**FAST_SETTINGS, **(settings or {})}
     argv = [sys.executable, "-m", "spectral_deploy"]
     for key, value in overrides.items():
@@ -90,7 +93,8 @@ def scalar(db: Database, text: str, params: tuple[Any, ...] = ()) -> Any:
 
 
 def emit_work(db: Database, generation: int, count: int, **payload: Any) -> list[int]:
-    """``count`` committed ``test.work`` rows stamped with ``generation``."""
+    """``count`` committed ``test.work`` rows stamped with ``generation`` (allocated first)."""
+    ensure_generations(db, generation)
     with db.connect() as conn:
         ids = [emit(conn, "test.work", payload, generation=generation) for _ in range(count)]
         conn.commit()
@@ -100,3 +104,68 @@ def emit_work(db: Database, generation: int, count: int, **payload: Any) -> list
 def handled_ids(db: Database) -> list[int]:
     """Event ids the fixture handlers recorded, in order."""
     return [row[0] for row in query(db, "SELECT event_id FROM test_handled ORDER BY event_id")]
+
+
+def ensure_generations(db: Database, up_to: int) -> None:
+    """Allocate generations until ``up_to`` exists (emit and workers refuse unknown ones)."""
+    with db.connect() as conn:
+        while not generations.get(conn, db.schema, up_to):
+            generations.allocate(conn, db.schema, tag="test")
+
+
+def calls(db: Database) -> list[tuple[int, int]]:
+    """(event id, attempt) of every handler call that started, in order."""
+    return [
+        (row[0], row[1])
+        for row in query(db, "SELECT event_id, attempt FROM test_calls ORDER BY called_at")
+    ]
+
+
+def worker_id(db: Database, pid: int) -> Any:
+    """The registry id of the worker process ``pid``."""
+    return scalar(db, "SELECT id FROM spectral.workers WHERE pid = %s", (pid,))
+
+
+def drain_argv(*args: str, settings: dict[str, str] | None = None) -> list[str]:
+    argv = [sys.executable, "-m", "spectral_deploy"]
+    for key, value in {**FAST_SETTINGS, **(settings or {})}.items():
+        argv += ["--set", f"{key}={value}"]
+    return [*argv, "drain", *args]
+
+
+def drain_env(db: Database, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRAL_")}
+    env["DATABASE_URL"] = db.url
+    env.update(extra)
+    return env
+
+
+def run_drain(
+    db: Database,
+    *args: str,
+    settings: dict[str, str] | None = None,
+    timeout: float = 120,
+    **env: str,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        drain_argv(*args, settings=settings),
+        cwd=REPO,
+        env=drain_env(db, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_drain(
+    db: Database, *args: str, settings: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        drain_argv(*args, settings=settings),
+        cwd=REPO,
+        env=drain_env(db),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

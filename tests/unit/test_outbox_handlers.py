@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,3 +76,24 @@ def test_loader_names_a_missing_module(tmp_path: Path) -> None:
     """A module that does not exist is named, with where we looked."""
     with pytest.raises(InputError, match="cannot import 'no_such_module_xyz'"):
         load_handlers("no_such_module_xyz:handlers", search_path=tmp_path)
+
+
+def test_a_topic_may_carry_its_own_timeout() -> None:
+    """on(topic, timeout=...) overrides the configured default for that topic only."""
+    handlers = Handlers()
+
+    @handlers.on("slow", timeout=90)
+    def slow(event: Any) -> None:
+        return None
+
+    handlers.register("fast", lambda event: None)
+    assert handlers.timeout("slow") == 90.0
+    assert handlers.timeout("fast") is None
+    assert handlers.timeouts() == {"slow": 90.0}
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), True, "10"])
+def test_a_timeout_must_be_positive_seconds(timeout: Any) -> None:
+    """Zero, negative, non-finite or non-numeric timeouts are refused, naming the topic."""
+    with pytest.raises(UsageError, match="timeout of 't'"):
+        Handlers().register("t", lambda event: None, timeout=timeout)

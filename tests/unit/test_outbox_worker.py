@@ -14,7 +14,7 @@ import pytest
 from spectral_deploy import Event, Handlers
 from spectral_deploy.config import OutboxConfig
 from spectral_deploy.outbox.memstore import MemoryStore
-from spectral_deploy.outbox.store import Lease, WorkerInfo, WorkerState
+from spectral_deploy.outbox.store import WorkerInfo, WorkerState
 from spectral_deploy.outbox.worker import Worker, WorkerSettings, WorkerSummary
 
 FAST = {
@@ -158,13 +158,16 @@ def test_a_row_that_recovers_is_acked(store: MemoryStore, start: Callable[..., R
 def test_poison_rows_that_kill_workers_are_dead_lettered(
     store: MemoryStore, seen: list[Event], start: Callable[..., Running]
 ) -> None:
-    """A row whose lease ran out max_attempts times is parked without running it again."""
+    """A row whose lease ended without an outcome, its budget spent on runs that never came
+    back, is parked without running it again."""
     row_id = store.emit(5, "t", {})
-    store.rows[row_id].attempt = 3  # three claims that never came back
+    row = store.rows[row_id]
+    row.attempt, row.lease_token, row.lease_expires_at = 3, 99, 0.0  # three runs that died
     start(recording(seen), max_attempts=3)
     wait_for(lambda: store.rows[row_id].state == "dead")
     assert seen == []
-    assert "lease kept running out" in (store.rows[row_id].last_error or "")
+    assert "gave up after 3 attempts" in (store.rows[row_id].last_error or "")
+    assert store.rows[row_id].attempt == 3, "the claim that found it spent is not charged"
 
 
 def test_unknown_topics_are_dead_lettered_with_a_reason(
@@ -279,28 +282,40 @@ def test_fencing_a_lapsed_lease_cannot_be_acked() -> None:
     [event] = store.ack_and_claim(first, 5, [], limit=10, lease_seconds=30, after_id=0).events
     clock.now += 31
     [again] = store.ack_and_claim(second, 5, [], limit=10, lease_seconds=30, after_id=0).events
-    assert again.attempt == event.attempt + 1
-    stale = Lease(row_id, event.attempt)
+    assert again.id == row_id and again.token != event.token
+    assert again.suspect and again.attempt == 1, "a lapsed lease: charged once, at this claim"
+    stale = event.lease
     assert store.ack_and_claim(first, 5, [stale], limit=0, lease_seconds=30, after_id=0).acked == 0
-    assert not store.retry(first, stale, "late", 1)
-    assert not store.dead_letter(first, stale, "late")
-    fresh = Lease(row_id, again.attempt)
+    assert not store.retry(first, stale, "late", 1, attempt=1)
+    assert not store.dead_letter(first, stale, "late", attempt=1)
+    fresh = again.lease
     assert store.ack_and_claim(second, 5, [fresh], limit=0, lease_seconds=30, after_id=0).acked == 1
+    assert store.ack_and_claim(second, 5, [fresh], limit=0, lease_seconds=30, after_id=0).acked == 0
 
 
-def test_heartbeat_renews_leases_and_reaper_releases_dead_workers() -> None:
-    """A live worker's leases are extended; a stale worker's leases are ended at once."""
+def test_heartbeat_renews_held_leases_and_reaper_releases_dead_workers() -> None:
+    """A live worker's held leases are extended; a stale worker's leases are ended at once,
+    by its own threshold; a reaped worker that beats again is re-armed."""
     clock = Clock()
     store = MemoryStore(clock)
     store.emit(5, "t", {})
+    store.emit(5, "t", {})
     live, dead = uuid4(), uuid4()
-    for worker in (live, dead):
-        store.register_worker(WorkerInfo(worker, 5, "h", 1, "a", 1, 30))
-    store.ack_and_claim(dead, 5, [], limit=1, lease_seconds=30, after_id=0)
+    store.register_worker(WorkerInfo(live, 5, "h", 1, "a", 1, 30, stale_after_seconds=15))
+    store.register_worker(WorkerInfo(dead, 5, "h", 1, "a", 1, 30, stale_after_seconds=15))
+    [mine] = store.ack_and_claim(live, 5, [], limit=1, lease_seconds=30, after_id=0).events
+    [theirs] = store.ack_and_claim(dead, 5, [], limit=1, lease_seconds=30, after_id=0).events
     clock.now += 20
-    store.heartbeat(live, 5, 30)
-    assert store.ack_and_claim(live, 5, [], limit=1, lease_seconds=30, after_id=0).events == ()
-    assert store.reap(stale_after_seconds=15) == 1
+    beat = store.heartbeat(live, [mine.lease], 30)
+    assert beat.renewed == {mine.id} and not beat.was_reaped
+    assert store.reap(stale_after_seconds=99) == 1, "its own 15 s threshold, not the caller's"
+    assert store.reap(stale_after_seconds=15) == 0, "reaped once while it stays stale"
     clock.now += 0.001
-    claimed = store.ack_and_claim(live, 5, [], limit=1, lease_seconds=30, after_id=0).events
-    assert [event.attempt for event in claimed] == [2]
+    [released] = store.ack_and_claim(live, 5, [], limit=1, lease_seconds=30, after_id=0).events
+    assert (released.id, released.suspect, released.attempt) == (theirs.id, True, 1)
+    comeback = store.heartbeat(dead, [theirs.lease], 30)
+    assert comeback.was_reaped and comeback.renewed == frozenset(), "re-armed; the row is lost"
+    assert not store.workers[dead].reaped
+    clock.now += 20
+    store.reap(stale_after_seconds=15)
+    assert store.workers[dead].reaped, "stale again after re-arming: reaped again"

@@ -52,7 +52,12 @@ def drain(
         bool, typer.Option("--dry-run", help="Stop after the preflight; say what would happen.")
     ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Drain even while live workers of G are running.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Drain even while live workers of G are running; adopt even into a "
+            "generation that does not exist or failed.",
+        ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     max_rate: Annotated[
@@ -68,10 +73,13 @@ def drain(
     of G and the active generation. Live workers of G make it refuse (exit 3) unless
     --force. process mode claims G's rows with the worker's lease, retry and dead-letter
     rules and runs the handlers of --app; rows of topics without a handler stay and are
-    reported. adopt mode re-stamps G's pending rows to the active generation (or
-    --to-generation) in short batches, keeping the original generation, so the live fleet
-    handles them. Interrupt it and run it again: it continues. Exit 0 when G has nothing
-    left, 1 when rows remain (listed), 3 when a precondition fails, 130 when interrupted.
+    reported, and so are the rows waiting behind them in key order. adopt mode re-stamps
+    G's pending rows to the active generation (or --to-generation; refused, exit 3, when
+    that generation does not exist or failed, unless --force) in short batches, keeping the
+    original generation, with a fresh retry budget, so the live fleet handles them.
+    --dry-run reads and writes nothing. Interrupt it and run it again: it continues. Exit 0
+    when G has nothing left, 1 when rows remain (listed), 3 when a precondition fails, 130
+    when interrupted.
 
     Example: spectral-deploy drain --target-generation 8 --app shop.handlers:handlers --yes
     """
@@ -81,7 +89,9 @@ def drain(
         raise UsageError(f"--mode must be process or adopt, got {mode!r}")
     config = state(ctx).config()
     database = state(ctx).database(create=not dry_run)
-    plan = _preflight(database, target_generation, config.outbox.stale_after_seconds)
+    plan = _preflight(
+        database, target_generation, config.outbox.stale_after_seconds, dry_run=dry_run
+    )
     _print_preflight(plan)
     if plan.unfinished == 0:
         console.info(f"nothing to drain: generation {target_generation} has no unfinished rows")
@@ -101,7 +111,9 @@ def drain(
             f"here with {app}"
         )
     else:
-        target = _adopt_target(database, plan, to_generation, config.outbox.stale_after_seconds)
+        target = _adopt_target(
+            database, plan, to_generation, config.outbox.stale_after_seconds, force=force
+        )
         what = (
             f"re-stamp {plan.unfinished} row(s) of generation {target_generation} to generation "
             f"{target} in batches of {drains.ADOPT_BATCH_ROWS}, for its workers to handle"
@@ -152,12 +164,31 @@ def drain(
     _exit_for_leftovers(report.remaining, target_generation)
 
 
-def _preflight(database: Database, generation: int, stale_after: float) -> Preflight:
-    """Read the preflight; workers of this host whose process is gone are released first."""
+def _preflight(
+    database: Database, generation: int, stale_after: float, *, dry_run: bool
+) -> Preflight:
+    """Read the preflight; workers of this host whose process is gone are released first
+    (with --dry-run only said: a dry run writes nothing)."""
+    from dataclasses import replace
+
     from spectral_deploy.outbox import drain as drains
 
     with database.connect() as conn:
         plan = drains.preflight(conn, database.schema, generation, stale_after=stale_after)
+        if dry_run:
+            gone = drains.gone_workers(plan.live_workers)
+            for worker in gone:
+                console.info(
+                    f"worker {worker.host}:{worker.pid} of generation {worker.generation} is "
+                    "registered as live but its process is gone: a drain would mark it stopped "
+                    "and end its leases"
+                )
+            if gone:
+                ids = {worker.id for worker in gone}
+                plan = replace(
+                    plan, live_workers=tuple(w for w in plan.live_workers if w.id not in ids)
+                )
+            return plan
         released = drains.release_gone_workers(conn, database.schema, plan.live_workers)
         for worker in released:
             console.info(
@@ -199,9 +230,18 @@ def _load_process_handlers(plan: Preflight, app: str | None, *, confirm: bool) -
 
 
 def _adopt_target(
-    database: Database, plan: Preflight, to_generation: int | None, stale_after: float
+    database: Database,
+    plan: Preflight,
+    to_generation: int | None,
+    stale_after: float,
+    *,
+    force: bool,
 ) -> int:
-    """The generation to adopt into: --to-generation, else the active one."""
+    """The generation to adopt into: --to-generation, else the active one; it must exist and
+    not have failed (unless --force)."""
+    from spectral_deploy.ledger import generations
+    from spectral_deploy.ledger.generations import GenerationState
+    from spectral_deploy.outbox import drain as drains
     from spectral_deploy.outbox.status import read_status
 
     target = to_generation or plan.active_generation
@@ -214,7 +254,12 @@ def _adopt_target(
     if target == plan.generation:
         raise UsageError(f"cannot adopt generation {plan.generation} into itself")
     with database.connect() as conn:
+        record = generations.get(conn, database.schema, target)
         fleet = read_status(conn, database.schema, stale_after_seconds=stale_after)
+    drains.check_adopt_target(record, target, force=force)
+    if record is None or record.state is GenerationState.FAILED:
+        what = "does not exist" if record is None else "failed"
+        console.warn(f"--force: adopting into generation {target}, which {what}")
     if not any(w.live and w.generation == target for w in fleet.workers):
         console.warn(f"no live worker of generation {target}: adopted rows wait until one runs")
     return target
@@ -269,6 +314,8 @@ def _print_report(report: DrainReport) -> None:
             f"handled {report.handled} row(s), {report.dead_lettered} dead-lettered, "
             f"{report.failed} failed attempt(s), in {report.seconds:.1f} s"
         )
+        for blocked in report.blocked:
+            console.info(f"  blocked: {blocked.describe(report.generation)}")
     else:
         console.info(
             f"adopted {report.adopted} row(s) into generation {report.to_generation} in "

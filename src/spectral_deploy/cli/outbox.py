@@ -39,9 +39,11 @@ AllOption = Annotated[bool, typer.Option("--all", help="Every dead row.")]
 def status(ctx: typer.Context, format_: FormatOption = OutputFormat.TEXT) -> None:
     """Pending / in-flight / dead rows per generation, live workers, stranded generations.
 
-    A generation is stranded when it has unfinished rows and no live worker (stopped, or a
-    heartbeat older than outbox.stale_after_seconds): it needs a legacy drain, and the
-    command to run is printed.
+    A worker is live when it is not stopped and its heartbeat is fresh by its own
+    threshold (the stale_after_seconds it registered). A generation is stranded when it
+    has pending rows that no live worker will claim (none of its workers live, or those
+    left are draining, told to stop, or claim other topics): it needs a legacy drain, and
+    the command to run is printed.
 
     Example: spectral-deploy outbox status --format json
     """
@@ -83,7 +85,11 @@ def status(ctx: typer.Context, format_: FormatOption = OutputFormat.TEXT) -> Non
                     str(w.id)[:8],
                     w.generation,
                     w.state,
-                    "yes" if w.live else "no (stale)" if w.state != "stopped" else "no",
+                    ("yes (told to stop)" if w.stop_requested else "yes")
+                    if w.live
+                    else "no (stale)"
+                    if w.state != "stopped"
+                    else "no",
                     f"{w.host}:{w.pid}",
                     f"{w.heartbeat_age_seconds:.1f} s ago",
                     w.app,
@@ -93,11 +99,42 @@ def status(ctx: typer.Context, format_: FormatOption = OutputFormat.TEXT) -> Non
             title="workers",
         )
     for generation in report.stranded:
+        rows = (
+            generation.stranded_rows
+            if generation.stranded_rows is not None
+            else generation.pending + generation.in_flight
+        )
         console.warn(
-            f"generation {generation.generation} is stranded: "
-            f"{generation.pending + generation.in_flight} row(s) and no live worker"
+            f"generation {generation.generation} is stranded: {rows} row(s) that no live "
+            "worker will claim"
         )
         console.info(f"  next: {drain_command(generation.generation)}")
+
+
+@app.command("stop-workers")
+def stop_workers(
+    ctx: typer.Context,
+    generation: Annotated[int, typer.Option("--generation", min=1, help="Whose workers.")],
+) -> None:
+    """Tell the running workers of a generation to stop claiming, at once.
+
+    Each finishes the rows in hand and stops (state stopped); this is what a rollback away
+    from a generation needs, so its code handles nothing more. The request is in each
+    worker's registry row: a notification wakes them, and a worker that misses it reads it
+    at its next heartbeat. Workers started later are not affected; the rows left are for a
+    legacy drain (spectral-deploy drain --target-generation N --mode adopt).
+
+    Example: spectral-deploy outbox stop-workers --generation 8
+    """
+    from spectral_deploy.outbox.fleet import request_stop
+
+    database = state(ctx).database()
+    with database.connect() as conn:
+        told = request_stop(conn, database.schema, generation)
+    if told:
+        console.success(f"told {told} worker(s) of generation {generation} to stop claiming")
+    else:
+        console.info(f"generation {generation} has no running worker to tell")
 
 
 @dead_app.command("list")

@@ -7,12 +7,15 @@ import signal
 import sys
 from collections.abc import Callable
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from spectral_deploy.cli import console
 from spectral_deploy.cli.common import state
+
+if TYPE_CHECKING:
+    from spectral_deploy.db import Database
 
 __all__ = ["worker"]
 
@@ -47,15 +50,26 @@ def worker(
             "A live worker renews its leases, so a slow handler is never run twice.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Run even for a generation that was never allocated or that failed "
+            "(rolled back), which is refused otherwise (exit 3).",
+        ),
+    ] = False,
 ) -> None:
     """Claim and handle outbox rows of one generation until SIGTERM.
 
     The worker registers itself (starting -> running), claims pending rows of its own
     generation in batches under a lease, runs the handler of each row's topic, retries
     failures with exponential backoff and jitter, and dead-letters a row after
-    outbox.max_attempts. SIGTERM (or Ctrl-C) drains: no new claims, the rows in hand
-    finish, then it stops and exits 0. A second Ctrl-C exits at once (leases expire and
-    the rows are handled again).
+    outbox.max_attempts. A handler running longer than its timeout (outbox.
+    handler_timeout_seconds, or Handlers.on(topic, timeout=...)) gives its row back as a
+    failed attempt. SIGTERM (or Ctrl-C, or `spectral-deploy outbox stop-workers`) drains: no
+    new claims, the rows in hand finish, then it stops and exits 0. A second Ctrl-C exits at
+    once (leases expire and the rows are handled again). A generation that was never
+    allocated, or that failed, is refused (exit 3) unless --force.
 
     Example: SPECTRAL_GENERATION=7 spectral-deploy worker --app shop.handlers:handlers
     """
@@ -68,6 +82,7 @@ def worker(
     number = resolve_generation(generation)
     config = state(ctx).config()
     database = state(ctx).database(create=True)
+    _check_generation(database, number, force=force)
     settings = WorkerSettings.from_config(
         config.outbox, generation=number, concurrency=concurrency, lease_seconds=lease_seconds
     )
@@ -87,6 +102,7 @@ def worker(
             database.schema,
             number,
             wake,
+            on_stop=runner.check_now,
         )
 
     def load() -> Handlers:
@@ -119,8 +135,37 @@ def worker(
     summary = runner.run()
     console.info(
         f"worker {summary.worker} stopped: {summary.handled} handled, {summary.failed} failed, "
-        f"{summary.dead_lettered} dead-lettered"
+        f"{summary.dead_lettered} dead-lettered, {summary.timed_out} timed out"
     )
     if summary.error:
-        console.error(f"a claim loop crashed: {summary.error.splitlines()[0]}")
+        # a bug in a claim loop, or handler threads stuck past their timeout: exit 1 so that
+        # the supervisor (systemd, the hosting provider) starts a clean process
+        console.error(f"the worker stopped on an error: {summary.error.splitlines()[0]}")
         sys.exit(1)
+
+
+def _check_generation(database: Database, generation: int, *, force: bool) -> None:
+    """Refuse a generation that was never allocated or that failed, unless forced."""
+    from spectral_deploy.errors import GenerationRefused
+    from spectral_deploy.ledger import generations
+    from spectral_deploy.ledger.generations import GenerationState
+
+    with database.connect() as conn:
+        record = generations.get(conn, database.schema, generation)
+    if record is not None and record.state is not GenerationState.FAILED:
+        return
+    if record is None:
+        problem = f"generation {generation} was never allocated: no deploy stamps rows with it"
+    else:
+        problem = (
+            f"generation {generation} failed (tag {record.tag or '?'}, rolled back): its "
+            "workers should not run again"
+        )
+    if force:
+        console.warn(f"--force: {problem}")
+        return
+    raise GenerationRefused(
+        problem,
+        hint="spectral-deploy generations list  (or --force to run it anyway, e.g. to handle "
+        "its rows with this code)",
+    )

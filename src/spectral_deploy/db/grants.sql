@@ -22,6 +22,13 @@ GRANT SELECT ON {schema}.generations TO {app};
 GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.outbox TO {app};
 GRANT SELECT, INSERT ON {schema}.outbox_archive TO {app};
 GRANT SELECT, INSERT, UPDATE ON {schema}.workers TO {app};
+-- the claim (one statement: ack the batch done, claim the next, each row fenced by a token
+-- drawn from the sequence), and the keys of every generation it orders by (migration 0005)
+GRANT USAGE ON SEQUENCE {schema}.outbox_lease_token_seq TO {app};
+GRANT EXECUTE ON FUNCTION {schema}.outbox_ack_and_claim_v1(
+    uuid, bigint, bigint[], bigint[], boolean, bigint, text[], integer, double precision
+) TO {app};
+GRANT EXECUTE ON FUNCTION {schema}.outbox_keyed_generations_v1() TO {app};
 
 -- app_tables_default --
 -- Embedded server only: the app's own tables, made by `migrate apply` (as the owner role)

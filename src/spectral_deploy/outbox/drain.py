@@ -5,7 +5,9 @@ target_generation=N+1". Two ways to do it:
 
 * **process**: this process claims G's rows under the same lease, retry and dead-letter
   rules as a worker, and runs the handlers it was given. Rows of topics it has no handler
-  for are never claimed: they stay where they are and are reported.
+  for are never claimed: they stay where they are and are reported. So are the rows that
+  wait behind them in key order (or behind an earlier row of their key in another
+  generation): when nothing else is left, the drain ends and names those keys.
 * **adopt**: G's pending rows are re-stamped to generation M (the active one) in bounded
   batches, each its own short transaction, keeping the original generation in
   ``original_generation``; the live fleet of M handles them.
@@ -31,8 +33,9 @@ from spectral_deploy.config import OutboxConfig
 from spectral_deploy.db import Database
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
-from spectral_deploy.errors import PreconditionFailed, UsageError
+from spectral_deploy.errors import GenerationRefused, PreconditionFailed, UsageError
 from spectral_deploy.ledger import generations
+from spectral_deploy.ledger.generations import Generation, GenerationState
 from spectral_deploy.ledger.store import EntryKind, Outcome, append
 from spectral_deploy.outbox.cursor import ClaimCursor
 from spectral_deploy.outbox.handlers import Handlers
@@ -43,12 +46,16 @@ from spectral_deploy.outbox.worker import Worker, WorkerSettings
 
 __all__ = [
     "ADOPT_BATCH_ROWS",
+    "BlockedKey",
     "DrainMode",
     "DrainProgress",
     "DrainReport",
     "Preflight",
     "TopicBacklog",
     "adopt",
+    "blocked_keys",
+    "check_adopt_target",
+    "gone_workers",
     "preflight",
     "process",
     "release_gone_workers",
@@ -57,6 +64,8 @@ __all__ = [
 
 ADOPT_BATCH_ROWS = 1000
 MONITOR_SECONDS = 0.25
+# polls without progress before a process drain checks whether what is left is blocked
+STALL_POLLS = 4
 Connection = psycopg.Connection[Any]
 
 
@@ -90,6 +99,39 @@ class TopicBacklog:
             "in_flight": self.in_flight,
             "dead": self.dead,
             "oldest_pending_age_seconds": self.oldest_pending_age_seconds,
+        }
+
+
+@dataclass(frozen=True)
+class BlockedKey:
+    """Rows of G that wait, in key order, behind a row the drain cannot claim."""
+
+    key: str
+    rows: int
+    blocker_id: int
+    blocker_generation: int
+    blocker_topic: str
+
+    def describe(self, generation: int) -> str:
+        """One line for the operator."""
+        why = (
+            "no handler for it here"
+            if self.blocker_generation == generation
+            else f"generation {self.blocker_generation}: drain that generation first"
+        )
+        return (
+            f"{self.rows} row(s) of key {self.key!r} wait behind row {self.blocker_id} "
+            f"(topic {self.blocker_topic!r}, {why})"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "key": self.key,
+            "rows": self.rows,
+            "blocker_id": self.blocker_id,
+            "blocker_generation": self.blocker_generation,
+            "blocker_topic": self.blocker_topic,
         }
 
 
@@ -166,6 +208,7 @@ class DrainReport:
     seconds: float = 0.0
     longest_batch_seconds: float | None = None
     remaining: tuple[TopicBacklog, ...] = field(default_factory=tuple)
+    blocked: tuple[BlockedKey, ...] = field(default_factory=tuple)
 
     @property
     def rows_left(self) -> int:
@@ -186,6 +229,7 @@ class DrainReport:
             "seconds": round(self.seconds, 3),
             "longest_batch_seconds": self.longest_batch_seconds,
             "remaining": [t.as_json() for t in self.remaining if t.unfinished or t.dead],
+            "blocked": [b.as_json() for b in self.blocked],
         }
 
 
@@ -221,6 +265,12 @@ def preflight(conn: Connection, schema: str, generation: int, *, stale_after: fl
     )
 
 
+def gone_workers(workers: tuple[WorkerRow, ...]) -> list[WorkerRow]:
+    """Workers registered from this host whose process no longer exists (read only)."""
+    host = socket.gethostname()
+    return [w for w in workers if w.host == host and not _process_exists(w.pid)]
+
+
 def release_gone_workers(
     conn: Connection, schema: str, workers: tuple[WorkerRow, ...]
 ) -> list[WorkerRow]:
@@ -230,11 +280,8 @@ def release_gone_workers(
     previous process's heartbeat to go stale.
     """
     queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
-    host = socket.gethostname()
-    released: list[WorkerRow] = []
-    for worker in workers:
-        if worker.host != host or _process_exists(worker.pid):
-            continue
+    released = gone_workers(workers)
+    for worker in released:
         try:
             with conn.transaction():
                 conn.execute(
@@ -243,7 +290,6 @@ def release_gone_workers(
                 )
         except psycopg.Error as exc:
             raise translate(exc) from exc
-        released.append(worker)
     return released
 
 
@@ -257,6 +303,48 @@ def check_preconditions(plan: Preflight, *, force: bool) -> None:
             hint=f"stop them first, or rerun with --force: "
             f"spectral-deploy drain --target-generation {plan.generation} --force",
         )
+
+
+def check_adopt_target(record: Generation | None, target: int, *, force: bool) -> None:
+    """Refuse to adopt into a generation that was never allocated or that failed."""
+    if force:
+        return
+    hint = f"check `spectral-deploy generations list`, or rerun with --force to adopt into {target}"
+    if record is None:
+        raise GenerationRefused(
+            f"generation {target} does not exist: rows adopted into it would never be claimed",
+            hint=hint,
+        )
+    if record.state is GenerationState.FAILED:
+        raise GenerationRefused(
+            f"generation {target} failed (it was rolled back): its code is not what should "
+            "handle these rows",
+            hint=hint,
+        )
+
+
+def blocked_keys(
+    conn: Connection, schema: str, generation: int, topics: frozenset[str]
+) -> list[BlockedKey]:
+    """Keys whose rows of ``generation`` (of ``topics``) wait behind a row the drain cannot
+    claim: an earlier row of the key with another topic, or in another generation."""
+    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
+    try:
+        rows = conn.execute(
+            queries["blocked_keys"], {"generation": generation, "topics": sorted(topics)}
+        ).fetchall()
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    return [
+        BlockedKey(
+            key=cast(str, row[0]),
+            rows=cast(int, row[1]),
+            blocker_id=cast(int, row[2]),
+            blocker_generation=cast(int, row[3]),
+            blocker_topic=cast(str, row[4]),
+        )
+        for row in rows
+    ]
 
 
 def process(
@@ -309,11 +397,21 @@ def process(
         total = unfinished_rows(conn, database.schema, generation, topics)
         thread.start()
         interrupted = False
+        blocked: list[BlockedKey] = []
+        last, stalled = -1, 0
         while thread.is_alive():
             left = unfinished_rows(conn, database.schema, generation, topics)
             on_progress(DrainProgress(done=max(0, total - left), total=total))
             if left == 0:
                 break
+            stalled = stalled + 1 if left == last else 0
+            last = left
+            if stalled >= STALL_POLLS:
+                stalled = 0
+                blocked = blocked_keys(conn, database.schema, generation, topics)
+                if sum(b.rows for b in blocked) >= left:
+                    break  # all that is left waits behind rows this drain cannot claim
+                blocked = []
             if stop.wait(MONITOR_SECONDS):
                 interrupted = True
                 break
@@ -339,6 +437,7 @@ def process(
         interrupted=interrupted,
         seconds=time.monotonic() - started,
         remaining=remaining,
+        blocked=tuple(blocked),
     )
     _finish(database, report, error=summary.error if summary else "the drain worker died")
     return report

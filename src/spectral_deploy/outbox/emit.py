@@ -5,40 +5,53 @@
         emit(conn, "order.created", {"order_id": 42}, key="customer-7")
 
 Each row is stamped with the writer's generation (``SPECTRAL_GENERATION``, set by the
-deploy) so that only workers of that generation claim it. Everything is checked before
-the database is touched: a topic, a JSON-serialisable payload, a generation.
+deploy) so that only workers of that generation claim it. Everything about the event is
+checked before the database is touched (a topic, a key, a delay, a payload the worker will
+decode exactly: see ``codec``), so a refused event leaves the caller's transaction usable.
+The generation must have been allocated: checked once per process, database and generation
+(allocated generations are never removed), with a read of ``generations``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
 import psycopg
 
+from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
 from spectral_deploy.errors import GenerationUnknown, InvalidEvent
+from spectral_deploy.outbox.codec import DEFAULT_MAX_PAYLOAD_BYTES, PayloadError, encode
 
 __all__ = [
     "DEFAULT_SCHEMA",
     "GENERATION_ENV",
+    "MAX_PAYLOAD_BYTES_ENV",
     "SCHEMA_ENV",
     "emit",
     "emit_many",
     "resolve_generation",
+    "resolve_max_payload_bytes",
     "resolve_schema",
 ]
 
 GENERATION_ENV = "SPECTRAL_GENERATION"
 SCHEMA_ENV = "SPECTRAL_DATABASE_SCHEMA"
+# the environment form of [outbox] max_payload_bytes: apps do not read spectral.toml
+MAX_PAYLOAD_BYTES_ENV = "SPECTRAL_OUTBOX_MAX_PAYLOAD_BYTES"
 DEFAULT_SCHEMA = "spectral"
 MAX_TOPIC_CHARS = 200
 
 Connection = psycopg.Connection[Any]
+
+# (database, schema, generation) known to be allocated in this process
+_known_generations: set[tuple[str, str, int]] = set()
+_known_lock = threading.Lock()
 
 
 def resolve_generation(generation: int | None, environ: Mapping[str, str] | None = None) -> int:
@@ -60,6 +73,21 @@ def resolve_generation(generation: int | None, environ: Mapping[str, str] | None
         value = 0
     if value < 1:
         raise GenerationUnknown(f"{GENERATION_ENV} must be a positive integer, got {text!r}")
+    return value
+
+
+def resolve_max_payload_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """``SPECTRAL_OUTBOX_MAX_PAYLOAD_BYTES``, else 1 MiB."""
+    environ = os.environ if environ is None else environ
+    text = environ.get(MAX_PAYLOAD_BYTES_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_PAYLOAD_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InvalidEvent(f"{MAX_PAYLOAD_BYTES_ENV} must be a positive integer, got {text!r}")
     return value
 
 
@@ -85,21 +113,27 @@ def emit(
     number = resolve_generation(generation)
     _check_topic(topic)
     _check_key(topic, key)
-    document = _dump(topic, payload)
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", resolve_schema(schema))
-    # never prepared: a transaction pooler (Supabase's port 6543) runs the next transaction
-    # in another session, where a prepared statement does not exist
-    row = conn.execute(
-        queries["insert_event"],
-        {
-            "generation": number,
-            "topic": topic,
-            "key": key,
-            "payload": document,
-            "delay": _delay_seconds(topic, delay),
-        },
-        prepare=False,
-    ).fetchone()
+    seconds = _delay_seconds(topic, delay)
+    document = _dump(topic, payload, resolve_max_payload_bytes())
+    name = resolve_schema(schema)
+    queries = load_queries("spectral_deploy.outbox", "outbox.sql", name)
+    _require_allocated(conn, name, number, queries)
+    try:
+        # never prepared: a transaction pooler (Supabase's port 6543) runs the next transaction
+        # in another session, where a prepared statement does not exist
+        row = conn.execute(
+            queries["insert_event"],
+            {
+                "generation": number,
+                "topic": topic,
+                "key": key,
+                "payload": document,
+                "delay": seconds,
+            },
+            prepare=False,
+        ).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
     assert row is not None
     return int(row[0])
 
@@ -117,6 +151,7 @@ def emit_many(
     checked first, so a bad one rejects the whole call before the database is touched.
     """
     number = resolve_generation(generation)
+    limit = resolve_max_payload_bytes()
     rows: list[tuple[int, str, str | None, str]] = []
     for index, event in enumerate(events):
         if not isinstance(event, tuple) or len(event) not in (2, 3):
@@ -128,14 +163,42 @@ def emit_many(
         key = event[2] if len(event) == 3 else None
         _check_topic(topic)
         _check_key(topic, key)
-        rows.append((number, topic, key, _dump(topic, payload, index=index)))
+        rows.append((number, topic, key, _dump(topic, payload, limit, index=index)))
     if not rows:
         return 0
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", resolve_schema(schema))
-    with conn.cursor() as cursor, cursor.copy(queries["copy_events"]) as copy:
-        for row in rows:
-            copy.write_row(row)
+    name = resolve_schema(schema)
+    queries = load_queries("spectral_deploy.outbox", "outbox.sql", name)
+    _require_allocated(conn, name, number, queries)
+    try:
+        with conn.cursor() as cursor, cursor.copy(queries["copy_events"]) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
     return len(rows)
+
+
+def _require_allocated(conn: Connection, schema: str, generation: int, queries: Any) -> None:
+    """Refuse a generation that was never allocated; known ones are not read again."""
+    info = conn.info
+    where = (f"{info.host}:{info.port}/{info.dbname}", schema, generation)
+    if where in _known_generations:
+        return
+    try:
+        row = conn.execute(
+            queries["generation_state"], {"generation": generation}, prepare=False
+        ).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    if row is None:
+        raise GenerationUnknown(
+            f"generation {generation} was never allocated (in {schema}.generations): events "
+            "stamped with it would never be claimed",
+            hint="deploys set SPECTRAL_GENERATION; by hand: "
+            "spectral-deploy generations allocate --tag TAG",
+        )
+    with _known_lock:
+        _known_generations.add(where)
 
 
 def _check_topic(topic: object) -> None:
@@ -150,12 +213,12 @@ def _check_key(topic: str, key: object) -> None:
         raise InvalidEvent(f"key of a {topic!r} event must be a string or None, got {key!r}")
 
 
-def _dump(topic: object, payload: Any, *, index: int | None = None) -> str:
+def _dump(topic: object, payload: Any, max_bytes: int, *, index: int | None = None) -> str:
     where = f"event #{index} ({topic!r})" if index is not None else f"{topic!r} event"
     try:
-        return json.dumps(payload, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise InvalidEvent(f"payload of {where} is not JSON-serialisable: {exc}") from exc
+        return encode(payload, max_bytes=max_bytes)
+    except PayloadError as exc:
+        raise InvalidEvent(f"{where} refused: {exc}") from exc
 
 
 def _delay_seconds(topic: str, delay: float | timedelta | None) -> float:

@@ -1,13 +1,15 @@
 -- Queries of the outbox (spectral_deploy.outbox). Rows are routed by generation: every claim
--- names one generation. A claim is a lease (owner + expiry); `attempt` is the fencing token
--- that acks, retries and dead-letters must present, so a row whose lease lapsed and was claimed
--- again can never be acked twice nor end both finished and failed.
+-- names one generation. A claim is a lease (owner + token + expiry); the token is the fence that
+-- acks, retries, dead-letters and renewals must present, so a row whose lease lapsed and was
+-- claimed again can never be acked twice nor end both finished and failed. Tokens come from a
+-- sequence and never repeat. `attempt` is the retry budget: handler runs charged to the row.
 
 -- insert_event --
--- Emit one event in the caller's transaction.
+-- Emit one event in the caller's transaction; a delay counts from the emit itself, not from
+-- the start of the caller's transaction.
 INSERT INTO {schema}.outbox (generation, topic, key, payload, available_at)
 VALUES (%(generation)s, %(topic)s, %(key)s, %(payload)s::jsonb,
-        now() + make_interval(secs => %(delay)s))
+        clock_timestamp() + make_interval(secs => %(delay)s))
 RETURNING id;
 
 -- copy_events --
@@ -15,116 +17,103 @@ RETURNING id;
 COPY {schema}.outbox (generation, topic, key, payload) FROM STDIN;
 
 -- ack_and_claim --
--- Delete the rows this worker finished (fenced by owner and attempt), then lease the next
--- batch of its generation: fresh rows and rows whose lease expired (of the given topics, when a
--- legacy drain only has handlers for some), starting just past the ids it claimed last, skipping rows locked by other claimers, and for keyed rows only the head of
--- each key. With `archive` the finished rows are moved to outbox_archive instead of dropped.
--- One statement, one commit per batch. Always returns at least one row: the ack count, with
--- NULL event columns when nothing was claimed.
-WITH acked AS (
-    DELETE FROM {schema}.outbox o
-    USING unnest(%(ack_ids)s::bigint[], %(ack_attempts)s::integer[]) AS a(id, attempt)
-    WHERE o.id = a.id AND o.attempt = a.attempt AND o.lease_owner = %(worker)s
-    RETURNING o.id, o.generation, o.topic, o.key, o.payload, o.attempt, o.created_at,
-              o.original_generation
-), archived AS (
-    INSERT INTO {schema}.outbox_archive
-        (id, generation, topic, key, payload, attempt, created_at, original_generation)
-    SELECT id, generation, topic, key, payload, attempt, created_at, original_generation
-    FROM acked
-    WHERE %(archive)s::boolean
-), candidates AS (
-    SELECT o.id
-    FROM {schema}.outbox o
-    WHERE o.generation = %(generation)s
-      AND o.state = 'pending'
-      AND o.id > %(after_id)s
-      AND (%(topics)s::text[] IS NULL OR o.topic = ANY(%(topics)s::text[]))
-      AND o.available_at <= now()
-      AND (o.lease_expires_at IS NULL OR o.lease_expires_at < now())
-      AND (o.key IS NULL OR NOT EXISTS (
-            SELECT 1 FROM {schema}.outbox p
-            WHERE p.generation = o.generation AND p.key = o.key
-              AND p.state = 'pending' AND p.id < o.id))
-    ORDER BY o.id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE {schema}.outbox o
-    SET attempt = o.attempt + 1,
-        lease_owner = %(worker)s,
-        lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
-    FROM candidates c
-    WHERE o.id = c.id
-    RETURNING o.id, o.topic, o.key, o.payload, o.generation, o.attempt, o.created_at,
-              o.original_generation
-)
-SELECT (SELECT count(*) FROM acked), c.id, c.topic, c.key, c.payload, c.generation, c.attempt,
-       c.created_at, c.original_generation
-FROM (SELECT 1) AS one
-LEFT JOIN claimed c ON true
-ORDER BY c.id;
+-- Finish this worker's rows and lease its next batch (see outbox_ack_and_claim_v1 in the
+-- schema's migration 0005): one call, one commit per batch. Payloads come back as text, so a
+-- row the codec cannot decode is one row's problem, never the batch's.
+SELECT * FROM {schema}.outbox_ack_and_claim_v1(
+    %(worker)s, %(generation)s, %(ack_ids)s::bigint[], %(ack_tokens)s::bigint[],
+    %(archive)s::boolean, %(after_id)s, %(topics)s::text[], %(limit)s, %(lease_seconds)s);
 
 -- schedule_retry --
--- Give a failed row back for a later attempt (fenced); keeps the error for operators.
+-- Give a row whose handler failed back for a later attempt (fenced), charging the attempt;
+-- keeps the error for operators.
 UPDATE {schema}.outbox
 SET available_at = now() + make_interval(secs => %(delay_seconds)s),
+    attempt = %(attempt)s,
     lease_owner = NULL,
     lease_expires_at = NULL,
     last_error = %(error)s
-WHERE id = %(id)s AND attempt = %(attempt)s AND lease_owner = %(worker)s
+WHERE id = %(id)s AND lease_token = %(token)s AND lease_owner = %(worker)s
 RETURNING id;
 
 -- dead_letter --
--- Park a row that used up its attempts (fenced); it is kept, never deleted.
+-- Park a row that used up its attempts, or that cannot be run at all (fenced); it is kept,
+-- never deleted.
 UPDATE {schema}.outbox
 SET state = 'dead',
     dead_at = now(),
+    attempt = %(attempt)s,
     lease_owner = NULL,
     lease_expires_at = NULL,
     last_error = %(error)s
-WHERE id = %(id)s AND attempt = %(attempt)s AND lease_owner = %(worker)s
+WHERE id = %(id)s AND lease_token = %(token)s AND lease_owner = %(worker)s
 RETURNING id;
 
+-- release_leases --
+-- Give back rows this worker holds but will not run (fenced), uncharged and at once: the rows
+-- after a hung handler, the rows in hand when it is told to stop, a row whose finish failed.
+UPDATE {schema}.outbox o
+SET lease_owner = NULL,
+    lease_expires_at = NULL
+FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS h(id, token)
+WHERE o.id = h.id AND o.lease_token = h.token AND o.lease_owner = %(worker)s
+  AND o.state = 'pending'
+RETURNING o.id;
+
 -- register_worker --
--- A worker process announces itself (state 'starting').
-INSERT INTO {schema}.workers (id, generation, host, pid, app, state, concurrency, lease_seconds)
+-- A worker process announces itself (state 'starting') with the settings others judge it by.
+INSERT INTO {schema}.workers (id, generation, host, pid, app, state, concurrency, lease_seconds,
+                              stale_after_seconds, heartbeat_seconds, claim_topics)
 VALUES (%(id)s, %(generation)s, %(host)s, %(pid)s, %(app)s, 'starting', %(concurrency)s,
-        %(lease_seconds)s);
+        %(lease_seconds)s, %(stale_after_seconds)s, %(heartbeat_seconds)s,
+        %(claim_topics)s::text[]);
 
 -- set_worker_state --
--- Move a worker along starting -> running -> draining -> stopped.
+-- Move a worker along starting -> running -> draining -> stopped (and record its topics).
 UPDATE {schema}.workers
 SET state = %(state)s,
     heartbeat_at = now(),
     stopped_at = CASE WHEN %(state)s = 'stopped' THEN now() ELSE stopped_at END,
-    last_error = coalesce(%(error)s, last_error)
+    last_error = coalesce(%(error)s, last_error),
+    topics = coalesce(%(topics)s::text[], topics)
 WHERE id = %(id)s;
 
 -- heartbeat --
--- Prove this worker is alive and extend the leases it holds (renewed at most every third of a
--- lease, so a slow handler's rows are never claimed by someone else while it lives).
+-- Prove this worker is alive (re-arming it if it was reaped while it could not beat: paused,
+-- cut off) and renew the leases of the rows it still holds, fenced: a row that another worker
+-- claimed meanwhile is not renewed, and the worker drops it. Returns whether it had been
+-- reaped, whether it was told to stop, and the ids renewed.
 WITH beat AS (
-    UPDATE {schema}.workers SET heartbeat_at = now() WHERE id = %(worker)s RETURNING id
+    UPDATE {schema}.workers w
+    SET heartbeat_at = now(), reaped_at = NULL
+    WHERE w.id = %(worker)s
+    RETURNING (SELECT was.reaped_at FROM {schema}.workers was WHERE was.id = %(worker)s)
+                  AS reaped_at,
+              w.stop_requested_at
+), renewed AS (
+    UPDATE {schema}.outbox o
+    SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
+    FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS h(id, token)
+    WHERE o.id = h.id AND o.lease_token = h.token AND o.lease_owner = %(worker)s
+      AND o.state = 'pending'
+    RETURNING o.id
 )
-UPDATE {schema}.outbox
-SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
-WHERE generation = %(generation)s
-  AND state = 'pending'
-  AND lease_owner = %(worker)s
-  AND lease_expires_at IS NOT NULL
-  AND EXISTS (SELECT 1 FROM beat)
-RETURNING id;
+SELECT (SELECT reaped_at IS NOT NULL FROM beat),
+       (SELECT stop_requested_at IS NOT NULL FROM beat),
+       coalesce((SELECT array_agg(id) FROM renewed), '{{}}'::bigint[]);
 
 -- reap_dead_workers --
--- End the leases of workers whose heartbeat went stale (crashed, SIGKILLed), once per worker,
--- so their rows are claimed again now instead of when the leases run out.
+-- End the leases of workers whose heartbeat went stale by their own threshold (crashed,
+-- SIGKILLed, paused), so their rows are claimed again now instead of when the leases run out.
+-- A reaped worker that beats again is re-armed (see heartbeat), so it is reaped again if it
+-- later dies. Workers registered by older versions, with no threshold, get the caller's.
 WITH dead AS (
     UPDATE {schema}.workers
     SET reaped_at = now()
     WHERE reaped_at IS NULL
       AND state <> 'stopped'
-      AND heartbeat_at < now() - make_interval(secs => %(stale_after_seconds)s)
+      AND heartbeat_at < now() - make_interval(
+            secs => coalesce(stale_after_seconds, %(stale_after_seconds)s))
     RETURNING id, generation
 )
 UPDATE {schema}.outbox o
@@ -137,24 +126,53 @@ WHERE o.generation = d.generation
 RETURNING o.id;
 
 -- backlog_by_generation --
--- Pending / in-flight / dead per generation, and the oldest unfinished row's age.
-SELECT generation,
-       count(*) FILTER (WHERE state = 'pending'
-                        AND (lease_expires_at IS NULL OR lease_expires_at <= now())),
-       count(*) FILTER (WHERE state = 'pending' AND lease_expires_at > now()),
-       count(*) FILTER (WHERE state = 'dead'),
-       extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending'))::float8
-FROM {schema}.outbox
-GROUP BY generation
-ORDER BY generation;
+-- Pending / in-flight / dead per generation, the oldest unfinished row's age, and the rows no
+-- live worker will ever claim ("stranded"): pending rows of a generation (of topics) that no
+-- live claiming worker of it takes, unless a live worker holds them under a lease. Live: not
+-- stopping, heartbeat fresh by the worker's own threshold.
+WITH claimers AS (
+    SELECT id, generation, claim_topics
+    FROM {schema}.workers
+    WHERE state IN ('starting', 'running')
+      AND stop_requested_at IS NULL
+      AND heartbeat_at >= now() - make_interval(
+            secs => coalesce(stale_after_seconds, %(stale_after_seconds)s))
+), alive AS (
+    SELECT id
+    FROM {schema}.workers
+    WHERE state <> 'stopped'
+      AND heartbeat_at >= now() - make_interval(
+            secs => coalesce(stale_after_seconds, %(stale_after_seconds)s))
+)
+SELECT o.generation,
+       count(*) FILTER (WHERE o.state = 'pending'
+                        AND (o.lease_expires_at IS NULL OR o.lease_expires_at <= now())),
+       count(*) FILTER (WHERE o.state = 'pending' AND o.lease_expires_at > now()),
+       count(*) FILTER (WHERE o.state = 'dead'),
+       extract(epoch FROM now() - min(o.created_at) FILTER (WHERE o.state = 'pending'))::float8,
+       count(*) FILTER (
+           WHERE o.state = 'pending'
+             AND NOT coalesce(
+                 o.lease_expires_at > now() AND o.lease_owner IN (SELECT id FROM alive), false)
+             AND NOT EXISTS (
+                 SELECT 1 FROM claimers c
+                 WHERE c.generation = o.generation
+                   AND (c.claim_topics IS NULL OR o.topic = ANY(c.claim_topics))))
+FROM {schema}.outbox o
+GROUP BY o.generation
+ORDER BY o.generation;
 
 -- list_workers --
--- Workers not long stopped; `live` means not stopped and a fresh heartbeat.
+-- Workers not long stopped; `live` means not stopped and a heartbeat fresh by the worker's own
+-- threshold (the caller's for workers registered by older versions).
 SELECT id, generation, host, pid, app, state, concurrency, lease_seconds, started_at,
        heartbeat_at, stopped_at, last_error,
        (state <> 'stopped'
-        AND heartbeat_at >= now() - make_interval(secs => %(stale_after_seconds)s)) AS live,
-       extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age
+        AND heartbeat_at >= now() - make_interval(
+              secs => coalesce(stale_after_seconds, %(stale_after_seconds)s))) AS live,
+       extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age,
+       topics, claim_topics, stop_requested_at IS NOT NULL,
+       coalesce(stale_after_seconds, %(stale_after_seconds)s)
 FROM {schema}.workers
 WHERE state <> 'stopped' OR stopped_at > now() - make_interval(secs => %(keep_stopped_seconds)s)
 ORDER BY generation, started_at;
@@ -171,7 +189,8 @@ ORDER BY id
 LIMIT %(limit)s;
 
 -- retry_dead --
--- Put dead rows back in line with a fresh set of attempts (their last error is kept).
+-- Put dead rows back in line with a fresh budget (attempt 0), due now; their last error is
+-- kept. The fence is not reset: the next claim takes a new token, so no old ack matches.
 UPDATE {schema}.outbox
 SET state = 'pending', attempt = 0, available_at = now(), dead_at = NULL,
     lease_owner = NULL, lease_expires_at = NULL
@@ -230,8 +249,11 @@ RETURNING o.id;
 
 -- adopt_batch --
 -- Legacy drain, adopt mode: re-stamp a bounded batch of a generation's pending rows to another
--- generation, keeping the first original generation. Rows under a live lease are left alone;
--- rows locked by a claim in progress are skipped. The caller commits at once (short locks).
+-- generation, keeping the first original generation, with a fresh budget and no inherited
+-- backoff. Rows under a live lease are left alone; rows locked by a claim in progress are
+-- skipped. A row whose last lease ended without an outcome stays marked so (its expired
+-- lease time is kept): the new fleet runs it on its own, charged, in case it kills workers.
+-- The caller commits at once (short locks).
 WITH picked AS (
     SELECT id
     FROM {schema}.outbox
@@ -246,8 +268,11 @@ WITH picked AS (
 UPDATE {schema}.outbox o
 SET generation = %(to_generation)s,
     original_generation = coalesce(o.original_generation, o.generation),
-    lease_owner = NULL,
-    lease_expires_at = NULL
+    attempt = 0,
+    -- a retry's backoff is dropped; an emit's delay (a row never tried) is kept
+    available_at = CASE WHEN o.attempt > 0 THEN least(o.available_at, now())
+                        ELSE o.available_at END,
+    lease_owner = NULL
 FROM picked p
 WHERE o.id = p.id
 RETURNING o.id, o.topic;
@@ -255,3 +280,41 @@ RETURNING o.id, o.topic;
 -- notify_generation --
 -- Wake the workers of a generation (used after adopting rows into it).
 SELECT pg_notify(%(channel)s, %(generation)s::text);
+
+-- blocked_keys --
+-- Rows of a generation (of the given topics) that wait behind an earlier pending row of their
+-- key that the caller cannot claim: a topic it has no handler for, or another generation.
+-- One line per key: how many rows wait, and the first blocking row.
+SELECT o.key, count(*), b.id, b.generation, b.topic
+FROM {schema}.outbox o
+JOIN LATERAL (
+    SELECT p.id, p.generation, p.topic
+    FROM {schema}.outbox p
+    WHERE p.generation = ANY({schema}.outbox_keyed_generations_v1()) AND p.key = o.key
+      AND p.state = 'pending' AND p.id < o.id
+    ORDER BY p.id
+    LIMIT 1
+) b ON b.generation <> o.generation OR NOT (b.topic = ANY(%(topics)s::text[]))
+WHERE o.generation = %(generation)s
+  AND o.state = 'pending'
+  AND o.key IS NOT NULL
+  AND o.topic = ANY(%(topics)s::text[])
+GROUP BY o.key, b.id, b.generation, b.topic
+ORDER BY b.id;
+
+-- generation_state --
+-- Whether a generation was allocated, and its state (emit checks once per process).
+SELECT state FROM {schema}.generations WHERE generation = %(generation)s;
+
+-- request_stop --
+-- Tell a generation's workers to stop claiming (a rollback away from it): each finishes the
+-- rows in hand and stops at its next heartbeat; a notification wakes them at once.
+UPDATE {schema}.workers
+SET stop_requested_at = now()
+WHERE generation = %(generation)s AND state <> 'stopped' AND stop_requested_at IS NULL
+RETURNING id;
+
+-- notify_stop --
+-- Wake a generation's workers to read their stop request now (payload 'stop:<generation>';
+-- older listeners, which compare the payload with their generation, ignore it).
+SELECT pg_notify(%(channel)s, 'stop:' || %(generation)s::text);

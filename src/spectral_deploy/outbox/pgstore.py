@@ -8,27 +8,48 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 from uuid import UUID
 
-import orjson
 import psycopg
 from psycopg import sql
-from psycopg.types.json import set_json_loads
 
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
-from spectral_deploy.outbox.handlers import event_from_row
-from spectral_deploy.outbox.store import ClaimResult, Lease, WorkerInfo, WorkerState
+from spectral_deploy.outbox.store import (
+    Beat,
+    Claimed,
+    ClaimResult,
+    Lease,
+    LeaseBatch,
+    WorkerInfo,
+    WorkerState,
+)
 
-__all__ = ["NOTIFY_CHANNEL_PREFIX", "Listener", "PostgresStore", "notify_channel"]
+__all__ = ["NOTIFY_CHANNEL_PREFIX", "Listener", "PostgresStore", "notify_channel", "storable"]
 
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL_PREFIX = "spectral_outbox."
+STOP_PREFIX = "stop:"
 Connection = psycopg.Connection[Any]
+_new_claimed = Claimed._make
+_no_rows: tuple[Claimed, ...] = ()
 
 
 def notify_channel(schema: str) -> str:
     """The channel the outbox trigger notifies for ``schema``."""
     return f"{NOTIFY_CHANNEL_PREFIX}{schema}"
+
+
+def storable(text: str) -> str:
+    """``text`` as a text column takes it: NUL bytes and lone surrogates escaped.
+
+    An error message is whatever the handler raised; a write that fails on it would leave
+    the row with no outcome.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 class PostgresStore:
@@ -47,8 +68,6 @@ class PostgresStore:
         self._schema = schema
         self._archive = archive
         self._queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
-        # orjson decodes payloads several times faster than the standard library
-        set_json_loads(orjson.loads, self._conn)
         if not synchronous_commit:
             # a lost ack or claim on a server crash means a redelivery, which
             # at-least-once delivery allows; the commit no longer waits for the disk
@@ -66,14 +85,15 @@ class PostgresStore:
         topics: frozenset[str] | None = None,
     ) -> ClaimResult:
         """See ``OutboxStore.ack_and_claim``."""
+        ids, tokens = _arrays(acks)
         rows = self._execute(
             self._queries["ack_and_claim"],
-            {
+            binary=True,  # measured: +20% rows/s for one loop (ints and timestamps load faster)
+            params={
                 "worker": worker,
                 "generation": generation,
-                # array literals: one text parameter each instead of 100 dumped ints
-                "ack_ids": _array(lease.id for lease in acks),
-                "ack_attempts": _array(lease.attempt for lease in acks),
+                "ack_ids": ids,
+                "ack_tokens": tokens,
                 "archive": self._archive,
                 "after_id": after_id,
                 "topics": sorted(topics) if topics is not None else None,
@@ -81,31 +101,53 @@ class PostgresStore:
                 "lease_seconds": lease_seconds,
             },
         )
-        acked = cast(int, rows[0][0]) if rows else 0
-        events = tuple(event_from_row(row[1:]) for row in rows if row[1] is not None)
-        return ClaimResult(acked=acked, events=events)
+        if not rows:
+            return ClaimResult(acked=0, events=_no_rows)
+        acked = cast(int, rows[0][0])
+        if rows[0][1] is None:
+            return ClaimResult(acked=acked, events=_no_rows)
+        return ClaimResult(acked=acked, events=tuple([_new_claimed(row[1:]) for row in rows]))
 
-    def retry(self, worker: UUID, lease: Lease, error: str, delay_seconds: float) -> bool:
+    def retry(
+        self, worker: UUID, lease: Lease, error: str, delay_seconds: float, *, attempt: int
+    ) -> bool:
         """See ``OutboxStore.retry``."""
         rows = self._execute(
             self._queries["schedule_retry"],
             {
                 "worker": worker,
                 "id": lease.id,
-                "attempt": lease.attempt,
-                "error": error,
+                "token": lease.token,
+                "attempt": attempt,
+                "error": storable(error),
                 "delay_seconds": delay_seconds,
             },
         )
         return bool(rows)
 
-    def dead_letter(self, worker: UUID, lease: Lease, error: str) -> bool:
+    def dead_letter(self, worker: UUID, lease: Lease, error: str, *, attempt: int) -> bool:
         """See ``OutboxStore.dead_letter``."""
         rows = self._execute(
             self._queries["dead_letter"],
-            {"worker": worker, "id": lease.id, "attempt": lease.attempt, "error": error},
+            {
+                "worker": worker,
+                "id": lease.id,
+                "token": lease.token,
+                "attempt": attempt,
+                "error": storable(error),
+            },
         )
         return bool(rows)
+
+    def release(self, worker: UUID, leases: Sequence[Lease]) -> int:
+        """See ``OutboxStore.release``."""
+        if not leases:
+            return 0
+        ids, tokens = _arrays(leases)
+        rows = self._execute(
+            self._queries["release_leases"], {"worker": worker, "ids": ids, "tokens": tokens}
+        )
+        return len(rows)
 
     def register_worker(self, info: WorkerInfo) -> None:
         """See ``OutboxStore.register_worker``."""
@@ -119,22 +161,45 @@ class PostgresStore:
                 "app": info.app,
                 "concurrency": info.concurrency,
                 "lease_seconds": info.lease_seconds,
+                "stale_after_seconds": info.stale_after_seconds,
+                "heartbeat_seconds": info.heartbeat_seconds,
+                "claim_topics": sorted(info.claim_topics)
+                if info.claim_topics is not None
+                else None,
             },
         )
 
-    def set_worker_state(self, worker: UUID, state: WorkerState, error: str | None = None) -> None:
+    def set_worker_state(
+        self,
+        worker: UUID,
+        state: WorkerState,
+        error: str | None = None,
+        topics: frozenset[str] | None = None,
+    ) -> None:
         """See ``OutboxStore.set_worker_state``."""
         self._execute(
-            self._queries["set_worker_state"], {"id": worker, "state": str(state), "error": error}
+            self._queries["set_worker_state"],
+            {
+                "id": worker,
+                "state": str(state),
+                "error": storable(error) if error is not None else None,
+                "topics": sorted(topics) if topics is not None else None,
+            },
         )
 
-    def heartbeat(self, worker: UUID, generation: int, lease_seconds: float) -> int:
+    def heartbeat(self, worker: UUID, leases: Sequence[Lease], lease_seconds: float) -> Beat:
         """See ``OutboxStore.heartbeat``."""
+        ids, tokens = _arrays(leases)
         rows = self._execute(
             self._queries["heartbeat"],
-            {"worker": worker, "generation": generation, "lease_seconds": lease_seconds},
+            {"worker": worker, "ids": ids, "tokens": tokens, "lease_seconds": lease_seconds},
         )
-        return len(rows)
+        reaped, stop, renewed = rows[0]
+        return Beat(
+            renewed=frozenset(cast("list[int]", renewed)),
+            was_reaped=bool(reaped),
+            stop_requested=bool(stop),
+        )
 
     def reap(self, stale_after_seconds: float) -> int:
         """See ``OutboxStore.reap``."""
@@ -148,13 +213,21 @@ class PostgresStore:
         self._conn.close()
 
     def _execute(
-        self, query: sql.Composed | sql.SQL, params: dict[str, Any]
+        self, query: sql.Composed | sql.SQL, params: dict[str, Any], *, binary: bool = False
     ) -> list[tuple[Any, ...]]:
         try:
-            cursor = self._conn.execute(query, params)
+            cursor = self._conn.execute(query, params, binary=binary)
             return cursor.fetchall() if cursor.description is not None else []
         except psycopg.Error as exc:
             raise translate(exc) from exc
+
+
+def _arrays(leases: Sequence[Lease]) -> tuple[str, str]:
+    """Array literals of ids and tokens: one text parameter each instead of dumped ints."""
+    if isinstance(leases, LeaseBatch):
+        count = len(leases.ids)
+        return _array(leases.ids), "{" + ",".join([str(leases.token)] * count) + "}"
+    return _array(lease[0] for lease in leases), _array(lease[1] for lease in leases)
 
 
 def _array(values: Iterable[int]) -> str:
@@ -162,7 +235,8 @@ def _array(values: Iterable[int]) -> str:
 
 
 class Listener:
-    """LISTEN on the outbox channel in a thread; calls ``on_wake`` for our generation.
+    """LISTEN on the outbox channel in a thread; calls ``on_wake`` for our generation, and
+    ``on_stop`` when its workers are told to stop.
 
     Notifications are a fast path only: if one is lost (connection drop, listener
     restart) the workers' polling still finds the rows.
@@ -174,11 +248,14 @@ class Listener:
         schema: str,
         generation: int,
         on_wake: Callable[[], None],
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         self._connect = connect
         self._channel = notify_channel(schema)
         self._generation = str(generation)
+        self._stop_payload = f"{STOP_PREFIX}{generation}"
         self._on_wake = on_wake
+        self._on_stop = on_stop
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-listener", daemon=True)
 
@@ -204,6 +281,8 @@ class Listener:
                         for notify in conn.notifies(timeout=0.5):
                             if notify.payload == self._generation:
                                 self._on_wake()
+                            elif notify.payload == self._stop_payload and self._on_stop:
+                                self._on_stop()
             except Exception as exc:  # the listener must outlive a lost connection
                 if self._stop.is_set():
                     return

@@ -1,9 +1,14 @@
 """The outbox at a glance: backlog per generation, workers, and stranded generations.
 
-A generation is *stranded* when it has unfinished rows (pending or in flight) and no live
-worker: nobody will ever claim them unless a legacy drain does. A worker is *live* when it
-is not stopped and its heartbeat is fresh; a SIGKILLed worker keeps its last state in the
-table but its heartbeat goes stale, so it counts as dead.
+A worker is *live* when it is not stopped and its heartbeat is fresh by its own threshold
+(the ``stale_after_seconds`` it registered; the reader's for workers of older versions); a
+SIGKILLed worker keeps its last state in the table but its heartbeat goes stale, so it
+counts as dead, while a paused one stays live until its own threshold passes.
+
+A generation is *stranded* when it has pending rows that no live worker will ever claim: no
+live worker of it that still claims (not draining, not told to stop) and takes their topic
+(a legacy drain claims only the topics it has handlers for), unless a live worker holds the
+row under a lease. Nobody will handle those rows unless a legacy drain does.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ class WorkerRow:
     heartbeat_age_seconds: float
     stopped_at: datetime | None
     last_error: str | None
+    # the handlers' topics, and what it claims (None: every topic)
+    topics: tuple[str, ...] | None = None
+    claim_topics: tuple[str, ...] | None = None
+    stop_requested: bool = False
+    stale_after_seconds: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The JSON shape of `outbox status`'s workers."""
@@ -57,6 +67,10 @@ class WorkerRow:
             "heartbeat_age_seconds": round(self.heartbeat_age_seconds, 3),
             "stopped_at": self.stopped_at.isoformat() if self.stopped_at else None,
             "last_error": self.last_error,
+            "topics": list(self.topics) if self.topics is not None else None,
+            "claim_topics": list(self.claim_topics) if self.claim_topics is not None else None,
+            "stop_requested": self.stop_requested,
+            "stale_after_seconds": self.stale_after_seconds,
         }
 
 
@@ -71,10 +85,14 @@ class GenerationBacklog:
     live_workers: int
     oldest_pending_age_seconds: float | None
     active: bool
+    # pending rows no live worker will claim (None: not read; judged by live workers then)
+    stranded_rows: int | None = None
 
     @property
     def stranded(self) -> bool:
-        """Unfinished rows and nobody alive to finish them."""
+        """Rows that nobody alive will ever claim."""
+        if self.stranded_rows is not None:
+            return self.stranded_rows > 0
         return self.pending + self.in_flight > 0 and self.live_workers == 0
 
     def as_json(self) -> dict[str, Any]:
@@ -86,6 +104,11 @@ class GenerationBacklog:
             "dead": self.dead,
             "live_workers": self.live_workers,
             "stranded": self.stranded,
+            "stranded_rows": (
+                self.stranded_rows
+                if self.stranded_rows is not None
+                else (self.pending + self.in_flight if self.stranded else 0)
+            ),
             "oldest_pending_age_seconds": (
                 round(self.oldest_pending_age_seconds, 3)
                 if self.oldest_pending_age_seconds is not None
@@ -130,7 +153,9 @@ def read_status(
         with conn.transaction():
             if snapshot:  # one snapshot for both reads, when we start the transaction
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            backlog = conn.execute(queries["backlog_by_generation"]).fetchall()
+            backlog = conn.execute(
+                queries["backlog_by_generation"], {"stale_after_seconds": stale_after_seconds}
+            ).fetchall()
             worker_rows = conn.execute(
                 queries["list_workers"],
                 {
@@ -155,6 +180,7 @@ def read_status(
             live_workers=live.get(cast(int, row[0]), 0),
             oldest_pending_age_seconds=cast("float | None", row[4]),
             active=active is not None and active.generation == row[0],
+            stranded_rows=cast(int, row[5]),
         )
         for row in backlog
     }
@@ -168,6 +194,7 @@ def read_status(
             live_workers=live.get(number, 0),
             oldest_pending_age_seconds=None,
             active=active is not None and active.generation == number,
+            stranded_rows=0,
         )
     return OutboxStatus(
         generations=tuple(by_generation[n] for n in sorted(by_generation)), workers=workers
@@ -189,4 +216,8 @@ def _worker(row: tuple[Any, ...]) -> WorkerRow:
         last_error=row[11],
         live=bool(row[12]),
         heartbeat_age_seconds=float(row[13]),
+        topics=tuple(row[14]) if row[14] is not None else None,
+        claim_topics=tuple(row[15]) if row[15] is not None else None,
+        stop_requested=bool(row[16]),
+        stale_after_seconds=float(row[17]),
     )
