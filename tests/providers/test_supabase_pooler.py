@@ -17,6 +17,7 @@ from spectral_deploy.db import Database, open_database
 from spectral_deploy.db.connect import connect
 from spectral_deploy.db.pooler import probe, refuse_transaction_pooler
 from spectral_deploy.errors import ConfigError
+from spectral_deploy.ledger import generations
 from tests.acceptance.sandbox import run_cli
 from tests.providers.fakes.pooler import FakePooler
 
@@ -57,7 +58,9 @@ def test_apps_emit_through_a_transaction_pooler(
 ) -> None:
     """emit() with psycopg's defaults (prepared after 5 runs) works through port 6543:
     every event lands, none is lost to a prepared statement left in another session."""
-    monkeypatch.setenv("SPECTRAL_GENERATION", "1")
+    with database.connect() as conn, conn.transaction():
+        generation = generations.allocate(conn, database.schema, tag="v1", commit_sha="a" * 40)
+    monkeypatch.setenv("SPECTRAL_GENERATION", str(generation.generation))
     url = transaction_pooler.url(_dbname(database))
     with psycopg.connect(url) as conn:
         for number in range(EMITS):

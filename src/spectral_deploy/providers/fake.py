@@ -227,7 +227,8 @@ class FakeWorld:
             now = time.monotonic()
             if now - self._beat_at >= HEARTBEAT_EVERY_SECONDS:
                 for worker in running:
-                    store.heartbeat(worker.id, worker.generation, WORKER_LEASE_SECONDS)
+                    # rows are handled within a tick: a fake worker holds none between beats
+                    store.heartbeat(worker.id, (), WORKER_LEASE_SECONDS)
                 self._beat_at = now
             if not (force or self._dirty):
                 return
@@ -257,7 +258,7 @@ class FakeWorld:
             )
             if not result.events:
                 return
-            acks = [Lease(event.id, event.attempt) for event in result.events]
+            acks = [Lease(event.id, event.token) for event in result.events]
             self.handled[worker.generation] = self.handled.get(worker.generation, 0) + len(acks)
             if len(acks) < CLAIM_ROWS:
                 store.ack_and_claim(
