@@ -72,8 +72,27 @@ def test_clean_and_override_exit_zero(project: Project, workdir: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout) == {
         "violations": [],
-        "overrides": [{"path": "b.sql", "reason": "table unused since v3"}],
+        "overrides": [
+            {
+                "path": "b.sql",
+                "reason": "table unused since v3",
+                "line": 1,
+                "scope": "file",
+                "covers": [
+                    {
+                        "path": "b.sql",
+                        "line": 2,
+                        "column": 1,
+                        "rule": "drop-table",
+                        "code": "MC103",
+                        "message": "dropping table x breaks the running release, "
+                        "which still uses it",
+                    }
+                ],
+            }
+        ],
         "errors": [],
+        "notes": [],
     }
 
 

@@ -21,18 +21,24 @@ from spectral_deploy.errors import UsageError
 if TYPE_CHECKING:
     from spectral_deploy.config import Config
     from spectral_deploy.lint.engine import LintFile
+    from spectral_deploy.lint.schema import Schema
+    from spectral_deploy.lint.violation import OverrideScope
 
 __all__ = ["HELP", "build_parser", "run"]
 
 HELP = "Check migrations for changes that break the running (N-1) release or take long locks."
 EXAMPLES = """\
-Exit codes: 0 clean (overrides allowed), 1 violations, 2 a file unreadable, not UTF-8 or
-not parseable (the other files are still linted).
+The earlier migrations of each file's directory are replayed into a schema model first,
+so the lint knows the old type of a column, and which tables and columns exist.
+
+Exit codes: 0 clean (overrides allowed), 1 violations, 2 a file unreadable, not UTF-8,
+not parseable, not a regular file or too large (the other files are still linted).
 
 Examples:
   spectral-deploy lint                                  # the configured migrations directory
-  spectral-deploy lint migrations/0042_users.sql
+  spectral-deploy lint migrations/0042_users.sql        # 0001..0041 are its history
   spectral-deploy lint --base origin/main --format github
+  spectral-deploy lint --base origin/main --schema-from env:PROD_DATABASE_URL
   spectral-deploy lint --ignore create-index-non-concurrently db/migrations
   spectral-deploy lint --explain drop-column
 """
@@ -90,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RULES",
         help="do not run these rules (names or codes, comma-separated, repeatable)",
     )
+    parser.add_argument(
+        "--schema-from",
+        metavar="DATABASE_URL",
+        help="read the schema model from this database's catalog instead of replaying the "
+        "earlier migrations (a URL, or env:NAME to read it from an environment variable, "
+        "which keeps a password off the command line); it should be at the state the "
+        "running release uses, before the change set",
+    )
     parser.add_argument("--explain", metavar="RULE", help="print a rule's documentation and exit")
     parser.add_argument("-h", "--help", action="store_true", help="show this message and exit")
     return parser
@@ -105,19 +119,13 @@ def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
     if args.explain:
         return _explain(args.explain)
 
-    from spectral_deploy.lint.engine import lint_change_sets
+    from spectral_deploy.lint.engine import lint_timelines
+    from spectral_deploy.lint.history import plan
     from spectral_deploy.lint.registry import select_rules
     from spectral_deploy.lint.render import LintFormat, render
 
     config = load_config()
-    if config.lint.jobs < 0:
-        from spectral_deploy.errors import ConfigError
-
-        raise ConfigError(
-            f"must be 0 (one per core) or more, got {config.lint.jobs}",
-            key="lint.jobs",
-            source=config.source,
-        )
+    scope = _check_lint_config(config)
     rules = select_rules(
         config.lint,
         select=_split(args.select),
@@ -127,16 +135,71 @@ def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
     cwd = Path.cwd()
     roots = [Path(p) for p in args.paths] or [_migrations_dir(config)]
     files = _expand(roots, cwd)
+    changed: set[Path] | None = None
     if args.base:
         from spectral_deploy.lint.context import changed_files
 
         changed = changed_files(args.base, roots, cwd)
-        change_sets = [[f for f in files if f.path.resolve() in changed]]
-    else:
-        change_sets = [[f] for f in files]
-    report = lint_change_sets(change_sets, rules, jobs=config.lint.jobs)
+    schema = _catalog(args.schema_from, config) if args.schema_from else None
+    timelines = plan(
+        files,
+        changed=changed,
+        display=lambda path: _display(path, cwd),
+        history=schema is None,
+    )
+    report = lint_timelines(
+        timelines,
+        rules,
+        jobs=config.lint.jobs,
+        schema=schema,
+        override_scope=scope,
+        max_file_bytes=config.lint.max_file_bytes,
+    )
     console.print_text(render(report, LintFormat(args.format), rules))
     return int(report.exit_code)
+
+
+def _check_lint_config(config: Config) -> OverrideScope:
+    """The ``[lint]`` values only the lint can check; the override scope."""
+    from spectral_deploy.errors import ConfigError
+    from spectral_deploy.lint.violation import OverrideScope
+
+    if config.lint.jobs < 0:
+        raise ConfigError(
+            f"must be 0 (one per core) or more, got {config.lint.jobs}",
+            key="lint.jobs",
+            source=config.source,
+        )
+    if config.lint.max_file_bytes < 1:
+        raise ConfigError(
+            f"must be a positive number of bytes, got {config.lint.max_file_bytes}",
+            key="lint.max_file_bytes",
+            source=config.source,
+        )
+    try:
+        return OverrideScope(config.lint.override_scope)
+    except ValueError:
+        raise ConfigError(
+            f'must be "file" or "statement", got {config.lint.override_scope!r}',
+            key="lint.override_scope",
+            source=config.source,
+        ) from None
+
+
+def _catalog(value: str, config: Config) -> Schema:
+    """The schema model from ``--schema-from`` (a URL, or ``env:NAME``)."""
+    from spectral_deploy.lint.catalog import read_catalog
+
+    url = value
+    if value.startswith("env:"):
+        name = value[len("env:") :]
+        url = os.environ.get(name, "")
+        if not url:
+            raise UsageError(
+                f"--schema-from {value}: the environment variable {name} is not set",
+                hint=f"export {name}=postgresql://user@host:5432/dbname",
+            )
+    return read_catalog(url, config.database)
 
 
 def _explain(key: str) -> int:
@@ -174,7 +237,8 @@ def _expand(roots: Sequence[Path], cwd: Path) -> list[LintFile]:
     seen: set[str] = set()
     for root in roots:
         if root.is_dir():
-            found = sorted(p for p in root.iterdir() if p.suffix == ".sql" and p.is_file())
+            # not only regular files: a FIFO or a device named *.sql is reported, not skipped
+            found = sorted(p for p in root.iterdir() if p.suffix == ".sql" and not p.is_dir())
         else:
             found = [root]
         for path in found:

@@ -1,32 +1,61 @@
 """Linting files: read, parse, run the rules in statement order, apply override markers.
 
-Work is split into change sets, linted one after another in file order because what is
-new depends on what came before. Without ``--base`` every file is its own change set,
-so on POSIX a large run forks one worker per core (``lint.jobs``) over them; results
-come back in file order, identical to a single-process run.
+The unit of work is a ``Timeline``: one project's migrations in the order they are
+applied. Its history steps are replayed into the schema model (parsed, not linted); its
+change-set steps are linted against the model, and then applied to it too, so a later
+change set sees an earlier one as history. What is new depends on what came before, so
+a timeline runs in order; independent timelines (other directories, or files linted
+without history) are forked over ``lint.jobs`` processes on POSIX when that pays off,
+and results come back in input order, identical to a single-process run.
+
+Input is read defensively: only regular files (a FIFO or a device is an error, never a
+hang), at most ``max_file_bytes``, UTF-8, no NUL byte (PostgreSQL's parser would stop
+there and silently skip the rest). Large files are parsed a batch of statements at a
+time, so memory follows the largest statement, not the file.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import stat
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from spectral_deploy.lint import doblock
 from spectral_deploy.lint.context import DEFAULT_SCHEMA, Context
-from spectral_deploy.lint.markers import find_markers
-from spectral_deploy.lint.parse import Statement, SyntaxFailure, parse_sql
+from spectral_deploy.lint.markers import Marker, find_markers
+from spectral_deploy.lint.parse import Statement, SyntaxFailure, parse_batches
 from spectral_deploy.lint.rule import Rule
+from spectral_deploy.lint.schema import Schema
 from spectral_deploy.lint.source import Source
-from spectral_deploy.lint.violation import Finding, LintError, Override, Report, Violation
+from spectral_deploy.lint.violation import (
+    Finding,
+    LintError,
+    Override,
+    OverrideScope,
+    Report,
+    Violation,
+)
 
-__all__ = ["LintFile", "lint_change_sets", "lint_text"]
+__all__ = [
+    "DEFAULT_MAX_FILE_BYTES",
+    "LintFile",
+    "SqlText",
+    "Step",
+    "Timeline",
+    "lint_change_sets",
+    "lint_text",
+    "lint_timelines",
+    "read_source",
+]
 
 INVALID_OVERRIDE = "invalid-override"
 OPAQUE_DO_BLOCK = "opaque-do-block"
 # Forking pays off only above this much SQL (it costs a few milliseconds).
 PARALLEL_MIN_BYTES = 256 * 1024
+DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
+READ_CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -38,10 +67,88 @@ class LintFile:
 
 
 @dataclass(frozen=True)
+class SqlText:
+    """SQL that is not a file on disk: a migration tool's rendering of its history, stdin."""
+
+    origin: str
+    text: str
+
+
+Input = LintFile | SqlText
+
+
+@dataclass(frozen=True)
+class Step:
+    """One migration of a timeline.
+
+    ``change_set`` is None for history (replayed into the model, not linted), else the
+    number of the change set it is linted in (files of one change set share what is new).
+    ``applies`` is False for a down migration: linted, but its changes are not kept.
+    """
+
+    source: Input
+    change_set: int | None = None
+    applies: bool = True
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One project's migrations in apply order.
+
+    ``complete``: the model before the first step is the whole database (true when the
+    steps start from the project's first migration, or the model comes from a catalog).
+    """
+
+    steps: tuple[Step, ...]
+    complete: bool = True
+
+
+@dataclass(frozen=True)
 class _FileResult:
-    violations: tuple[Violation, ...]
-    overrides: tuple[Override, ...]
-    errors: tuple[LintError, ...]
+    violations: tuple[Violation, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    errors: tuple[LintError, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class _Found:
+    """A finding in place: its rule, its statement and the top-level statement holding it."""
+
+    rule: Rule
+    statement: Statement | None
+    top: Statement | None
+    finding: Finding
+
+
+@dataclass(frozen=True)
+class _Options:
+    exempt_new: bool = True
+    override_scope: OverrideScope = OverrideScope.FILE
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+
+
+def lint_timelines(
+    timelines: Sequence[Timeline],
+    rules: Sequence[Rule],
+    *,
+    jobs: int = 1,
+    schema: Schema | None = None,
+    exempt_new: bool = True,
+    override_scope: OverrideScope = OverrideScope.FILE,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Report:
+    """Lint every timeline; ``schema`` (from a catalog) replaces their history.
+
+    ``exempt_new=False`` treats every object as existing, as linters that do not track
+    new objects do (the corpus test compares with squawk that way).
+    """
+    options = _Options(exempt_new, OverrideScope(override_scope), max_file_bytes)
+    linter = _Linter(rules, options, schema)
+    work = [timeline for timeline in timelines if timeline.steps]
+    results = _map(linter.run, work, jobs)
+    files = sum(1 for t in work for step in t.steps if step.change_set is not None)
+    return _report(results, files)
 
 
 def lint_change_sets(
@@ -50,35 +157,149 @@ def lint_change_sets(
     *,
     jobs: int = 1,
     exempt_new: bool = True,
+    history: Sequence[Input] = (),
+    schema: Schema | None = None,
+    override_scope: OverrideScope = OverrideScope.FILE,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Report:
-    """Lint every change set; files inside one share what is new.
+    """Lint change sets independently, each after ``history`` (if any)."""
+    timelines = [
+        Timeline(
+            (*(Step(s) for s in history), *(Step(f, 0) for f in change_set)),
+            complete=bool(history),
+        )
+        for change_set in change_sets
+        if change_set
+    ]
+    return lint_timelines(
+        timelines,
+        rules,
+        jobs=jobs,
+        schema=schema,
+        exempt_new=exempt_new,
+        override_scope=override_scope,
+        max_file_bytes=max_file_bytes,
+    )
 
-    ``exempt_new=False`` treats every object as existing, as linters that do not track
-    new objects do (the corpus test compares with squawk that way).
-    """
-    linter = _Linter(rules, exempt_new=exempt_new)
-    work = [list(change_set) for change_set in change_sets if change_set]
-    results = _map(linter.lint_change_set, work, jobs)
+
+def lint_text(
+    text: str,
+    rules: Sequence[Rule],
+    *,
+    path: str = "<sql>",
+    history: Sequence[Input] = (),
+    schema: Schema | None = None,
+    override_scope: OverrideScope = OverrideScope.FILE,
+) -> Report:
+    """Lint one in-memory file as its own change set (after ``history``, if any)."""
+    steps = (*(Step(s) for s in history), Step(SqlText(path, text), 0))
+    timeline = Timeline(steps, complete=bool(history))
+    return lint_timelines([timeline], rules, schema=schema, override_scope=override_scope)
+
+
+def _report(results: Iterable[list[_FileResult]], files: int) -> Report:
     violations: list[Violation] = []
     overrides: list[Override] = []
     errors: list[LintError] = []
-    for change_set_results in results:
-        for result in change_set_results:
+    notes: list[str] = []
+    for timeline_results in results:
+        for result in timeline_results:
             violations.extend(result.violations)
             overrides.extend(result.overrides)
             errors.extend(result.errors)
-    return Report(tuple(violations), tuple(overrides), tuple(errors), sum(len(c) for c in work))
+            notes.extend(result.notes)
+    return Report(tuple(violations), tuple(overrides), tuple(errors), files, tuple(notes))
 
 
-def lint_text(text: str, rules: Sequence[Rule], *, path: str = "<sql>") -> Report:
-    """Lint one in-memory file as its own change set."""
-    result = _Linter(rules).lint_source(Source(path, text), Context())
-    return Report(result.violations, result.overrides, result.errors, 1)
+def read_source(source: Input, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Source | LintError:
+    """The decoded text of one input, or why it cannot be linted (with a position)."""
+    if isinstance(source, SqlText):
+        return _checked(source.origin, source.text)
+    data = _read(source.path, source.display, max_bytes)
+    if isinstance(data, LintError):
+        return data
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _not_utf8(source.display, data, exc)
+    return _checked(source.display, text)
+
+
+def _checked(path: str, text: str) -> Source | LintError:
+    source = Source(path, text)
+    nul = text.find("\0")
+    if nul != -1:
+        at = source.position(nul)
+        return LintError(
+            path,
+            at.line,
+            at.column,
+            "NUL byte (\\0) in the file: PostgreSQL would stop reading there and skip "
+            "every statement after it",
+        )
+    return source
+
+
+def _read(path: Path, display: str, max_bytes: int) -> bytes | LintError:
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        return LintError(display, 1, 1, f"cannot read: {exc.strerror or exc}")
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return LintError(
+                display,
+                1,
+                1,
+                f"not a regular file ({_file_kind(info.st_mode)}): only migration files are read",
+            )
+        if info.st_size > max_bytes:
+            return _too_large(display, info.st_size, max_bytes)
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := os.read(fd, min(READ_CHUNK_BYTES, max_bytes + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:  # it grew while we read it
+                return _too_large(display, total, max_bytes)
+        return b"".join(chunks)
+    except OSError as exc:
+        return LintError(display, 1, 1, f"cannot read: {exc.strerror or exc}")
+    finally:
+        os.close(fd)
+
+
+def _too_large(display: str, size: int, limit: int) -> LintError:
+    return LintError(
+        display,
+        1,
+        1,
+        f"file is {_mib(size)}, over the limit of {_mib(limit)} (raise [lint] "
+        f"max_file_bytes, now {limit}, if this really is one migration)",
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a file")
 
 
 class _Linter:
-    def __init__(self, rules: Sequence[Rule], *, exempt_new: bool = True) -> None:
-        self.exempt_new = exempt_new
+    def __init__(self, rules: Sequence[Rule], options: _Options, schema: Schema | None) -> None:
+        self.options = options
+        self.schema = schema
         self.by_node: dict[str, list[Rule]] = {}
         for rule in rules:
             for node in rule.nodes:
@@ -87,78 +308,186 @@ class _Linter:
         self.invalid_override = by_name.get(INVALID_OVERRIDE)
         self.opaque = by_name.get(OPAQUE_DO_BLOCK)
 
-    def lint_change_set(self, files: Sequence[LintFile]) -> list[_FileResult]:
-        context = Context()
-        return [self.lint_file(file, context) for file in files]
+    def run(self, timeline: Timeline) -> list[_FileResult]:
+        """Replay and lint one timeline's steps in order; one result per linted file."""
+        model = (
+            self.schema.fork() if self.schema is not None else Schema(complete=timeline.complete)
+        )
+        contexts: dict[int, Context] = {}
+        results: list[_FileResult] = []
+        for step in timeline.steps:
+            if step.change_set is None:
+                note = self.replay(step.source, model)
+                if note is not None and results:
+                    results[-1] = _with_note(results[-1], note)
+                elif note is not None:
+                    results.append(_FileResult(notes=(note,)))
+                continue
+            if step.applies:
+                context = contexts.get(step.change_set) or contexts.setdefault(
+                    step.change_set, Context(model=model)
+                )
+            else:  # checked against the model, its changes thrown away
+                context = Context(model=model.fork())
+            results.append(self.lint_file(step.source, context))
+        return [r for r in results if r != _FileResult()]
 
-    def lint_file(self, file: LintFile, context: Context) -> _FileResult:
-        try:
-            data = file.path.read_bytes()
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            return _FileResult((), (), (LintError(file.display, 1, 1, f"cannot read: {reason}"),))
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return _FileResult((), (), (_not_utf8(file.display, data, exc),))
+    def replay(self, source: Input, model: Schema) -> str | None:
+        """Apply one history file to the model; a note when it could not be read whole."""
+        read = read_source(source, self.options.max_file_bytes)
+        if isinstance(read, LintError):
+            model.complete = False
+            return (
+                f"history {read.path}:{read.line}:{read.column}: {read.message}; the schema "
+                "model lacks what it changes"
+            )
+        context = Context(model=model)
+        for batch in parse_batches(read.parsed):
+            if isinstance(batch, SyntaxFailure):
+                model.complete = False
+                at = read.position(batch.offset or 0)
+                return (
+                    f"history {read.path}:{at.line}:{at.column}: {batch.message}; the schema "
+                    "model lacks what the rest of the file changes"
+                )
+            for statement in batch.statements:
+                self._replay_statement(statement, context)
+        return None
+
+    def _replay_statement(self, statement: Statement, context: Context) -> None:
+        if statement.kind == "DoStmt":
+            block = doblock.analyse(statement)
+            if block.opaque:
+                context.model.complete = False
+            for inner in block.statements:
+                self._replay_statement(inner, context)
+        context.record(statement)
+
+    def lint_file(self, source: Input, context: Context) -> _FileResult:
+        read = read_source(source, self.options.max_file_bytes)
+        if isinstance(read, LintError):
+            return _FileResult(errors=(read,))
         context.schema = DEFAULT_SCHEMA  # each file starts with the default search_path
-        return self.lint_source(Source(file.display, text), context)
+        return self.lint_source(read, context)
 
     def lint_source(self, source: Source, context: Context) -> _FileResult:
-        parsed = parse_sql(source.parsed)
-        if isinstance(parsed, SyntaxFailure):
-            at = source.position(parsed.offset or 0)
-            error = LintError(source.path, at.line, at.column, parsed.message)
-            return _FileResult((), (), (error,))
-        found: list[tuple[Rule, Statement, Finding]] = []
-        for statement in parsed:
-            self._lint_statement(statement, context, found)
-        return self._apply_markers(source, found)
+        found: list[_Found] = []
+        markers: list[Marker] = []
+        tops: list[Statement] = []
+        for batch in parse_batches(source.parsed):
+            if isinstance(batch, SyntaxFailure):
+                at = source.position(batch.offset or 0)
+                return _FileResult(
+                    errors=(LintError(source.path, at.line, at.column, batch.message),)
+                )
+            markers.extend(find_markers(source.text, batch.start, batch.end))
+            for statement in batch.statements:
+                tops.append(statement)
+                self._lint_statement(statement, statement, context, found)
+        found = [
+            f
+            for f in found
+            if f.finding.replaced is None or not context.compensated(f.finding.replaced)
+        ]
+        return self._apply_markers(source, found, markers, tops)
 
     def _lint_statement(
         self,
         statement: Statement,
+        top: Statement,
         context: Context,
-        found: list[tuple[Rule, Statement, Finding]],
+        found: list[_Found],
     ) -> None:
         if statement.kind == "DoStmt":
             block = doblock.analyse(statement)
             if self.opaque is not None:
-                found.extend((self.opaque, statement, finding) for finding in block.opaque)
+                found.extend(_Found(self.opaque, statement, top, f) for f in block.opaque)
             for inner in block.statements:
-                self._lint_statement(inner, context, found)
+                self._lint_statement(inner, top, context, found)
         for rule in self.by_node.get(statement.kind, ()):
             for finding in rule.check(statement, context):
-                if finding.subject is None or not context.is_new(*finding.subject):
-                    found.append((rule, statement, finding))
-        if self.exempt_new or statement.kind == "VariableSetStmt":
+                if (
+                    not self.options.exempt_new
+                    or finding.subject is None
+                    or not context.is_new(*finding.subject)
+                ):
+                    found.append(_Found(rule, statement, top, finding))
+        if self.options.exempt_new or statement.kind == "VariableSetStmt":
             context.record(statement)
+        else:  # everything stays existing, but the model still learns the types
+            context.model.apply(statement.kind, statement.node, context.schema)
 
     def _apply_markers(
-        self, source: Source, found: list[tuple[Rule, Statement, Finding]]
+        self,
+        source: Source,
+        found: list[_Found],
+        markers: list[Marker],
+        tops: list[Statement],
     ) -> _FileResult:
-        overrides: list[Override] = []
-        invalid: list[tuple[Rule, Statement | None, Finding]] = []
-        for marker in find_markers(source.text):
-            if marker.reason is not None and marker.problem is None:
-                overrides.append(
-                    Override(source.path, source.position(marker.start).line, marker.reason)
-                )
-            elif self.invalid_override is not None:
+        valid = [m for m in markers if m.reason is not None and m.problem is None]
+        invalid = [m for m in markers if m not in valid]
+        covered: dict[int, list[_Found]] = {id(m): [] for m in valid}
+        kept: list[_Found] = []
+        for item in found:
+            marker = self._marker_for(item, valid, tops)
+            if marker is None:
+                kept.append(item)
+            else:
+                covered[id(marker)].append(item)
+        if self.invalid_override is not None:
+            for marker in invalid:
                 finding = Finding((marker.start, marker.end), marker.problem or "invalid marker")
-                invalid.append((self.invalid_override, None, finding))
-        kept: list[tuple[Rule, Statement | None, Finding]] = [] if overrides else list(found)
-        kept.extend(invalid)
-        violations = sorted(
-            (_violation(source, rule, statement, finding) for rule, statement, finding in kept),
-            key=lambda v: (v.start, v.end, v.code),
+                kept.append(_Found(self.invalid_override, None, None, finding))
+        overrides = tuple(
+            Override(
+                source.path,
+                source.position(marker.start).line,
+                marker.reason or "",
+                _sorted(_violation(source, f) for f in covered[id(marker)]),
+                self.options.override_scope,
+            )
+            for marker in valid
         )
-        return _FileResult(tuple(violations), tuple(overrides), ())
+        violations = _sorted(_violation(source, f) for f in kept)
+        return _FileResult(violations, overrides)
+
+    def _marker_for(
+        self, item: _Found, valid: list[Marker], tops: list[Statement]
+    ) -> Marker | None:
+        """The marker that covers a finding, if any (never one of invalid-override)."""
+        if not valid:
+            return None
+        start = item.finding.resolve()[0]
+        if self.options.override_scope is OverrideScope.FILE:
+            before = [m for m in valid if m.start <= start]
+            return before[-1] if before else valid[0]
+        top = item.top
+        if top is None:
+            return None
+        for marker in valid:
+            if _statement_after(marker, tops) is top:
+                return marker
+        return None
 
 
-def _violation(
-    source: Source, rule: Rule, statement: Statement | None, finding: Finding
-) -> Violation:
+def _statement_after(marker: Marker, tops: list[Statement]) -> Statement | None:
+    """The statement a marker belongs to: the one it sits in, else the next one."""
+    for statement in tops:
+        if statement.end > marker.start:
+            return statement
+    return None
+
+
+def _sorted(violations: Iterable[Violation]) -> tuple[Violation, ...]:
+    return tuple(sorted(violations, key=lambda v: (v.start, v.end, v.code)))
+
+
+def _with_note(result: _FileResult, note: str) -> _FileResult:
+    return _FileResult(result.violations, result.overrides, result.errors, (*result.notes, note))
+
+
+def _violation(source: Source, item: _Found) -> Violation:
+    rule, statement, finding = item.rule, item.statement, item.finding
     start_offset, end_offset = finding.resolve()
     text = source.text
     while start_offset < end_offset - 1 and text[start_offset].isspace():
@@ -193,18 +522,18 @@ def _not_utf8(path: str, data: bytes, exc: UnicodeDecodeError) -> LintError:
 
 
 def _map(
-    function: Callable[[list[LintFile]], list[_FileResult]],
-    items: list[list[LintFile]],
+    function: Callable[[Timeline], list[_FileResult]],
+    items: list[Timeline],
     jobs: int,
 ) -> list[list[_FileResult]]:
     """``[function(item) ...]``, over forked workers when that pays off."""
     workers = min(jobs if jobs > 0 else (os.cpu_count() or 1), len(items))
-    size = sum(_size(item) for item in items)
-    if workers <= 1 or not hasattr(os, "fork") or size < PARALLEL_MIN_BYTES:
+    sizes = [_size(item) for item in items]
+    if workers <= 1 or not hasattr(os, "fork") or sum(sizes) < PARALLEL_MIN_BYTES:
         return [function(item) for item in items]
     import pickle  # noqa: PLC0415 - only a forked run needs it
 
-    chunks = _balanced(items, workers)
+    chunks = _balanced(sizes, workers)
     children: list[tuple[int, int]] = []
     for chunk in chunks[1:]:
         read_end, write_end = os.pipe()
@@ -245,23 +574,25 @@ def _map(
     return [results[i] for i in range(len(items))]
 
 
-def _size(files: list[LintFile]) -> int:
+def _size(timeline: Timeline) -> int:
     total = 0
-    for file in files:
+    for step in timeline.steps:
+        if isinstance(step.source, SqlText):
+            total += len(step.source.text)
+            continue
         try:
-            total += file.path.stat().st_size
+            total += step.source.path.stat().st_size
         except OSError:
             continue
     return total
 
 
-def _balanced(items: list[list[LintFile]], workers: int) -> list[list[int]]:
+def _balanced(sizes: list[int], workers: int) -> list[list[int]]:
     """Indexes split into ``workers`` groups of about equal bytes (largest first)."""
-    sizes = sorted(((_size(item), i) for i, item in enumerate(items)), reverse=True)
     groups: list[list[int]] = [[] for _ in range(workers)]
     loads = [0] * workers
-    for size, index in sizes:
+    for size, index in sorted(((s, i) for i, s in enumerate(sizes)), reverse=True):
         lightest = loads.index(min(loads))
         groups[lightest].append(index)
         loads[lightest] += size
-    return groups
+    return [sorted(group) for group in groups]

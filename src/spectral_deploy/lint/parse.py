@@ -17,15 +17,17 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from pglast.parser import ParseError, parse_plpgsql_json, parse_sql_json, scan
+from pglast.parser import ParseError, parse_plpgsql_json, parse_sql_json, scan, split
 
 from spectral_deploy.lint.source import Text
 
 __all__ = [
+    "Batch",
     "Node",
     "Statement",
     "SyntaxFailure",
     "Token",
+    "parse_batches",
     "parse_plpgsql",
     "parse_sql",
     "scan_tokens",
@@ -34,6 +36,11 @@ __all__ = [
 ]
 
 Node = Mapping[str, Any]
+
+# Texts longer than this are parsed a batch of statements at a time: libpg_query's JSON
+# for a whole 25 MB file, decoded, would take gigabytes.
+WHOLE_PARSE_CHARS = 1024 * 1024
+BATCH_CHARS = 128 * 1024
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,57 @@ def parse_sql(text: Text, base: int = 0) -> list[Statement] | SyntaxFailure:
             end -= 1
         statements.append(Statement(kind, node, text, base, base + start, base + end))
     return statements
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Consecutive statements, and the span of text they cover (batches tile the text)."""
+
+    start: int
+    end: int
+    statements: list[Statement]
+
+
+def parse_batches(text: Text) -> Iterator[Batch | SyntaxFailure]:
+    """The statements of ``text`` in batches; a ``SyntaxFailure`` ends the stream.
+
+    A short text is one batch. A long one is split into statements by libpg_query's
+    scanner and parsed a batch at a time; the scanner cannot see that a SQL-standard
+    function body (``BEGIN ATOMIC ... END``) holds semicolons, so a batch that fails to
+    parse at its end is retried together with the next one.
+    """
+    value = text.value
+    if len(value) <= WHOLE_PARSE_CHARS:
+        parsed = parse_sql(text)
+        yield parsed if isinstance(parsed, SyntaxFailure) else Batch(0, len(value), parsed)
+        return
+    try:
+        slices = split(value, with_parser=False, only_slices=True)
+    except ParseError as exc:
+        message, reported = _error_details(exc)
+        yield SyntaxFailure(message, _error_offset(value, reported or 0))
+        return
+    if not slices:
+        yield Batch(0, len(value), [])
+        return
+    region_start = first = 0
+    while first < len(slices):
+        last = first
+        while last + 1 < len(slices) and slices[last + 1].stop - slices[first].start <= BATCH_CHARS:
+            last += 1
+        while True:
+            begin, end = slices[first].start, slices[last].stop
+            parsed = parse_sql(Text(value[begin:end]), begin)
+            if not isinstance(parsed, SyntaxFailure):
+                break
+            cut_too_early = (parsed.offset or 0) >= slices[last].start and last + 1 < len(slices)
+            if not cut_too_early:
+                yield parsed
+                return
+            last += 1
+        region_end = len(value) if last + 1 == len(slices) else end
+        yield Batch(region_start, region_end, parsed)
+        region_start, first = region_end, last + 1
 
 
 def parse_plpgsql(body: str) -> Node | SyntaxFailure:

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
-from spectral_deploy.lint.context import ObjectKind, QualifiedName
+from spectral_deploy.lint.names import ObjectKind, QualifiedName
 from spectral_deploy.lint.source import Position
 
-__all__ = ["ExitCode", "Finding", "LintError", "Override", "Report", "Span", "Violation"]
+__all__ = [
+    "ExitCode",
+    "Finding",
+    "LintError",
+    "Override",
+    "OverrideScope",
+    "Report",
+    "Span",
+    "Violation",
+]
 
 
 class ExitCode(IntEnum):
@@ -32,14 +41,17 @@ Span = tuple[int, int]
 class Finding:
     """What a rule found in one statement: a file span, a message, and the object it is about.
 
-    The engine drops a finding whose ``subject`` the change set created (it is new). The
-    span may be given as a function: finding a clause runs the scanner, which is only
-    worth it for findings that are reported.
+    The engine drops a finding whose ``subject`` the change set created (it is new), and
+    one whose ``replaced`` relation (the name N-1 knows) is back by the end of the file
+    as a compatible view (``Context.compensated``). The span may be given as a function:
+    finding a clause runs the scanner, which is only worth it for findings that are
+    reported.
     """
 
     span: Span | Callable[[], Span]
     message: str
     subject: tuple[ObjectKind, QualifiedName] | None = None
+    replaced: QualifiedName | None = None
 
     def resolve(self) -> Span:
         """The (start, end) file offsets."""
@@ -71,13 +83,25 @@ class Violation:
         return self.start.column
 
 
+class OverrideScope(StrEnum):
+    """``[lint] override_scope``: what one marker covers."""
+
+    FILE = "file"  # every finding of its file (the runbook's rule)
+    STATEMENT = "statement"  # the findings of the statement it precedes (or sits in)
+
+
 @dataclass(frozen=True)
 class Override:
-    """A file carrying ``-- compat: breaking (reason: ...)``: it passes, pending signoff."""
+    """A ``-- compat: breaking (reason: ...)`` marker: what it covers passes, pending signoff.
+
+    ``covers`` are the findings it turned off, each as the violation it would have been.
+    """
 
     path: str
     line: int
     reason: str
+    covers: tuple[Violation, ...] = ()
+    scope: OverrideScope = OverrideScope.FILE
 
 
 @dataclass(frozen=True)
@@ -98,6 +122,7 @@ class Report:
     overrides: tuple[Override, ...] = ()
     errors: tuple[LintError, ...] = ()
     files: int = 0
+    notes: tuple[str, ...] = ()  # what limited the run (history that could not be read)
 
     @property
     def exit_code(self) -> ExitCode:

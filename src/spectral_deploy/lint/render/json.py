@@ -1,13 +1,16 @@
 """``--format json``: one document, lines and columns 1-based (columns in code points).
 
 ``{"violations": [{"path", "line", "column", "rule", "code", "message", "help"}],
-"overrides": [{"path", "reason"}], "errors": [{"path", "line", "column", "message"}]}``
+"overrides": [{"path", "reason", "line", "scope", "covers": [{"path", "line", "column",
+"rule", "code", "message"}]}], "errors": [{"path", "line", "column", "message"}],
+"notes": ["..."]}``: each override lists every finding its marker covers.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from spectral_deploy.lint.rule import Rule
 from spectral_deploy.lint.violation import Report
@@ -17,7 +20,7 @@ __all__ = ["render"]
 
 def render(report: Report, rules: Sequence[Rule]) -> str:
     """The report as the documented JSON shape."""
-    document: dict[str, list[dict[str, object]]] = {
+    document: dict[str, list[Any]] = {
         "violations": [
             {
                 "path": v.path,
@@ -30,16 +33,36 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
             }
             for v in report.violations
         ],
-        "overrides": [{"path": o.path, "reason": o.reason} for o in report.overrides],
+        "overrides": [
+            {
+                "path": o.path,
+                "reason": o.reason,
+                "line": o.line,
+                "scope": o.scope.value,
+                "covers": [
+                    {
+                        "path": v.path,
+                        "line": v.line,
+                        "column": v.column,
+                        "rule": v.rule,
+                        "code": v.code,
+                        "message": v.message,
+                    }
+                    for v in o.covers
+                ],
+            }
+            for o in report.overrides
+        ],
         "errors": [
             {"path": e.path, "line": e.line, "column": e.column, "message": e.message}
             for e in report.errors
         ],
+        "notes": list(report.notes),
     }
     return _dumps(document)
 
 
-def _dumps(document: dict[str, list[dict[str, object]]]) -> str:
+def _dumps(document: dict[str, list[Any]]) -> str:
     """One entry a line: readable, and encoded by the C encoder (``indent`` would disable it)."""
     sections = []
     for key, entries in document.items():

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from spectral_deploy.lint.rule import Rule
-from spectral_deploy.lint.violation import Report, Violation
+from spectral_deploy.lint.violation import Override, OverrideScope, Report, Violation
 
 __all__ = ["render"]
 
@@ -26,10 +26,25 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
     blocks = [_violation(v) for v in report.violations]
     blocks.extend(f"{e.path}:{e.line}:{e.column}: error: {e.message}\n" for e in report.errors)
     if report.overrides:
-        listed = "".join(f"  {o.path}:{o.line}: {o.reason}\n" for o in report.overrides)
+        listed = "".join(_override(o) for o in report.overrides)
         blocks.append(f"overrides needing reviewer signoff:\n{listed}")
+    if report.notes:
+        blocks.append("".join(f"note: {note}\n" for note in report.notes))
     blocks.append(_summary(report))
     return "\n".join(blocks)
+
+
+def _override(o: Override) -> str:
+    """A marker, its reason, and every finding it covers (so reviewers see what they sign)."""
+    scope = "this file" if o.scope is OverrideScope.FILE else "the statement after it"
+    head = f"  {o.path}:{o.line}: {o.reason}\n"
+    if not o.covers:
+        return head + f"    covers nothing in {scope}\n"
+    covered = "".join(
+        f"    covers {v.path}:{v.line}:{v.column}: {v.code} {v.rule}: {v.message}\n"
+        for v in o.covers
+    )
+    return head + covered
 
 
 def _violation(v: Violation) -> str:

@@ -31,7 +31,7 @@ from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind, QualifiedName
 from spectral_deploy.lint.parse import Node, Statement
-from spectral_deploy.lint.rule import Rule, alter_commands
+from spectral_deploy.lint.rule import Rule, alter_commands, index_exists
 from spectral_deploy.lint.violation import Finding, Span
 
 __all__ = ["RULE"]
@@ -42,7 +42,7 @@ _UNIQUE = {"CONSTR_UNIQUE": "a UNIQUE constraint", "CONSTR_PRIMARY": "a PRIMARY 
 def check(statement: Statement, context: Context) -> Iterator[Finding]:
     """Flag UNIQUE / PRIMARY KEY constraints and unique indexes on existing tables."""
     if statement.kind == "IndexStmt":
-        if statement.node.get("unique"):
+        if statement.node.get("unique") and not index_exists(statement, context):
             table = context.relation(statement.node["relation"])
             yield _finding(
                 partial(statement.clause, "CREATE", "UNIQUE", "INDEX"), "a unique index", table
@@ -56,6 +56,9 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
             constraints.append(definition["Constraint"])
         else:
             column = definition.get("ColumnDef", {})
+            name = column.get("colname", "")
+            if command.get("missing_ok") and context.model.has_column(table, name):
+                continue  # ADD COLUMN IF NOT EXISTS of a column that is there: a no-op
             constraints.extend(
                 item["Constraint"] for item in column.get("constraints", ()) if "Constraint" in item
             )

@@ -1,0 +1,153 @@
+"""The lint's type-change verdicts against what PostgreSQL really does.
+
+For each pair of column types, the embedded server runs the ``ALTER COLUMN ... TYPE`` on
+a table with a row and reports whether it rewrote the table (its file node changed) or
+rebuilt an index on the column; the lint's verdict must agree: a widening (or no change)
+touches nothing, everything it flags is rewritten (or re-indexed).
+"""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+from pglast.parser import parse_sql_json
+
+from spectral_deploy.lint.coltype import ColumnType, Verdict, judge, type_of
+
+# (old type, new type, a value both hold, the verdict)
+CASES = [
+    ("varchar(20)", "varchar(100)", "'ab'", Verdict.WIDENING),
+    ("varchar(20)", "varchar", "'ab'", Verdict.WIDENING),
+    ("varchar(255)", "text", "'ab'", Verdict.WIDENING),
+    ("character varying(20)", "character varying(20)", "'ab'", Verdict.SAME),
+    ("text", "varchar", "'ab'", Verdict.WIDENING),
+    ("varchar", "text", "'ab'", Verdict.WIDENING),
+    ("varchar(100)", "varchar(20)", "'ab'", Verdict.NARROWING),
+    ("text", "varchar(20)", "'ab'", Verdict.NARROWING),
+    ("varchar", "varchar(20)", "'ab'", Verdict.NARROWING),
+    ("numeric(10,2)", "numeric(12,2)", "1.5", Verdict.WIDENING),
+    ("numeric(10,2)", "numeric", "1.5", Verdict.WIDENING),
+    ("numeric(10)", "numeric(12,0)", "1", Verdict.WIDENING),
+    ("decimal(10,2)", "numeric(14,2)", "1.5", Verdict.WIDENING),
+    ("numeric(10,2)", "numeric(9,2)", "1.5", Verdict.NARROWING),
+    ("numeric(10,2)", "numeric(10,4)", "1.5", Verdict.NARROWING),
+    ("numeric(10,2)", "numeric(12,4)", "1.5", Verdict.REWRITE),
+    ("numeric", "numeric(10,2)", "1.5", Verdict.NARROWING),
+    ("bit varying(4)", "bit varying(8)", "B'101'", Verdict.WIDENING),
+    ("varbit(8)", "varbit(4)", "B'101'", Verdict.NARROWING),
+    ("bit(3)", "bit(4)", "NULL", Verdict.REWRITE),
+    ("char(3)", "char(5)", "'ab'", Verdict.REWRITE),
+    ("timestamp(3)", "timestamp(6)", "now()", Verdict.WIDENING),
+    ("timestamp(3)", "timestamp", "now()", Verdict.WIDENING),
+    ("timestamp", "timestamp(6)", "now()", Verdict.WIDENING),
+    ("timestamp", "timestamp(3)", "now()", Verdict.NARROWING),
+    ("timestamptz(0)", "timestamptz(3)", "now()", Verdict.WIDENING),
+    ("time(2)", "time(4)", "now()", Verdict.WIDENING),
+    ("time", "time(2)", "now()", Verdict.NARROWING),
+    ("timetz(1)", "timetz", "now()", Verdict.WIDENING),
+    ("interval(2)", "interval(5)", "'1 day'", Verdict.WIDENING),
+    ("interval day to second(2)", "interval", "'1 day'", Verdict.WIDENING),
+    ("interval", "interval day", "'1 day'", Verdict.NARROWING),
+    ("cidr", "inet", "'10.0.0.0/8'", Verdict.WIDENING),
+    ("inet", "cidr", "'10.0.0.0/8'", Verdict.REWRITE),
+    ("integer", "bigint", "1", Verdict.REWRITE),
+    ("smallint", "integer", "1", Verdict.REWRITE),
+    ("integer", "text", "1", Verdict.REWRITE),
+    ("integer", "numeric", "1", Verdict.REWRITE),
+    ("real", "double precision", "1", Verdict.REWRITE),
+    ("json", "jsonb", "'{}'", Verdict.REWRITE),
+    ("varchar(20)[]", "varchar(30)[]", "'{a}'", Verdict.REWRITE),
+    ("text[]", "text[]", "'{a}'", Verdict.SAME),
+]
+
+
+def parsed_type(text: str) -> ColumnType:
+    """The lint's view of a type as a migration writes it."""
+    tree = json.loads(parse_sql_json(f"CREATE TABLE x (c {text})"))
+    column = tree["stmts"][0]["stmt"]["CreateStmt"]["tableElts"][0]["ColumnDef"]
+    return type_of(column["typeName"], "public")
+
+
+def filenodes(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[object, object]:
+    """The table's and its index's file nodes (they change when rewritten or rebuilt)."""
+    row = conn.execute(
+        "SELECT pg_relation_filenode('t'), pg_relation_filenode('t_c_idx')"
+    ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+@pytest.mark.parametrize(("old", "new", "value", "verdict"), CASES)
+def test_verdict_matches_what_postgres_does(
+    empty_database: str, old: str, new: str, value: str, verdict: Verdict
+) -> None:
+    """Widenings rewrite nothing and keep the value; the rest rewrite the table."""
+    assert judge(parsed_type(old), parsed_type(new)) is verdict
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE t (id int, c {old})")
+        conn.execute(f"INSERT INTO t VALUES (1, {value})")
+        indexable = "[]" not in old and "json" not in old and "bit" not in old
+        conn.execute(
+            "CREATE INDEX t_c_idx ON t (c)" if indexable else "CREATE INDEX t_c_idx ON t (id)"
+        )
+        before_value = conn.execute("SELECT c::text FROM t").fetchone()
+        before = filenodes(conn)
+        conn.execute(f"ALTER TABLE t ALTER COLUMN c TYPE {new}")
+        after = filenodes(conn)
+        after_value = conn.execute("SELECT c::text FROM t").fetchone()
+    rewrote = before[0] != after[0]
+    if verdict in (Verdict.SAME, Verdict.WIDENING):
+        assert not rewrote and before[1] == after[1], (old, new)
+        assert after_value == before_value
+    else:
+        assert rewrote, (old, new)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [("timestamp", "timestamptz"), ("timestamptz", "timestamp")]
+)
+def test_time_zone_changes_rewrite_unless_the_session_is_utc(
+    empty_database: str, old: str, new: str
+) -> None:
+    """timestamp <-> timestamptz: no rewrite in UTC, a rewrite elsewhere; flagged either way."""
+    assert judge(parsed_type(old), parsed_type(new)) is Verdict.ZONE
+    rewrote = {}
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        for zone in ("UTC", "America/Los_Angeles"):
+            conn.execute(f"SET TimeZone = '{zone}'")
+            conn.execute("DROP TABLE IF EXISTS t")
+            conn.execute(f"CREATE TABLE t (id int, c {old})")
+            conn.execute("INSERT INTO t VALUES (1, now())")
+            conn.execute("CREATE INDEX t_c_idx ON t (id)")
+            before = filenodes(conn)
+            conn.execute(f"ALTER TABLE t ALTER COLUMN c TYPE {new}")
+            rewrote[zone] = filenodes(conn)[0] != before[0]
+    assert rewrote == {"UTC": False, "America/Los_Angeles": True}
+
+
+def test_citext_relabels_unless_an_index_reads_the_column(empty_database: str) -> None:
+    """text <-> citext rewrites nothing, but rebuilds an index on the column."""
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        try:
+            conn.execute("CREATE EXTENSION citext")
+        except psycopg.errors.FeatureNotSupported:  # pragma: no cover - contrib missing
+            pytest.skip("the embedded server has no citext")
+        except psycopg.errors.UndefinedFile:  # pragma: no cover
+            pytest.skip("the embedded server has no citext")
+        conn.execute("CREATE TABLE t (id int, c text)")
+        conn.execute("INSERT INTO t VALUES (1, 'Ab')")
+        conn.execute("CREATE INDEX t_c_idx ON t (id)")
+        before = filenodes(conn)
+        conn.execute("ALTER TABLE t ALTER COLUMN c TYPE citext")
+        assert filenodes(conn) == before
+        conn.execute("DROP INDEX t_c_idx")
+        conn.execute("CREATE INDEX t_c_idx ON t (c)")
+        before = filenodes(conn)
+        conn.execute("ALTER TABLE t ALTER COLUMN c TYPE text")
+        after = filenodes(conn)
+    assert after[0] == before[0] and after[1] != before[1]
+    text, citext = parsed_type("text"), parsed_type("public.citext")
+    assert judge(text, citext) is Verdict.WIDENING
+    assert judge(citext, text, indexed=True) is Verdict.REWRITE
