@@ -282,6 +282,8 @@ def _too_large(display: str, size: int, limit: int) -> LintError:
 
 
 def _mib(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size} bytes"
     return f"{size / (1024 * 1024):.1f} MiB"
 
 

@@ -342,6 +342,8 @@ def _create_table(model: Schema, node: Node, schema: str) -> None:
                 relation.columns.update(like.columns)
         elif "Constraint" in item:
             _table_constraint(relation, item["Constraint"])
+    # a new table's constraints hold at once, NOT VALID or not: it has no rows
+    relation.checks = {n: replace(c, validated=True) for n, c in relation.checks.items()}
     model.add_relation(name, relation)
 
 
