@@ -22,6 +22,7 @@ PRODUCTION_FILES = [
     ".github/actions/cloudflare-cname-flip/action.yml",
     ".github/workflows/cname-flip.yml",
     ".github/workflows/migration-lint.yml",
+    ".github/CODEOWNERS",
     ".github/workflows/nightly-backup.yml",
 ]
 # `spectral-deploy ARGS` where a command starts: line start, `run:`, after a comment mark, a
@@ -54,7 +55,11 @@ def test_init_local_writes_the_config_and_the_lint_workflow(empty_project: Proje
     """The default: a sandbox spectral.toml that loads, and the pull-request lint workflow."""
     done = empty_project.run("init")
     assert done.returncode == 0, done.stderr
-    assert listed(empty_project.root) == [".github/workflows/migration-lint.yml", "spectral.toml"]
+    assert listed(empty_project.root) == [
+        ".github/CODEOWNERS",
+        ".github/workflows/migration-lint.yml",
+        "spectral.toml",
+    ]
     assert "wrote      spectral.toml" in done.stdout
     assert "next steps:" in done.stdout
     assert "--provider render-cloudflare" in done.stdout

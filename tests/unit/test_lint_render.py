@@ -72,7 +72,14 @@ def test_json_has_exactly_the_documented_shape(report: Report) -> None:
         "message",
         "help",
     ]
-    assert list(document["overrides"][0]) == ["path", "reason", "line", "scope", "covers"]
+    assert list(document["overrides"][0]) == [
+        "path",
+        "reason",
+        "line",
+        "scope",
+        "covers",
+        "signoff",
+    ]
     assert list(document["overrides"][0]["covers"][0]) == [
         "path",
         "line",

@@ -39,6 +39,7 @@ Examples:
   spectral-deploy lint migrations/0042_users.sql        # 0001..0041 are its history
   spectral-deploy lint --base origin/main --format github
   spectral-deploy lint --base origin/main --schema-from env:PROD_DATABASE_URL
+  spectral-deploy lint --base origin/main --require-signoff 42   # in the PR workflow
   spectral-deploy lint --ignore create-index-non-concurrently db/migrations
   spectral-deploy lint --explain drop-column
 """
@@ -104,6 +105,21 @@ def build_parser() -> argparse.ArgumentParser:
         "which keeps a password off the command line); it should be at the state the "
         "running release uses, before the change set",
     )
+    parser.add_argument(
+        "--require-signoff",
+        metavar="PR_NUMBER",
+        type=int,
+        help="with --base: fail unless every file of the change set with an override is "
+        "signed off on GitHub pull request PR_NUMBER (an approval of its head commit by a "
+        "code owner of the file, or --signoff-label added by someone other than the "
+        "author); needs GITHUB_TOKEN and GITHUB_REPOSITORY",
+    )
+    parser.add_argument(
+        "--signoff-label",
+        metavar="LABEL",
+        default="compat-breaking-approved",
+        help="the label that signs overrides off (default: compat-breaking-approved)",
+    )
     parser.add_argument("--explain", metavar="RULE", help="print a rule's documentation and exit")
     parser.add_argument("-h", "--help", action="store_true", help="show this message and exit")
     return parser
@@ -155,6 +171,22 @@ def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
         override_scope=scope,
         max_file_bytes=config.lint.max_file_bytes,
     )
+    if args.require_signoff is not None:
+        from spectral_deploy.lint.signoff import require_signoff
+
+        if not args.base:
+            raise UsageError(
+                "--require-signoff needs --base: signoff is for the change set of a pull request",
+                hint='spectral-deploy lint --base "origin/$BASE_REF" --require-signoff 42',
+            )
+        report = require_signoff(
+            report,
+            pull_request=args.require_signoff,
+            base=args.base,
+            label=args.signoff_label,
+            cwd=cwd,
+            config=config,
+        )
     console.print_text(render(report, LintFormat(args.format), rules))
     return int(report.exit_code)
 

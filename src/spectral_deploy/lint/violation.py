@@ -21,6 +21,7 @@ __all__ = [
     "Override",
     "OverrideScope",
     "Report",
+    "Signoff",
     "Span",
     "Violation",
 ]
@@ -91,10 +92,19 @@ class OverrideScope(StrEnum):
 
 
 @dataclass(frozen=True)
+class Signoff:
+    """Whether an override's file is signed off on the pull request, and by whom or why not."""
+
+    signed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
 class Override:
     """A ``-- compat: breaking (reason: ...)`` marker: what it covers passes, pending signoff.
 
     ``covers`` are the findings it turned off, each as the violation it would have been.
+    ``signoff`` is set when the run checked reviewer signoff (``--require-signoff``).
     """
 
     path: str
@@ -102,6 +112,7 @@ class Override:
     reason: str
     covers: tuple[Violation, ...] = ()
     scope: OverrideScope = OverrideScope.FILE
+    signoff: Signoff | None = None
 
 
 @dataclass(frozen=True)
@@ -125,10 +136,15 @@ class Report:
     notes: tuple[str, ...] = ()  # what limited the run (history that could not be read)
 
     @property
+    def unsigned(self) -> tuple[Override, ...]:
+        """Overrides whose signoff was checked and is missing."""
+        return tuple(o for o in self.overrides if o.signoff is not None and not o.signoff.signed)
+
+    @property
     def exit_code(self) -> ExitCode:
-        """2 when a file could not be linted, else 1 on violations, else 0."""
+        """2 when a file could not be linted, else 1 on violations or a missing signoff, else 0."""
         if self.errors:
             return ExitCode.ERRORS
-        if self.violations:
+        if self.violations or self.unsigned:
             return ExitCode.VIOLATIONS
         return ExitCode.CLEAN

@@ -40,7 +40,16 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
         properties = {"file": o.path, "line": str(o.line), "title": "compat: breaking override"}
         covered = "".join(f"\n- {v.path}:{v.line}:{v.column} {v.code} {v.rule}" for v in o.covers)
         covers = f"\ncovers:{covered}" if covered else "\ncovers no finding"
-        lines.append(_command("warning", properties, f"needs reviewer signoff: {o.reason}{covers}"))
+        if o.signoff is None:
+            lines.append(
+                _command("warning", properties, f"needs reviewer signoff: {o.reason}{covers}")
+            )
+        elif o.signoff.signed:
+            text = f"signed off ({o.signoff.detail}): {o.reason}{covers}"
+            lines.append(_command("notice", properties, text))
+        else:
+            properties["title"] = "compat: breaking override not signed off"
+            lines.append(_command("error", properties, f"{o.signoff.detail}: {o.reason}{covers}"))
         for v in o.covers:
             properties = {
                 "file": v.path,

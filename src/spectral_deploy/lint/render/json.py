@@ -2,8 +2,9 @@
 
 ``{"violations": [{"path", "line", "column", "rule", "code", "message", "help"}],
 "overrides": [{"path", "reason", "line", "scope", "covers": [{"path", "line", "column",
-"rule", "code", "message"}]}], "errors": [{"path", "line", "column", "message"}],
-"notes": ["..."]}``: each override lists every finding its marker covers.
+"rule", "code", "message"}], "signoff": null | {"signed", "detail"}}], "errors": [{"path",
+"line", "column", "message"}], "notes": ["..."]}``: each override lists every finding its
+marker covers, and, with ``--require-signoff``, whether it is signed off.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
                     }
                     for v in o.covers
                 ],
+                "signoff": (
+                    {"signed": o.signoff.signed, "detail": o.signoff.detail}
+                    if o.signoff is not None
+                    else None
+                ),
             }
             for o in report.overrides
         ],

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from spectral_deploy._version import __version__
 from spectral_deploy.lint.rule import Rule
-from spectral_deploy.lint.violation import Report, Violation
+from spectral_deploy.lint.violation import Override, Report, Violation
 
 __all__ = ["SARIF_SCHEMA", "render"]
 
@@ -30,10 +30,11 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
     for o in report.overrides:
         for v in o.covers:
             result = _result(v, index)
+            signed = o.signoff is not None and o.signoff.signed
             result["suppressions"] = [
                 {
                     "kind": "inSource",
-                    "status": "underReview",
+                    "status": "accepted" if signed else "underReview",
                     "justification": f"{o.reason} (marker on line {o.line})",
                     "location": _location(o.path, o.line, 1),
                 }
@@ -50,9 +51,9 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
         ]
         + [
             {
-                "level": "note",
+                "level": "error" if o.signoff is not None and not o.signoff.signed else "note",
                 "message": {
-                    "text": f"compat: breaking override needs reviewer signoff: {o.reason}; "
+                    "text": f"compat: breaking override {_status(o)}: {o.reason}; "
                     f"covers {len(o.covers)} finding(s)"
                     + "".join(f"; {v.path}:{v.line}:{v.column} {v.code} {v.rule}" for v in o.covers)
                 },
@@ -81,6 +82,12 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
     }
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+
+
+def _status(o: Override) -> str:
+    if o.signoff is None:
+        return "needs reviewer signoff"
+    return f"signed off ({o.signoff.detail})" if o.signoff.signed else o.signoff.detail
 
 
 def _result(v: Violation, index: dict[str, int]) -> dict[str, Any]:

@@ -38,6 +38,8 @@ def _override(o: Override) -> str:
     """A marker, its reason, and every finding it covers (so reviewers see what they sign)."""
     scope = "this file" if o.scope is OverrideScope.FILE else "the statement after it"
     head = f"  {o.path}:{o.line}: {o.reason}\n"
+    if o.signoff is not None:
+        head += f"    {'signed off: ' if o.signoff.signed else ''}{o.signoff.detail}\n"
     if not o.covers:
         return head + f"    covers nothing in {scope}\n"
     covered = "".join(
@@ -84,10 +86,17 @@ def _summary(report: Report) -> str:
     parts = []
     if report.errors:
         parts.append(f"{len(report.errors)} could not be checked")
-    if report.overrides:
+    unsigned = len(report.unsigned)
+    if unsigned:
+        parts.append(f"{unsigned} override(s) not signed off")
+    elif report.overrides and all(o.signoff is not None for o in report.overrides):
+        parts.append(f"{len(report.overrides)} override(s) signed off")
+    elif report.overrides:
         parts.append(f"{len(report.overrides)} override(s) need reviewer signoff")
     extra = f" ({', '.join(parts)})" if parts else ""
     if report.violations:
         count = len(report.violations)
         return f"Found {count} violation{'s' if count != 1 else ''} in {files}{extra}.\n"
+    if unsigned:
+        return f"No violations in {files}, but {unsigned} override(s) not signed off.\n"
     return f"No violations in {files}{extra}.\n"
