@@ -89,6 +89,7 @@ def test_clean_and_override_exit_zero(project: Project, workdir: Path) -> None:
                         "which still uses it",
                     }
                 ],
+                "signoff": None,
             }
         ],
         "errors": [],

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from spectral_deploy.config import Config
     from spectral_deploy.lint.engine import LintFile
     from spectral_deploy.lint.schema import Schema
+    from spectral_deploy.lint.settings import LintSettings
     from spectral_deploy.lint.violation import OverrideScope
 
 __all__ = ["HELP", "build_parser", "run"]
@@ -125,8 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
-    """Lint as the command line says; returns the exit code."""
+def run(argv: Sequence[str], load_config: Callable[[], Config] | None = None) -> int:
+    """Lint as the command line says; returns the exit code.
+
+    ``load_config`` is the full configuration loader (the Typer path passes one that
+    applies ``--set``); without one, the lint reads only its own keys when it can
+    (``lint.settings``) and falls back to the full loader otherwise.
+    """
     parser = build_parser()
     args = parser.parse_args(list(argv))
     if args.help:
@@ -140,23 +146,24 @@ def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
     from spectral_deploy.lint.registry import select_rules
     from spectral_deploy.lint.render import LintFormat, render
 
-    config = load_config()
-    scope = _check_lint_config(config)
+    cwd = Path.cwd()
+    full = _FullConfig(load_config)
+    settings = _settings(full, cwd, needs_full=bool(args.schema_from or args.require_signoff))
+    scope = _check_lint_settings(settings)
     rules = select_rules(
-        config.lint,
+        settings,
         select=_split(args.select),
         ignore=_split(args.ignore),
-        source=config.source,
+        source=settings.source,
     )
-    cwd = Path.cwd()
-    roots = [Path(p) for p in args.paths] or [_migrations_dir(config)]
+    roots = [Path(p) for p in args.paths] or [_migrations_dir(settings.migrations_dir)]
     files = _expand(roots, cwd)
     changed: set[Path] | None = None
     if args.base:
         from spectral_deploy.lint.context import changed_files
 
         changed = changed_files(args.base, roots, cwd)
-    schema = _catalog(args.schema_from, config) if args.schema_from else None
+    schema = _catalog(args.schema_from, full()) if args.schema_from else None
     timelines = plan(
         files,
         changed=changed,
@@ -166,10 +173,10 @@ def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
     report = lint_timelines(
         timelines,
         rules,
-        jobs=config.lint.jobs,
+        jobs=settings.jobs,
         schema=schema,
         override_scope=scope,
-        max_file_bytes=config.lint.max_file_bytes,
+        max_file_bytes=settings.max_file_bytes,
     )
     if args.require_signoff is not None:
         from spectral_deploy.lint.signoff import require_signoff
@@ -185,36 +192,65 @@ def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
             base=args.base,
             label=args.signoff_label,
             cwd=cwd,
-            config=config,
+            config=full(),
         )
     console.print_text(render(report, LintFormat(args.format), rules))
     return int(report.exit_code)
 
 
-def _check_lint_config(config: Config) -> OverrideScope:
+class _FullConfig:
+    """The full configuration, loaded once, on first use."""
+
+    def __init__(self, load_config: Callable[[], Config] | None) -> None:
+        self.explicit = load_config is not None
+        self._load = load_config
+        self._config: Config | None = None
+
+    def __call__(self) -> Config:
+        if self._config is None:
+            if self._load is None:
+                from spectral_deploy.config import load_config
+
+                self._load = load_config
+            self._config = self._load()
+        return self._config
+
+
+def _settings(full: _FullConfig, cwd: Path, *, needs_full: bool) -> LintSettings:
+    """The lint's settings: read fast when nothing but the lint's own keys matter."""
+    from spectral_deploy.lint import settings
+
+    if not full.explicit and not needs_full:
+        fast = settings.load(cwd)
+        if fast is not None:
+            return fast
+    return settings.from_config(full())
+
+
+def _check_lint_settings(settings: LintSettings) -> OverrideScope:
     """The ``[lint]`` values only the lint can check; the override scope."""
     from spectral_deploy.errors import ConfigError
     from spectral_deploy.lint.violation import OverrideScope
 
-    if config.lint.jobs < 0:
+    if settings.jobs < 0:
         raise ConfigError(
-            f"must be 0 (one per core) or more, got {config.lint.jobs}",
+            f"must be 0 (one per core) or more, got {settings.jobs}",
             key="lint.jobs",
-            source=config.source,
+            source=settings.source,
         )
-    if config.lint.max_file_bytes < 1:
+    if settings.max_file_bytes < 1:
         raise ConfigError(
-            f"must be a positive number of bytes, got {config.lint.max_file_bytes}",
+            f"must be a positive number of bytes, got {settings.max_file_bytes}",
             key="lint.max_file_bytes",
-            source=config.source,
+            source=settings.source,
         )
     try:
-        return OverrideScope(config.lint.override_scope)
+        return OverrideScope(settings.override_scope)
     except ValueError:
         raise ConfigError(
-            f'must be "file" or "statement", got {config.lint.override_scope!r}',
+            f'must be "file" or "statement", got {settings.override_scope!r}',
             key="lint.override_scope",
-            source=config.source,
+            source=settings.source,
         ) from None
 
 
@@ -250,8 +286,7 @@ def _split(values: Sequence[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def _migrations_dir(config: Config) -> Path:
-    directory = config.migrations_dir
+def _migrations_dir(directory: Path) -> Path:
     if not directory.is_dir():
         raise UsageError(
             f"migrations directory {directory} does not exist",

@@ -18,10 +18,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from pglast.parser import ParseError, parse_sql_json
-
 from spectral_deploy.lint.coltype import ColumnType, type_of
 from spectral_deploy.lint.names import QualifiedName
+from spectral_deploy.lint.pgparser import ParseError, parse_sql_json
 from spectral_deploy.lint.schema import Column, Relation, RelationKind, Schema
 
 if TYPE_CHECKING:

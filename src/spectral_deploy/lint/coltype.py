@@ -18,8 +18,8 @@ rewritten).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from spectral_deploy.lint.parse import Node, string_list
 
@@ -61,8 +61,7 @@ _RELABEL = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ColumnType:
+class ColumnType(NamedTuple):
     """A column's type: canonical name (schema-qualified unless built in), modifiers, arrays."""
 
     name: str

@@ -27,7 +27,6 @@ them are the history the model is built from.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from spectral_deploy.errors import InputError, PreconditionFailed
@@ -57,25 +56,23 @@ GIT_TIMEOUT_SECONDS = 30
 has_default = column_has_default
 
 
-@dataclass
 class Context:
     """The running state of one change set while its statements are linted in order."""
 
-    schema: str = DEFAULT_SCHEMA
-    model: Schema = field(default_factory=lambda: Schema(complete=False))
-    new: set[tuple[ObjectKind, QualifiedName]] = field(default_factory=set)
-    # columns the change set added to existing tables -> whether they got a default
-    new_columns: dict[QualifiedName, dict[str, bool]] = field(default_factory=dict)
-    # those of them that are NOT NULL
-    new_required: set[tuple[QualifiedName, str]] = field(default_factory=set)
-    # relations renamed by the change set: current name -> the name N-1 knows
-    origins: dict[QualifiedName, QualifiedName] = field(default_factory=dict)
-    # N-1 relations the change set renamed, dropped or reshaped: (kind, columns) before
-    before: dict[QualifiedName, tuple[RelationKind, tuple[str, ...] | None]] = field(
-        default_factory=dict
-    )
-    # N-1 relations whose columns the change set renamed or dropped
-    reshaped: set[QualifiedName] = field(default_factory=set)
+    def __init__(self, schema: str = DEFAULT_SCHEMA, model: Schema | None = None) -> None:
+        self.schema = schema
+        self.model = model if model is not None else Schema(complete=False)
+        self.new: set[tuple[ObjectKind, QualifiedName]] = set()
+        # columns the change set added to existing tables -> whether they got a default
+        self.new_columns: dict[QualifiedName, dict[str, bool]] = {}
+        # those of them that are NOT NULL
+        self.new_required: set[tuple[QualifiedName, str]] = set()
+        # relations renamed by the change set: current name -> the name N-1 knows
+        self.origins: dict[QualifiedName, QualifiedName] = {}
+        # N-1 relations the change set renamed, dropped or reshaped: (kind, columns) before
+        self.before: dict[QualifiedName, tuple[RelationKind, tuple[str, ...] | None]] = {}
+        # N-1 relations whose columns the change set renamed or dropped
+        self.reshaped: set[QualifiedName] = set()
 
     def qualify(self, names: Sequence[str]) -> QualifiedName:
         """``["s", "t"]`` or ``["t"]`` -> a qualified name (catalog prefixes dropped)."""

@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from spectral_deploy.lint import doblock
 from spectral_deploy.lint.context import DEFAULT_SCHEMA, Context
@@ -58,16 +58,14 @@ DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
 READ_CHUNK_BYTES = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class LintFile:
+class LintFile(NamedTuple):
     """A file to lint: where to read it and the path to show."""
 
     path: Path
     display: str
 
 
-@dataclass(frozen=True)
-class SqlText:
+class SqlText(NamedTuple):
     """SQL that is not a file on disk: a migration tool's rendering of its history, stdin."""
 
     origin: str
@@ -77,8 +75,7 @@ class SqlText:
 Input = LintFile | SqlText
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One migration of a timeline.
 
     ``change_set`` is None for history (replayed into the model, not linted), else the
@@ -91,8 +88,7 @@ class Step:
     applies: bool = True
 
 
-@dataclass(frozen=True)
-class Timeline:
+class Timeline(NamedTuple):
     """One project's migrations in apply order.
 
     ``complete``: the model before the first step is the whole database (true when the
@@ -103,16 +99,14 @@ class Timeline:
     complete: bool = True
 
 
-@dataclass(frozen=True)
-class _FileResult:
+class _FileResult(NamedTuple):
     violations: tuple[Violation, ...] = ()
     overrides: tuple[Override, ...] = ()
     errors: tuple[LintError, ...] = ()
     notes: tuple[str, ...] = ()
 
 
-@dataclass
-class _Found:
+class _Found(NamedTuple):
     """A finding in place: its rule, its statement and the top-level statement holding it."""
 
     rule: Rule
@@ -121,8 +115,7 @@ class _Found:
     finding: Finding
 
 
-@dataclass(frozen=True)
-class _Options:
+class _Options(NamedTuple):
     exempt_new: bool = True
     override_scope: OverrideScope = OverrideScope.FILE
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES

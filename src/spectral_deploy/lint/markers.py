@@ -11,7 +11,7 @@ silently failed to apply would surprise whoever wrote it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from spectral_deploy.lint.parse import scan_tokens
 
@@ -26,8 +26,7 @@ _MARKER = re.compile(
 _EXPECTED = "-- compat: breaking (reason: <why old code is safe or why it is accepted>)"
 
 
-@dataclass(frozen=True)
-class Marker:
+class Marker(NamedTuple):
     """One ``compat:`` comment: its reason when well formed, else what is wrong with it."""
 
     start: int

@@ -6,8 +6,8 @@ An unqualified name belongs to the first schema of the ``search_path`` a file se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from spectral_deploy.lint.parse import Node
 
@@ -28,8 +28,7 @@ class ObjectKind(StrEnum):
     SEQUENCE = "sequence"
 
 
-@dataclass(frozen=True, order=True)
-class QualifiedName:
+class QualifiedName(NamedTuple):
     """A schema-qualified name, compared exactly (folding happened in the parser).
 
     A schema's own name is ``QualifiedName("", schema)``.

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, NamedTuple
 
-from pglast.parser import ParseError, parse_plpgsql_json, parse_sql_json, scan, split
-
+from spectral_deploy.lint.pgparser import (
+    ParseError,
+    parse_plpgsql_json,
+    parse_sql_json,
+    scan,
+    split,
+)
 from spectral_deploy.lint.source import Text
 
 __all__ = [
@@ -43,8 +46,7 @@ WHOLE_PARSE_CHARS = 1024 * 1024
 BATCH_CHARS = 128 * 1024
 
 
-@dataclass(frozen=True)
-class SyntaxFailure:
+class SyntaxFailure(NamedTuple):
     """The parser rejected the text: its message, and where (character offset in the file;
     None when the parser did not say)."""
 
@@ -70,16 +72,27 @@ class Token(NamedTuple):
         return None
 
 
-@dataclass(frozen=True, eq=False)
 class Statement:
-    """One parsed statement: its node type, its fields, and where it sits in the file."""
+    """One parsed statement: its node type, its fields, and where it sits in the file.
 
-    kind: str
-    node: Node
-    text: Text
-    base: int
-    start: int
-    end: int
+    ``text`` is the text that was parsed, which starts at file offset ``base``.
+    """
+
+    __slots__ = ("_tokens", "base", "end", "kind", "node", "start", "text")
+
+    def __init__(
+        self, kind: str, node: Node, text: Text, base: int, *, start: int, end: int
+    ) -> None:
+        self.kind = kind
+        self.node = node
+        self.text = text
+        self.base = base
+        self.start = start
+        self.end = end
+        self._tokens: tuple[Token, ...] | None = None
+
+    def __repr__(self) -> str:
+        return f"Statement({self.kind}, {self.start}..{self.end})"
 
     def offset(self, location: int | None) -> int:
         """The file character offset of a node's byte ``location`` (the statement start if none)."""
@@ -87,12 +100,14 @@ class Statement:
             return self.start
         return self.base + self.text.char_offset(location)
 
-    @cached_property
+    @property
     def tokens(self) -> tuple[Token, ...]:
         """The statement's tokens, comments included, with file character offsets."""
-        local_start = self.start - self.base
-        snippet = self.text.value[local_start : self.end - self.base]
-        return scan_tokens(snippet, self.start)
+        if self._tokens is None:
+            local_start = self.start - self.base
+            snippet = self.text.value[local_start : self.end - self.base]
+            self._tokens = scan_tokens(snippet, self.start)
+        return self._tokens
 
     def clause(self, *keywords: str, name: str | None = None) -> tuple[int, int]:
         """The file span from a run of ``keywords`` (matched in order, other tokens between
@@ -178,12 +193,11 @@ def parse_sql(text: Text, base: int = 0) -> list[Statement] | SyntaxFailure:
             start += 1
         while end > start and source[end - 1].isspace():
             end -= 1
-        statements.append(Statement(kind, node, text, base, base + start, base + end))
+        statements.append(Statement(kind, node, text, base, start=base + start, end=base + end))
     return statements
 
 
-@dataclass(frozen=True)
-class Batch:
+class Batch(NamedTuple):
     """Consecutive statements, and the span of text they cover (batches tile the text)."""
 
     start: int

@@ -8,8 +8,8 @@ doc page (What it does / Why it breaks old code / Instead / Known problems), pri
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from spectral_deploy.lint.context import Context, dropped_names
 from spectral_deploy.lint.names import ObjectKind, QualifiedName
@@ -25,8 +25,7 @@ def _no_check(statement: Statement, context: Context) -> Iterable[Finding]:
     return ()
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """One lint rule.
 
     ``nodes`` are the statement types ``check`` is called for; a rule with none is

@@ -21,8 +21,8 @@ first write, so a fork costs a few dictionary copies.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import NamedTuple
 
 from spectral_deploy.lint.coltype import ColumnType, type_of
 from spectral_deploy.lint.names import ObjectKind, QualifiedName, relation_name
@@ -50,8 +50,7 @@ class RelationKind(StrEnum):
     MATVIEW = "materialized view"
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     """One column as the model knows it."""
 
     name: str
@@ -61,15 +60,13 @@ class Column:
     collation: str | None = None
 
 
-@dataclass(frozen=True)
-class CheckConstraint:
+class CheckConstraint(NamedTuple):
     """A CHECK constraint: the column it proves NOT NULL (``col IS NOT NULL``), if any."""
 
     not_null_of: str | None
     validated: bool
 
 
-@dataclass
 class Relation:
     """A table, view or materialized view.
 
@@ -80,21 +77,43 @@ class Relation:
     when the view selects ``*`` from it.
     """
 
-    kind: RelationKind
-    columns: dict[str, Column] | None
-    checks: dict[str, CheckConstraint] = field(default_factory=dict)
-    source: QualifiedName | None = None
-    star_of: QualifiedName | None = None
-    populated: bool = True
+    __slots__ = ("checks", "columns", "kind", "populated", "source", "star_of")
+
+    def __init__(
+        self,
+        kind: RelationKind,
+        columns: dict[str, Column] | None,
+        checks: dict[str, CheckConstraint] | None = None,
+        source: QualifiedName | None = None,
+        star_of: QualifiedName | None = None,
+        *,
+        populated: bool = True,
+    ) -> None:
+        self.kind = kind
+        self.columns = columns
+        self.checks = checks if checks is not None else {}
+        self.source = source
+        self.star_of = star_of
+        self.populated = populated
+
+    def __repr__(self) -> str:
+        known = "unknown" if self.columns is None else ", ".join(self.columns)
+        return f"Relation({self.kind.value}: {known})"
 
     def copy(self) -> Relation:
         """A copy that can be changed without touching this one."""
         columns = dict(self.columns) if self.columns is not None else None
-        return replace(self, columns=columns, checks=dict(self.checks))
+        return Relation(
+            self.kind,
+            columns,
+            dict(self.checks),
+            self.source,
+            self.star_of,
+            populated=self.populated,
+        )
 
 
-@dataclass(frozen=True)
-class Index:
+class Index(NamedTuple):
     """An index: its table, the columns it reads, whether it is unique."""
 
     table: QualifiedName
@@ -254,7 +273,7 @@ class Schema:
                 changed.star_of = new if changed.star_of == old else changed.star_of
         for index_name, index in list(self.indexes.items()):
             if index.table == old:
-                self.indexes[index_name] = replace(index, table=new)
+                self.indexes[index_name] = index._replace(table=new)
 
     def drop_schema(self, schema: str) -> None:
         """Remove a schema and (CASCADE) everything in it."""
@@ -343,7 +362,7 @@ def _create_table(model: Schema, node: Node, schema: str) -> None:
         elif "Constraint" in item:
             _table_constraint(relation, item["Constraint"])
     # a new table's constraints hold at once, NOT VALID or not: it has no rows
-    relation.checks = {n: replace(c, validated=True) for n, c in relation.checks.items()}
+    relation.checks = {n: c._replace(validated=True) for n, c in relation.checks.items()}
     model.add_relation(name, relation)
 
 
@@ -365,7 +384,7 @@ def _table_constraint(relation: Relation, constraint: Node) -> None:
     if contype in ("CONSTR_PRIMARY", "CONSTR_NOTNULL") and relation.columns is not None:
         for key in string_list(constraint.get("keys")):
             if key in relation.columns:
-                relation.columns[key] = replace(relation.columns[key], not_null=True)
+                relation.columns[key] = relation.columns[key]._replace(not_null=True)
     elif contype == "CONSTR_CHECK":
         name = constraint.get("conname") or f"_{len(relation.checks)}"
         relation.checks[name] = _check(constraint)
@@ -394,8 +413,7 @@ def _select_into(model: Schema, node: Node, schema: str) -> None:
     model.add_relation(relation_name(into["rel"], schema), Relation(RelationKind.TABLE, columns))
 
 
-@dataclass(frozen=True)
-class ViewShape:
+class ViewShape(NamedTuple):
     """What a view's query exposes: column names (None: unknown), and its one source."""
 
     names: list[str] | None
@@ -512,7 +530,7 @@ def _alter_command(
     elif subtype == "AT_AddConstraint":
         _table_constraint(relation, definition.get("Constraint", {}))
     elif subtype == "AT_ValidateConstraint" and name in relation.checks:
-        relation.checks[name] = replace(relation.checks[name], validated=True)
+        relation.checks[name] = relation.checks[name]._replace(validated=True)
     elif subtype == "AT_DropConstraint":
         relation.checks.pop(name, None)
     elif relation.columns is not None and name in relation.columns:
@@ -536,8 +554,7 @@ def _add_column(relation: Relation, command: Node, schema: str) -> None:
 def _new_type(column: Column, definition: Node, schema: str) -> Column:
     type_name = definition.get("ColumnDef", {}).get("typeName")
     collation = definition.get("ColumnDef", {}).get("collClause", {}).get("collname")
-    return replace(
-        column,
+    return column._replace(
         type=type_of(type_name, schema) if type_name else None,
         collation=".".join(string_list(collation)) if collation else column.collation,
     )
@@ -545,12 +562,12 @@ def _new_type(column: Column, definition: Node, schema: str) -> Column:
 
 _COLUMN_CHANGES: dict[str, Callable[[Column, Node, str], Column]] = {
     "AT_AlterColumnType": _new_type,
-    "AT_SetNotNull": lambda c, d, s: replace(c, not_null=True),
-    "AT_DropNotNull": lambda c, d, s: replace(c, not_null=False),
-    "AT_ColumnDefault": lambda c, d, s: replace(c, default=not _is_null(d or None)),
-    "AT_AddIdentity": lambda c, d, s: replace(c, default=True, not_null=True),
-    "AT_SetExpression": lambda c, d, s: replace(c, default=True),
-    "AT_DropIdentity": lambda c, d, s: replace(c, default=False),
+    "AT_SetNotNull": lambda c, d, s: c._replace(not_null=True),
+    "AT_DropNotNull": lambda c, d, s: c._replace(not_null=False),
+    "AT_ColumnDefault": lambda c, d, s: c._replace(default=not _is_null(d or None)),
+    "AT_AddIdentity": lambda c, d, s: c._replace(default=True, not_null=True),
+    "AT_SetExpression": lambda c, d, s: c._replace(default=True),
+    "AT_DropIdentity": lambda c, d, s: c._replace(default=False),
 }
 
 
@@ -645,7 +662,7 @@ def _rename(model: Schema, node: Node, schema: str) -> None:
             columns = list(table.columns.items())
             table.columns = {
                 (new_name if n == old_name else n): (
-                    replace(c, name=new_name) if n == old_name else c
+                    c._replace(name=new_name) if n == old_name else c
                 )
                 for n, c in columns
             }

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -231,8 +231,8 @@ def require_signoff(
         )
     finally:
         github.api.close()
-    overrides = tuple(replace(o, signoff=decisions[relative[o.path]]) for o in report.overrides)
-    return replace(report, overrides=overrides)
+    overrides = tuple(o._replace(signoff=decisions[relative[o.path]]) for o in report.overrides)
+    return report._replace(overrides=overrides)
 
 
 def read_evidence(github: Any, number: int, codeowners: str | None) -> Evidence:

@@ -8,8 +8,8 @@ statement so every renderer can show it without reading the file again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import NamedTuple
 
 from spectral_deploy.lint.names import ObjectKind, QualifiedName
 from spectral_deploy.lint.source import Position
@@ -38,8 +38,7 @@ class ExitCode(IntEnum):
 Span = tuple[int, int]
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """What a rule found in one statement: a file span, a message, and the object it is about.
 
     The engine drops a finding whose ``subject`` the change set created (it is new), and
@@ -59,8 +58,7 @@ class Finding:
         return self.span() if callable(self.span) else self.span
 
 
-@dataclass(frozen=True)
-class Violation:
+class Violation(NamedTuple):
     """A finding placed in its file: positions are 1-based, columns in code points."""
 
     path: str
@@ -91,16 +89,14 @@ class OverrideScope(StrEnum):
     STATEMENT = "statement"  # the findings of the statement it precedes (or sits in)
 
 
-@dataclass(frozen=True)
-class Signoff:
+class Signoff(NamedTuple):
     """Whether an override's file is signed off on the pull request, and by whom or why not."""
 
     signed: bool
     detail: str
 
 
-@dataclass(frozen=True)
-class Override:
+class Override(NamedTuple):
     """A ``-- compat: breaking (reason: ...)`` marker: what it covers passes, pending signoff.
 
     ``covers`` are the findings it turned off, each as the violation it would have been.
@@ -115,8 +111,7 @@ class Override:
     signoff: Signoff | None = None
 
 
-@dataclass(frozen=True)
-class LintError:
+class LintError(NamedTuple):
     """A file that could not be linted: unreadable, not UTF-8, or not parseable."""
 
     path: str
@@ -125,8 +120,7 @@ class LintError:
     message: str
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     """Everything one lint run found, in file order."""
 
     violations: tuple[Violation, ...] = ()

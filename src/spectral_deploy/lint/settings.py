@@ -1,0 +1,146 @@
+"""The lint command's own settings (``[lint]`` and ``[migrations] directory``), read fast.
+
+``spectral-deploy lint`` runs on every pull request, and importing the whole configuration
+(``config.py``: a dozen frozen dataclasses, every section validated) costs about as much as
+linting a migration history. The lint needs five keys of ``[lint]`` and the migrations
+directory, so ``load`` reads just those from the same file ``config.load_config`` would
+find (``SPECTRAL_CONFIG``, else the nearest ``spectral.toml`` or ``pyproject.toml`` with
+``[tool.spectral-deploy]``), with the same defaults and types.
+
+It only handles the plain case. Whenever anything is unusual (a ``SPECTRAL_LINT_*`` or
+``SPECTRAL_MIGRATIONS_*`` variable, a key or value it does not expect, a file it cannot
+read or parse) it answers None and the caller loads the full configuration, which applies
+every rule and reports every error exactly as the other commands do. Sections other than
+these two are left to the commands that use them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from spectral_deploy.config import Config
+
+__all__ = ["LintSettings", "from_config", "load"]
+
+CONFIG_FILENAME = "spectral.toml"
+PYPROJECT_TABLE = "spectral-deploy"
+DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
+DEFAULT_MIGRATIONS_DIRECTORY = "migrations"
+# key -> the types a file may give it (checked: anything else goes to the full loader)
+_LINT_KEYS: dict[str, tuple[type, ...]] = {
+    "enable": (list,),
+    "disable": (list,),
+    "jobs": (int,),
+    "override_scope": (str,),
+    "max_file_bytes": (int,),
+}
+_MIGRATIONS_KEYS: dict[str, tuple[type, ...]] = {
+    "directory": (str,),
+    "command": (str,),
+    "lock_timeout_seconds": (int,),
+    "statement_timeout_seconds": (int,),
+}
+_ENV_PREFIXES = ("SPECTRAL_LINT_", "SPECTRAL_MIGRATIONS_")
+
+
+class LintSettings(NamedTuple):
+    """What the lint command reads from the configuration."""
+
+    enable: tuple[str, ...]
+    disable: tuple[str, ...]
+    jobs: int
+    override_scope: str
+    max_file_bytes: int
+    migrations_dir: Path  # absolute
+    source: str  # the config file, or "defaults"
+
+
+def from_config(config: Config) -> LintSettings:
+    """The same settings from a fully loaded configuration."""
+    lint = config.lint
+    return LintSettings(
+        tuple(lint.enable),
+        tuple(lint.disable),
+        lint.jobs,
+        lint.override_scope,
+        lint.max_file_bytes,
+        config.migrations_dir,
+        config.source,
+    )
+
+
+def load(cwd: Path, environ: Mapping[str, str] | None = None) -> LintSettings | None:
+    """The settings for a lint run in ``cwd``, or None when only the full loader can say."""
+    environ = os.environ if environ is None else environ
+    if any(name.startswith(_ENV_PREFIXES) for name in environ) or environ.get("SPECTRAL_CONFIG"):
+        return None
+    cwd = cwd.resolve()
+    found = _find(cwd)
+    if found is None:
+        return _settings({}, {}, cwd, "defaults")
+    table = _read(found)
+    if table is None:
+        return None
+    lint, migrations = table.get("lint", {}), table.get("migrations", {})
+    if not _valid(lint, _LINT_KEYS) or not _valid(migrations, _MIGRATIONS_KEYS):
+        return None
+    names = [*lint.get("enable", ()), *lint.get("disable", ())]
+    if not all(isinstance(name, str) for name in names):
+        return None
+    return _settings(lint, migrations, found.parent, str(found))
+
+
+def _settings(
+    lint: dict[str, Any], migrations: dict[str, Any], root: Path, source: str
+) -> LintSettings:
+    directory = Path(migrations.get("directory", DEFAULT_MIGRATIONS_DIRECTORY))
+    return LintSettings(
+        tuple(lint.get("enable", ())),
+        tuple(lint.get("disable", ())),
+        lint.get("jobs", 0),
+        lint.get("override_scope", "file"),
+        lint.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
+        directory if directory.is_absolute() else root / directory,
+        source,
+    )
+
+
+def _valid(section: Any, keys: dict[str, tuple[type, ...]]) -> bool:
+    if not isinstance(section, dict):
+        return False
+    for key, value in section.items():
+        expected = keys.get(key)
+        if expected is None or isinstance(value, bool) or not isinstance(value, expected):
+            return False
+    return True
+
+
+def _find(start: Path) -> Path | None:
+    """The nearest spectral.toml (or pyproject.toml with our table) at or above start."""
+    for directory in (start, *start.parents):
+        candidate = directory / CONFIG_FILENAME
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and _read(pyproject) is not None:
+            return pyproject
+    return None
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """Our table of the file (None: unreadable, not TOML, or a pyproject without it)."""
+    import tomllib  # noqa: PLC0415 - only when a config file exists
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    if path.name == "pyproject.toml":
+        tool = data.get("tool")
+        table = tool.get(PYPROJECT_TABLE) if isinstance(tool, dict) else None
+        return table if isinstance(table, dict) else None
+    return data
