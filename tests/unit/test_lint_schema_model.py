@@ -346,17 +346,22 @@ def test_set_not_null_after_a_validated_check_is_clean() -> None:
         "ALTER TABLE users ADD CONSTRAINT email_set CHECK (email IS NOT NULL) NOT VALID;\n"
         "ALTER TABLE users VALIDATE CONSTRAINT email_set;\n"
     )
-    assert fired(steps + "ALTER TABLE users ALTER COLUMN email SET NOT NULL;") == []
+    sql = steps + "ALTER TABLE users ALTER COLUMN email SET NOT NULL;"
+    assert fired(sql, "set-not-null") == []
     unvalidated = "ALTER TABLE users ADD CONSTRAINT e CHECK (email IS NOT NULL) NOT VALID;\n"
     assert fired(unvalidated + "ALTER TABLE users ALTER email SET NOT NULL;") == ["set-not-null"]
     validated = "CREATE TABLE users (email text, CONSTRAINT e CHECK (email IS NOT NULL));"
     assert fired("ALTER TABLE users ALTER email SET NOT NULL;", history=validated) == []
+    history_steps = "CREATE TABLE users (email text);\n" + steps
+    sql = "ALTER TABLE users ALTER COLUMN email SET NOT NULL;"
+    assert fired(sql, history=history_steps) == []
     new_column = (
         "ALTER TABLE users ADD COLUMN bar bigint;\n"
         "ALTER TABLE users ADD CONSTRAINT b CHECK (bar IS NOT NULL) NOT VALID;\n"
         "ALTER TABLE users VALIDATE CONSTRAINT b;\nALTER TABLE users ALTER bar SET NOT NULL;"
     )
-    assert fired(new_column) == ["set-not-null"]  # old code's inserts leave bar NULL
+    # old code's inserts leave bar NULL (and the VALIDATE holds the ADD's lock)
+    assert fired(new_column) == ["check-without-not-valid", "set-not-null"]
 
 
 def test_the_model_follows_renames_drops_and_search_path() -> None:
@@ -389,3 +394,42 @@ def test_history_can_be_sql_text_from_another_tool() -> None:
     sql = "ALTER TABLE users ALTER COLUMN name TYPE text;"
     assert lint_text(sql, DEFAULT_RULES, history=history).violations == ()
     assert [v.rule for v in lint_text(sql, DEFAULT_RULES).violations] == ["alter-column-type"]
+
+
+def test_validate_in_the_transaction_that_added_not_valid_is_flagged() -> None:
+    """squawk's not_valid_validate_transaction: the ADD's lock is held during the scan."""
+    sql = (
+        'ALTER TABLE "app_email" ADD CONSTRAINT "fk_user" FOREIGN KEY (user_id)\n'
+        '  REFERENCES "app_user" (id) NOT VALID;\n'
+        'ALTER TABLE "app_email" VALIDATE CONSTRAINT "fk_user";'
+    )
+    report = lint(sql)
+    [violation] = report.violations
+    assert (violation.rule, violation.line, violation.column) == (
+        "foreign-key-without-not-valid",
+        3,
+        25,
+    )
+    assert "in the transaction that added it NOT VALID" in violation.message
+
+
+def test_validate_after_a_commit_or_in_a_later_file_is_clean(tmp_path: Path) -> None:
+    """A COMMIT between, or the next migration file: separate transactions."""
+    add = "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;\n"
+    validate = "ALTER TABLE t VALIDATE CONSTRAINT c;\n"
+    assert fired(add + "COMMIT;\nBEGIN;\n" + validate) == []
+    assert fired(add + "ROLLBACK;\n" + validate) == []
+    files = _migrations(tmp_path, add, validate)
+    changed = {f.path.resolve() for f in files}
+    assert lint_timelines(plan(files, changed=changed), DEFAULT_RULES).violations == ()
+
+
+def test_an_exclusion_constraint_on_an_existing_table_is_flagged() -> None:
+    """Like UNIQUE: old writes that overlap now fail, and the build scans under a lock."""
+    sql = (
+        "ALTER TABLE bookings ADD CONSTRAINT no_overlap\n"
+        "  EXCLUDE USING gist (room WITH =, during WITH &&);"
+    )
+    assert fired(sql) == ["unique-on-existing-table"]
+    new = "CREATE TABLE bookings (room int, during tstzrange);\n" + sql
+    assert fired(new) == []

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import NamedTuple
 
-from spectral_deploy.lint.parse import Node, string_list
+from spectral_deploy.lint.parse import Node
 
 __all__ = ["ColumnType", "Verdict", "judge", "type_of"]
 
@@ -87,7 +87,7 @@ class ColumnType(NamedTuple):
 
 def type_of(type_name: Node, schema: str) -> ColumnType:
     """The ``ColumnType`` a ``TypeName`` node names, unqualified user types in ``schema``."""
-    names = string_list(type_name.get("names"))
+    names = [item["String"]["sval"] for item in type_name.get("names", ()) if "String" in item]
     if not names:
         return ColumnType("?")
     if len(names) >= 2 and names[-2] == "pg_catalog":
@@ -98,13 +98,17 @@ def type_of(type_name: Node, schema: str) -> ColumnType:
         name = _ALIASES.get(names[0], names[0])
         if name not in _BUILTIN:
             name = f"{schema}.{name}"
+    typmods = type_name.get("typmods")
+    arrays = len(type_name["arrayBounds"]) if "arrayBounds" in type_name else 0
+    if not typmods:
+        return ColumnType(name, (), arrays)
     modifiers: list[int] = []
-    for item in type_name.get("typmods") or ():
-        value = item.get("A_Const", {}).get("ival", {})
-        if not isinstance(value, dict):
-            return ColumnType(name, (), len(type_name.get("arrayBounds") or ()))
-        modifiers.append(int(value.get("ival", 0)))
-    return ColumnType(name, tuple(modifiers), len(type_name.get("arrayBounds") or ()))
+    for item in typmods:
+        value = item.get("A_Const", {}).get("ival")
+        if not isinstance(value, dict):  # not an integer constant
+            return ColumnType(name, (), arrays)
+        modifiers.append(int(value.get("ival", 0)))  # libpg_query leaves out a zero
+    return ColumnType(name, tuple(modifiers), arrays)
 
 
 class Verdict(StrEnum):

@@ -26,7 +26,7 @@ them are the history the model is built from.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from spectral_deploy.errors import InputError, PreconditionFailed
@@ -73,6 +73,18 @@ class Context:
         self.before: dict[QualifiedName, tuple[RelationKind, tuple[str, ...] | None]] = {}
         # N-1 relations whose columns the change set renamed or dropped
         self.reshaped: set[QualifiedName] = set()
+        # constraints added NOT VALID to existing tables in the open transaction -> contype
+        self.unvalidated: dict[tuple[QualifiedName, str], str] = {}
+
+    def start_file(self) -> None:
+        """A new file: the default search_path, and a new transaction."""
+        self.schema = DEFAULT_SCHEMA
+        self.unvalidated.clear()
+
+    def added_not_valid(self, table: QualifiedName, name: str) -> str | None:
+        """The type (``CONSTR_CHECK``...) of constraint ``name`` if this transaction added it
+        ``NOT VALID`` to an existing ``table``: validating it now keeps the ADD's lock."""
+        return self.unvalidated.get((table, name))
 
     def qualify(self, names: Sequence[str]) -> QualifiedName:
         """``["s", "t"]`` or ``["t"]`` -> a qualified name (catalog prefixes dropped)."""
@@ -268,31 +280,61 @@ def _record_alter_table(context: Context, node: Node) -> None:
         return
     for item in node.get("cmds", ()):
         command = item.get("AlterTableCmd", {})
-        subtype = command.get("subtype")
-        if subtype == "AT_AddColumn":
-            column = command.get("def", {}).get("ColumnDef", {})
-            name = column.get("colname", "")
-            if command.get("missing_ok") and context.model.has_column(table, name) is not False:
-                continue  # ADD COLUMN IF NOT EXISTS of a column that is (or may be) there
-            context.new_columns.setdefault(table, {})[name] = has_default(column)
-            if _required(column):
-                context.new_required.add((table, name))
-        elif subtype in ("AT_SetNotNull", "AT_DropNotNull"):
-            name = command.get("name", "")
-            if context.is_new_column(table, name) and subtype == "AT_SetNotNull":
-                context.new_required.add((table, name))
-            else:
-                context.new_required.discard((table, name))
-        elif subtype == "AT_DropColumn":
-            name = command.get("name", "")
-            if context.new_columns.get(table, {}).pop(name, None) is None:
-                context._remember(table)
-                context.reshaped.add(context.origin(table))
-        elif subtype == "AT_ColumnDefault" and context.is_new_column(
-            table, command.get("name", "")
-        ):
-            has = bool(command.get("def")) and not _is_null_default(command.get("def"))
-            context.new_columns[table][command.get("name", "")] = has
+        recorder = _COMMAND_RECORDERS.get(command.get("subtype", ""))
+        if recorder is not None:
+            recorder(context, table, command)
+
+
+def _record_add_column(context: Context, table: QualifiedName, command: Node) -> None:
+    column = command.get("def", {}).get("ColumnDef", {})
+    name = column.get("colname", "")
+    if command.get("missing_ok") and context.model.has_column(table, name) is not False:
+        return  # ADD COLUMN IF NOT EXISTS of a column that is (or may be) there
+    context.new_columns.setdefault(table, {})[name] = has_default(column)
+    if _required(column):
+        context.new_required.add((table, name))
+
+
+def _record_nullability(context: Context, table: QualifiedName, command: Node) -> None:
+    name = command.get("name", "")
+    if context.is_new_column(table, name) and command.get("subtype") == "AT_SetNotNull":
+        context.new_required.add((table, name))
+    else:
+        context.new_required.discard((table, name))
+
+
+def _record_drop_column(context: Context, table: QualifiedName, command: Node) -> None:
+    if context.new_columns.get(table, {}).pop(command.get("name", ""), None) is None:
+        context._remember(table)
+        context.reshaped.add(context.origin(table))
+
+
+def _record_add_constraint(context: Context, table: QualifiedName, command: Node) -> None:
+    constraint = command.get("def", {}).get("Constraint", {})
+    if constraint.get("skip_validation") and constraint.get("conname"):
+        context.unvalidated[(table, constraint["conname"])] = constraint.get("contype", "")
+
+
+def _record_validate(context: Context, table: QualifiedName, command: Node) -> None:
+    context.unvalidated.pop((table, command.get("name", "")), None)
+
+
+def _record_default(context: Context, table: QualifiedName, command: Node) -> None:
+    name = command.get("name", "")
+    if context.is_new_column(table, name):
+        value = command.get("def")
+        context.new_columns[table][name] = bool(value) and not _is_null_default(value)
+
+
+_COMMAND_RECORDERS: dict[str, Callable[[Context, QualifiedName, Node], None]] = {
+    "AT_AddColumn": _record_add_column,
+    "AT_SetNotNull": _record_nullability,
+    "AT_DropNotNull": _record_nullability,
+    "AT_DropColumn": _record_drop_column,
+    "AT_AddConstraint": _record_add_constraint,
+    "AT_ValidateConstraint": _record_validate,
+    "AT_ColumnDefault": _record_default,
+}
 
 
 def _required(column: Node) -> bool:
@@ -387,7 +429,13 @@ def _record_create_schema(context: Context, node: Node) -> None:
         context.schema = saved
 
 
+def _record_transaction(context: Context, node: Node) -> None:
+    if node.get("kind") in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_PREPARE"):
+        context.unvalidated.clear()
+
+
 _RECORDERS = {
+    "TransactionStmt": _record_transaction,
     "CreateStmt": _record_create_table,
     "CreateForeignTableStmt": lambda c, n: _record_create_table(c, n.get("base", {})),
     "CreateTableAsStmt": _record_create_table_as,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from spectral_deploy.lint import doblock
-from spectral_deploy.lint.context import DEFAULT_SCHEMA, Context
+from spectral_deploy.lint.context import Context
 from spectral_deploy.lint.markers import Marker, find_markers
 from spectral_deploy.lint.parse import Statement, SyntaxFailure, parse_batches
 from spectral_deploy.lint.rule import Rule
@@ -250,18 +250,28 @@ def _read(path: Path, display: str, max_bytes: int) -> bytes | LintError:
             )
         if info.st_size > max_bytes:
             return _too_large(display, info.st_size, max_bytes)
-        chunks: list[bytes] = []
-        total = 0
-        while chunk := os.read(fd, min(READ_CHUNK_BYTES, max_bytes + 1 - total)):
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > max_bytes:  # it grew while we read it
-                return _too_large(display, total, max_bytes)
-        return b"".join(chunks)
+        data = _read_all(fd, info.st_size, max_bytes)
+        return data if data is not None else _too_large(display, max_bytes + 1, max_bytes)
     except OSError as exc:
         return LintError(display, 1, 1, f"cannot read: {exc.strerror or exc}")
     finally:
         os.close(fd)
+
+
+def _read_all(fd: int, size: int, max_bytes: int) -> bytes | None:
+    """The file's bytes (None: it grew past ``max_bytes`` while being read)."""
+    # one read for the usual file: a short read of a regular file is its end
+    first = os.read(fd, min(size + 1, max_bytes + 1))
+    if len(first) <= size:
+        return first
+    chunks = [first]
+    total = len(first)
+    while chunk := os.read(fd, min(READ_CHUNK_BYTES, max_bytes + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > max_bytes:
+            return None
+    return b"".join(chunks)
 
 
 def _too_large(display: str, size: int, limit: int) -> LintError:
@@ -362,7 +372,7 @@ class _Linter:
         read = read_source(source, self.options.max_file_bytes)
         if isinstance(read, LintError):
             return _FileResult(errors=(read,))
-        context.schema = DEFAULT_SCHEMA  # each file starts with the default search_path
+        context.start_file()  # the default search_path; a new transaction
         return self.lint_source(read, context)
 
     def lint_source(self, source: Source, context: Context) -> _FileResult:

@@ -16,7 +16,15 @@ from spectral_deploy.lint.names import ObjectKind, QualifiedName
 from spectral_deploy.lint.parse import Node, Statement, string_list
 from spectral_deploy.lint.violation import Finding
 
-__all__ = ["Check", "Rule", "alter_commands", "drop_findings", "index_exists", "object_name"]
+__all__ = [
+    "Check",
+    "Rule",
+    "alter_commands",
+    "drop_findings",
+    "index_exists",
+    "object_name",
+    "validated_too_soon",
+]
 
 Check = Callable[[Statement, Context], Iterable[Finding]]
 
@@ -86,6 +94,29 @@ def drop_findings(
             f"dropping {noun} {name.display} {consequence}",
             (kind, name),
             replaced=context.origin(name) if kind is ObjectKind.VIEW else None,
+        )
+
+
+def validated_too_soon(
+    statement: Statement, context: Context, contype: str, what: str
+) -> Iterator[Finding]:
+    """``VALIDATE CONSTRAINT`` in the transaction that added the constraint ``NOT VALID``.
+
+    The ``ADD`` took an ``ACCESS EXCLUSIVE`` lock that is held until the transaction ends,
+    so validating before a ``COMMIT`` scans the table under it, as if ``NOT VALID`` had not
+    been written.
+    """
+    table = context.relation(statement.node["relation"])
+    for command in alter_commands(statement, "AT_ValidateConstraint"):
+        name = command.get("name", "")
+        if context.added_not_valid(table, name) != contype:
+            continue
+        yield Finding(
+            partial(statement.clause, "VALIDATE", "CONSTRAINT", name=name),
+            f'validating {what} "{name}" of table {table.display} in the transaction that '
+            "added it NOT VALID scans every row under the ADD's ACCESS EXCLUSIVE lock, "
+            "blocking the running release",
+            (ObjectKind.TABLE, table),
         )
 
 

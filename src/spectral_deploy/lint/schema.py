@@ -60,6 +60,14 @@ class Column(NamedTuple):
     collation: str | None = None
 
 
+class Pending(NamedTuple):
+    """A column the model knows by its ``ColumnDef``: made a ``Column`` when first asked
+    for (most columns of a replayed history never are)."""
+
+    definition: Node
+    schema: str
+
+
 class CheckConstraint(NamedTuple):
     """A CHECK constraint: the column it proves NOT NULL (``col IS NOT NULL``), if any."""
 
@@ -82,7 +90,7 @@ class Relation:
     def __init__(
         self,
         kind: RelationKind,
-        columns: dict[str, Column] | None,
+        columns: dict[str, Column | Pending] | None,
         checks: dict[str, CheckConstraint] | None = None,
         source: QualifiedName | None = None,
         star_of: QualifiedName | None = None,
@@ -99,6 +107,16 @@ class Relation:
     def __repr__(self) -> str:
         known = "unknown" if self.columns is None else ", ".join(self.columns)
         return f"Relation({self.kind.value}: {known})"
+
+    def column(self, name: str) -> Column | None:
+        """The column ``name``, if known (made from its definition on first use)."""
+        if self.columns is None:
+            return None
+        found = self.columns.get(name)
+        if isinstance(found, Pending):
+            found = _column(found.definition, found.schema)
+            self.columns[name] = found  # the same value: safe in a relation shared by forks
+        return found
 
     def copy(self) -> Relation:
         """A copy that can be changed without touching this one."""
@@ -182,9 +200,7 @@ class Schema:
     def column(self, table: QualifiedName, name: str) -> Column | None:
         """The column, if the model knows it."""
         relation = self.relations.get(table)
-        if relation is None or relation.columns is None:
-            return None
-        return relation.columns.get(name)
+        return relation.column(name) if relation is not None else None
 
     def has_column(self, table: QualifiedName, name: str) -> bool | None:
         """True or False when the model knows the table's columns, else None."""
@@ -307,21 +323,34 @@ def _is_null(expression: Node | None) -> bool:
     return expression is None or bool(expression.get("A_Const", {}).get("isnull"))
 
 
+_NOT_NULL_CONSTRAINTS = frozenset({"CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY"})
+_FILLING_CONSTRAINTS = frozenset({"CONSTR_IDENTITY", "CONSTR_GENERATED"})
+
+
 def _column(definition: Node, schema: str) -> Column:
-    """A ``ColumnDef`` as a model column (constraints inline)."""
-    not_null = False
-    for item in definition.get("constraints", ()):
-        contype = item.get("Constraint", {}).get("contype")
-        if contype in ("CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY"):
-            not_null = True
+    """A ``ColumnDef`` as a model column (constraints inline), in one pass."""
     type_name = definition.get("typeName")
+    column_type = type_of(type_name, schema) if type_name else None
+    not_null = bool(definition.get("is_not_null"))
+    default = column_type is not None and column_type.name in _SERIAL_TYPES
+    for item in definition.get("constraints", ()):
+        constraint = item.get("Constraint")
+        if constraint is None:
+            continue
+        contype = constraint.get("contype")
+        if contype in _NOT_NULL_CONSTRAINTS:
+            not_null = True
+        if contype in _FILLING_CONSTRAINTS or (
+            contype == "CONSTR_DEFAULT" and not _is_null(constraint.get("raw_expr"))
+        ):
+            default = True
     collation = definition.get("collClause", {}).get("collname")
     return Column(
-        name=definition.get("colname", ""),
-        type=type_of(type_name, schema) if type_name else None,
-        not_null=not_null or bool(definition.get("is_not_null")),
-        default=column_has_default(definition),
-        collation=".".join(string_list(collation)) if collation else None,
+        definition.get("colname", ""),
+        column_type,
+        not_null,
+        default,
+        ".".join(string_list(collation)) if collation else None,
     )
 
 
@@ -346,8 +375,8 @@ def _create_table(model: Schema, node: Node, schema: str) -> None:
     for item in node.get("tableElts", ()):
         if "ColumnDef" in item:
             if relation.columns is not None:
-                column = _column(item["ColumnDef"], schema)
-                relation.columns[column.name] = column
+                definition = item["ColumnDef"]
+                relation.columns[definition.get("colname", "")] = Pending(definition, schema)
             for inline in item["ColumnDef"].get("constraints", ()):
                 if inline.get("Constraint", {}).get("contype") == "CONSTR_CHECK":
                     _table_constraint(relation, inline["Constraint"])
@@ -366,11 +395,11 @@ def _create_table(model: Schema, node: Node, schema: str) -> None:
     model.add_relation(name, relation)
 
 
-def _inherited(model: Schema, node: Node, schema: str) -> dict[str, Column] | None:
+def _inherited(model: Schema, node: Node, schema: str) -> dict[str, Column | Pending] | None:
     """The columns a new table starts with: its parents' (INHERITS, PARTITION OF)."""
     if node.get("ofTypename"):
         return None
-    columns: dict[str, Column] = {}
+    columns: dict[str, Column | Pending] = {}
     for parent in node.get("inhRelations", ()):
         inherited = model.relation(relation_name(parent.get("RangeVar", {}), schema))
         if inherited is None or inherited.columns is None:
@@ -383,8 +412,9 @@ def _table_constraint(relation: Relation, constraint: Node) -> None:
     contype = constraint.get("contype")
     if contype in ("CONSTR_PRIMARY", "CONSTR_NOTNULL") and relation.columns is not None:
         for key in string_list(constraint.get("keys")):
-            if key in relation.columns:
-                relation.columns[key] = relation.columns[key]._replace(not_null=True)
+            column = relation.column(key)
+            if column is not None:
+                relation.columns[key] = column._replace(not_null=True)
     elif contype == "CONSTR_CHECK":
         name = constraint.get("conname") or f"_{len(relation.checks)}"
         relation.checks[name] = _check(constraint)
@@ -400,8 +430,12 @@ def _create_table_as(model: Schema, node: Node, schema: str) -> None:
     kind = RelationKind.MATVIEW if node.get("objtype") == "OBJECT_MATVIEW" else RelationKind.TABLE
     shape = view_shape(node.get("query", {}), model, schema)
     names = string_list(into.get("colNames")) or shape.names
-    columns = {n: Column(n) for n in names} if names is not None else None
-    model.add_relation(name, Relation(kind, columns, populated=not into.get("skipData")))
+    model.add_relation(name, Relation(kind, _named(names), populated=not into.get("skipData")))
+
+
+def _named(names: list[str] | None) -> dict[str, Column | Pending] | None:
+    """Columns known by name only (of a query's output)."""
+    return {n: Column(n) for n in names} if names is not None else None
 
 
 def _select_into(model: Schema, node: Node, schema: str) -> None:
@@ -409,8 +443,8 @@ def _select_into(model: Schema, node: Node, schema: str) -> None:
     if into is None:
         return
     shape = view_shape({"SelectStmt": node}, model, schema)
-    columns = {n: Column(n) for n in shape.names} if shape.names is not None else None
-    model.add_relation(relation_name(into["rel"], schema), Relation(RelationKind.TABLE, columns))
+    relation = Relation(RelationKind.TABLE, _named(shape.names))
+    model.add_relation(relation_name(into["rel"], schema), relation)
 
 
 class ViewShape(NamedTuple):
@@ -490,10 +524,9 @@ def _view(model: Schema, node: Node, schema: str) -> None:
         names = aliases + names[len(aliases) :]
     elif aliases:
         names = None
-    columns = {n: Column(n) for n in names} if names is not None else None
     star_of = shape.star_of if not aliases else None
     model.add_relation(
-        name, Relation(RelationKind.VIEW, columns, source=shape.source, star_of=star_of)
+        name, Relation(RelationKind.VIEW, _named(names), source=shape.source, star_of=star_of)
     )
 
 
@@ -533,18 +566,18 @@ def _alter_command(
         relation.checks[name] = relation.checks[name]._replace(validated=True)
     elif subtype == "AT_DropConstraint":
         relation.checks.pop(name, None)
-    elif relation.columns is not None and name in relation.columns:
-        change = _COLUMN_CHANGES.get(subtype)
-        if change is not None:
-            relation.columns[name] = change(relation.columns[name], definition, schema)
+    elif subtype in _COLUMN_CHANGES:
+        column = relation.column(name)
+        if column is not None and relation.columns is not None:
+            relation.columns[name] = _COLUMN_CHANGES[subtype](column, definition, schema)
 
 
 def _add_column(relation: Relation, command: Node, schema: str) -> None:
     definition = command.get("def", {}).get("ColumnDef", {})
-    column = _column(definition, schema)
+    name = definition.get("colname", "")
     columns = relation.columns
-    if columns is not None and not (command.get("missing_ok") and column.name in columns):
-        columns[column.name] = column
+    if columns is not None and not (command.get("missing_ok") and name in columns):
+        columns[name] = Pending(definition, schema)
     for item in definition.get("constraints", ()):
         constraint = item.get("Constraint", {})
         if constraint.get("contype") == "CONSTR_CHECK":
@@ -631,7 +664,9 @@ def _index(model: Schema, node: Node, schema: str) -> None:
         element = param.get("IndexElem", {})
         if element.get("name"):
             columns.add(element["name"])
-        for found in walk(element.get("expr")):
+        if "expr" not in element:
+            continue
+        for found in walk(element["expr"]):
             fields = (
                 string_list(found.get("ColumnRef", {}).get("fields"))
                 if "ColumnRef" in found
@@ -658,11 +693,12 @@ def _rename(model: Schema, node: Node, schema: str) -> None:
     elif kind == "OBJECT_COLUMN" and relation is not None:
         table = model.mutable(relation_name(relation, schema))
         old_name = node.get("subname", "")
-        if table is not None and table.columns is not None and old_name in table.columns:
+        renamed = table.column(old_name) if table is not None else None
+        if table is not None and table.columns is not None and renamed is not None:
             columns = list(table.columns.items())
             table.columns = {
                 (new_name if n == old_name else n): (
-                    c._replace(name=new_name) if n == old_name else c
+                    renamed._replace(name=new_name) if n == old_name else c
                 )
                 for n, c in columns
             }

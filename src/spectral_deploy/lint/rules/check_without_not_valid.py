@@ -2,7 +2,9 @@
 
 ## What it does
 Flags `ALTER TABLE ... ADD CONSTRAINT ... CHECK (...)` without `NOT VALID` on a table that
-is not new.
+is not new, and `VALIDATE CONSTRAINT` of such a constraint in the same transaction that
+added it `NOT VALID` (the same migration file, with no `COMMIT` between): the `ADD`'s
+lock is still held, so the validation scan blocks as if `NOT VALID` were not there.
 
 ## Why it breaks old code
 PostgreSQL validates every existing row while holding an `ACCESS EXCLUSIVE` lock: on a
@@ -26,14 +28,15 @@ from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement
-from spectral_deploy.lint.rule import Rule, alter_commands
+from spectral_deploy.lint.rule import Rule, alter_commands, validated_too_soon
 from spectral_deploy.lint.violation import Finding
 
 __all__ = ["RULE"]
 
 
 def check(statement: Statement, context: Context) -> Iterator[Finding]:
-    """Flag ADD CONSTRAINT ... CHECK without NOT VALID."""
+    """Flag ADD CONSTRAINT ... CHECK without NOT VALID, or validated in the same transaction."""
+    yield from validated_too_soon(statement, context, "CONSTR_CHECK", "CHECK constraint")
     table = context.relation(statement.node["relation"])
     for command in alter_commands(statement, "AT_AddConstraint"):
         constraint = command.get("def", {}).get("Constraint", {})
@@ -53,9 +56,12 @@ RULE = Rule(
     summary="ADD CONSTRAINT ... CHECK without NOT VALID on an existing table",
     help="add the constraint NOT VALID, then VALIDATE CONSTRAINT in a separate transaction",
     doc=__doc__ or "",
-    bad="ALTER TABLE orders ADD CONSTRAINT total_positive CHECK (total >= 0);",
+    bad="ALTER TABLE orders ADD CONSTRAINT total_positive CHECK (total >= 0);\n"
+    "ALTER TABLE orders ADD CONSTRAINT qty_positive CHECK (qty > 0) NOT VALID;\n"
+    "ALTER TABLE orders VALIDATE CONSTRAINT qty_positive;  -- same transaction",
     ok="ALTER TABLE orders ADD CONSTRAINT total_positive CHECK (total >= 0) NOT VALID;\n"
-    "ALTER TABLE orders VALIDATE CONSTRAINT total_positive;",
+    "-- and in the next migration (another transaction):\n"
+    "-- ALTER TABLE orders VALIDATE CONSTRAINT total_positive;",
     nodes=("AlterTableStmt",),
     check=check,
 )

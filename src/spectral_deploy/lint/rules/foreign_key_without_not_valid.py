@@ -2,7 +2,8 @@
 
 ## What it does
 Flags `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY` (or `REFERENCES`) without
-`NOT VALID` on a table that is not new.
+`NOT VALID` on a table that is not new, and `VALIDATE CONSTRAINT` of such a key in the
+same transaction that added it `NOT VALID` (the same file, no `COMMIT` between).
 
 ## Why it breaks old code
 PostgreSQL checks every existing row against the referenced table while holding a
@@ -28,14 +29,16 @@ from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement
-from spectral_deploy.lint.rule import Rule, alter_commands
+from spectral_deploy.lint.rule import Rule, alter_commands, validated_too_soon
 from spectral_deploy.lint.violation import Finding
 
 __all__ = ["RULE"]
 
 
 def check(statement: Statement, context: Context) -> Iterator[Finding]:
-    """Flag ADD CONSTRAINT ... FOREIGN KEY without NOT VALID."""
+    """Flag ADD CONSTRAINT ... FOREIGN KEY without NOT VALID, or validated in the same
+    transaction."""
+    yield from validated_too_soon(statement, context, "CONSTR_FOREIGN", "foreign key")
     table = context.relation(statement.node["relation"])
     for command in alter_commands(statement, "AT_AddConstraint"):
         constraint = command.get("def", {}).get("Constraint", {})

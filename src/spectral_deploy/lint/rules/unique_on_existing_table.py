@@ -1,8 +1,8 @@
 """Adding a uniqueness guarantee to an existing table.
 
 ## What it does
-Flags a `UNIQUE` or `PRIMARY KEY` constraint added with `ALTER TABLE ... ADD`, an inline
-`UNIQUE` / `PRIMARY KEY` on a column added to an existing table, and
+Flags a `UNIQUE`, `PRIMARY KEY` or `EXCLUDE` constraint added with `ALTER TABLE ... ADD`,
+an inline `UNIQUE` / `PRIMARY KEY` on a column added to an existing table, and
 `CREATE UNIQUE INDEX` (concurrently or not) on a table that is not new.
 `ADD CONSTRAINT ... UNIQUE USING INDEX` is not flagged: the index it promotes already
 enforced uniqueness and was flagged when it was created.
@@ -36,7 +36,11 @@ from spectral_deploy.lint.violation import Finding, Span
 
 __all__ = ["RULE"]
 
-_UNIQUE = {"CONSTR_UNIQUE": "a UNIQUE constraint", "CONSTR_PRIMARY": "a PRIMARY KEY"}
+_UNIQUE = {
+    "CONSTR_UNIQUE": "a UNIQUE constraint",
+    "CONSTR_PRIMARY": "a PRIMARY KEY",
+    "CONSTR_EXCLUSION": "an EXCLUDE constraint",
+}
 
 
 def check(statement: Statement, context: Context) -> Iterator[Finding]:
@@ -74,7 +78,7 @@ def _finding(span: Callable[[], Span], what: str, table: QualifiedName) -> Findi
     return Finding(
         span,
         f"adding {what} to existing table {table.display} makes writes of the running "
-        "release that it does not expect fail with unique violations",
+        "release that it does not expect fail (unique or exclusion violations)",
         (ObjectKind.TABLE, table),
     )
 
@@ -82,7 +86,7 @@ def _finding(span: Callable[[], Span], what: str, table: QualifiedName) -> Findi
 RULE = Rule(
     code="MC105",
     name="unique-on-existing-table",
-    summary="UNIQUE / PRIMARY KEY constraint or unique index on an existing table",
+    summary="UNIQUE / PRIMARY KEY / EXCLUDE constraint or unique index on an existing table",
     help="release code that never writes duplicates first, then CREATE UNIQUE INDEX "
     "CONCURRENTLY with the override marker stating why old code is safe",
     doc=__doc__ or "",
