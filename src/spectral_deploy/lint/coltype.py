@@ -100,15 +100,18 @@ def type_of(type_name: Node, schema: str) -> ColumnType:
             name = f"{schema}.{name}"
     typmods = type_name.get("typmods")
     arrays = len(type_name["arrayBounds"]) if "arrayBounds" in type_name else 0
-    if not typmods:
-        return ColumnType(name, (), arrays)
     modifiers: list[int] = []
-    for item in typmods:
+    for item in typmods or ():
         value = item.get("A_Const", {}).get("ival")
         if not isinstance(value, dict):  # not an integer constant
-            return ColumnType(name, (), arrays)
+            modifiers = []
+            break
         modifiers.append(int(value.get("ival", 0)))  # libpg_query leaves out a zero
-    return ColumnType(name, tuple(modifiers), arrays)
+    found = ColumnType(name, tuple(modifiers), arrays)
+    return _TYPES.setdefault(found, found)  # one object per distinct type
+
+
+_TYPES: dict[ColumnType, ColumnType] = {}
 
 
 class Verdict(StrEnum):

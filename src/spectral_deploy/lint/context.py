@@ -75,11 +75,13 @@ class Context:
         self.reshaped: set[QualifiedName] = set()
         # constraints added NOT VALID to existing tables in the open transaction -> contype
         self.unvalidated: dict[tuple[QualifiedName, str], str] = {}
+        self._names: dict[int, QualifiedName] = {}
 
     def start_file(self) -> None:
         """A new file: the default search_path, and a new transaction."""
         self.schema = DEFAULT_SCHEMA
         self.unvalidated.clear()
+        self._names.clear()
 
     def added_not_valid(self, table: QualifiedName, name: str) -> str | None:
         """The type (``CONSTR_CHECK``...) of constraint ``name`` if this transaction added it
@@ -93,8 +95,13 @@ class Context:
         return QualifiedName(self.schema, names[-1] if names else "")
 
     def relation(self, relation: Node) -> QualifiedName:
-        """The qualified name of a ``RangeVar``."""
-        return relation_name(relation, self.schema)
+        """The qualified name of a ``RangeVar`` (remembered until the statement is recorded:
+        every rule asks for the same one)."""
+        key = id(relation)
+        found = self._names.get(key)
+        if found is None:
+            found = self._names[key] = relation_name(relation, self.schema)
+        return found
 
     def is_new(self, kind: ObjectKind, name: QualifiedName) -> bool:
         """True when the change set created ``name`` before this statement."""
@@ -156,6 +163,12 @@ class Context:
         if recorder is not None:
             recorder(self, statement.node)
         self.model.apply(statement.kind, statement.node, self.schema)
+        self._names.clear()  # the nodes it named may be gone (and their ids reused)
+
+    def learn(self, statement: Statement) -> None:
+        """Apply ``statement`` to the schema model only (nothing becomes new)."""
+        self.model.apply(statement.kind, statement.node, self.schema)
+        self._names.clear()
 
     def _created(self, kind: ObjectKind, name: QualifiedName) -> None:
         self.new.add((kind, name))

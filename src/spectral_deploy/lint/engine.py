@@ -25,6 +25,7 @@ from typing import NamedTuple
 from spectral_deploy.lint import doblock
 from spectral_deploy.lint.context import Context
 from spectral_deploy.lint.markers import Marker, find_markers
+from spectral_deploy.lint.names import ObjectKind
 from spectral_deploy.lint.parse import Statement, SyntaxFailure, parse_batches
 from spectral_deploy.lint.rule import Rule
 from spectral_deploy.lint.schema import Schema
@@ -107,11 +108,12 @@ class _FileResult(NamedTuple):
 
 
 class _Found(NamedTuple):
-    """A finding in place: its rule, its statement and the top-level statement holding it."""
+    """A finding in place: its rule, its statement, and where the top-level statement
+    holding it starts (what a statement-scoped marker covers)."""
 
     rule: Rule
     statement: Statement | None
-    top: Statement | None
+    top: int | None
     finding: Finding
 
 
@@ -378,28 +380,34 @@ class _Linter:
     def lint_source(self, source: Source, context: Context) -> _FileResult:
         found: list[_Found] = []
         markers: list[Marker] = []
-        tops: list[Statement] = []
+        # each marker's statement (the one it sits in, else the next), by start offset;
+        # markers wait here until their statement streams past, so no statement is kept
+        statement_of: dict[int, int] = {}
+        waiting: list[Marker] = []
         for batch in parse_batches(source.parsed):
             if isinstance(batch, SyntaxFailure):
                 at = source.position(batch.offset or 0)
                 return _FileResult(
                     errors=(LintError(source.path, at.line, at.column, batch.message),)
                 )
-            markers.extend(find_markers(source.text, batch.start, batch.end))
+            found_here = find_markers(source.text, batch.start, batch.end)
+            markers.extend(found_here)
+            waiting.extend(found_here)
             for statement in batch.statements:
-                tops.append(statement)
-                self._lint_statement(statement, statement, context, found)
+                while waiting and waiting[0].start < statement.end:
+                    statement_of[waiting.pop(0).start] = statement.start
+                self._lint_statement(statement, statement.start, context, found)
         found = [
             f
             for f in found
             if f.finding.replaced is None or not context.compensated(f.finding.replaced)
         ]
-        return self._apply_markers(source, found, markers, tops)
+        return self._apply_markers(source, found, markers, statement_of)
 
     def _lint_statement(
         self,
         statement: Statement,
-        top: Statement,
+        top: int,
         context: Context,
         found: list[_Found],
     ) -> None:
@@ -409,7 +417,10 @@ class _Linter:
                 found.extend(_Found(self.opaque, statement, top, f) for f in block.opaque)
             for inner in block.statements:
                 self._lint_statement(inner, top, context, found)
-        for rule in self.by_node.get(statement.kind, ()):
+        rules = self.by_node.get(statement.kind, ())
+        if rules and self.options.exempt_new and _on_a_new_table(statement, context):
+            rules = ()  # every finding of these statements is about the table: none counts
+        for rule in rules:
             for finding in rule.check(statement, context):
                 if (
                     not self.options.exempt_new
@@ -420,21 +431,21 @@ class _Linter:
         if self.options.exempt_new or statement.kind == "VariableSetStmt":
             context.record(statement)
         else:  # everything stays existing, but the model still learns the types
-            context.model.apply(statement.kind, statement.node, context.schema)
+            context.learn(statement)
 
     def _apply_markers(
         self,
         source: Source,
         found: list[_Found],
         markers: list[Marker],
-        tops: list[Statement],
+        statement_of: dict[int, int],
     ) -> _FileResult:
         valid = [m for m in markers if m.reason is not None and m.problem is None]
         invalid = [m for m in markers if m not in valid]
         covered: dict[int, list[_Found]] = {id(m): [] for m in valid}
         kept: list[_Found] = []
         for item in found:
-            marker = self._marker_for(item, valid, tops)
+            marker = self._marker_for(item, valid, statement_of)
             if marker is None:
                 kept.append(item)
             else:
@@ -457,30 +468,29 @@ class _Linter:
         return _FileResult(violations, overrides)
 
     def _marker_for(
-        self, item: _Found, valid: list[Marker], tops: list[Statement]
+        self, item: _Found, valid: list[Marker], statement_of: dict[int, int]
     ) -> Marker | None:
         """The marker that covers a finding, if any (never one of invalid-override)."""
         if not valid:
             return None
-        start = item.finding.resolve()[0]
         if self.options.override_scope is OverrideScope.FILE:
+            start = item.finding.resolve()[0]
             before = [m for m in valid if m.start <= start]
             return before[-1] if before else valid[0]
-        top = item.top
-        if top is None:
+        if item.top is None:
             return None
-        for marker in valid:
-            if _statement_after(marker, tops) is top:
-                return marker
-        return None
+        return next((m for m in valid if statement_of.get(m.start) == item.top), None)
 
 
-def _statement_after(marker: Marker, tops: list[Statement]) -> Statement | None:
-    """The statement a marker belongs to: the one it sits in, else the next one."""
-    for statement in tops:
-        if statement.end > marker.start:
-            return statement
-    return None
+_TABLE_STATEMENTS = frozenset({"AlterTableStmt", "IndexStmt"})
+
+
+def _on_a_new_table(statement: Statement, context: Context) -> bool:
+    """True for an ALTER TABLE or CREATE INDEX of a table the change set created."""
+    if statement.kind not in _TABLE_STATEMENTS:
+        return False
+    relation = statement.node.get("relation")
+    return relation is not None and context.is_new(ObjectKind.TABLE, context.relation(relation))
 
 
 def _sorted(violations: Iterable[Violation]) -> tuple[Violation, ...]:

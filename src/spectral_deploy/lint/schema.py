@@ -60,14 +60,6 @@ class Column(NamedTuple):
     collation: str | None = None
 
 
-class Pending(NamedTuple):
-    """A column the model knows by its ``ColumnDef``: made a ``Column`` when first asked
-    for (most columns of a replayed history never are)."""
-
-    definition: Node
-    schema: str
-
-
 class CheckConstraint(NamedTuple):
     """A CHECK constraint: the column it proves NOT NULL (``col IS NOT NULL``), if any."""
 
@@ -90,7 +82,7 @@ class Relation:
     def __init__(
         self,
         kind: RelationKind,
-        columns: dict[str, Column | Pending] | None,
+        columns: dict[str, Column] | None,
         checks: dict[str, CheckConstraint] | None = None,
         source: QualifiedName | None = None,
         star_of: QualifiedName | None = None,
@@ -109,14 +101,8 @@ class Relation:
         return f"Relation({self.kind.value}: {known})"
 
     def column(self, name: str) -> Column | None:
-        """The column ``name``, if known (made from its definition on first use)."""
-        if self.columns is None:
-            return None
-        found = self.columns.get(name)
-        if isinstance(found, Pending):
-            found = _column(found.definition, found.schema)
-            self.columns[name] = found  # the same value: safe in a relation shared by forks
-        return found
+        """The column ``name``, if known."""
+        return self.columns.get(name) if self.columns is not None else None
 
     def copy(self) -> Relation:
         """A copy that can be changed without touching this one."""
@@ -151,6 +137,9 @@ class Schema:
         self.sequences: set[QualifiedName] = set()
         self.schemas: set[str] = {"public"} if complete else set()
         self._owned: set[QualifiedName] = set()
+        # table -> its indexes' names; relation -> the views selecting from it
+        self._indexes_of: dict[QualifiedName, list[QualifiedName]] = {}
+        self._views_of: dict[QualifiedName, set[QualifiedName]] = {}
 
     def fork(self) -> Schema:
         """An independent copy (relations are copied when first changed)."""
@@ -161,6 +150,8 @@ class Schema:
         other.types = set(self.types)
         other.sequences = set(self.sequences)
         other.schemas = set(self.schemas)
+        other._indexes_of = {table: list(names) for table, names in self._indexes_of.items()}
+        other._views_of = {name: set(views) for name, views in self._views_of.items()}
         self._owned = set()  # both now share the relations: each copies before writing
         return other
 
@@ -211,7 +202,7 @@ class Schema:
 
     def indexed(self, table: QualifiedName, column: str) -> bool:
         """True when an index the model knows reads ``column`` of ``table``."""
-        return any(i.table == table and column in i.columns for i in self.indexes.values())
+        return any(column in self.indexes[name].columns for name in self._indexes_of.get(table, ()))
 
     def not_null_check(self, table: QualifiedName, column: str) -> CheckConstraint | None:
         """A ``CHECK (column IS NOT NULL)`` on ``table``, validated ones first."""
@@ -248,6 +239,27 @@ class Schema:
         self.relations[name] = relation
         self._owned.add(name)
         self.schemas.add(name.schema)
+        for source in {relation.source, relation.star_of} - {None}:
+            assert source is not None
+            self._views_of.setdefault(source, set()).add(name)
+
+    def add_index(self, name: QualifiedName, index: Index) -> None:
+        """Create (or replace) index ``name``."""
+        self.drop_index(name)
+        self.indexes[name] = index
+        self._indexes_of.setdefault(index.table, []).append(name)
+
+    def drop_index(self, name: QualifiedName) -> Index | None:
+        """Remove index ``name``; the index, if there was one."""
+        index = self.indexes.pop(name, None)
+        names = self._indexes_of.get(index.table, []) if index is not None else []
+        if name in names:
+            names.remove(name)
+        return index
+
+    def indexes_of(self, table: QualifiedName) -> list[QualifiedName]:
+        """The names of ``table``'s indexes."""
+        return sorted(self._indexes_of.get(table, ()))
 
     def mutable(self, name: QualifiedName) -> Relation | None:
         """The relation ``name``, safe to change in place (copied if shared)."""
@@ -264,10 +276,11 @@ class Schema:
         """Remove ``name``, its indexes and (with CASCADE) the views over it."""
         self.relations.pop(name, None)
         self._owned.discard(name)
-        for index_name in [n for n, i in self.indexes.items() if i.table == name]:
-            del self.indexes[index_name]
+        for index_name in self.indexes_of(name):
+            self.drop_index(index_name)
+        views = self._views_of.pop(name, set())
         if cascade:
-            for other in [n for n, r in self.relations.items() if name in (r.source, r.star_of)]:
+            for other in sorted(views):
                 self.drop_relation(other, cascade=True)
 
     def rename_relation(self, old: QualifiedName, new: QualifiedName) -> None:
@@ -281,15 +294,18 @@ class Schema:
         if owned:
             self._owned.add(new)
         self.schemas.add(new.schema)
-        for name, other in list(self.relations.items()):
-            if old in (other.source, other.star_of):
-                changed = self.mutable(name)
-                assert changed is not None
+        views = self._views_of.pop(old, set())
+        for name in sorted(views):
+            changed = self.mutable(name)
+            if changed is not None:
                 changed.source = new if changed.source == old else changed.source
                 changed.star_of = new if changed.star_of == old else changed.star_of
-        for index_name, index in list(self.indexes.items()):
-            if index.table == old:
-                self.indexes[index_name] = index._replace(table=new)
+        if views:
+            self._views_of.setdefault(new, set()).update(views)
+        for index_name in self.indexes_of(old):
+            index = self.drop_index(index_name)
+            if index is not None:
+                self.add_index(index_name, index._replace(table=new))
 
     def drop_schema(self, schema: str) -> None:
         """Remove a schema and (CASCADE) everything in it."""
@@ -299,7 +315,7 @@ class Schema:
         for group in (self.routines, self.types, self.sequences):
             group.difference_update({n for n in group if n.schema == schema})
         for name in [n for n in self.indexes if n.schema == schema]:
-            del self.indexes[name]
+            self.drop_index(name)
 
 
 def column_has_default(column: Node) -> bool:
@@ -345,13 +361,18 @@ def _column(definition: Node, schema: str) -> Column:
         ):
             default = True
     collation = definition.get("collClause", {}).get("collname")
-    return Column(
+    column = Column(
         definition.get("colname", ""),
         column_type,
         not_null,
         default,
         ".".join(string_list(collation)) if collation else None,
     )
+    # a schema repeats the same columns (id bigint NOT NULL...): share one object each
+    return _COLUMNS.setdefault(column, column)
+
+
+_COLUMNS: dict[Column, Column] = {}
 
 
 def _check(constraint: Node) -> CheckConstraint:
@@ -375,8 +396,8 @@ def _create_table(model: Schema, node: Node, schema: str) -> None:
     for item in node.get("tableElts", ()):
         if "ColumnDef" in item:
             if relation.columns is not None:
-                definition = item["ColumnDef"]
-                relation.columns[definition.get("colname", "")] = Pending(definition, schema)
+                column = _column(item["ColumnDef"], schema)
+                relation.columns[column.name] = column
             for inline in item["ColumnDef"].get("constraints", ()):
                 if inline.get("Constraint", {}).get("contype") == "CONSTR_CHECK":
                     _table_constraint(relation, inline["Constraint"])
@@ -391,15 +412,16 @@ def _create_table(model: Schema, node: Node, schema: str) -> None:
         elif "Constraint" in item:
             _table_constraint(relation, item["Constraint"])
     # a new table's constraints hold at once, NOT VALID or not: it has no rows
-    relation.checks = {n: c._replace(validated=True) for n, c in relation.checks.items()}
+    if relation.checks:
+        relation.checks = {n: c._replace(validated=True) for n, c in relation.checks.items()}
     model.add_relation(name, relation)
 
 
-def _inherited(model: Schema, node: Node, schema: str) -> dict[str, Column | Pending] | None:
+def _inherited(model: Schema, node: Node, schema: str) -> dict[str, Column] | None:
     """The columns a new table starts with: its parents' (INHERITS, PARTITION OF)."""
     if node.get("ofTypename"):
         return None
-    columns: dict[str, Column | Pending] = {}
+    columns: dict[str, Column] = {}
     for parent in node.get("inhRelations", ()):
         inherited = model.relation(relation_name(parent.get("RangeVar", {}), schema))
         if inherited is None or inherited.columns is None:
@@ -433,7 +455,7 @@ def _create_table_as(model: Schema, node: Node, schema: str) -> None:
     model.add_relation(name, Relation(kind, _named(names), populated=not into.get("skipData")))
 
 
-def _named(names: list[str] | None) -> dict[str, Column | Pending] | None:
+def _named(names: list[str] | None) -> dict[str, Column] | None:
     """Columns known by name only (of a query's output)."""
     return {n: Column(n) for n in names} if names is not None else None
 
@@ -556,10 +578,9 @@ def _alter_command(
     elif subtype == "AT_DropColumn":
         if relation.columns is not None:
             relation.columns.pop(name, None)
-        for index in [
-            n for n, i in model.indexes.items() if i.table == table and name in i.columns
-        ]:
-            del model.indexes[index]
+        for index in model.indexes_of(table):
+            if name in model.indexes[index].columns:
+                model.drop_index(index)
     elif subtype == "AT_AddConstraint":
         _table_constraint(relation, definition.get("Constraint", {}))
     elif subtype == "AT_ValidateConstraint" and name in relation.checks:
@@ -577,7 +598,7 @@ def _add_column(relation: Relation, command: Node, schema: str) -> None:
     name = definition.get("colname", "")
     columns = relation.columns
     if columns is not None and not (command.get("missing_ok") and name in columns):
-        columns[name] = Pending(definition, schema)
+        columns[name] = _column(definition, schema)
     for item in definition.get("constraints", ()):
         constraint = item.get("Constraint", {})
         if constraint.get("contype") == "CONSTR_CHECK":
@@ -648,7 +669,7 @@ def _drop(model: Schema, node: Node, schema: str) -> None:
         if remove in _RELATION_OBJECTS:
             model.drop_relation(name, cascade=cascade)
         elif remove == "OBJECT_INDEX":
-            model.indexes.pop(name, None)
+            model.drop_index(name)
         elif remove in _NAMED:
             getattr(model, _NAMED[remove]).discard(name)
 
@@ -674,7 +695,7 @@ def _index(model: Schema, node: Node, schema: str) -> None:
             )
             if fields:
                 columns.add(fields[-1])
-    model.indexes[name] = Index(table, frozenset(columns), bool(node.get("unique")))
+    model.add_index(name, Index(table, frozenset(columns), bool(node.get("unique"))))
 
 
 _RENAMED_KIND = {"OBJECT_VIEW": RelationKind.VIEW, "OBJECT_MATVIEW": RelationKind.MATVIEW}
@@ -709,9 +730,9 @@ def _rename(model: Schema, node: Node, schema: str) -> None:
             table.checks[new_name] = table.checks.pop(old_name)
     elif kind == "OBJECT_INDEX" and relation is not None:
         old = relation_name(relation, schema)
-        index = model.indexes.pop(old, None)
+        index = model.drop_index(old)
         if index is not None:
-            model.indexes[QualifiedName(old.schema, new_name)] = index
+            model.add_index(QualifiedName(old.schema, new_name), index)
     elif kind == "OBJECT_SCHEMA":
         _rename_schema(model, node.get("subname", ""), new_name)
     elif kind in _NAMED:
@@ -731,7 +752,9 @@ def _rename_schema(model: Schema, old: str, new: str) -> None:
         group.difference_update(moved)
         group.update(QualifiedName(new, n.name) for n in moved)
     for name in [n for n in model.indexes if n.schema == old]:
-        model.indexes[QualifiedName(new, name.name)] = model.indexes.pop(name)
+        index = model.drop_index(name)
+        if index is not None:
+            model.add_index(QualifiedName(new, name.name), index)
     model.schemas.discard(old)
     model.schemas.add(new)
 
