@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from spectral_deploy.lint.engine import LintFile, SqlText, lint_text, lint_timelines
-from spectral_deploy.lint.history import is_down_migration, plan
+from spectral_deploy.lint.history import change_set, is_down_migration, plan
 from spectral_deploy.lint.names import ObjectKind, QualifiedName
 from spectral_deploy.lint.parse import parse_sql
 from spectral_deploy.lint.schema import Schema
@@ -433,3 +433,24 @@ def test_an_exclusion_constraint_on_an_existing_table_is_flagged() -> None:
     assert fired(sql) == ["unique-on-existing-table"]
     new = "CREATE TABLE bookings (room int, during tstzrange);\n" + sql
     assert fired(new) == []
+
+
+def test_a_deploys_change_set_is_linted_after_the_releases_history(tmp_path: Path) -> None:
+    """history.change_set (deploy step 3, rollback re-lint): the widening the pull request's
+    lint passed passes here too; history paths are shown relative to the checkout."""
+    files = _migrations(
+        tmp_path,
+        "CREATE TABLE users (name varchar(20));",
+        "ALTER TABLE users ALTER COLUMN name TYPE text;",
+        "ALTER TABLE users ALTER COLUMN name TYPE varchar(10);",
+    )
+    timelines = change_set(files[1:], tmp_path)
+    assert [(s.source.display, s.change_set) for s in timelines[0].steps] == [
+        ("migrations/0001_m.sql", None),
+        ("migrations/0002_m.sql", 0),
+        ("migrations/0003_m.sql", 0),
+    ]
+    report = lint_timelines(timelines, DEFAULT_RULES)
+    assert [(v.path, v.rule) for v in report.violations] == [
+        ("migrations/0003_m.sql", "alter-column-type")
+    ]

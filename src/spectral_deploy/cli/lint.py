@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from spectral_deploy.lint.engine import LintFile
     from spectral_deploy.lint.schema import Schema
     from spectral_deploy.lint.settings import LintSettings
-    from spectral_deploy.lint.violation import OverrideScope
 
 __all__ = ["HELP", "build_parser", "run"]
 
@@ -149,7 +148,9 @@ def run(argv: Sequence[str], load_config: Callable[[], Config] | None = None) ->
     cwd = Path.cwd()
     full = _FullConfig(load_config)
     settings = _settings(full, cwd, needs_full=bool(args.schema_from or args.require_signoff))
-    scope = _check_lint_settings(settings)
+    from spectral_deploy.lint.settings import checked_scope
+
+    scope = checked_scope(settings)
     rules = select_rules(
         settings,
         select=_split(args.select),
@@ -225,33 +226,6 @@ def _settings(full: _FullConfig, cwd: Path, *, needs_full: bool) -> LintSettings
         if fast is not None:
             return fast
     return settings.from_config(full())
-
-
-def _check_lint_settings(settings: LintSettings) -> OverrideScope:
-    """The ``[lint]`` values only the lint can check; the override scope."""
-    from spectral_deploy.errors import ConfigError
-    from spectral_deploy.lint.violation import OverrideScope
-
-    if settings.jobs < 0:
-        raise ConfigError(
-            f"must be 0 (one per core) or more, got {settings.jobs}",
-            key="lint.jobs",
-            source=settings.source,
-        )
-    if settings.max_file_bytes < 1:
-        raise ConfigError(
-            f"must be a positive number of bytes, got {settings.max_file_bytes}",
-            key="lint.max_file_bytes",
-            source=settings.source,
-        )
-    try:
-        return OverrideScope(settings.override_scope)
-    except ValueError:
-        raise ConfigError(
-            f'must be "file" or "statement", got {settings.override_scope!r}',
-            key="lint.override_scope",
-            source=settings.source,
-        ) from None
 
 
 def _catalog(value: str, config: Config) -> Schema:

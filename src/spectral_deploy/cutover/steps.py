@@ -23,7 +23,9 @@ from spectral_deploy.errors import CheckFailed
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.generations import GenerationState
 from spectral_deploy.ledger.store import EntryKind, Outcome, append, record_intent
-from spectral_deploy.lint.engine import LintFile, lint_change_sets
+from spectral_deploy.lint import settings as lint_settings
+from spectral_deploy.lint.engine import LintFile, lint_timelines
+from spectral_deploy.lint.history import change_set
 from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.lint.render import LintFormat, render
 from spectral_deploy.migrate.runner import apply, discover, run_command
@@ -137,8 +139,15 @@ def lint_migrations(ctx: StepContext) -> dict[str, Any]:
         return {"linted": []}
     tree = export_tree(ctx.config.project_root, deploy.commit, ctx.source_dir)
     files = [LintFile(tree / path, path) for path in changed]
+    settings = lint_settings.from_config(ctx.config)
     rules = select_rules(ctx.config.lint, select=[], ignore=[], source=ctx.config.source)
-    report = lint_change_sets([files], rules)
+    # as the pull request's lint: the release's earlier migrations are the history
+    report = lint_timelines(
+        change_set(files, tree),
+        rules,
+        override_scope=lint_settings.checked_scope(settings),
+        max_file_bytes=settings.max_file_bytes,
+    )
     details: dict[str, Any] = {
         "linted": changed,
         "overrides": [{"path": o.path, "reason": o.reason} for o in report.overrides],

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from spectral_deploy.lint.engine import LintFile, Step, Timeline
 
-__all__ = ["is_down_migration", "plan"]
+__all__ = ["change_set", "is_down_migration", "plan"]
 
 _DOWN = re.compile(r"(?:^|[._-])(?:down|undo)\.sql$", re.IGNORECASE)
 _FLYWAY_UNDO = re.compile(r"^U\d+(?:[._]\d+)*__", re.IGNORECASE)
@@ -66,6 +66,13 @@ def plan(
         if steps:
             timelines.append(Timeline(tuple(steps), complete=history))
     return timelines
+
+
+def change_set(files: Sequence[LintFile], root: Path) -> list[Timeline]:
+    """``files`` as one change set after the rest of their directories as history, the
+    history's paths shown relative to ``root`` (a checkout of a release, as a deploy does)."""
+    changed = {file.path.resolve() for file in files}
+    return plan(files, changed=changed, display=lambda path: os.path.relpath(path, root))
 
 
 def _steps(

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from spectral_deploy.config import Config
+    from spectral_deploy.lint.violation import OverrideScope
 
-__all__ = ["LintSettings", "from_config", "load"]
+__all__ = ["LintSettings", "checked_scope", "from_config", "load"]
 
 CONFIG_FILENAME = "spectral.toml"
 PYPROJECT_TABLE = "spectral-deploy"
@@ -57,6 +58,34 @@ class LintSettings(NamedTuple):
     max_file_bytes: int
     migrations_dir: Path  # absolute
     source: str  # the config file, or "defaults"
+
+
+def checked_scope(settings: LintSettings) -> OverrideScope:
+    """The ``[lint]`` values only the lint can check; the override scope (``ConfigError``
+    naming the key and the file otherwise)."""
+    from spectral_deploy.errors import ConfigError  # noqa: PLC0415 - only to report
+    from spectral_deploy.lint.violation import OverrideScope  # noqa: PLC0415
+
+    if settings.jobs < 0:
+        raise ConfigError(
+            f"must be 0 (one per core) or more, got {settings.jobs}",
+            key="lint.jobs",
+            source=settings.source,
+        )
+    if settings.max_file_bytes < 1:
+        raise ConfigError(
+            f"must be a positive number of bytes, got {settings.max_file_bytes}",
+            key="lint.max_file_bytes",
+            source=settings.source,
+        )
+    try:
+        return OverrideScope(settings.override_scope)
+    except ValueError:
+        raise ConfigError(
+            f'must be "file" or "statement", got {settings.override_scope!r}',
+            key="lint.override_scope",
+            source=settings.source,
+        ) from None
 
 
 def from_config(config: Config) -> LintSettings:

@@ -21,7 +21,9 @@ from spectral_deploy.cutover.source import export_tree
 from spectral_deploy.cutover.steps import target_of
 from spectral_deploy.db import Database, open_database
 from spectral_deploy.errors import InputError, ProviderError, SpectralError
-from spectral_deploy.lint.engine import LintFile, lint_change_sets
+from spectral_deploy.lint import settings as lint_settings
+from spectral_deploy.lint.engine import LintFile, lint_timelines
+from spectral_deploy.lint.history import change_set
 from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.providers.base import HostingProvider
 from spectral_deploy.providers.local.git import GitVcs
@@ -141,7 +143,13 @@ def migrations_compatible(config: Config, deploy: Deploy, notes: list[str]) -> b
         notes.append(f"cannot re-lint the deploy's migrations: {exc.message}")
         return None
     rules = select_rules(config.lint, select=[], ignore=[], source=config.source)
-    report = lint_change_sets([[LintFile(tree / path, path) for path in changed]], rules)
+    settings = lint_settings.from_config(config)
+    report = lint_timelines(
+        change_set([LintFile(tree / path, path) for path in changed], tree),
+        rules,
+        override_scope=lint_settings.checked_scope(settings),
+        max_file_bytes=settings.max_file_bytes,
+    )
     if report.violations or report.overrides:
         found = [f"{v.path}:{v.line} {v.rule}" for v in report.violations]
         found += [f"{o.path} (override: {o.reason})" for o in report.overrides]
