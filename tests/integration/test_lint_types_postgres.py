@@ -15,6 +15,8 @@ import pytest
 from pglast.parser import parse_sql_json
 
 from spectral_deploy.lint.coltype import ColumnType, Verdict, judge, type_of
+from spectral_deploy.lint.engine import SqlText, lint_text
+from spectral_deploy.lint.registry import find_rule
 
 # (old type, new type, a value both hold, the verdict)
 CASES = [
@@ -151,3 +153,39 @@ def test_citext_relabels_unless_an_index_reads_the_column(empty_database: str) -
     text, citext = parsed_type("text"), parsed_type("public.citext")
     assert judge(text, citext) is Verdict.WIDENING
     assert judge(citext, text, indexed=True) is Verdict.REWRITE
+
+
+# (the column added, whether adding-column-rewrites-table flags it)
+ADDED_COLUMNS = [
+    ("c uuid DEFAULT gen_random_uuid()", True),
+    ("c double precision DEFAULT random()", True),
+    ("c timestamptz DEFAULT clock_timestamp()", True),
+    ("c bigserial", True),
+    ("c int GENERATED ALWAYS AS IDENTITY", True),
+    ("c int GENERATED ALWAYS AS (id + 1) STORED", True),
+    ("c int GENERATED ALWAYS AS (id + 1) VIRTUAL", False),
+    ("c timestamptz NOT NULL DEFAULT now()", False),
+    ("c timestamptz DEFAULT CURRENT_TIMESTAMP", False),
+    ("c text NOT NULL DEFAULT 'x' || 'y'", False),
+    ("c int DEFAULT 1 + 2", False),
+    ("c uuid", False),
+]
+
+
+@pytest.mark.parametrize(("column", "flagged"), ADDED_COLUMNS)
+def test_added_columns_are_flagged_exactly_when_postgres_rewrites(
+    empty_database: str, column: str, flagged: bool
+) -> None:
+    """adding-column-rewrites-table fires on the ADD COLUMNs that change the file node."""
+    rule = find_rule("adding-column-rewrites-table")
+    assert rule is not None
+    history = (SqlText("0001.sql", "CREATE TABLE t (id int);"),)
+    sql = f"ALTER TABLE t ADD COLUMN {column};"
+    assert bool(lint_text(sql, [rule], history=history).violations) is flagged
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (id int)")
+        conn.execute("INSERT INTO t VALUES (1)")
+        conn.execute("CREATE INDEX t_c_idx ON t (id)")
+        before = filenodes(conn)
+        conn.execute(sql)
+        assert (filenodes(conn)[0] != before[0]) is flagged, column

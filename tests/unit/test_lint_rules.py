@@ -99,6 +99,11 @@ CASES = [
     ("drop-index-non-concurrently", "CREATE INDEX CONCURRENTLY i ON t (a);\nDROP INDEX i;", 0),
     ("drop-not-null", "ALTER TABLE t ALTER COLUMN a DROP NOT NULL;", 1),
     ("drop-not-null", "ALTER TABLE t ALTER COLUMN a SET NOT NULL;", 0),
+    ("adding-column-rewrites-table", "ALTER TABLE t ADD c uuid DEFAULT gen_random_uuid();", 1),
+    ("adding-column-rewrites-table", "ALTER TABLE t ADD c int GENERATED ALWAYS AS (a) STORED;", 1),
+    ("adding-column-rewrites-table", "ALTER TABLE t ADD c serial, ADD d bigserial;", 2),
+    ("adding-column-rewrites-table", "ALTER TABLE t ADD c timestamptz DEFAULT now();", 0),
+    ("adding-column-rewrites-table", "CREATE TABLE t (a int);\nALTER TABLE t ADD c serial;", 0),
 ]
 
 
@@ -132,6 +137,7 @@ def test_codes_and_names_are_stable() -> None:
         "foreign-key-without-not-valid": "MC202",
         "create-index-non-concurrently": "MC203",
         "drop-index-non-concurrently": "MC204",
+        "adding-column-rewrites-table": "MC205",
     }
 
 

@@ -133,6 +133,7 @@ class Schema:
         self.relations: dict[QualifiedName, Relation] = {}
         self.indexes: dict[QualifiedName, Index] = {}
         self.routines: set[QualifiedName] = set()
+        self.volatile_routines: set[QualifiedName] = set()  # declared VOLATILE (the default)
         self.types: set[QualifiedName] = set()
         self.sequences: set[QualifiedName] = set()
         self.schemas: set[str] = {"public"} if complete else set()
@@ -147,6 +148,7 @@ class Schema:
         other.relations = dict(self.relations)
         other.indexes = dict(self.indexes)
         other.routines = set(self.routines)
+        other.volatile_routines = set(self.volatile_routines)
         other.types = set(self.types)
         other.sequences = set(self.sequences)
         other.schemas = set(self.schemas)
@@ -783,6 +785,20 @@ def _add(group: str, names_key: str) -> Callable[[Schema, Node, str], None]:
     return apply
 
 
+def _function(model: Schema, node: Node, schema: str) -> None:
+    name = _qualify(string_list(node.get("funcname")), schema)
+    model.routines.add(name)
+    volatility = "volatile"
+    for option in node.get("options", ()):
+        element = option.get("DefElem", {})
+        if element.get("defname") == "volatility":
+            volatility = element.get("arg", {}).get("String", {}).get("sval", volatility)
+    if volatility == "volatile":
+        model.volatile_routines.add(name)
+    else:
+        model.volatile_routines.discard(name)
+
+
 def _composite_type(model: Schema, node: Node, schema: str) -> None:
     model.types.add(relation_name(node.get("typevar", {}), schema))
 
@@ -811,7 +827,7 @@ _APPLIERS: dict[str, Callable[[Schema, Node, str], None]] = {
     "IndexStmt": _index,
     "RenameStmt": _rename,
     "AlterObjectSchemaStmt": _set_schema,
-    "CreateFunctionStmt": _add("routines", "funcname"),
+    "CreateFunctionStmt": _function,
     "CreateEnumStmt": _add("types", "typeName"),
     "CreateDomainStmt": _add("types", "domainname"),
     "CreateRangeStmt": _add("types", "typeName"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from spectral_deploy.lint.rule import Rule
 from spectral_deploy.lint.rules import (
+    adding_column_rewrites_table,
     adding_required_column,
     alter_column_type,
     check_without_not_valid,
@@ -34,6 +35,7 @@ ALL: tuple[Rule, ...] = tuple(
         (
             module.RULE
             for module in (
+                adding_column_rewrites_table,
                 adding_required_column,
                 alter_column_type,
                 check_without_not_valid,
