@@ -161,3 +161,20 @@ def test_schema_from_an_unreachable_database_never_shows_the_password(tmp_path: 
     missing = run_lint(tmp_path, "m.sql", "--schema-from", "env:NOT_SET_ANYWHERE", env={})
     assert missing.returncode == 2
     assert "NOT_SET_ANYWHERE is not set" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://deploy:s3cret-pw@127.0.0.1:9/prod?connect_timeout=2",
+        "postgresql://deploy:s3cret-pw%zz@127.0.0.1/prod",
+        "host=127.0.0.1 password=s3cret-pw dbname",
+    ],
+)
+def test_a_url_that_does_not_parse_or_connect_is_never_echoed(tmp_path: Path, url: str) -> None:
+    """SQLAlchemy's driver form is accepted; a malformed one is refused without its text."""
+    (tmp_path / "m.sql").write_text("SELECT 1;\n")
+    result = run_lint(tmp_path, "m.sql", "--schema-from", url, env={})
+    assert result.returncode in (2, 3), result.stderr
+    assert "s3cret-pw" not in result.stderr + result.stdout
+    assert "--schema-from" in result.stderr

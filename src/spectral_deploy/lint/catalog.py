@@ -15,9 +15,11 @@ would create them and go through the same model code as a migration.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from spectral_deploy.errors import DatabaseUnreachable, InputError
 from spectral_deploy.lint.coltype import ColumnType, type_of
 from spectral_deploy.lint.names import QualifiedName
 from spectral_deploy.lint.pgparser import ParseError, parse_sql_json
@@ -45,8 +47,17 @@ def read_catalog(url: str, settings: DatabaseConfig | None = None) -> Schema:
     from spectral_deploy.db.connect import connect, translate  # noqa: PLC0415
     from spectral_deploy.db.queries import load_queries  # noqa: PLC0415
 
+    url = _checked_url(url)
     queries = load_queries("spectral_deploy.lint", "catalog.sql", "public")
-    with connect(url, settings=settings) as conn:
+    try:
+        conn = connect(url, settings=settings)
+    except DatabaseUnreachable as exc:
+        raise DatabaseUnreachable(
+            exc.message,
+            hint="check the --schema-from URL (host, port, database, user), or lint without "
+            "it: the earlier migrations are replayed instead",
+        ) from exc
+    with conn:
         try:
             conn.execute("SET TRANSACTION READ ONLY")
             conn.execute("SET LOCAL search_path = pg_catalog")
@@ -54,6 +65,28 @@ def read_catalog(url: str, settings: DatabaseConfig | None = None) -> Schema:
         except Error as exc:
             raise translate(exc) from exc
     return build_model(rows)
+
+
+_DRIVER_SCHEME = re.compile(r"^(postgres(?:ql)?)\+[a-z0-9_]+://", re.IGNORECASE)
+
+
+def _checked_url(url: str) -> str:
+    """The URL libpq can use (``postgresql+psycopg://`` as SQLAlchemy writes it accepted),
+    or an error that does not repeat it: it may hold a password."""
+    from psycopg import ProgrammingError  # noqa: PLC0415
+    from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415
+
+    url = _DRIVER_SCHEME.sub(r"\1://", url.strip())
+    try:
+        conninfo_to_dict(url)
+    except ProgrammingError:
+        raise InputError(
+            "--schema-from: not a PostgreSQL URL libpq can read (not shown here: it may hold "
+            "a password)",
+            hint="--schema-from env:NAME with NAME=postgresql://user@host:5432/dbname, the "
+            "password percent-encoded",
+        ) from None
+    return url
 
 
 def build_model(rows: Mapping[str, Sequence[tuple[object, ...]]]) -> Schema:
