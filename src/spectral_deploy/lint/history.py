@@ -49,18 +49,14 @@ def plan(
     ``changed``: resolved paths of the change set (``--base``), or None (every file its
     own change set). ``history=False`` replays nothing (the model comes from a catalog).
     """
-    by_directory: dict[Path, dict[str, LintFile]] = {}
-    order: list[Path] = []
+    by_directory: dict[str, dict[str, LintFile]] = {}
     for file in files:
-        directory = file.path.parent.resolve()
-        if directory not in by_directory:
-            by_directory[directory] = {}
-            order.append(directory)
-        by_directory[directory][file.path.name] = file
+        # strings, not Path.resolve(): its lstat of every component of every file adds up
+        directory = os.path.dirname(os.path.abspath(file.path))  # noqa: PTH100, PTH120
+        by_directory.setdefault(directory, {})[file.path.name] = file
     timelines = []
-    for directory in order:
-        asked = by_directory[directory]
-        siblings = _migrations(directory) if history else {}
+    for directory, asked in by_directory.items():
+        siblings = _migrations(Path(directory)) if history else {}
         names = sorted(set(asked) | set(siblings), key=_apply_order)
         steps = _steps(names, asked, siblings, changed, display)
         if steps:
@@ -78,7 +74,7 @@ def change_set(files: Sequence[LintFile], root: Path) -> list[Timeline]:
 def _steps(
     names: list[str],
     asked: dict[str, LintFile],
-    siblings: dict[str, Path],
+    siblings: dict[str, str],
     changed: set[Path] | None,
     display: Callable[[Path], str],
 ) -> list[Step]:
@@ -93,8 +89,10 @@ def _steps(
             change_set = number if changed is None else 0
             steps.append(Step(file, change_set, applies=not is_down_migration(name)))
         elif not is_down_migration(name):
-            path = file.path if file is not None else siblings[name]
-            pending.append(Step(file or LintFile(path, display(path))))
+            if file is None:
+                path = Path(siblings[name])
+                file = LintFile(path, display(path))
+            pending.append(Step(file))
     return steps
 
 
@@ -109,17 +107,13 @@ def _apply_order(name: str) -> tuple[str, int]:
     return name[: found.start()] + separator + "up.sql", 1
 
 
-def _migrations(directory: Path) -> dict[str, Path]:
-    """The directory's ``*.sql`` regular files by name (unreadable: none)."""
+def _migrations(directory: Path) -> dict[str, str]:
+    """The directory's ``*.sql`` regular files: name -> path (unreadable: none)."""
     try:
         entries = list(os.scandir(directory))
     except OSError:
         return {}
-    found = {}
-    for entry in entries:
-        if entry.name.endswith(".sql") and _regular(entry):
-            found[entry.name] = Path(entry.path)
-    return found
+    return {e.name: e.path for e in entries if e.name.endswith(".sql") and _regular(e)}
 
 
 def _regular(entry: os.DirEntry[str]) -> bool:
