@@ -27,7 +27,6 @@ is not in the history); a small table rewrites fast, and the lint does not know 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from importlib import resources
 
 from spectral_deploy.lint.context import Context
 from spectral_deploy.lint.names import ObjectKind
@@ -45,6 +44,8 @@ def volatile_functions() -> frozenset[str]:
     """PostgreSQL's volatile built-in function names (read once, on first use)."""
     global _VOLATILE  # noqa: PLW0603 - a lazily read constant
     if _VOLATILE is None:
+        from importlib import resources  # noqa: PLC0415 - only when a column default is checked
+
         text = (resources.files("spectral_deploy.lint") / "volatile_functions.txt").read_text(
             encoding="utf-8"
         )
