@@ -31,8 +31,9 @@ EXAMPLES = """\
 The earlier migrations of each file's directory are replayed into a schema model first,
 so the lint knows the old type of a column, and which tables and columns exist.
 
-Exit codes: 0 clean (overrides allowed), 1 violations, 2 a file unreadable, not UTF-8,
-not parseable, not a regular file or too large (the other files are still linted).
+Exit codes: 0 clean (overrides allowed), 1 violations (or an override not signed off, with
+--require-signoff), 2 a file unreadable, not UTF-8, not parseable, not a regular file, too
+large or holding a NUL byte (the other files are still linted).
 
 Examples:
   spectral-deploy lint                                  # the configured migrations directory
@@ -66,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="spectral-deploy lint",
         description=HELP + "\n\nPATH may be files or directories (their *.sql files, sorted by "
-        "name); with no PATH the configured migrations directory ([lint] migrations) is linted.",
+        "name); with no PATH the configured migrations directory ([migrations] directory) "
+        "is linted.",
         epilog=EXAMPLES,
         formatter_class=_Formatter,
         add_help=False,
