@@ -128,3 +128,24 @@ def test_find_markers_in_a_region_reports_file_offsets() -> None:
     text = "SELECT 1;\n-- compat: breaking (reason: x)\nSELECT 2;\n"
     [marker] = find_markers(text, 9, len(text))
     assert text[marker.start : marker.end] == "-- compat: breaking (reason: x)"
+
+
+def test_linting_leaves_no_reference_cycles(tmp_path: Path) -> None:
+    """The command line turns the cyclic collector off while linting: nothing may need it."""
+    import gc  # noqa: PLC0415 - this test is about it
+
+    path = tmp_path / "m.sql"
+    path.write_text(
+        "CREATE TABLE t (a varchar(10));\nALTER TABLE t RENAME TO u;\n"
+        "CREATE VIEW t AS SELECT * FROM u;\nDO $$ BEGIN DROP TABLE x; END $$;\n"
+        "ALTER TABLE u ALTER COLUMN a TYPE text;\n" + _big(15_000),
+        encoding="utf-8",
+    )
+    gc.collect()
+    gc.disable()
+    try:
+        report = lint_path(path)
+        assert report.files == 1
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -2,7 +2,7 @@
 
 pglast can build Python node objects, but that costs about twenty times the parse
 itself; the lint needs a handful of fields from a handful of statement types, so it
-takes libpg_query's JSON and decodes it with the C-accelerated ``json`` module. Node
+takes libpg_query's JSON and decodes it with orjson (twice as fast as ``json`` on it). Node
 locations in that JSON are UTF-8 byte offsets into the parsed text.
 
 Token-level questions (where exactly is the ``DROP COLUMN`` clause, where are the
@@ -11,9 +11,10 @@ comments) go to libpg_query's scanner, never to regular expressions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
+
+import orjson
 
 from spectral_deploy.lint.pgparser import (
     ParseError,
@@ -177,7 +178,7 @@ def scan_tokens(text: str, base: int = 0) -> tuple[Token, ...]:
 def parse_sql(text: Text, base: int = 0) -> list[Statement] | SyntaxFailure:
     """Every statement of ``text``, or where the parser stopped."""
     try:
-        tree = json.loads(parse_sql_json(text.value))
+        tree = orjson.loads(parse_sql_json(text.value))
     except ParseError as exc:
         message, reported = _error_details(exc)
         return SyntaxFailure(message, base + _error_offset(text.value, reported or 0))
@@ -255,7 +256,7 @@ def parse_plpgsql(body: str) -> Node | SyntaxFailure:
     prefix = f"CREATE FUNCTION spectral_do_block() RETURNS void LANGUAGE plpgsql AS ${tag}$"
     wrapped = f"{prefix}{body}${tag}$"
     try:
-        functions = json.loads(parse_plpgsql_json(wrapped))
+        functions = orjson.loads(parse_plpgsql_json(wrapped))
     except ParseError as exc:
         message, reported = _error_details(exc)
         if reported is None:  # PL/pgSQL errors often carry no position
