@@ -26,6 +26,7 @@ import argparse
 import compileall
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -112,20 +113,27 @@ def main() -> None:
         "spectral": ([str(BIN / "spectral-deploy"), "lint", "--format", "json", *files], None),
         "squawk": ([str(BIN / "squawk"), "--reporter", "json", *files], None),
     }
+    # As pip installs it: with compiled bytecode (an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE would otherwise recompile every module on every run).
+    compileall.compile_dir(REPO / "src" / "spectral_deploy", quiet=1)
+    scratch = tempfile.TemporaryDirectory(prefix="spectral-bench-")
     if args.baseline_src:
-        baseline = args.baseline_src.resolve()
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(baseline),
-            "PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "spectral-bench-baseline"),
-        }
+        # The baseline gets the same chance: a copy of its package, compiled the same way
+        # next to its sources. (PYTHONPYCACHEPREFIX would be unfair: with
+        # PYTHONDONTWRITEBYTECODE it recompiles the baseline and every library on each run.)
+        baseline = Path(scratch.name) / "src"
+        shutil.copytree(
+            args.baseline_src.resolve() / "spectral_deploy",
+            baseline / "spectral_deploy",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        compileall.compile_dir(baseline / "spectral_deploy", quiet=1)
+        env = {**os.environ, "PYTHONPATH": str(baseline)}
+        env.pop("PYTHONPYCACHEPREFIX", None)
         tools["baseline"] = (
             [sys.executable, "-c", LAUNCH, "lint", "--format", "json", *files],
             env,
         )
-    # As pip installs it: with compiled bytecode (an editable checkout run with
-    # PYTHONDONTWRITEBYTECODE would otherwise recompile every module on every run).
-    compileall.compile_dir(REPO / "src" / "spectral_deploy", quiet=1)
     wall: dict[str, list[float]] = {name: [] for name in tools}
     cpu: dict[str, list[float]] = {name: [] for name in tools}
     exits: dict[str, int] = {}
@@ -139,6 +147,7 @@ def main() -> None:
             wall[name].append(round(elapsed, 4))
             cpu[name].append(round(seconds, 4))
             exits[name] = code
+    scratch.cleanup()
     medians = {name: statistics.median(values) for name, values in wall.items()}
     cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
     result: dict[str, object] = {

@@ -189,3 +189,19 @@ def test_added_columns_are_flagged_exactly_when_postgres_rewrites(
         before = filenodes(conn)
         conn.execute(sql)
         assert (filenodes(conn)[0] != before[0]) is flagged, column
+
+
+def test_volatile_function_list_covers_the_servers_catalog(empty_database: str) -> None:
+    """Every volatile pg_catalog function of the test server is in the lint's list."""
+    from spectral_deploy.lint.rules.adding_column_rewrites_table import (  # noqa: PLC0415
+        volatile_functions,
+    )
+
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v'"
+            " AND pronamespace = 'pg_catalog'::regnamespace AND prokind = 'f'"
+        ).fetchall()
+    catalog = {name for (name,) in rows}
+    assert catalog, "the catalog query found no volatile functions"
+    assert catalog - volatile_functions() == set()

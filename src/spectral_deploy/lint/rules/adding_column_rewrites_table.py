@@ -27,6 +27,7 @@ is not in the history); a small table rewrites fast, and the lint does not know 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from spectral_deploy.lint.context import Context
 from spectral_deploy.lint.names import ObjectKind
@@ -44,11 +45,10 @@ def volatile_functions() -> frozenset[str]:
     """PostgreSQL's volatile built-in function names (read once, on first use)."""
     global _VOLATILE  # noqa: PLW0603 - a lazily read constant
     if _VOLATILE is None:
-        from importlib import resources  # noqa: PLC0415 - only when a column default is checked
-
-        text = (resources.files("spectral_deploy.lint") / "volatile_functions.txt").read_text(
-            encoding="utf-8"
-        )
+        # next to the package's modules (importlib.resources would cost more to import than
+        # the read)
+        path = Path(__file__).parent.parent / "volatile_functions.txt"
+        text = path.read_text(encoding="utf-8")
         lines = (line.strip() for line in text.splitlines())
         _VOLATILE = frozenset(line for line in lines if line and not line.startswith("#"))
     return _VOLATILE
