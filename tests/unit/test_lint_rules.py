@@ -91,6 +91,13 @@ CASES = [
     ("check-without-not-valid", "CREATE TABLE t (a int);\nALTER TABLE t ADD CHECK (a > 0);", 0),
     ("foreign-key-without-not-valid", "ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES u;", 1),
     ("foreign-key-without-not-valid", "ALTER TABLE t ADD COLUMN a int REFERENCES u;", 0),
+    (
+        "foreign-key-without-not-valid",
+        "ALTER TABLE t ADD COLUMN a int DEFAULT NULL REFERENCES u;",
+        1,
+    ),
+    ("foreign-key-without-not-valid", "ALTER TABLE t ADD COLUMN a int DEFAULT 1 REFERENCES u;", 1),
+    ("foreign-key-without-not-valid", "ALTER TABLE t ADD COLUMN a bigserial REFERENCES u;", 1),
     ("create-index-non-concurrently", "CREATE INDEX ON t (a);", 1),
     ("create-index-non-concurrently", "CREATE INDEX CONCURRENTLY ON t (a);", 0),
     ("create-index-non-concurrently", "CREATE TABLE t (a int);\nCREATE INDEX i ON t (a);", 0),
