@@ -172,3 +172,19 @@ def test_message_and_help_are_separate() -> None:
     violation = lint("ALTER TABLE users DROP COLUMN email;").violations[0]
     assert '"email"' in violation.message and "users" in violation.message
     assert violation.help.startswith("stop using the column")
+
+
+@pytest.mark.parametrize(
+    ("column", "says"),
+    [
+        ("c int UNIQUE", "ACCESS EXCLUSIVE"),
+        ("c int UNIQUE NULLS NOT DISTINCT", "unique or exclusion violations"),
+        ("c int DEFAULT 0 UNIQUE", "unique or exclusion violations"),
+        ("c serial UNIQUE", "unique or exclusion violations"),
+    ],
+)
+def test_a_unique_column_added_empty_is_flagged_for_its_lock(column: str, says: str) -> None:
+    """UNIQUE on a column old writes leave NULL is about the build's lock, not violations."""
+    violations = lint(f"ALTER TABLE t ADD COLUMN {column};", "unique-on-existing-table").violations
+    assert len(violations) == 1
+    assert says in violations[0].message

@@ -7,6 +7,10 @@ an inline `UNIQUE` / `PRIMARY KEY` on a column added to an existing table, and
 `ADD CONSTRAINT ... UNIQUE USING INDEX` is not flagged: the index it promotes already
 enforced uniqueness and was flagged when it was created.
 
+A `UNIQUE` column added without a default stays NULL in the running release's writes, and
+NULLs are distinct (unless `NULLS NOT DISTINCT`): it is flagged for the index build under
+the `ACCESS EXCLUSIVE` lock of `ADD COLUMN` alone.
+
 ## Why it breaks old code
 The running (N-1) release does not know the rule: writes it makes that were fine yesterday
 now fail with a unique violation. Building the index also reads the whole table; without
@@ -32,6 +36,7 @@ from functools import partial
 from spectral_deploy.lint.context import Context, ObjectKind, QualifiedName
 from spectral_deploy.lint.parse import Node, Statement
 from spectral_deploy.lint.rule import Rule, alter_commands, index_exists
+from spectral_deploy.lint.schema import column_has_default
 from spectral_deploy.lint.violation import Finding, Span
 
 __all__ = ["RULE"]
@@ -56,6 +61,7 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
     for command in alter_commands(statement, "AT_AddConstraint", "AT_AddColumn"):
         definition = command.get("def", {})
         constraints: list[Node] = []
+        empty_column = None  # an added column the running release leaves NULL
         if "Constraint" in definition:
             constraints.append(definition["Constraint"])
         else:
@@ -66,12 +72,28 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
             constraints.extend(
                 item["Constraint"] for item in column.get("constraints", ()) if "Constraint" in item
             )
+            if not column_has_default(column):
+                empty_column = name
         for constraint in constraints:
-            what = _UNIQUE.get(constraint.get("contype", ""))
+            contype = constraint.get("contype", "")
+            what = _UNIQUE.get(contype)
             if what is None or constraint.get("indexname"):
                 continue
-            start = statement.offset(constraint.get("location"))
-            yield _finding(partial(statement.clause_at, start), what, table)
+            span = partial(statement.clause_at, statement.offset(constraint.get("location")))
+            if (
+                empty_column is not None
+                and contype == "CONSTR_UNIQUE"
+                and not constraint.get("nulls_not_distinct")
+            ):
+                yield Finding(  # NULLs are distinct: only the build hurts
+                    span,
+                    f'adding column "{empty_column}" with a UNIQUE constraint builds its '
+                    f"index while holding an ACCESS EXCLUSIVE lock on table {table.display}: "
+                    "reads and writes of the running release wait for the whole build",
+                    (ObjectKind.TABLE, table),
+                )
+                continue
+            yield _finding(span, what, table)
 
 
 def _finding(span: Callable[[], Span], what: str, table: QualifiedName) -> Finding:
