@@ -258,3 +258,39 @@ def seq_scans(conn: psycopg.Connection[tuple[object, ...]], table: str) -> objec
     ).fetchone()
     assert row is not None
     return row[0]
+
+
+# (the column added, whether check-without-not-valid flags it): flagged exactly when the
+# server scans the table without rewriting it
+CHECKED_COLUMNS = [
+    ("c int CHECK (c >= 0)", True),
+    ("c int DEFAULT 0 CHECK (c >= 0)", True),
+    ("c int NOT NULL DEFAULT 0", False),
+    ("c int", False),
+]
+
+
+@pytest.mark.parametrize(("column", "flagged"), CHECKED_COLUMNS)
+def test_added_checks_are_flagged_exactly_when_postgres_scans(
+    empty_database: str, column: str, flagged: bool
+) -> None:
+    """ADD COLUMN ... CHECK is flagged, as PostgreSQL scans the table to check it."""
+    rule = find_rule("check-without-not-valid")
+    assert rule is not None
+    history = (SqlText("0001.sql", "CREATE TABLE t (id int);"),)
+    sql = f"ALTER TABLE t ADD COLUMN {column};"
+    assert bool(lint_text(sql, [rule], history=history).violations) is flagged
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (id int)")
+        conn.execute("INSERT INTO t SELECT g FROM generate_series(1, 1000) g")
+        before, node = seq_scans(conn, "t"), filenodes_of(conn, "t")
+        conn.execute(sql)
+        assert filenodes_of(conn, "t") == node, "a rewrite would scan anyway"
+        assert (seq_scans(conn, "t") != before) is flagged, column
+
+
+def filenodes_of(conn: psycopg.Connection[tuple[object, ...]], table: str) -> object:
+    """The table's file node (a rewrite changes it)."""
+    row = conn.execute("SELECT pg_relation_filenode(%s::regclass)", (table,)).fetchone()
+    assert row is not None
+    return row[0]

@@ -86,6 +86,13 @@ CASES = [
     ("set-schema", "ALTER TABLE t SET SCHEMA archive;", 1),
     ("set-schema", "ALTER FUNCTION f() SET SCHEMA archive;", 1),
     ("set-schema", "CREATE TABLE t (a int);\nALTER TABLE t SET SCHEMA archive;", 0),
+    ("check-without-not-valid", "ALTER TABLE t ADD COLUMN n int CHECK (n >= 0);", 1),
+    (
+        "check-without-not-valid",
+        "CREATE TABLE t (a int);\nALTER TABLE t ADD n int CHECK (n > 0);",
+        0,
+    ),
+    ("check-without-not-valid", "ALTER TABLE t ADD COLUMN n int;", 0),
     ("check-without-not-valid", "ALTER TABLE t ADD CHECK (a > 0);", 1),
     ("check-without-not-valid", "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;", 0),
     ("check-without-not-valid", "CREATE TABLE t (a int);\nALTER TABLE t ADD CHECK (a > 0);", 0),

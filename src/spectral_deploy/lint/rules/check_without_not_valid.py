@@ -6,6 +6,11 @@ is not new, and `VALIDATE CONSTRAINT` of such a constraint in the same transacti
 added it `NOT VALID` (the same migration file, with no `COMMIT` between): the `ADD`'s
 lock is still held, so the validation scan blocks as if `NOT VALID` were not there.
 
+Also flags a column added to an existing table with an inline `CHECK`
+(`ADD COLUMN n int CHECK (n >= 0)`, Django's `PositiveIntegerField`): PostgreSQL scans
+every row to check it, even when the new column is NULL everywhere, under the
+`ACCESS EXCLUSIVE` lock of `ADD COLUMN` (an inline check cannot be `NOT VALID`).
+
 ## Why it breaks old code
 PostgreSQL validates every existing row while holding an `ACCESS EXCLUSIVE` lock: on a
 large table every read and write of the running release waits for the whole scan, which
@@ -16,6 +21,8 @@ Add the constraint `NOT VALID` (instant; it applies to new writes only), then
 `ALTER TABLE ... VALIDATE CONSTRAINT ...` in a separate transaction: validation takes a
 `SHARE UPDATE EXCLUSIVE` lock, which does not block reads or writes. Release code that
 satisfies the check before adding it.
+For a new column: add it without the check, then add the check `NOT VALID` and validate it
+in a later transaction.
 
 ## Known problems
 None known.
@@ -38,6 +45,21 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
     """Flag ADD CONSTRAINT ... CHECK without NOT VALID, or validated in the same transaction."""
     yield from validated_too_soon(statement, context, "CONSTR_CHECK", "CHECK constraint")
     table = context.relation(statement.node["relation"])
+    for command in alter_commands(statement, "AT_AddColumn"):
+        column = command.get("def", {}).get("ColumnDef", {})
+        name = column.get("colname", "")
+        if command.get("missing_ok") and context.model.has_column(table, name):
+            continue  # ADD COLUMN IF NOT EXISTS of a column that is there: a no-op
+        for item in column.get("constraints", ()):
+            constraint = item.get("Constraint", {})
+            if constraint.get("contype") == "CONSTR_CHECK":
+                yield Finding(
+                    partial(statement.clause_at, statement.offset(constraint.get("location"))),
+                    f'adding column "{name}" with a CHECK constraint scans every row of table '
+                    f"{table.display} under an ACCESS EXCLUSIVE lock, blocking the running "
+                    "release",
+                    (ObjectKind.TABLE, table),
+                )
     for command in alter_commands(statement, "AT_AddConstraint"):
         constraint = command.get("def", {}).get("Constraint", {})
         if constraint.get("contype") != "CONSTR_CHECK" or constraint.get("skip_validation"):
