@@ -454,3 +454,36 @@ def test_a_deploys_change_set_is_linted_after_the_releases_history(tmp_path: Pat
     assert [(v.path, v.rule) for v in report.violations] == [
         ("migrations/0003_m.sql", "alter-column-type")
     ]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ALTER TABLE IF EXISTS gone DROP COLUMN a;",
+        "ALTER TABLE IF EXISTS gone ALTER COLUMN a TYPE int;",
+        "ALTER TABLE IF EXISTS gone RENAME COLUMN a TO b;",
+        "ALTER TABLE IF EXISTS gone RENAME TO gone2;",
+        "ALTER VIEW IF EXISTS gone RENAME COLUMN a TO b;",
+        "ALTER TABLE IF EXISTS gone ADD COLUMN b int NOT NULL;",
+    ],
+)
+def test_alter_if_exists_of_an_absent_relation_is_a_no_op(sql: str) -> None:
+    """ALTER ... IF EXISTS of a relation the history never had finds nothing."""
+    assert fired(sql, history="CREATE TABLE kept (a int);") == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "rule"),
+    [
+        ("ALTER TABLE IF EXISTS kept DROP COLUMN a;", "drop-column"),
+        ("ALTER TABLE IF EXISTS kept RENAME COLUMN a TO b;", "rename-column"),
+    ],
+)
+def test_alter_if_exists_of_a_present_relation_is_linted(sql: str, rule: str) -> None:
+    """ALTER ... IF EXISTS of a table the history has is linted as usual."""
+    assert fired(sql, history="CREATE TABLE kept (a int);") == [rule]
+
+
+def test_alter_if_exists_without_history_is_linted() -> None:
+    """Without history the relation may exist: ALTER TABLE IF EXISTS is linted."""
+    assert fired("ALTER TABLE IF EXISTS gone DROP COLUMN a;") == ["drop-column"]

@@ -420,6 +420,8 @@ class _Linter:
         rules = self.by_node.get(statement.kind, ())
         if rules and self.options.exempt_new and _on_a_new_table(statement, context):
             rules = ()  # every finding of these statements is about the table: none counts
+        if rules and _of_an_absent_relation(statement, context):
+            rules = ()  # ALTER ... IF EXISTS of a relation that is not there: a no-op
         for rule in rules:
             for finding in rule.check(statement, context):
                 if (
@@ -491,6 +493,33 @@ def _on_a_new_table(statement: Statement, context: Context) -> bool:
         return False
     relation = statement.node.get("relation")
     return relation is not None and context.is_new(ObjectKind.TABLE, context.relation(relation))
+
+
+# the ALTER TABLE / ALTER VIEW / RENAME forms whose relation is a table or view
+_RELATION_TYPES = frozenset({"OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW"})
+_RELATION_PARTS = frozenset({"OBJECT_COLUMN", "OBJECT_TABCONSTRAINT"})
+
+
+def _of_an_absent_relation(statement: Statement, context: Context) -> bool:
+    """True for ``ALTER TABLE IF EXISTS`` (``ALTER VIEW``, a rename) of a relation the
+    schema model knows is not there: PostgreSQL skips it with a notice."""
+    node = statement.node
+    if not node.get("missing_ok") or node.get("relation") is None:
+        return False
+    if statement.kind == "AlterTableStmt":
+        relation_type = node.get("objtype")
+    elif statement.kind == "RenameStmt":
+        relation_type = node.get("renameType")
+        if relation_type in _RELATION_PARTS:
+            relation_type = node.get("relationType")
+    else:
+        return False
+    if relation_type not in _RELATION_TYPES:
+        return False  # an index, a sequence, a foreign table: not in the model's relations
+    name = context.relation(node["relation"])
+    return context.known_absent(ObjectKind.TABLE, name) and context.known_absent(
+        ObjectKind.VIEW, name
+    )
 
 
 def _sorted(violations: Iterable[Violation]) -> tuple[Violation, ...]:
