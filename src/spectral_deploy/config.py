@@ -138,11 +138,16 @@ class LintConfig:
     ``enable`` turns on rules that are off by default, ``disable`` turns rules off;
     both take rule names or codes (checked by the lint, which knows the rules).
     ``jobs`` is how many processes lint independent files; 0 means one per core.
+    ``override_scope`` is what one ``-- compat: breaking`` marker covers: ``"file"`` (every
+    finding of its file, the runbook's rule) or ``"statement"`` (the statement after it).
+    ``max_file_bytes`` is the largest migration file the lint reads.
     """
 
     enable: tuple[str, ...] = ()
     disable: tuple[str, ...] = ()
     jobs: int = 0
+    override_scope: str = "file"
+    max_file_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ PRODUCTION_FILES = [
     ".github/actions/cloudflare-cname-flip/action.yml",
     ".github/workflows/cname-flip.yml",
     ".github/workflows/migration-lint.yml",
+    ".github/CODEOWNERS",
     ".github/workflows/nightly-backup.yml",
 ]
 # `spectral-deploy ARGS` where a command starts: line start, `run:`, after a comment mark, a
@@ -61,6 +62,7 @@ def test_init_local_writes_the_config_and_the_lint_workflow(empty_project: Proje
     done = empty_project.run("init")
     assert done.returncode == 0, done.stderr
     assert listed(empty_project.root) == [
+        ".github/CODEOWNERS",
         ".github/workflows/migration-lint.yml",
         ".gitignore",
         "spectral.toml",

@@ -72,8 +72,28 @@ def test_clean_and_override_exit_zero(project: Project, workdir: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout) == {
         "violations": [],
-        "overrides": [{"path": "b.sql", "reason": "table unused since v3"}],
+        "overrides": [
+            {
+                "path": "b.sql",
+                "reason": "table unused since v3",
+                "line": 1,
+                "scope": "file",
+                "covers": [
+                    {
+                        "path": "b.sql",
+                        "line": 2,
+                        "column": 1,
+                        "rule": "drop-table",
+                        "code": "MC103",
+                        "message": "dropping table x breaks the running release, "
+                        "which still uses it",
+                    }
+                ],
+                "signoff": None,
+            }
+        ],
         "errors": [],
+        "notes": [],
     }
 
 
@@ -198,3 +218,64 @@ def test_base_that_does_not_exist_is_exit_2(project: Project, workdir: Path) -> 
     result = lint(project, workdir, "--base", "no-such-branch")
     assert result.returncode == 2
     assert "--base no-such-branch" in result.stderr and "git fetch" in result.stderr
+
+
+def test_override_scope_from_config_and_a_bad_value(project: Project, workdir: Path) -> None:
+    """[lint] override_scope = "statement" narrows a marker; another value is exit 2."""
+    write(
+        workdir / "a.sql",
+        "-- compat: breaking (reason: sessions unused)\nDROP TABLE sessions;\nDROP TABLE users;\n",
+    )
+    write(workdir / "spectral.toml", '[lint]\noverride_scope = "statement"\n')
+    result = lint(project, workdir, "a.sql", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    assert [v["line"] for v in document["violations"]] == [3]
+    assert document["overrides"][0]["scope"] == "statement"
+    write(workdir / "spectral.toml", '[lint]\noverride_scope = "line"\n')
+    bad = lint(project, workdir, "a.sql")
+    assert bad.returncode == 2
+    assert "lint.override_scope" in bad.stderr and '"file" or "statement"' in bad.stderr
+
+
+def test_a_fifo_in_the_migrations_directory_is_reported_not_waited_on(
+    project: Project, workdir: Path
+) -> None:
+    """A *.sql FIFO is an error with its path; the other files are linted; no hang."""
+    write(workdir / "m/0001.sql", "DROP TABLE t;\n")
+    os.mkfifo(workdir / "m/0002.sql")
+    result = lint(project, workdir, "m", "--format", "json")
+    assert result.returncode == 2
+    document = json.loads(result.stdout)
+    assert [(e["path"], e["message"]) for e in document["errors"]] == [
+        ("m/0002.sql", "not a regular file (a FIFO): only migration files are read")
+    ]
+    assert [v["path"] for v in document["violations"]] == ["m/0001.sql"]
+
+
+def test_max_file_bytes_from_config(project: Project, workdir: Path) -> None:
+    """A file over [lint] max_file_bytes is exit 2 naming the limit; a bad value too."""
+    write(workdir / "big.sql", "SELECT 1;\n" * 200)
+    write(workdir / "spectral.toml", "[lint]\nmax_file_bytes = 1000\n")
+    result = lint(project, workdir, "big.sql")
+    assert result.returncode == 2
+    assert "file is 2000 bytes, over the limit of 1000 bytes" in result.stdout
+    assert "max_file_bytes" in result.stdout
+    write(workdir / "spectral.toml", "[lint]\nmax_file_bytes = 0\n")
+    assert lint(project, workdir, "big.sql").returncode == 2
+
+
+def test_a_directory_is_linted_with_its_history(project: Project, workdir: Path) -> None:
+    """Each file is judged after the ones before it: the widening passes, the narrowing not."""
+    write(workdir / "migrations/0001.sql", "CREATE TABLE users (name varchar(20));\n")
+    write(workdir / "migrations/0002.sql", "ALTER TABLE users ALTER COLUMN name TYPE text;\n")
+    write(
+        workdir / "migrations/0003.sql", "ALTER TABLE users ALTER COLUMN name TYPE varchar(10);\n"
+    )
+    result = lint(project, workdir, "--format", "json")
+    assert result.returncode == 1
+    [violation] = json.loads(result.stdout)["violations"]
+    assert violation["path"] == "migrations/0003.sql"
+    assert "from text to varchar(10) narrows" in violation["message"]
+    one = lint(project, workdir, "migrations/0002.sql", "--format", "json")
+    assert one.returncode == 0, one.stdout  # 0001 is its history

@@ -11,17 +11,22 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import partial
 from pathlib import Path
 
 import pytest
 from pglast.parser import ParseError, parse_sql_json
 
 from spectral_deploy.config import LintConfig
-from spectral_deploy.lint.engine import LintFile, lint_change_sets
+from spectral_deploy.lint.coltype import Verdict, judge, type_of
+from spectral_deploy.lint.context import Context
+from spectral_deploy.lint.engine import LintFile, lint_change_sets, lint_timelines
+from spectral_deploy.lint.history import plan
+from spectral_deploy.lint.parse import Statement
 from spectral_deploy.lint.registry import all_rules, select_rules
-from spectral_deploy.lint.rule import Rule
-from spectral_deploy.lint.violation import Report
+from spectral_deploy.lint.rule import Rule, alter_commands
+from spectral_deploy.lint.violation import Finding, Report
 
 REPO = Path(__file__).resolve().parents[2]
 # squawk's rule for each of ours that the issue compares (DROP TABLE / DROP COLUMN / TYPE)
@@ -138,28 +143,81 @@ def _squawk_findings(files: list[str]) -> tuple[set[tuple[str, int, str]], set[s
 
 def test_findings_agree_with_squawk(files: list[str]) -> None:
     """DROP TABLE / DROP COLUMN / ALTER COLUMN TYPE: same file, line and kind as squawk."""
-    # With new objects treated as existing (squawk does not track them) the findings are
-    # identical on every file both tools parse. With our documented exemption for objects
-    # the change set created, we report a subset, and each missing one is on a new object.
-    squawk, squawk_unparsed = _squawk_findings(files)
+    # Without history, and with new objects treated as existing (squawk tracks neither),
+    # the findings are identical on every file both tools parse. With our exemption for
+    # objects the change set created they still are: each file of the corpus that creates
+    # a table and then changes it does so with IF NOT EXISTS, which without history may be
+    # a table old code already uses.
+    squawk, both = _compared(files)
     rules = [rule for rule in all_rules() if rule.name in SQUAWK_RULES.values()]
-    strict = lint_corpus(files, rules, exempt_new=False)
-    ours_unparsed = {error.path for error in strict.errors}
-    both = set(files) - squawk_unparsed - ours_unparsed
-    assert len(both) > 500
 
     def found(report: Report) -> set[tuple[str, int, str]]:
         return {(v.path, v.line, v.rule) for v in report.violations if v.path in both}
 
-    squawk = {finding for finding in squawk if finding[0] in both}
     assert len(squawk) > 250
-    assert found(strict) == squawk
-    exempting = found(lint_corpus(files, rules))
-    assert exempting <= squawk
-    assert squawk - exempting == {
-        (
-            "goharbor__harbor/make__migrations__postgresql__0050_2.2.0_schema.up.sql",
-            283,
-            "alter-column-type",
-        )
-    }  # task.vendor_type is added by line 25 of the same file: old code never uses it
+    assert found(lint_corpus(files, rules, exempt_new=False)) == squawk
+    assert found(lint_corpus(files, rules)) == squawk
+
+
+def test_with_history_the_differences_are_widenings_and_no_op_drops(files: list[str]) -> None:
+    """Replaying each project's earlier migrations, we report a subset of squawk's findings;
+    each one missing is a type change the schema model knows is a widening (or no change),
+    or a DROP TABLE IF EXISTS of a table the history never had (or dropped before)."""
+    squawk, both = _compared(files)
+    rules = [rule for rule in all_rules() if rule.name in SQUAWK_RULES.values()]
+    verdicts: dict[str, set[Verdict]] = {}
+    spy = Rule(
+        "MC999",
+        "type-verdicts",
+        "",
+        "",
+        "Records the verdict on every type change.",
+        "",
+        "",
+        ("AlterTableStmt",),
+        partial(_record_verdicts, verdicts),
+    )
+    assert CORPUS is not None
+    timelines = plan([LintFile(CORPUS / name, name) for name in files])
+    report = lint_timelines(timelines, [*rules, spy])
+    ours = {(v.path, v.line, v.rule) for v in report.violations if v.path in both}
+    assert ours <= squawk
+    missing = squawk - ours
+    by_rule = {rule: {m for m in missing if m[2] == rule} for rule in SQUAWK_RULES.values()}
+    assert by_rule["drop-column"] == set()
+    for path, line, _ in by_rule["drop-table"]:
+        statement = (CORPUS / path).read_text(encoding="utf-8").splitlines()[line - 1]
+        assert statement.upper().startswith("DROP TABLE IF EXISTS"), (path, line)
+    assert len(by_rule["alter-column-type"]) == 24
+    for path, line, _ in by_rule["alter-column-type"]:
+        statement = (CORPUS / path).read_text(encoding="utf-8").splitlines()[line - 1]
+        assert verdicts[statement.strip()] <= {Verdict.SAME, Verdict.WIDENING}, (path, line)
+    # the issue's examples among them: varchar(n) -> text, varchar(n) -> varchar(m > n)
+    assert verdicts["ALTER TABLE properties ALTER COLUMN v TYPE text;"] == {Verdict.WIDENING}
+    assert verdicts["ALTER TABLE registry ALTER COLUMN url TYPE varchar(256);"] == {
+        Verdict.WIDENING
+    }
+
+
+def _compared(files: list[str]) -> tuple[set[tuple[str, int, str]], set[str]]:
+    """squawk's findings of the three rules on the files both tools parse, and those files."""
+    squawk, squawk_unparsed = _squawk_findings(files)
+    ours_unparsed = {error.path for error in lint_corpus(files).errors}
+    both = set(files) - squawk_unparsed - ours_unparsed
+    assert len(both) > 500
+    return {finding for finding in squawk if finding[0] in both}, both
+
+
+def _record_verdicts(
+    verdicts: dict[str, set[Verdict]], statement: Statement, context: Context
+) -> Iterable[Finding]:
+    """A test rule: the schema model's verdict on each column type change, by statement."""
+    table = context.relation(statement.node["relation"])
+    for command in alter_commands(statement, "AT_AlterColumnType"):
+        column = context.model.column(table, command.get("name", ""))
+        new = type_of(command["def"]["ColumnDef"]["typeName"], context.schema)
+        if column is not None and column.type is not None:
+            text = statement.text.value[statement.start - statement.base :]
+            line = text.splitlines()[0].strip()
+            verdicts.setdefault(line, set()).add(judge(column.type, new))
+    return ()

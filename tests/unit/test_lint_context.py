@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spectral_deploy.lint.engine import LintFile, lint_change_sets
-from tests.unit.lintkit import DEFAULT_RULES, fired
+from tests.unit.lintkit import DEFAULT_RULES, fired, lint
 
 
 def test_unquoted_names_fold_to_lower_case() -> None:
@@ -42,9 +42,23 @@ def test_renaming_a_new_table_keeps_it_new() -> None:
     assert fired(sql) == []
 
 
-def test_create_if_not_exists_counts_as_new() -> None:
-    """The idempotent CREATE TABLE IF NOT EXISTS idiom creates a new table."""
-    assert fired("CREATE TABLE IF NOT EXISTS t (a int);\nCREATE INDEX i ON t (a);") == []
+def test_create_if_not_exists_without_history_may_be_an_existing_table() -> None:
+    """Without history, IF NOT EXISTS usually means t exists: it stays existing."""
+    sql = "CREATE TABLE IF NOT EXISTS t (a int);\nCREATE INDEX i ON t (a);"
+    assert fired(sql) == ["create-index-non-concurrently"]
+
+
+def test_create_if_not_exists_of_a_table_the_history_lacks_creates_it() -> None:
+    """With a history that has no t, IF NOT EXISTS creates a new table."""
+    sql = "CREATE TABLE IF NOT EXISTS t (a int);\nCREATE INDEX i ON t (a);"
+    assert fired(sql, history="CREATE TABLE other (a int);") == []
+
+
+def test_create_if_not_exists_of_an_existing_table_changes_nothing() -> None:
+    """t exists (history): the CREATE is a no-op and dropping its column breaks N-1."""
+    sql = "CREATE TABLE IF NOT EXISTS t (a int, c int);\nALTER TABLE t DROP COLUMN c;"
+    report = lint(sql, history="CREATE TABLE t (a int, c int);")
+    assert [(v.rule, v.line, v.column) for v in report.violations] == [("drop-column", 2, 15)]
 
 
 def _files(tmp_path: Path, *contents: str) -> list[LintFile]:

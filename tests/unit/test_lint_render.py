@@ -62,7 +62,7 @@ def test_text_underlines_the_offending_part(report: Report) -> None:
 def test_json_has_exactly_the_documented_shape(report: Report) -> None:
     """Top-level and entry keys are the issue's, lines and columns 1-based."""
     document = json.loads(render(report, LintFormat.JSON, DEFAULT_RULES))
-    assert list(document) == ["violations", "overrides", "errors"]
+    assert list(document) == ["violations", "overrides", "errors", "notes"]
     assert list(document["violations"][0]) == [
         "path",
         "line",
@@ -72,7 +72,22 @@ def test_json_has_exactly_the_documented_shape(report: Report) -> None:
         "message",
         "help",
     ]
-    assert list(document["overrides"][0]) == ["path", "reason"]
+    assert list(document["overrides"][0]) == [
+        "path",
+        "reason",
+        "line",
+        "scope",
+        "covers",
+        "signoff",
+    ]
+    assert list(document["overrides"][0]["covers"][0]) == [
+        "path",
+        "line",
+        "column",
+        "rule",
+        "code",
+        "message",
+    ]
     assert list(document["errors"][0]) == ["path", "line", "column", "message"]
     assert (document["violations"][0]["line"], document["violations"][0]["column"]) == (3, 16)
 
@@ -104,7 +119,12 @@ def test_sarif_validates_against_the_official_schema(report: Report) -> None:
     jsonschema.Draft4Validator(_official_sarif_schema()).validate(log)
     run = log["runs"][0]
     assert run["columnKind"] == "unicodeCodePoints"
-    assert len(run["results"]) == 4
+    assert len(run["results"]) == 5  # the four violations and the overridden DROP TABLE
+    suppressed = [r for r in run["results"] if "suppressions" in r]
+    assert [r["ruleId"] for r in suppressed] == ["MC103"]
+    assert suppressed[0]["suppressions"][0]["justification"].startswith(
+        "sessions unused since v1.4"
+    )
     rule_ids = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
     for result in run["results"]:
         assert rule_ids[result["ruleIndex"]] == result["ruleId"]

@@ -14,13 +14,13 @@ ALL_RULES = [rule.name for rule in all_rules()]
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.name)
 def test_bad_example_fires(rule: Rule) -> None:
     """The doc page's flagged example makes the rule fire."""
-    assert rule.name in fired(rule.bad, *ALL_RULES)
+    assert rule.name in fired(rule.bad, *ALL_RULES, history=rule.history or None)
 
 
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.name)
 def test_ok_example_does_not_fire(rule: Rule) -> None:
     """The doc page's not-flagged example passes the rule."""
-    assert rule.name not in fired(rule.ok, *ALL_RULES)
+    assert rule.name not in fired(rule.ok, *ALL_RULES, history=rule.history or None)
 
 
 # (rule, SQL, how many times the rule fires)
@@ -86,11 +86,25 @@ CASES = [
     ("set-schema", "ALTER TABLE t SET SCHEMA archive;", 1),
     ("set-schema", "ALTER FUNCTION f() SET SCHEMA archive;", 1),
     ("set-schema", "CREATE TABLE t (a int);\nALTER TABLE t SET SCHEMA archive;", 0),
+    ("check-without-not-valid", "ALTER TABLE t ADD COLUMN n int CHECK (n >= 0);", 1),
+    (
+        "check-without-not-valid",
+        "CREATE TABLE t (a int);\nALTER TABLE t ADD n int CHECK (n > 0);",
+        0,
+    ),
+    ("check-without-not-valid", "ALTER TABLE t ADD COLUMN n int;", 0),
     ("check-without-not-valid", "ALTER TABLE t ADD CHECK (a > 0);", 1),
     ("check-without-not-valid", "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;", 0),
     ("check-without-not-valid", "CREATE TABLE t (a int);\nALTER TABLE t ADD CHECK (a > 0);", 0),
     ("foreign-key-without-not-valid", "ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES u;", 1),
     ("foreign-key-without-not-valid", "ALTER TABLE t ADD COLUMN a int REFERENCES u;", 0),
+    (
+        "foreign-key-without-not-valid",
+        "ALTER TABLE t ADD COLUMN a int DEFAULT NULL REFERENCES u;",
+        1,
+    ),
+    ("foreign-key-without-not-valid", "ALTER TABLE t ADD COLUMN a int DEFAULT 1 REFERENCES u;", 1),
+    ("foreign-key-without-not-valid", "ALTER TABLE t ADD COLUMN a bigserial REFERENCES u;", 1),
     ("create-index-non-concurrently", "CREATE INDEX ON t (a);", 1),
     ("create-index-non-concurrently", "CREATE INDEX CONCURRENTLY ON t (a);", 0),
     ("create-index-non-concurrently", "CREATE TABLE t (a int);\nCREATE INDEX i ON t (a);", 0),
@@ -99,6 +113,11 @@ CASES = [
     ("drop-index-non-concurrently", "CREATE INDEX CONCURRENTLY i ON t (a);\nDROP INDEX i;", 0),
     ("drop-not-null", "ALTER TABLE t ALTER COLUMN a DROP NOT NULL;", 1),
     ("drop-not-null", "ALTER TABLE t ALTER COLUMN a SET NOT NULL;", 0),
+    ("adding-column-rewrites-table", "ALTER TABLE t ADD c uuid DEFAULT gen_random_uuid();", 1),
+    ("adding-column-rewrites-table", "ALTER TABLE t ADD c int GENERATED ALWAYS AS (a) STORED;", 1),
+    ("adding-column-rewrites-table", "ALTER TABLE t ADD c serial, ADD d bigserial;", 2),
+    ("adding-column-rewrites-table", "ALTER TABLE t ADD c timestamptz DEFAULT now();", 0),
+    ("adding-column-rewrites-table", "CREATE TABLE t (a int);\nALTER TABLE t ADD c serial;", 0),
 ]
 
 
@@ -127,10 +146,12 @@ def test_codes_and_names_are_stable() -> None:
         "rename-object": "MC112",
         "set-schema": "MC113",
         "drop-not-null": "MC114",
+        "drop-schema": "MC115",
         "check-without-not-valid": "MC201",
         "foreign-key-without-not-valid": "MC202",
         "create-index-non-concurrently": "MC203",
         "drop-index-non-concurrently": "MC204",
+        "adding-column-rewrites-table": "MC205",
     }
 
 
@@ -158,3 +179,19 @@ def test_message_and_help_are_separate() -> None:
     violation = lint("ALTER TABLE users DROP COLUMN email;").violations[0]
     assert '"email"' in violation.message and "users" in violation.message
     assert violation.help.startswith("stop using the column")
+
+
+@pytest.mark.parametrize(
+    ("column", "says"),
+    [
+        ("c int UNIQUE", "ACCESS EXCLUSIVE"),
+        ("c int UNIQUE NULLS NOT DISTINCT", "unique or exclusion violations"),
+        ("c int DEFAULT 0 UNIQUE", "unique or exclusion violations"),
+        ("c serial UNIQUE", "unique or exclusion violations"),
+    ],
+)
+def test_a_unique_column_added_empty_is_flagged_for_its_lock(column: str, says: str) -> None:
+    """UNIQUE on a column old writes leave NULL is about the build's lock, not violations."""
+    violations = lint(f"ALTER TABLE t ADD COLUMN {column};", "unique-on-existing-table").violations
+    assert len(violations) == 1
+    assert says in violations[0].message

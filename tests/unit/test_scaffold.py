@@ -31,6 +31,7 @@ from spectral_deploy.scaffold.install import InstallKind, InstallSource
 from spectral_deploy.scaffold.render import (
     ACTION_PATH,
     CNAME_FLIP_WORKFLOW,
+    CODEOWNERS_PATH,
     CONFIG_PATH,
     DEPLOY_FINISH_WORKFLOW,
     DEPLOY_WORKFLOW,
@@ -88,7 +89,7 @@ def load_rendered_config(tmp_path: Path, text: str) -> Config:
 @pytest.mark.parametrize(
     ("flavour", "paths"),
     [
-        (Flavour.LOCAL, [CONFIG_PATH, MIGRATION_LINT_WORKFLOW]),
+        (Flavour.LOCAL, [CONFIG_PATH, MIGRATION_LINT_WORKFLOW, CODEOWNERS_PATH]),
         (
             Flavour.RENDER_CLOUDFLARE,
             [
@@ -98,14 +99,15 @@ def load_rendered_config(tmp_path: Path, text: str) -> Config:
                 ACTION_PATH,
                 CNAME_FLIP_WORKFLOW,
                 MIGRATION_LINT_WORKFLOW,
+                CODEOWNERS_PATH,
                 NIGHTLY_BACKUP_WORKFLOW,
             ],
         ),
     ],
 )
 def test_each_flavour_renders_its_files_config_first(flavour: Flavour, paths: list[Any]) -> None:
-    """Local gets the config and the PR lint; production adds deploy, scheduled finish, flip,
-    action and backup."""
+    """Local gets the config, the PR lint and CODEOWNERS; production adds deploy, scheduled
+    finish, flip, action and backup."""
     assert list(files_of(Settings(flavour))) == paths
 
 
@@ -350,12 +352,38 @@ def test_deploy_workflow_checks_out_the_tag_with_history_and_deploys_it() -> Non
 
 
 def test_migration_lint_workflow_watches_the_migrations_directory() -> None:
-    """Pull requests touching the configured directory; --base origin/<target> --format github."""
+    """Pull requests touching the configured directory; --base origin/<target> --format github,
+    and overrides need signoff (--require-signoff the pull request, with the label)."""
     data = workflow(Settings(migrations_dir="supabase/migrations"), MIGRATION_LINT_WORKFLOW)
     assert data["on"]["pull_request"]["paths"] == ["supabase/migrations/**"]
     (step,) = steps_running(data, "spectral-deploy lint")
-    assert step["run"] == 'spectral-deploy lint --base "origin/$BASE_REF" --format github'
-    assert step["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    assert step["run"] == (
+        'spectral-deploy lint --base "origin/$BASE_REF" --format github '
+        '--require-signoff "$PR_NUMBER" --signoff-label "$SIGNOFF_LABEL"'
+    )
+    assert step["env"] == {
+        "BASE_REF": "${{ github.event.pull_request.base.ref }}",
+        "PR_NUMBER": "${{ github.event.pull_request.number }}",
+        "SIGNOFF_LABEL": "compat-breaking-approved",
+        "GITHUB_TOKEN": "${{ github.token }}",
+    }
+
+
+def test_the_signoff_gate_runs_again_on_reviews_and_labels() -> None:
+    """An approval or a label must re-run the gate; it may only read pull requests."""
+    data = workflow(Settings(), MIGRATION_LINT_WORKFLOW)
+    assert set(data["on"]["pull_request"]["types"]) >= {"synchronize", "labeled", "unlabeled"}
+    assert data["on"]["pull_request_review"]["types"] == ["submitted", "dismissed"]
+    assert data["permissions"] == {"contents": "read", "pull-requests": "read"}
+
+
+def test_codeowners_gives_the_migrations_directory_to_the_repository_owner() -> None:
+    """A CODEOWNERS line for the migrations directory; commented out when no owner is known."""
+    known = files_of(Settings(migrations_dir="db/migrations", repository="acme/shop"))
+    assert "\n/db/migrations/ @acme\n" in known[CODEOWNERS_PATH]
+    unknown = files_of(Settings(migrations_dir="db/migrations"))[CODEOWNERS_PATH]
+    assert "# /db/migrations/ @your-github-user" in unknown
+    assert not [line for line in unknown.splitlines() if line and not line.startswith("#")]
 
 
 def test_nightly_backup_runs_backup_then_verifies_the_latest() -> None:

@@ -33,9 +33,8 @@ def _lint(args: list[str]) -> int:
 
     try:
         from spectral_deploy.cli.lint import run
-        from spectral_deploy.config import load_config
 
-        return run(args, load_config)
+        return run(args)  # the lint reads its own settings (the full loader if it must)
     except SpectralError as exc:
         console.error(exc.message, hint=exc.hint)
         return exc.exit_code

@@ -5,12 +5,18 @@ line is read by argparse rather than Typer: ``spectral-deploy lint ...`` reaches
 ``run`` from ``cli/launch.py`` without importing Typer or rich, and
 ``spectral-deploy [ROOT OPTIONS] lint ...`` reaches it through the Typer app, which hands
 the arguments over unchanged. Either way this one parser reads them.
+
+For plain SQL the lint reads only its own settings (``lint.settings``) and the files. An
+Alembic or Django project needs the full configuration (the app's interpreter, the
+database Django renders against) and the tool adapters (``migrate.tools``): those are
+loaded only when a revision is to be linted.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -20,9 +26,11 @@ from spectral_deploy.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from spectral_deploy.config import Config
-    from spectral_deploy.lint.engine import LintFile
+    from spectral_deploy.lint.engine import LintFile, Timeline
     from spectral_deploy.lint.origin import Origin
-    from spectral_deploy.migrate.tools import Migration, MigrationTool, ToolKind
+    from spectral_deploy.lint.schema import Schema
+    from spectral_deploy.lint.settings import LintSettings
+    from spectral_deploy.migrate.tools import Migration, MigrationTool
 
 __all__ = ["HELP", "build_parser", "run"]
 
@@ -35,17 +43,23 @@ manage.py found at the project root), every revision as the SQL the tool renders
 interpreter ([hosting] python); findings point at the revision file and the SQL line.
 PATH may be .sql files, revision files, directories (their .sql files sorted by name,
 and the revisions in them), or - for SQL on standard input. Finding no migration at all
-is an error, never a pass."""
+is an error, never a pass.
+
+The earlier migrations of each linted file are replayed into a schema model first, so
+the lint knows the old type of a column, and which tables and columns exist."""
 EXAMPLES = """\
-Exit codes: 0 clean (overrides allowed), 1 violations, 2 no migration found, a file
-unreadable, not UTF-8 or not parseable (the other files are still linted), or a migration
-tool that failed (its command and output are shown).
+Exit codes: 0 clean (overrides allowed), 1 violations (or an override not signed off, with
+--require-signoff), 2 no migration found, a file unreadable, not UTF-8, not parseable, not
+a regular file, too large or holding a NUL byte (the other files are still linted), or a
+migration tool that failed (its command and output are shown).
 
 Examples:
   spectral-deploy lint                                  # the project's migrations
-  spectral-deploy lint migrations/0042_users.sql
+  spectral-deploy lint migrations/0042_users.sql        # 0001..0041 are its history
   spectral-deploy lint alembic/versions/3f2a_add_email.py
   spectral-deploy lint --base origin/main --format github
+  spectral-deploy lint --base origin/main --schema-from env:PROD_DATABASE_URL
+  spectral-deploy lint --base origin/main --require-signoff 42   # in the PR workflow
   spectral-deploy lint --ignore create-index-non-concurrently db/migrations
   git show HEAD:db/0042.sql | spectral-deploy lint -
   spectral-deploy lint --explain drop-column
@@ -53,6 +67,19 @@ Examples:
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        # argparse imports shutil (and zlib, bz2, lzma...) to ask the terminal's width,
+        # on every run, for help it usually does not print: ask os directly
+        if width is None:
+            width = _columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
     def add_usage(
         self,
         usage: str | None,
@@ -61,6 +88,20 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         prefix: str | None = None,
     ) -> None:
         super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)  # type: ignore[arg-type]
+
+
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size() computes it (COLUMNS, else 80)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,13 +146,41 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RULES",
         help="do not run these rules (names or codes, comma-separated, repeatable)",
     )
+    parser.add_argument(
+        "--schema-from",
+        metavar="DATABASE_URL",
+        help="read the schema model from this database's catalog instead of replaying the "
+        "earlier migrations (a URL, or env:NAME to read it from an environment variable, "
+        "which keeps a password off the command line); it should be at the state the "
+        "running release uses, before the change set",
+    )
+    parser.add_argument(
+        "--require-signoff",
+        metavar="PR_NUMBER",
+        type=int,
+        help="with --base: fail unless every file of the change set with an override is "
+        "signed off on GitHub pull request PR_NUMBER (an approval of its head commit by a "
+        "code owner of the file, or --signoff-label added by someone other than the "
+        "author); needs GITHUB_TOKEN and GITHUB_REPOSITORY",
+    )
+    parser.add_argument(
+        "--signoff-label",
+        metavar="LABEL",
+        default="compat-breaking-approved",
+        help="the label that signs overrides off (default: compat-breaking-approved)",
+    )
     parser.add_argument("--explain", metavar="RULE", help="print a rule's documentation and exit")
     parser.add_argument("-h", "--help", action="store_true", help="show this message and exit")
     return parser
 
 
-def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
-    """Lint as the command line says; returns the exit code."""
+def run(argv: Sequence[str], load_config: Callable[[], Config] | None = None) -> int:
+    """Lint as the command line says; returns the exit code.
+
+    ``load_config`` is the full configuration loader (the Typer path passes one that
+    applies ``--set``); without one, the lint reads only its own keys when it can
+    (``lint.settings``) and falls back to the full loader otherwise.
+    """
     parser = build_parser()
     args = parser.parse_args(list(argv))
     if args.help:
@@ -120,140 +189,290 @@ def run(argv: Sequence[str], load_config: Callable[[], Config]) -> int:
     if args.explain:
         return _explain(args.explain)
 
-    from spectral_deploy.lint.engine import lint_change_sets
+    from spectral_deploy.lint.engine import lint_timelines
     from spectral_deploy.lint.origin import remap
     from spectral_deploy.lint.registry import select_rules
     from spectral_deploy.lint.render import LintFormat, render
+    from spectral_deploy.lint.settings import checked_scope
 
-    config = load_config()
-    if config.lint.jobs < 0:
-        from spectral_deploy.errors import ConfigError
-
-        raise ConfigError(
-            f"must be 0 (one per core) or more, got {config.lint.jobs}",
-            key="lint.jobs",
-            source=config.source,
-        )
+    cwd = Path.cwd()
+    full = _FullConfig(load_config)
+    settings = _settings(full, cwd, needs_full=bool(args.schema_from or args.require_signoff))
+    scope = checked_scope(settings)
     rules = select_rules(
-        config.lint,
+        settings,
         select=_split(args.select),
         ignore=_split(args.ignore),
-        source=config.source,
+        source=settings.source,
     )
-    change_sets, origins = _inputs(args.paths, args.base, config, Path.cwd())
-    report = remap(lint_change_sets(change_sets, rules, jobs=config.lint.jobs), origins)
+    if args.require_signoff is not None and not args.base:
+        raise UsageError(
+            "--require-signoff needs --base: signoff is for the change set of a pull request",
+            hint='spectral-deploy lint --base "origin/$BASE_REF" --require-signoff 42',
+        )
+    schema = _catalog(args.schema_from, full()) if args.schema_from else None
+    timelines, origins = _Inputs(args.paths, args.base, settings, full, cwd).plan(
+        history=schema is None
+    )
+    import gc
+
+    # The lint makes no reference cycles (a test checks): the cyclic collector would only
+    # rescan the growing model over and over while the parser's trees come and go.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        report = lint_timelines(
+            timelines,
+            rules,
+            jobs=settings.jobs,
+            schema=schema,
+            override_scope=scope,
+            max_file_bytes=settings.max_file_bytes,
+        )
+    finally:
+        if collecting:
+            gc.enable()
+    report = remap(report, origins)
+    if args.require_signoff is not None:
+        from spectral_deploy.lint.signoff import require_signoff
+
+        report = require_signoff(
+            report,
+            pull_request=args.require_signoff,
+            base=args.base,
+            label=args.signoff_label,
+            cwd=cwd,
+            config=full(),
+        )
     console.print_text(render(report, LintFormat(args.format), rules))
     return int(report.exit_code)
 
 
-def _inputs(
-    paths: Sequence[str], base: str | None, config: Config, cwd: Path
-) -> tuple[list[list[LintFile]], dict[str, Origin]]:
-    """What to lint, as change sets, and the origins of SQL a migration tool rendered.
+class _FullConfig:
+    """The full configuration, loaded once, on first use."""
+
+    def __init__(self, load_config: Callable[[], Config] | None) -> None:
+        self.explicit = load_config is not None
+        self._load = load_config
+        self._config: Config | None = None
+
+    def __call__(self) -> Config:
+        if self._config is None:
+            if self._load is None:
+                from spectral_deploy.config import load_config
+
+                self._load = load_config
+            self._config = self._load()
+        return self._config
+
+
+def _settings(full: _FullConfig, cwd: Path, *, needs_full: bool) -> LintSettings:
+    """The lint's settings: read fast when nothing but the lint's own keys matter."""
+    from spectral_deploy.lint import settings
+
+    if not full.explicit and not needs_full:
+        fast = settings.load(cwd)
+        if fast is not None:
+            return fast
+    return settings.from_config(full())
+
+
+class _Inputs:
+    """What the command line asks to lint, as timelines (history, then change sets), and the
+    origins of SQL a migration tool rendered (to map findings back to revision files).
 
     ``-`` is standard input. A directory means its ``.sql`` files and, in an Alembic or
     Django project, the revisions in it; a ``.py`` file must be one of those revisions.
     With no PATH, the project's migrations ([migrations] tool and directory). Finding no
-    migration at all is an error: a lint that checked nothing must not pass.
+    migration at all is an error: a lint that checked nothing must not pass. The tool's
+    adapter (and the full configuration it needs) is loaded only when revisions count.
     """
-    from spectral_deploy.lint.engine import LintFile
-    from spectral_deploy.migrate.tools import ToolKind, lint_inputs, tool_for
 
-    if list(paths).count("-") > 1:
-        raise UsageError("lint: - (standard input) may be given once")
-    tool = tool_for(config, database_url=lambda: _database_url(config))
-    stdin = [_stdin()] if "-" in paths else []
-    roots = [Path(p) for p in paths if p != "-"]
-    if not paths:
-        if tool.kind is ToolKind.NONE:
-            console.warn('nothing to lint: [migrations] tool = "none" (pass files to lint them)')
-            return [], {}
-        items: list[Path | Migration] = list(tool.migrations())
-        if not items:
-            raise _nothing_found(tool.describe(), tool.directories(), tool.kind)
-        roots = tool.directories()
-    else:
-        items = _expand(roots, tool)
-        if not items and not stdin:
-            raise _nothing_found(tool.describe(), roots, tool.kind)
-    if base:
+    def __init__(
+        self,
+        paths: Sequence[str],
+        base: str | None,
+        settings: LintSettings,
+        full: _FullConfig,
+        cwd: Path,
+    ) -> None:
+        from spectral_deploy.lint.settings import tool_kind
+
+        if list(paths).count("-") > 1:
+            raise UsageError("lint: - (standard input) may be given once")
+        self.paths = list(paths)
+        self.base = base
+        self.settings = settings
+        self.full = full
+        self.cwd = cwd
+        self.kind = tool_kind(settings, cwd)
+        self._tool: MigrationTool | None = None
+        self._revisions: dict[str, Migration] | None = None
+
+    @property
+    def uses_revisions(self) -> bool:
+        return self.kind in ("alembic", "django")
+
+    def tool(self) -> MigrationTool:
+        if self._tool is None:
+            from spectral_deploy.migrate.tools import tool_for
+
+            config = self.full()
+            self._tool = tool_for(config, database_url=lambda: _database_url(config))
+        return self._tool
+
+    def revisions(self) -> dict[str, Migration]:
+        """The tool's revisions by real path (listed only when a path may hold some)."""
+        if self._revisions is None:
+            found = self.tool().migrations() if self.uses_revisions else []
+            self._revisions = {os.path.realpath(m.path): m for m in found}
+        return self._revisions
+
+    def plan(self, *, history: bool) -> tuple[list[Timeline], dict[str, Origin]]:
+        """The timelines to lint; ``history=False`` replays nothing (``--schema-from``)."""
+        from spectral_deploy.lint.engine import Step, Timeline
+        from spectral_deploy.lint.history import plan
+
+        stdin = [_stdin(self.settings.max_file_bytes)] if "-" in self.paths else []
+        items, roots = self._items(stdin_given=bool(stdin))
+        if self.base and roots:
+            items = self._changed(items, roots)
+        files = [item for item in items if isinstance(item, Path)]
+        migrations = [item for item in items if not isinstance(item, Path)]
+        timelines = [Timeline((Step(file, 0),), complete=False) for file in stdin]
+        if files:
+            changed = {path.resolve() for path in files} if self.base else None
+            timelines += plan(
+                [_lint_file(path, self.cwd) for path in files],
+                changed=changed,
+                display=lambda path: _display(path, self.cwd),
+                history=history,
+            )
+        origins: dict[str, Origin] = {}
+        if migrations:
+            found, origins = self._revision_timelines(migrations)
+            timelines += found
+        return timelines, origins
+
+    def _items(self, *, stdin_given: bool) -> tuple[list[Path | Migration], list[Path]]:
+        """The files and revisions asked for (before ``--base``), and where they were found."""
+        if not self.paths:
+            if self.kind == "none":
+                console.warn(
+                    'nothing to lint: [migrations] tool = "none" (pass files to lint them)'
+                )
+                return [], []
+            if self.uses_revisions:
+                tool = self.tool()
+                listed: list[Path | Migration] = list(tool.migrations())
+                if not listed:
+                    raise _nothing_found(tool.describe(), tool.directories(), self.kind)
+                return listed, tool.directories()
+            directory = self.settings.migrations_dir
+            if not directory.is_dir():
+                raise InputError(
+                    f"migrations directory {_display(directory, self.cwd)} does not exist",
+                    hint="pass the migration files or directories, or set [migrations] "
+                    "directory (or tool) in spectral.toml",
+                )
+            found = self._expand([directory])
+            if not found:
+                raise _nothing_found(f"SQL files ({_display(directory, self.cwd)}/)", [directory])
+            return found, [directory]
+        roots = [Path(p) for p in self.paths if p != "-"]
+        found = self._expand(roots)
+        if not found and not stdin_given:
+            raise _nothing_found(self._describe(), roots, self.kind)
+        return found, roots
+
+    def _describe(self) -> str:
+        if self.uses_revisions:
+            return self.tool().describe()
+        if self.kind == "none":
+            return 'no migrations ([migrations] tool = "none")'
+        return f"SQL files ({_display(self.settings.migrations_dir, self.cwd)}/)"
+
+    def _expand(self, roots: Sequence[Path]) -> list[Path | Migration]:
+        """Files as given, directories as their ``*.sql`` files sorted by name; revisions of
+        the project's migration tool wherever a path names one or holds some."""
+        items: list[Path | Migration] = []
+        seen: set[str] = set()
+        for root in roots:
+            found: list[Path | Migration]
+            if root.is_dir():
+                # not only regular files: a FIFO or a device named *.sql is reported, not skipped
+                found = [p for p in sorted(root.iterdir()) if p.suffix == ".sql" and not p.is_dir()]
+                if self.uses_revisions:
+                    inside = os.path.realpath(root).rstrip(os.sep) + os.sep
+                    found += [m for real, m in self.revisions().items() if real.startswith(inside)]
+            elif root.suffix == ".py":
+                revision = self.revisions().get(os.path.realpath(root))
+                if revision is None:
+                    raise InputError(
+                        f"{root}: a Python file is not SQL, and not a migration of "
+                        f"{self._describe()}",
+                        hint='for Alembic or Django revisions set [migrations] tool = "alembic" '
+                        'or "django" (or keep alembic.ini / manage.py at the project root)',
+                    )
+                found = [revision]
+            else:
+                found = [root]
+            for item in found:
+                # strings, not realpath, for plain files: its lstat of every component adds up
+                key = os.path.normpath(item) if isinstance(item, Path) else item.key
+                if key not in seen:
+                    seen.add(key)
+                    items.append(item)
+        return items
+
+    def _changed(
+        self, items: list[Path | Migration], roots: Sequence[Path]
+    ) -> list[Path | Migration]:
+        """With ``--base``: the items added or changed since it (revisions: only those; plain
+        SQL files: all, the planner takes the unchanged ones as history)."""
         from spectral_deploy.lint.context import changed_files
 
-        changed = changed_files(base, roots, cwd)
+        assert self.base is not None
+        changed = changed_files(self.base, roots, self.cwd)
         selected = [item for item in items if _path_of(item).resolve() in changed]
         if items and not selected:
             console.warn(
-                f"no migration added or changed since {base} "
-                f"({len(items)} in {', '.join(_display(r, cwd) for r in roots)})"
+                f"no migration added or changed since {self.base} "
+                f"({len(items)} in {', '.join(_display(r, self.cwd) for r in roots)})"
             )
-        items = selected
-    tool_migrations = [item for item in items if not isinstance(item, Path)]
-    rendered = {r.migration.key: r for r in tool.render(tool_migrations)}
-    files: list[LintFile] = list(stdin)
-    origins: dict[str, Origin] = {}
-    for item in items:
-        if isinstance(item, Path):
-            files.append(LintFile(item, _display(item, cwd)))
-            continue
-        found, more = lint_inputs([rendered[item.key]], display=lambda m: _shown(m, cwd))
-        files.extend(found)
-        origins.update(more)
-    change_sets = [files] if base else [[file] for file in files]
-    return change_sets, origins
+        return selected
+
+    def _revision_timelines(
+        self, migrations: list[Migration]
+    ) -> tuple[list[Timeline], dict[str, Origin]]:
+        """Revisions rendered by their tool, each its own change set (one with ``--base``)."""
+        from spectral_deploy.lint.engine import Step, Timeline
+        from spectral_deploy.migrate.tools import lint_inputs
+
+        rendered = {r.migration.key: r for r in self.tool().render(migrations)}
+        files, origins = lint_inputs(
+            [rendered[m.key] for m in migrations], display=lambda m: _shown(m, self.cwd)
+        )
+        if self.base:
+            steps = tuple(Step(file, 0) for file in files)
+            return [Timeline(steps, complete=False)], origins
+        return [Timeline((Step(file, 0),), complete=False) for file in files], origins
 
 
-def _expand(roots: Sequence[Path], tool: MigrationTool) -> list[Path | Migration]:
-    """Files as given, directories as their ``*.sql`` files sorted by name; revisions of the
-    project's migration tool wherever a path names one or holds some."""
-    from spectral_deploy.migrate.tools import ToolKind
+def _lint_file(path: Path, cwd: Path) -> LintFile:
+    from spectral_deploy.lint.engine import LintFile
 
-    listing: dict[str, Migration] | None = None
-
-    def revisions() -> dict[str, Migration]:  # listed only when a path may hold some
-        nonlocal listing
-        if listing is None:
-            uses_revisions = tool.kind in (ToolKind.ALEMBIC, ToolKind.DJANGO)
-            found = tool.migrations() if uses_revisions else []
-            listing = {os.path.realpath(m.path): m for m in found}
-        return listing
-
-    items: list[Path | Migration] = []
-    seen: set[str] = set()
-    for root in roots:
-        found: list[Path | Migration]
-        if root.is_dir():
-            found = [p for p in sorted(root.iterdir()) if p.suffix == ".sql" and p.is_file()]
-            inside = os.path.realpath(root).rstrip(os.sep) + os.sep
-            found += [m for real, m in revisions().items() if real.startswith(inside)]
-        elif root.suffix == ".py":
-            revision = revisions().get(os.path.realpath(root))
-            if revision is None:
-                raise InputError(
-                    f"{root}: a Python file is not SQL, and not a migration of {tool.describe()}",
-                    hint='for Alembic or Django revisions set [migrations] tool = "alembic" or '
-                    '"django" (or keep alembic.ini / manage.py at the project root)',
-                )
-            found = [revision]
-        else:
-            found = [root]
-        for item in found:
-            key = os.path.realpath(_path_of(item))
-            if key not in seen:
-                seen.add(key)
-                items.append(item)
-    return items
+    return LintFile(path, _display(path, cwd))
 
 
-def _nothing_found(what: str, where: Sequence[Path], kind: ToolKind) -> InputError:
-    from spectral_deploy.migrate.tools import ToolKind
-
+def _nothing_found(what: str, where: Sequence[Path], kind: str = "sql") -> InputError:
     cwd = Path.cwd()
     places = ", ".join(_display(p, cwd) for p in where) or "the project"
     python_files = any(
         p.suffix == ".py" for d in where if d.is_dir() for p in d.iterdir() if p.is_file()
     )
     hint = "pass the migration files or directories, or set [migrations] directory in spectral.toml"
-    if kind is ToolKind.SQL and python_files:
+    if kind == "sql" and python_files:
         hint = (
             "these are Python files: for Alembic or Django revisions set [migrations] tool "
             '= "alembic" or "django" in spectral.toml'
@@ -261,12 +480,11 @@ def _nothing_found(what: str, where: Sequence[Path], kind: ToolKind) -> InputErr
     return InputError(f"no migrations to lint in {places} ({what})", hint=hint)
 
 
-def _stdin() -> LintFile:
-    import sys
-
+def _stdin(max_bytes: int) -> LintFile:
+    """Standard input, read up to one byte past the limit (the engine reports the excess)."""
     from spectral_deploy.lint.engine import LintFile
 
-    return LintFile(Path("-"), "<stdin>", text=sys.stdin.buffer.read())
+    return LintFile(Path("-"), "<stdin>", text=sys.stdin.buffer.read(max_bytes + 1))
 
 
 def _database_url(config: Config) -> str | None:
@@ -277,6 +495,22 @@ def _database_url(config: Config) -> str | None:
     from spectral_deploy.db.connect import resolve_url
 
     return resolve_url(config)
+
+
+def _catalog(value: str, config: Config) -> Schema:
+    """The schema model from ``--schema-from`` (a URL, or ``env:NAME``)."""
+    from spectral_deploy.lint.catalog import read_catalog
+
+    url = value
+    if value.startswith("env:"):
+        name = value[len("env:") :]
+        url = os.environ.get(name, "")
+        if not url:
+            raise UsageError(
+                f"--schema-from {value}: the environment variable {name} is not set",
+                hint=f"export {name}=postgresql://user@host:5432/dbname",
+            )
+    return read_catalog(url, config.database)
 
 
 def _path_of(item: Path | Migration) -> Path:

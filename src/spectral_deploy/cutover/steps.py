@@ -24,7 +24,10 @@ from spectral_deploy.errors import CheckFailed, InputError, MigrationToolFailed
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.generations import GenerationState
 from spectral_deploy.ledger.store import EntryKind, Outcome, append, entries, record_intent
-from spectral_deploy.lint.engine import lint_change_sets
+from spectral_deploy.lint import settings as lint_settings
+from spectral_deploy.lint.engine import Step as LintStep
+from spectral_deploy.lint.engine import Timeline, lint_timelines
+from spectral_deploy.lint.history import change_set
 from spectral_deploy.lint.origin import remap
 from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.lint.render import LintFormat, render
@@ -201,8 +204,21 @@ def lint_migrations(ctx: StepContext) -> dict[str, Any]:
             f"cannot render the release's migrations to SQL: {exc.message}", hint=exc.hint
         ) from exc
     files, origins = lint_inputs(rendered)
+    settings = lint_settings.from_config(ctx.config)
     rules = select_rules(ctx.config.lint, select=[], ignore=[], source=ctx.config.source)
-    report = remap(lint_change_sets([files], rules), origins)
+    # as the pull request's lint: the release's earlier migrations are the history
+    timelines = (
+        change_set(files, tree)
+        if tool.kind is ToolKind.SQL
+        else [Timeline(tuple(LintStep(file, 0) for file in files), complete=False)]
+    )
+    report = lint_timelines(
+        timelines,
+        rules,
+        override_scope=lint_settings.checked_scope(settings),
+        max_file_bytes=settings.max_file_bytes,
+    )
+    report = remap(report, origins)
     details.update(
         linted=[m.display for m in selected],
         overrides=[{"path": o.path, "reason": o.reason} for o in report.overrides],

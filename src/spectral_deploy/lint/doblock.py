@@ -11,7 +11,6 @@ quotes they are close (the body is unescaped before PL/pgSQL sees it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import partial
 
 from spectral_deploy.lint.parse import (
@@ -36,12 +35,14 @@ _DYNAMIC = {
 }
 
 
-@dataclass
 class DoBlock:
     """The SQL a DO block runs that the lint can check, and what it cannot."""
 
-    statements: list[Statement] = field(default_factory=list)
-    opaque: list[Finding] = field(default_factory=list)
+    __slots__ = ("opaque", "statements")
+
+    def __init__(self) -> None:
+        self.statements: list[Statement] = []
+        self.opaque: list[Finding] = []
 
 
 def analyse(statement: Statement) -> DoBlock:

@@ -31,9 +31,16 @@ def rule_page(rule: Rule) -> str:
         f'`disable = ["{rule.name}"]` under `[lint]`.*\n\n'
         f"{body.strip()}\n\n"
         "## Examples\n\n"
+        f"{_history(rule)}"
         f"Flagged:\n\n```sql\n{rule.bad.strip()}\n```\n\n"
         f"Not flagged:\n\n```sql\n{rule.ok.strip()}\n```\n"
     )
+
+
+def _history(rule: Rule) -> str:
+    if not rule.history:
+        return ""
+    return f"Given the earlier migrations:\n\n```sql\n{rule.history.strip()}\n```\n\n"
 
 
 def index_page() -> str:

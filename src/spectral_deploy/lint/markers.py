@@ -11,7 +11,7 @@ silently failed to apply would surprise whoever wrote it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from spectral_deploy.lint.parse import scan_tokens
 
@@ -19,14 +19,14 @@ __all__ = ["Marker", "find_markers"]
 
 # These patterns read the text of one comment, never SQL.
 _CANDIDATE = re.compile(r"\s*compat:", re.IGNORECASE)
+_ANYWHERE = re.compile(r"compat:", re.IGNORECASE)
 _MARKER = re.compile(
     r"\s*compat:\s*breaking\s*\(\s*reason\s*:(?P<reason>.*)\)\s*", re.IGNORECASE | re.DOTALL
 )
 _EXPECTED = "-- compat: breaking (reason: <why old code is safe or why it is accepted>)"
 
 
-@dataclass(frozen=True)
-class Marker:
+class Marker(NamedTuple):
     """One ``compat:`` comment: its reason when well formed, else what is wrong with it."""
 
     start: int
@@ -35,12 +35,17 @@ class Marker:
     problem: str | None
 
 
-def find_markers(text: str) -> list[Marker]:
-    """Every ``compat:`` comment of ``text``, in order."""
-    if "compat:" not in text.lower():
+def find_markers(text: str, start: int = 0, end: int | None = None) -> list[Marker]:
+    """Every ``compat:`` comment of ``text[start:end]``, in order, with file offsets.
+
+    ``start`` must be where a statement (or the text) begins, so the scanner starts
+    outside any string or comment.
+    """
+    region = text[start:end]
+    if _ANYWHERE.search(region) is None:
         return []
     markers: list[Marker] = []
-    for token in scan_tokens(text):
+    for token in scan_tokens(region, start):
         if token.name == "SQL_COMMENT":
             body = token.text[2:]
         elif token.name == "C_COMMENT":

@@ -12,7 +12,6 @@ the SQL position beside them (``Rendered``), so every renderer can show both.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -72,11 +71,10 @@ def remap(report: Report, origins: Mapping[str, Origin]) -> Report:
     """The report with findings in rendered SQL (keyed by the path linted) moved to their files."""
     if not origins:
         return report
-    return Report(
+    return report._replace(
         violations=tuple(_violation(v, origins.get(v.path)) for v in report.violations),
         overrides=tuple(_override(o, origins.get(o.path)) for o in report.overrides),
         errors=tuple(_error(e, origins.get(e.path)) for e in report.errors),
-        files=report.files,
     )
 
 
@@ -92,14 +90,15 @@ def _violation(violation: Violation, origin: Origin | None) -> Violation:
         end=violation.end,
         statement_start=violation.statement_start,
     )
-    return dataclasses.replace(violation, path=origin.path, start=start, end=end, rendered=rendered)
+    return violation._replace(path=origin.path, start=start, end=end, rendered=rendered)
 
 
 def _override(override: Override, origin: Origin | None) -> Override:
     if origin is None:
         return override
     line = origin.start(Position(override.line, 1)).line
-    return dataclasses.replace(override, path=origin.path, line=line)
+    covers = tuple(_violation(v, origin) for v in override.covers)
+    return override._replace(path=origin.path, line=line, covers=covers)
 
 
 def _error(error: LintError, origin: Origin | None) -> LintError:

@@ -8,13 +8,24 @@ Rules are named by kebab-case name or by code, case-insensitively.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
-from spectral_deploy.config import LintConfig
 from spectral_deploy.errors import ConfigError, UsageError
 from spectral_deploy.lint.rule import Rule
 from spectral_deploy.lint.rules import ALL
 
 __all__ = ["all_rules", "find_rule", "select_rules"]
+
+
+class RuleSettings(Protocol):
+    """The ``[lint]`` keys that choose rules (``LintConfig`` or ``LintSettings``)."""
+
+    @property
+    def enable(self) -> Sequence[str]: ...
+
+    @property
+    def disable(self) -> Sequence[str]: ...
+
 
 _BY_KEY: dict[str, Rule] = {key: rule for rule in ALL for key in (rule.name, rule.code.lower())}
 
@@ -30,7 +41,7 @@ def find_rule(key: str) -> Rule | None:
 
 
 def select_rules(
-    config: LintConfig,
+    config: RuleSettings,
     *,
     select: Sequence[str] = (),
     ignore: Sequence[str] = (),

@@ -8,14 +8,23 @@ doc page (What it does / Why it breaks old code / Instead / Known problems), pri
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
-from spectral_deploy.lint.context import Context, ObjectKind, QualifiedName, dropped_names
+from spectral_deploy.lint.context import Context, dropped_names
+from spectral_deploy.lint.names import ObjectKind, QualifiedName
 from spectral_deploy.lint.parse import Node, Statement, string_list
 from spectral_deploy.lint.violation import Finding
 
-__all__ = ["Check", "Rule", "alter_commands", "drop_findings", "object_name"]
+__all__ = [
+    "Check",
+    "Rule",
+    "alter_commands",
+    "drop_findings",
+    "index_exists",
+    "object_name",
+    "validated_too_soon",
+]
 
 Check = Callable[[Statement, Context], Iterable[Finding]]
 
@@ -24,13 +33,13 @@ def _no_check(statement: Statement, context: Context) -> Iterable[Finding]:
     return ()
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """One lint rule.
 
     ``nodes`` are the statement types ``check`` is called for; a rule with none is
     reported by the engine itself (override markers, DO blocks it cannot see into).
-    ``bad`` must make the rule fire and ``ok`` must not: the tests run both.
+    ``bad`` must make the rule fire and ``ok`` must not: the tests run both, each as a
+    change set after ``history`` (the earlier migrations the examples assume, if any).
     """
 
     code: str
@@ -43,6 +52,7 @@ class Rule:
     nodes: tuple[str, ...] = ()
     check: Check = _no_check
     default: bool = True
+    history: str = ""
 
     @property
     def title(self) -> str:
@@ -67,16 +77,57 @@ def drop_findings(
     kind: ObjectKind,
     consequence: str,
 ) -> Iterator[Finding]:
-    """One finding per object a ``DROP`` of one of ``remove_types`` (type -> noun) removes."""
+    """One finding per object a ``DROP`` of one of ``remove_types`` (type -> noun) removes.
+
+    ``DROP ... IF EXISTS`` of an object the schema model knows does not exist changes
+    nothing and is not reported.
+    """
     noun = remove_types.get(statement.node.get("removeType", ""))
     if noun is None:
         return
+    missing_ok = bool(statement.node.get("missing_ok"))
     for name in dropped_names(context, statement.node):
+        if missing_ok and context.known_absent(kind, name):
+            continue
         yield Finding(
             partial(statement.clause, "DROP", name=name.name),
             f"dropping {noun} {name.display} {consequence}",
             (kind, name),
+            replaced=context.origin(name) if kind is ObjectKind.VIEW else None,
         )
+
+
+def validated_too_soon(
+    statement: Statement, context: Context, contype: str, what: str
+) -> Iterator[Finding]:
+    """``VALIDATE CONSTRAINT`` in the transaction that added the constraint ``NOT VALID``.
+
+    The ``ADD`` took an ``ACCESS EXCLUSIVE`` lock that is held until the transaction ends,
+    so validating before a ``COMMIT`` scans the table under it, as if ``NOT VALID`` had not
+    been written.
+    """
+    table = context.relation(statement.node["relation"])
+    for command in alter_commands(statement, "AT_ValidateConstraint"):
+        name = command.get("name", "")
+        if context.added_not_valid(table, name) != contype:
+            continue
+        yield Finding(
+            partial(statement.clause, "VALIDATE", "CONSTRAINT", name=name),
+            f'validating {what} "{name}" of table {table.display} in the transaction that '
+            "added it NOT VALID scans every row under the ADD's ACCESS EXCLUSIVE lock, "
+            "blocking the running release",
+            (ObjectKind.TABLE, table),
+        )
+
+
+def index_exists(statement: Statement, context: Context) -> bool:
+    """True for ``CREATE INDEX IF NOT EXISTS`` of an index that exists (a no-op)."""
+    node = statement.node
+    name = node.get("idxname")
+    if not node.get("if_not_exists") or not name:
+        return False
+    table = context.relation(node["relation"])
+    return context.model.exists(ObjectKind.INDEX, QualifiedName(table.schema, name)) is True
 
 
 def object_name(node: Node, context: Context) -> QualifiedName | None:

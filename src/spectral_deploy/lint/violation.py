@@ -8,10 +8,10 @@ statement so every renderer can show it without reading the file again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
+from typing import NamedTuple
 
-from spectral_deploy.lint.context import ObjectKind, QualifiedName
+from spectral_deploy.lint.names import ObjectKind, QualifiedName
 from spectral_deploy.lint.source import Position
 
 __all__ = [
@@ -19,8 +19,10 @@ __all__ = [
     "Finding",
     "LintError",
     "Override",
+    "OverrideScope",
     "Rendered",
     "Report",
+    "Signoff",
     "Span",
     "Violation",
 ]
@@ -37,26 +39,27 @@ class ExitCode(IntEnum):
 Span = tuple[int, int]
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """What a rule found in one statement: a file span, a message, and the object it is about.
 
-    The engine drops a finding whose ``subject`` the change set created (it is new). The
-    span may be given as a function: finding a clause runs the scanner, which is only
-    worth it for findings that are reported.
+    The engine drops a finding whose ``subject`` the change set created (it is new), and
+    one whose ``replaced`` relation (the name N-1 knows) is back by the end of the file
+    as a compatible view (``Context.compensated``). The span may be given as a function:
+    finding a clause runs the scanner, which is only worth it for findings that are
+    reported.
     """
 
     span: Span | Callable[[], Span]
     message: str
     subject: tuple[ObjectKind, QualifiedName] | None = None
+    replaced: QualifiedName | None = None
 
     def resolve(self) -> Span:
         """The (start, end) file offsets."""
         return self.span() if callable(self.span) else self.span
 
 
-@dataclass(frozen=True)
-class Rendered:
+class Rendered(NamedTuple):
     """Where a finding sits in SQL a migration tool rendered (``alembic upgrade A:B --sql``).
 
     The violation's own path and positions are then those of the revision file; these are
@@ -69,8 +72,7 @@ class Rendered:
     statement_start: Position
 
 
-@dataclass(frozen=True)
-class Violation:
+class Violation(NamedTuple):
     """A finding placed in its file: positions are 1-based, columns in code points.
 
     For a migration rendered by a tool, ``rendered`` holds the positions in the SQL.
@@ -98,17 +100,36 @@ class Violation:
         return self.start.column
 
 
-@dataclass(frozen=True)
-class Override:
-    """A file carrying ``-- compat: breaking (reason: ...)``: it passes, pending signoff."""
+class OverrideScope(StrEnum):
+    """``[lint] override_scope``: what one marker covers."""
+
+    FILE = "file"  # every finding of its file (the runbook's rule)
+    STATEMENT = "statement"  # the findings of the statement it precedes (or sits in)
+
+
+class Signoff(NamedTuple):
+    """Whether an override's file is signed off on the pull request, and by whom or why not."""
+
+    signed: bool
+    detail: str
+
+
+class Override(NamedTuple):
+    """A ``-- compat: breaking (reason: ...)`` marker: what it covers passes, pending signoff.
+
+    ``covers`` are the findings it turned off, each as the violation it would have been.
+    ``signoff`` is set when the run checked reviewer signoff (``--require-signoff``).
+    """
 
     path: str
     line: int
     reason: str
+    covers: tuple[Violation, ...] = ()
+    scope: OverrideScope = OverrideScope.FILE
+    signoff: Signoff | None = None
 
 
-@dataclass(frozen=True)
-class LintError:
+class LintError(NamedTuple):
     """A file that could not be linted: unreadable, not UTF-8, or not parseable."""
 
     path: str
@@ -117,20 +138,25 @@ class LintError:
     message: str
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     """Everything one lint run found, in file order."""
 
     violations: tuple[Violation, ...] = ()
     overrides: tuple[Override, ...] = ()
     errors: tuple[LintError, ...] = ()
     files: int = 0
+    notes: tuple[str, ...] = ()  # what limited the run (history that could not be read)
+
+    @property
+    def unsigned(self) -> tuple[Override, ...]:
+        """Overrides whose signoff was checked and is missing."""
+        return tuple(o for o in self.overrides if o.signoff is not None and not o.signoff.signed)
 
     @property
     def exit_code(self) -> ExitCode:
-        """2 when a file could not be linted, else 1 on violations, else 0."""
+        """2 when a file could not be linted, else 1 on violations or a missing signoff, else 0."""
         if self.errors:
             return ExitCode.ERRORS
-        if self.violations:
+        if self.violations or self.unsigned:
             return ExitCode.VIOLATIONS
         return ExitCode.CLEAN

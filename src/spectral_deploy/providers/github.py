@@ -15,6 +15,8 @@
   reads a run back. A tag pushed with GitHub Actions' default ``GITHUB_TOKEN`` does not
   trigger other workflows; one pushed with another token does, and the deploy workflow's
   push run then leaves a rollback tag to the dispatched run (``deploy --trigger push``).
+- Pull requests (the lint's override signoff): ``pull_request``, its reviews and issue
+  events (every page), and ``team_member`` (None when the token cannot see the team).
 
 The token comes from ``GITHUB_TOKEN``; ``vcs.api_url`` or ``GITHUB_API_URL`` (set by
 GitHub Actions, and on GitHub Enterprise) points at another server.
@@ -40,6 +42,7 @@ __all__ = [
     "DEFAULT_API_URL",
     "GitHub",
     "WorkflowRun",
+    "for_repository",
     "from_config",
     "next_page",
     "release_notes_from_config",
@@ -306,6 +309,57 @@ class GitHub:
             return None
         return max((_run_of(run) for run in runs), key=lambda run: run.id)
 
+    # --- pull requests ---------------------------------------------------------------------
+
+    def pull_request(self, number: int) -> dict[str, Any]:
+        """Pull request ``number`` as GitHub reports it now (head, author, labels)."""
+        data = self.api.get(f"{self._base}/pulls/{number}", operation="read pull request").data
+        if not isinstance(data, dict):
+            raise ProviderError(
+                "the pull request is not an object",
+                provider=PROVIDER,
+                operation="read pull request",
+            )
+        return data
+
+    def pull_reviews(self, number: int) -> Iterator[dict[str, Any]]:
+        """Every review of the pull request, oldest first."""
+        return self._paged(f"{self._base}/pulls/{number}/reviews", "list reviews")
+
+    def issue_events(self, number: int) -> Iterator[dict[str, Any]]:
+        """Every event of the pull request's issue (labeled, unlabeled, ...), oldest first."""
+        return self._paged(f"{self._base}/issues/{number}/events", "list issue events")
+
+    def team_member(self, team: str, login: str) -> bool | None:
+        """Whether ``login`` is an active member of ``team`` (``@org/slug``); None when the
+        token cannot tell (GitHub answers 404 both for "not a member" and "cannot see")."""
+        org, _, slug = team.removeprefix("@").partition("/")
+        response = self.api.get(
+            f"/orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}/memberships/"
+            f"{quote(login, safe='')}",
+            operation="read team membership",
+            allow=(403, 404),
+        )
+        if response.status in (403, 404):
+            return None
+        data = response.data if isinstance(response.data, dict) else {}
+        return data.get("state") == "active"
+
+    def _paged(self, path: str, operation: str) -> Iterator[dict[str, Any]]:
+        url: str | None = path
+        params: dict[str, Any] | None = {"per_page": PAGE_ROWS}
+        while url:
+            response = self.api.get(url, operation=operation, params=params)
+            for item in response.data or []:
+                if isinstance(item, dict):
+                    yield item
+            url = next_page(response.headers.get("link"))
+            if url and not url.startswith(self.api.base_url + "/"):
+                raise ProviderError(
+                    "the next page is on another host", provider=PROVIDER, operation=operation
+                )
+            params = None
+
 
 def _object_of(data: Any, *, operation: str) -> dict[str, str]:
     target = data.get("object") if isinstance(data, dict) else None
@@ -335,6 +389,20 @@ def from_config(config: Config) -> GitHub:
         headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION},
     )
     return GitHub(api, config.vcs.repository)
+
+
+def for_repository(repository: str, api_url: str = "", *, purpose: str) -> GitHub:
+    """A client of ``repository`` (token ``GITHUB_TOKEN``; server ``api_url``, else
+    ``GITHUB_API_URL``, else github.com): for commands that need no ``[vcs]`` config."""
+    token = secret_from_env(AUTH_ENV, purpose=purpose)
+    api = ApiClient(
+        provider=PROVIDER,
+        base_url=api_url or os.environ.get(BASE_URL_ENV) or DEFAULT_API_URL,
+        token=token,
+        token_env=AUTH_ENV,
+        headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION},
+    )
+    return GitHub(api, repository)
 
 
 def vcs_from_config(config: Config) -> GitHub:

@@ -31,7 +31,9 @@ from spectral_deploy.cutover.source import SourceTree
 from spectral_deploy.db import Database, open_database
 from spectral_deploy.errors import InputError, PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
-from spectral_deploy.lint.engine import LintFile, lint_change_sets
+from spectral_deploy.lint import settings as lint_settings
+from spectral_deploy.lint.engine import LintFile, lint_timelines
+from spectral_deploy.lint.history import change_set
 from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.outbox.drain import unfinished_rows
 from spectral_deploy.providers.base import DnsProvider, HostingProvider
@@ -272,7 +274,13 @@ def migrations_compatible(
         notes.append(f"cannot re-lint the deploy's migrations: {exc.message}")
         return None
     rules = select_rules(config.lint, select=[], ignore=[], source=config.source)
-    report = lint_change_sets([[LintFile(tree / path, path) for path in changed]], rules)
+    settings = lint_settings.from_config(config)
+    report = lint_timelines(
+        change_set([LintFile(tree / path, path) for path in changed], tree),
+        rules,
+        override_scope=lint_settings.checked_scope(settings),
+        max_file_bytes=settings.max_file_bytes,
+    )
     if report.violations or report.overrides:
         found = [f"{v.path}:{v.line} {v.rule}" for v in report.violations]
         found += [f"{o.path} (override: {o.reason})" for o in report.overrides]

@@ -27,6 +27,7 @@ from spectral_deploy.scaffold.install import InstallSource
 __all__ = [
     "ACTION_PATH",
     "CNAME_FLIP_WORKFLOW",
+    "CODEOWNERS_PATH",
     "CONFIG_PATH",
     "DEPLOY_FINISH_WORKFLOW",
     "DEPLOY_WORKFLOW",
@@ -53,6 +54,7 @@ NIGHTLY_BACKUP_WORKFLOW = PurePosixPath(".github/workflows/nightly-backup.yml")
 CNAME_FLIP_WORKFLOW = PurePosixPath(".github/workflows/cname-flip.yml")
 DEPLOY_FINISH_WORKFLOW = PurePosixPath(".github/workflows/deploy-finish.yml")
 ACTION_PATH = PurePosixPath(".github/actions/cloudflare-cname-flip/action.yml")
+CODEOWNERS_PATH = PurePosixPath(".github/CODEOWNERS")
 
 _PLACEHOLDER = re.compile(r"@([a-z_]+)@")
 _SECRET_REF = re.compile(r"\bsecrets\.([A-Za-z_][A-Za-z0-9_]*)")
@@ -171,6 +173,11 @@ _LINT = (
     "migration-lint.yml",
     "pull requests: the migration-compat lint of new migrations",
 )
+_CODEOWNERS = (
+    CODEOWNERS_PATH,
+    "CODEOWNERS",
+    "who signs off migrations that break the running release on purpose",
+)
 # the production pipeline only comes with a production configuration: run against the
 # local sandbox's config, a deploy workflow would migrate the real database from a runner
 _PRODUCTION = (
@@ -183,9 +190,10 @@ _PRODUCTION = (
     (ACTION_PATH, "cloudflare-cname-flip.action.yml", "composite action: dns point, read back"),
     (CNAME_FLIP_WORKFLOW, "cname-flip.yml", "dispatch: flip the CNAME, then the Class 2 rest"),
     _LINT,
+    _CODEOWNERS,
     (NIGHTLY_BACKUP_WORKFLOW, "nightly-backup.yml", "nightly: backup run, then backup verify"),
 )
-_FILES = {Flavour.LOCAL: (_LINT,), Flavour.RENDER_CLOUDFLARE: _PRODUCTION}
+_FILES = {Flavour.LOCAL: (_LINT, _CODEOWNERS), Flavour.RENDER_CLOUDFLARE: _PRODUCTION}
 
 
 def render(settings: Settings) -> tuple[ScaffoldFile, ...]:
@@ -205,6 +213,7 @@ def render(settings: Settings) -> tuple[ScaffoldFile, ...]:
         "repository": settings.repository,
         "python_version": PYTHON_VERSION,
         "release_tag_pattern": DeployConfig().release_tag_pattern,
+        "codeowners_line": _codeowners_line(settings),
     }
     config_text = _template(_CONFIG_TEMPLATE[settings.flavour]).replace(
         "@common@\n", _template("common.toml")
@@ -215,6 +224,17 @@ def render(settings: Settings) -> tuple[ScaffoldFile, ...]:
     for path, template, purpose in _FILES[settings.flavour]:
         files.append(ScaffoldFile(path, purpose, _fill(_template(template), values)))
     return tuple(files)
+
+
+def _codeowners_line(settings: Settings) -> str:
+    """The migrations directory's owner: the repository's owner when it is known."""
+    owner = settings.repository.partition("/")[0]
+    if owner:
+        return f"/{settings.migrations_dir}/ @{owner}"
+    return (
+        "# no GitHub repository was found: name the owners, then remove the leading '# '\n"
+        f"# /{settings.migrations_dir}/ @your-github-user"
+    )
 
 
 def secrets_used(files: Iterable[ScaffoldFile]) -> dict[str, tuple[PurePosixPath, ...]]:

@@ -1,5 +1,7 @@
 """GitHub's REST API, the part the GitHub providers use: git refs and tags, tags list
-(paginated with ``Link`` headers), Releases by tag, workflow dispatches and workflow runs.
+(paginated with ``Link`` headers), Releases by tag, workflow dispatches and workflow runs,
+and pull requests with their reviews, issue events and team memberships (the lint's
+override signoff).
 
 Workflows behave as GitHub's do: creating a tag ref that a workflow's ``on.push.tags``
 pattern matches queues a ``push`` run of it, unless the token is the workflow's own
@@ -62,6 +64,11 @@ class FakeGitHub(FakeServer):
         self.actions_token: str | None = None  # GITHUB_TOKEN inside a run: triggers nothing
         self._release_ids = itertools.count(1001)
         self._run_ids = itertools.count(7001)
+        self.pulls: dict[int, dict[str, Any]] = {}
+        self.reviews: dict[int, list[dict[str, Any]]] = {}
+        self.events: dict[int, list[dict[str, Any]]] = {}
+        self.teams: dict[str, set[str]] = {}  # "org/slug" -> members
+        self.visible_teams: set[str] = set()  # the teams the token may read
 
     def authorized(self, request: Recorded) -> bool:
         token = request.headers.get("authorization")
@@ -140,6 +147,33 @@ class FakeGitHub(FakeServer):
             "html_url": f"https://github.com/{self.repository}/releases/tag/{tag}",
         }
         return release_id
+
+    def add_pull(self, number: int, author: str, head: str, labels: tuple[str, ...] = ()) -> None:
+        """An open pull request."""
+        self.pulls[number] = {
+            "number": number,
+            "user": {"login": author},
+            "head": {"sha": head},
+            "labels": [{"name": name} for name in labels],
+        }
+        self.reviews.setdefault(number, [])
+        self.events.setdefault(number, [])
+
+    def add_review(self, number: int, login: str, state: str, commit: str) -> None:
+        """A submitted review (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED)."""
+        reviews = self.reviews[number]
+        reviews.append(
+            {"id": len(reviews) + 1, "user": {"login": login}, "state": state, "commit_id": commit}
+        )
+
+    def add_label(self, number: int, name: str, actor: str) -> None:
+        """``actor`` labels the pull request."""
+        labels = self.pulls[number]["labels"]
+        if name not in [label["name"] for label in labels]:
+            labels.append({"name": name})
+        self.events[number].append(
+            {"event": "labeled", "actor": {"login": actor}, "label": {"name": name}}
+        )
 
     def _tag_object(self, tag: str, message: str, target: str, kind: str) -> str:
         sha = _sha("tag", tag, message, target)
@@ -293,3 +327,40 @@ class FakeGitHub(FakeServer):
             and (since is None or run["created_at"] >= since)
         ]
         return Reply(200, {"total_count": len(runs), "workflow_runs": runs})
+
+    @route("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls/(?P<number>\d+)")
+    def get_pull(self, request: Recorded, owner: str, repo: str, number: str) -> Reply:
+        pull = self.pulls.get(int(number))
+        if not self._repo(owner, repo) or pull is None:
+            return self.not_found(request)
+        return Reply(200, pull)
+
+    @route("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls/(?P<number>\d+)/reviews")
+    def list_reviews(self, request: Recorded, owner: str, repo: str, number: str) -> Reply:
+        if not self._repo(owner, repo) or int(number) not in self.pulls:
+            return self.not_found(request)
+        return self._page(request, self.reviews[int(number)])
+
+    @route("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/issues/(?P<number>\d+)/events")
+    def list_events(self, request: Recorded, owner: str, repo: str, number: str) -> Reply:
+        if not self._repo(owner, repo) or int(number) not in self.pulls:
+            return self.not_found(request)
+        return self._page(request, self.events[int(number)])
+
+    @route("GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/memberships/(?P<login>[^/]+)")
+    def membership(self, request: Recorded, org: str, slug: str, login: str) -> Reply:
+        team = f"{org}/{slug}"
+        if team not in self.visible_teams or login not in self.teams.get(team, set()):
+            return self.not_found(request)  # GitHub: not a member, or not visible
+        return Reply(200, {"state": "active", "role": "member"})
+
+    def _page(self, request: Recorded, items: list[dict[str, Any]]) -> Reply:
+        per_page = min(int(request.arg("per_page") or self.page_rows), self.max_page_rows)
+        page = int(request.arg("page") or 1)
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(items):
+            headers["Link"] = (
+                f'<{self.url}{request.path}?per_page={per_page}&page={page + 1}>; rel="next"'
+            )
+        return Reply(200, chunk, headers)

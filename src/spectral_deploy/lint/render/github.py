@@ -1,7 +1,8 @@
 """``--format github``: GitHub Actions workflow commands, one annotation per line.
 
 Violations and unreadable files are ``::error``; overrides are ``::warning`` so the
-reviewer who must sign them off sees them on the pull request.
+reviewer who must sign them off sees them on the pull request: one on the marker, listing
+what it covers, and one on each covered finding, naming the marker.
 """
 
 from __future__ import annotations
@@ -42,7 +43,31 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
         lines.append(_command("error", properties, e.message))
     for o in report.overrides:
         properties = {"file": o.path, "line": str(o.line), "title": "compat: breaking override"}
-        lines.append(_command("warning", properties, f"needs reviewer signoff: {o.reason}"))
+        covered = "".join(f"\n- {v.path}:{v.line}:{v.column} {v.code} {v.rule}" for v in o.covers)
+        covers = f"\ncovers:{covered}" if covered else "\ncovers no finding"
+        if o.signoff is None:
+            lines.append(
+                _command("warning", properties, f"needs reviewer signoff: {o.reason}{covers}")
+            )
+        elif o.signoff.signed:
+            text = f"signed off ({o.signoff.detail}): {o.reason}{covers}"
+            lines.append(_command("notice", properties, text))
+        else:
+            properties["title"] = "compat: breaking override not signed off"
+            lines.append(_command("error", properties, f"{o.signoff.detail}: {o.reason}{covers}"))
+        for v in o.covers:
+            properties = {
+                "file": v.path,
+                "line": str(v.start.line),
+                "col": str(v.start.column),
+                "endLine": str(v.end.line),
+                "endColumn": str(v.end.column),
+                "title": f"{v.code} {v.rule} (overridden)",
+            }
+            message = f"{v.message}\noverridden by the marker on line {o.line}: {o.reason}"
+            lines.append(_command("warning", properties, message))
+    for note in report.notes:
+        lines.append(_command("notice", {"title": "migration lint"}, note))
     return "".join(line + "\n" for line in lines)
 
 

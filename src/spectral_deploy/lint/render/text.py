@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from spectral_deploy.lint.rule import Rule
-from spectral_deploy.lint.violation import Report, Violation
+from spectral_deploy.lint.violation import Override, OverrideScope, Report, Violation
 
 __all__ = ["render"]
 
@@ -28,10 +28,27 @@ def render(report: Report, rules: Sequence[Rule]) -> str:
     blocks = [_violation(v) for v in report.violations]
     blocks.extend(f"{e.path}:{e.line}:{e.column}: error: {e.message}\n" for e in report.errors)
     if report.overrides:
-        listed = "".join(f"  {o.path}:{o.line}: {o.reason}\n" for o in report.overrides)
+        listed = "".join(_override(o) for o in report.overrides)
         blocks.append(f"overrides needing reviewer signoff:\n{listed}")
+    if report.notes:
+        blocks.append("".join(f"note: {note}\n" for note in report.notes))
     blocks.append(_summary(report))
     return "\n".join(blocks)
+
+
+def _override(o: Override) -> str:
+    """A marker, its reason, and every finding it covers (so reviewers see what they sign)."""
+    scope = "this file" if o.scope is OverrideScope.FILE else "the statement after it"
+    head = f"  {o.path}:{o.line}: {o.reason}\n"
+    if o.signoff is not None:
+        head += f"    {'signed off: ' if o.signoff.signed else ''}{o.signoff.detail}\n"
+    if not o.covers:
+        return head + f"    covers nothing in {scope}\n"
+    covered = "".join(
+        f"    covers {v.path}:{v.line}:{v.column}: {v.code} {v.rule}: {v.message}\n"
+        for v in o.covers
+    )
+    return head + covered
 
 
 def _violation(v: Violation) -> str:
@@ -77,10 +94,17 @@ def _summary(report: Report) -> str:
     parts = []
     if report.errors:
         parts.append(f"{len(report.errors)} could not be checked")
-    if report.overrides:
+    unsigned = len(report.unsigned)
+    if unsigned:
+        parts.append(f"{unsigned} override(s) not signed off")
+    elif report.overrides and all(o.signoff is not None for o in report.overrides):
+        parts.append(f"{len(report.overrides)} override(s) signed off")
+    elif report.overrides:
         parts.append(f"{len(report.overrides)} override(s) need reviewer signoff")
     extra = f" ({', '.join(parts)})" if parts else ""
     if report.violations:
         count = len(report.violations)
         return f"Found {count} violation{'s' if count != 1 else ''} in {files}{extra}.\n"
+    if unsigned:
+        return f"No violations in {files}, but {unsigned} override(s) not signed off.\n"
     return f"No violations in {files}{extra}.\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from spectral_deploy.lint.rule import Rule
 from spectral_deploy.lint.rules import (
+    adding_column_rewrites_table,
     adding_required_column,
     alter_column_type,
     check_without_not_valid,
@@ -12,6 +13,7 @@ from spectral_deploy.lint.rules import (
     drop_function,
     drop_index_non_concurrently,
     drop_not_null,
+    drop_schema,
     drop_table,
     drop_type,
     drop_view,
@@ -33,6 +35,7 @@ ALL: tuple[Rule, ...] = tuple(
         (
             module.RULE
             for module in (
+                adding_column_rewrites_table,
                 adding_required_column,
                 alter_column_type,
                 check_without_not_valid,
@@ -41,6 +44,7 @@ ALL: tuple[Rule, ...] = tuple(
                 drop_function,
                 drop_index_non_concurrently,
                 drop_not_null,
+                drop_schema,
                 drop_table,
                 drop_type,
                 drop_view,

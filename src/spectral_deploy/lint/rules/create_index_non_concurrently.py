@@ -14,6 +14,9 @@ table.
 the statement on its own). If a concurrent build fails it leaves an `INVALID` index:
 drop it and build again.
 
+`CREATE INDEX IF NOT EXISTS` of an index the schema model knows exists does nothing and
+is not flagged.
+
 ## Known problems
 On a small table the lock is short; the lint does not know table sizes.
 """
@@ -25,7 +28,7 @@ from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind
 from spectral_deploy.lint.parse import Statement
-from spectral_deploy.lint.rule import Rule
+from spectral_deploy.lint.rule import Rule, index_exists
 from spectral_deploy.lint.violation import Finding
 
 __all__ = ["RULE"]
@@ -33,7 +36,7 @@ __all__ = ["RULE"]
 
 def check(statement: Statement, context: Context) -> Iterator[Finding]:
     """Flag CREATE INDEX without CONCURRENTLY."""
-    if statement.node.get("concurrent"):
+    if statement.node.get("concurrent") or index_exists(statement, context):
         return
     table = context.relation(statement.node["relation"])
     yield Finding(

@@ -40,6 +40,8 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
         name = command.get("name", "")
         if context.is_new_column(table, name):
             continue
+        if command.get("missing_ok") and context.model.has_column(table, name) is False:
+            continue  # DROP COLUMN IF EXISTS of a column known not to be there
         yield Finding(
             partial(statement.clause, "DROP", name=name),
             f'dropping column "{name}" of table {table.display} breaks the running release, '

@@ -2,7 +2,8 @@
 
 ## What it does
 Flags `DROP TABLE` (and `DROP FOREIGN TABLE`) of a table that is not new. A staging
-table created and dropped in the same change set is fine.
+table created and dropped in the same change set is fine, and so is `DROP TABLE IF
+EXISTS` of a table the schema model knows does not exist.
 
 ## Why it breaks old code
 The running (N-1) release still queries the table: every one of those queries fails with
@@ -35,7 +36,10 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
     """Flag DROP TABLE of each existing table."""
     if statement.node.get("removeType") not in ("OBJECT_TABLE", "OBJECT_FOREIGN_TABLE"):
         return
+    missing_ok = bool(statement.node.get("missing_ok"))
     for table in dropped_names(context, statement.node):
+        if missing_ok and context.known_absent(ObjectKind.TABLE, table):
+            continue  # DROP TABLE IF EXISTS of a table known not to exist
         yield Finding(
             partial(statement.clause, "DROP", name=table.name),
             f"dropping table {table.display} breaks the running release, which still uses it",

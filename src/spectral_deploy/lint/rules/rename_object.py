@@ -15,9 +15,13 @@ commits.
 Create the object under the new name beside the old one (for an enum, add the new value),
 move code over, and remove the old name in a later release.
 
+A view renamed and replaced, in the same file, by a view of the old name with the
+same columns (`ALTER VIEW v RENAME TO v2; CREATE VIEW v AS SELECT * FROM v2`) is not
+flagged.
+
 ## Known problems
 Renaming objects no code refers to by name (indexes, constraints, triggers) is not
-flagged.
+flagged. Column renames of views are `rename-column`'s.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
         f'renaming {noun} {shown} to "{node.get("newname", "")}" breaks the running '
         "release, which still uses the old name",
         (kind, name) if kind is not None and name is not None else None,
+        replaced=context.origin(name) if kind is ObjectKind.VIEW and name is not None else None,
     )
 
 

@@ -10,11 +10,16 @@ The running (N-1) release queries the table by its old name: every such query fa
 gone, and again after a rollback.
 
 ## Instead
-Create the table under the new name (or a view with the old name over the renamed table,
-so both names work), move code to the new name, and drop the old name in a later release.
+Keep the old name working: in the same migration, create a view with the old name over
+the renamed table (`CREATE VIEW users AS SELECT * FROM app_users`), which PostgreSQL
+reads and writes through; move code to the new name, and drop the view in a later
+release. The lint recognises such a view: a simple projection of every row of the renamed
+table exposing every column the old release knows (under its old name, `AS` if renamed),
+created later in the same file, and then does not flag the rename.
 
 ## Known problems
-None known.
+The view must come in the same file as the rename (one transaction), so there is no
+moment without the old name.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
         f'renaming table {table.display} to "{new_name}" breaks the running release, '
         "which still uses the old name",
         (ObjectKind.TABLE, table),
+        replaced=context.origin(table),
     )
 
 
@@ -55,7 +61,9 @@ RULE = Rule(
     help="keep the old name working (a view over the renamed table) until no deployed code uses it",
     doc=__doc__ or "",
     bad="ALTER TABLE users RENAME TO accounts;",
-    ok="CREATE TABLE draft (id bigint);\nALTER TABLE draft RENAME TO drafts;",
+    ok="CREATE TABLE draft (id bigint);\nALTER TABLE draft RENAME TO drafts;\n"
+    "ALTER TABLE users RENAME TO app_users;\n"
+    "CREATE VIEW users AS SELECT * FROM app_users;",
     nodes=("RenameStmt",),
     check=check,
 )

@@ -4,6 +4,10 @@
 Flags `ALTER TABLE ... ALTER COLUMN ... SET NOT NULL` (and `ADD CONSTRAINT ... NOT NULL`
 without `NOT VALID`) on a table that is not new. A column the same change set added with
 a non-NULL default is fine: old code never writes it, so it always gets the default.
+So is a column the schema model knows is `NOT NULL` already, or one a validated
+`CHECK (col IS NOT NULL)` already guards (PostgreSQL 12+ then needs no scan, and old
+code's NULLs were already refused by the check), unless the change set added the column
+without a default.
 
 ## Why it breaks old code
 The running (N-1) release may write NULL into the column, or leave it out of its
@@ -17,9 +21,9 @@ writes), and only then `SET NOT NULL`, which PostgreSQL 12+ proves from the vali
 without scanning.
 
 ## Known problems
-After the `CHECK ... NOT VALID` / `VALIDATE` steps the `SET NOT NULL` is instant, but the
-lint does not follow constraints across statements and still flags it: use the override
-marker stating that the check is validated.
+The validated check must be known to the schema model: earlier in the change set, in the
+project's history, or in the database given with `--schema-from`. A file linted on its
+own with the check added elsewhere is still flagged.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import partial
 
-from spectral_deploy.lint.context import Context, ObjectKind
+from spectral_deploy.lint.context import Context, ObjectKind, QualifiedName
 from spectral_deploy.lint.parse import Statement, string_list
 from spectral_deploy.lint.rule import Rule, alter_commands
 from spectral_deploy.lint.violation import Finding
@@ -49,9 +53,7 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
             columns = string_list(constraint.get("keys"))
             span = partial(statement.clause_at, statement.offset(constraint.get("location")))
         for column in columns:
-            if context.is_new_column(table, column) and context.new_column_has_default(
-                table, column
-            ):
+            if _already_guarded(context, table, column):
                 continue
             yield Finding(
                 span,
@@ -60,6 +62,17 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
                 "ACCESS EXCLUSIVE lock",
                 (ObjectKind.TABLE, table),
             )
+
+
+def _already_guarded(context: Context, table: QualifiedName, column: str) -> bool:
+    """True when old code's writes cannot newly fail and no table scan is needed."""
+    if context.is_new_column(table, column):
+        return context.new_column_has_default(table, column)
+    known = context.model.column(table, column)
+    if known is not None and known.not_null:
+        return True
+    check = context.model.not_null_check(table, column)
+    return check is not None and check.validated
 
 
 RULE = Rule(
@@ -71,7 +84,10 @@ RULE = Rule(
     doc=__doc__ or "",
     bad="ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
     ok="ALTER TABLE users ADD COLUMN plan text DEFAULT 'free';\n"
-    "ALTER TABLE users ALTER COLUMN plan SET NOT NULL;",
+    "ALTER TABLE users ALTER COLUMN plan SET NOT NULL;\n"
+    "ALTER TABLE users ADD CONSTRAINT email_present CHECK (email IS NOT NULL) NOT VALID;\n"
+    "ALTER TABLE users VALIDATE CONSTRAINT email_present;\n"
+    "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
     nodes=("AlterTableStmt",),
     check=check,
 )

@@ -1,11 +1,15 @@
 """Adding a uniqueness guarantee to an existing table.
 
 ## What it does
-Flags a `UNIQUE` or `PRIMARY KEY` constraint added with `ALTER TABLE ... ADD`, an inline
-`UNIQUE` / `PRIMARY KEY` on a column added to an existing table, and
+Flags a `UNIQUE`, `PRIMARY KEY` or `EXCLUDE` constraint added with `ALTER TABLE ... ADD`,
+an inline `UNIQUE` / `PRIMARY KEY` on a column added to an existing table, and
 `CREATE UNIQUE INDEX` (concurrently or not) on a table that is not new.
 `ADD CONSTRAINT ... UNIQUE USING INDEX` is not flagged: the index it promotes already
 enforced uniqueness and was flagged when it was created.
+
+A `UNIQUE` column added without a default stays NULL in the running release's writes, and
+NULLs are distinct (unless `NULLS NOT DISTINCT`): it is flagged for the index build under
+the `ACCESS EXCLUSIVE` lock of `ADD COLUMN` alone.
 
 ## Why it breaks old code
 The running (N-1) release does not know the rule: writes it makes that were fine yesterday
@@ -31,18 +35,23 @@ from functools import partial
 
 from spectral_deploy.lint.context import Context, ObjectKind, QualifiedName
 from spectral_deploy.lint.parse import Node, Statement
-from spectral_deploy.lint.rule import Rule, alter_commands
+from spectral_deploy.lint.rule import Rule, alter_commands, index_exists
+from spectral_deploy.lint.schema import column_has_default
 from spectral_deploy.lint.violation import Finding, Span
 
 __all__ = ["RULE"]
 
-_UNIQUE = {"CONSTR_UNIQUE": "a UNIQUE constraint", "CONSTR_PRIMARY": "a PRIMARY KEY"}
+_UNIQUE = {
+    "CONSTR_UNIQUE": "a UNIQUE constraint",
+    "CONSTR_PRIMARY": "a PRIMARY KEY",
+    "CONSTR_EXCLUSION": "an EXCLUDE constraint",
+}
 
 
 def check(statement: Statement, context: Context) -> Iterator[Finding]:
     """Flag UNIQUE / PRIMARY KEY constraints and unique indexes on existing tables."""
     if statement.kind == "IndexStmt":
-        if statement.node.get("unique"):
+        if statement.node.get("unique") and not index_exists(statement, context):
             table = context.relation(statement.node["relation"])
             yield _finding(
                 partial(statement.clause, "CREATE", "UNIQUE", "INDEX"), "a unique index", table
@@ -52,26 +61,46 @@ def check(statement: Statement, context: Context) -> Iterator[Finding]:
     for command in alter_commands(statement, "AT_AddConstraint", "AT_AddColumn"):
         definition = command.get("def", {})
         constraints: list[Node] = []
+        empty_column = None  # an added column the running release leaves NULL
         if "Constraint" in definition:
             constraints.append(definition["Constraint"])
         else:
             column = definition.get("ColumnDef", {})
+            name = column.get("colname", "")
+            if command.get("missing_ok") and context.model.has_column(table, name):
+                continue  # ADD COLUMN IF NOT EXISTS of a column that is there: a no-op
             constraints.extend(
                 item["Constraint"] for item in column.get("constraints", ()) if "Constraint" in item
             )
+            if not column_has_default(column):
+                empty_column = name
         for constraint in constraints:
-            what = _UNIQUE.get(constraint.get("contype", ""))
+            contype = constraint.get("contype", "")
+            what = _UNIQUE.get(contype)
             if what is None or constraint.get("indexname"):
                 continue
-            start = statement.offset(constraint.get("location"))
-            yield _finding(partial(statement.clause_at, start), what, table)
+            span = partial(statement.clause_at, statement.offset(constraint.get("location")))
+            if (
+                empty_column is not None
+                and contype == "CONSTR_UNIQUE"
+                and not constraint.get("nulls_not_distinct")
+            ):
+                yield Finding(  # NULLs are distinct: only the build hurts
+                    span,
+                    f'adding column "{empty_column}" with a UNIQUE constraint builds its '
+                    f"index while holding an ACCESS EXCLUSIVE lock on table {table.display}: "
+                    "reads and writes of the running release wait for the whole build",
+                    (ObjectKind.TABLE, table),
+                )
+                continue
+            yield _finding(span, what, table)
 
 
 def _finding(span: Callable[[], Span], what: str, table: QualifiedName) -> Finding:
     return Finding(
         span,
         f"adding {what} to existing table {table.display} makes writes of the running "
-        "release that it does not expect fail with unique violations",
+        "release that it does not expect fail (unique or exclusion violations)",
         (ObjectKind.TABLE, table),
     )
 
@@ -79,7 +108,7 @@ def _finding(span: Callable[[], Span], what: str, table: QualifiedName) -> Findi
 RULE = Rule(
     code="MC105",
     name="unique-on-existing-table",
-    summary="UNIQUE / PRIMARY KEY constraint or unique index on an existing table",
+    summary="UNIQUE / PRIMARY KEY / EXCLUDE constraint or unique index on an existing table",
     help="release code that never writes duplicates first, then CREATE UNIQUE INDEX "
     "CONCURRENTLY with the override marker stating why old code is safe",
     doc=__doc__ or "",

@@ -20,7 +20,7 @@ from pathlib import Path
 from spectral_deploy.config import Config
 from spectral_deploy.lint.engine import LintFile
 from spectral_deploy.lint.origin import Origin
-from spectral_deploy.migrate.tools.alembic import CONFIG_FILE as ALEMBIC_CONFIG
+from spectral_deploy.lint.settings import detect_tool
 from spectral_deploy.migrate.tools.alembic import AlembicTool
 from spectral_deploy.migrate.tools.base import (
     Migration,
@@ -28,7 +28,7 @@ from spectral_deploy.migrate.tools.base import (
     RenderedMigration,
     ToolKind,
 )
-from spectral_deploy.migrate.tools.django import MANAGE_PY, DjangoTool
+from spectral_deploy.migrate.tools.django import DjangoTool
 from spectral_deploy.migrate.tools.sql import SqlTool
 
 __all__ = [
@@ -45,12 +45,9 @@ __all__ = [
 
 
 def detect(root: Path) -> ToolKind:
-    """What ``auto`` means for a project: ``alembic.ini``, else ``manage.py``, else SQL."""
-    if (root / ALEMBIC_CONFIG).is_file():
-        return ToolKind.ALEMBIC
-    if (root / MANAGE_PY).is_file():
-        return ToolKind.DJANGO
-    return ToolKind.SQL
+    """What ``auto`` means for a project: ``alembic.ini``, else ``manage.py``, else SQL
+    (the lint's fast path asks ``lint.settings.detect_tool``, the same function)."""
+    return ToolKind(detect_tool(root))
 
 
 class NoMigrations:

@@ -15,6 +15,7 @@ from typing import Any
 
 from spectral_deploy.errors import MigrationToolFailed
 from spectral_deploy.lint.origin import LineOrigin, Origin
+from spectral_deploy.lint.settings import ALEMBIC_CONFIG as CONFIG_FILE
 from spectral_deploy.lint.source import Position
 from spectral_deploy.migrate.tools.base import Migration, RenderedMigration, ToolKind
 from spectral_deploy.migrate.tools.positions import (
@@ -28,7 +29,6 @@ from spectral_deploy.migrate.tools.probe import run_probe
 
 __all__ = ["CONFIG_FILE", "AlembicTool"]
 
-CONFIG_FILE = "alembic.ini"
 # offline rendering never connects; a URL is only needed for the dialect
 OFFLINE_DATABASE_URL = "postgresql://spectral-lint.invalid/offline"
 

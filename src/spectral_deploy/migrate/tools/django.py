@@ -15,6 +15,7 @@ from typing import Any
 
 from spectral_deploy.errors import MigrationToolFailed
 from spectral_deploy.lint.origin import LineOrigin, Origin
+from spectral_deploy.lint.settings import DJANGO_MANAGE_PY as MANAGE_PY
 from spectral_deploy.lint.source import Position
 from spectral_deploy.migrate.tools.base import Migration, RenderedMigration, ToolKind
 from spectral_deploy.migrate.tools.positions import (
@@ -26,8 +27,6 @@ from spectral_deploy.migrate.tools.positions import (
 from spectral_deploy.migrate.tools.probe import run_probe
 
 __all__ = ["MANAGE_PY", "DjangoTool"]
-
-MANAGE_PY = "manage.py"
 
 
 class DjangoTool:
