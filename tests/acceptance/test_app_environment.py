@@ -33,6 +33,9 @@ def test_migrate_status_does_not_guess_another_tools_record(
     project: Project, tmp_path: Path
 ) -> None:
     """With [migrations] command (dbmate, ...) the files' state is unknown, never pending."""
+    for command in (("db", "start"), ("db", "init")):  # status only reads: make what it reads
+        made = project.run(*command)
+        assert made.returncode == 0, made.stderr
     root = project.root / "dbmate-app"
     (root / "migrations").mkdir(parents=True)
     (root / "migrations" / "0001_init.sql").write_text("CREATE TABLE t (id int);\n")

@@ -185,7 +185,9 @@ def test_the_outbox_under_a_storm_of_faults(
         for row in poison[kind]:
             assert dead[row][1] == MAX_ATTEMPTS, (kind, dead[row])
     for row in poison["hang"]:
-        assert "timed out" in dead[row][2]
+        # a hung run ends by its timeout, or by the storm killing its worker mid-hang (each
+        # run holds the row a second: a likely victim); either way it is charged, never lost
+        assert "timed out" in dead[row][2] or "worker died" in dead[row][2], dead[row]
     for row in poison["exit"]:
         assert "gave up after" in dead[row][2]
     _assert_key_order(db, seed)

@@ -41,9 +41,20 @@ class WorkerProcess:
         return self.process.wait(timeout=timeout)
 
     def stop(self) -> int:
+        """SIGTERM and wait; a worker that outlives the wait fails with the tail of its log."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            dump = subprocess.run([".venv/bin/py-spy", "dump", "--pid", str(self.process.pid)], capture_output=True, text=True)
+            open(f"/tmp/pyspy-{self.process.pid}.txt", "w").write(dump.stdout + dump.stderr + "\n---LOG---\n" + self.stderr())
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(
+                f"worker {self.process.pid} did not stop within 30 s of SIGTERM; its log ends:\n"
+                + self.stderr()[-3000:]
+            ) from None
 
     def stderr(self) -> str:
         return self.log.read_text()

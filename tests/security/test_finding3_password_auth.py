@@ -20,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from spectral_deploy.db.embedded import MARKER_FILE, EmbeddedServer
 from spectral_deploy.outbox.emit import emit
+from tests.fixtures import outbox_app
 from tests.security.conftest import cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,9 +116,7 @@ def test_app_url_emits_runs_a_worker_and_cannot_touch_the_ledger(project: Path) 
     owner, app = _url(project, "owner"), _url(project, "app")
     with psycopg.connect(owner) as conn:
         before = conn.execute("SELECT count(*), max(id) FROM spectral.ledger").fetchone()
-        conn.execute("CREATE TABLE IF NOT EXISTS test_handled (event_id bigint, topic text, "
-                     "key text, generation bigint, attempt int, pid int, "
-                     "started_at timestamptz, finished_at timestamptz)")  # fmt: skip
+        conn.execute(outbox_app.CREATE_TABLE)  # the tables the fixture's handlers write
     with psycopg.connect(app) as conn:
         row_id = emit(conn, "test.work", {"n": 1}, generation=1)
         conn.commit()
