@@ -47,8 +47,6 @@ class WorkerProcess:
         try:
             return self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            dump = subprocess.run([".venv/bin/py-spy", "dump", "--pid", str(self.process.pid)], capture_output=True, text=True)
-            open(f"/tmp/pyspy-{self.process.pid}.txt", "w").write(dump.stdout + dump.stderr + "\n---LOG---\n" + self.stderr())
             self.process.kill()
             self.process.wait()
             raise AssertionError(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -319,3 +322,42 @@ def test_heartbeat_renews_held_leases_and_reaper_releases_dead_workers() -> None
     clock.now += 20
     store.reap(stale_after_seconds=15)
     assert store.workers[dead].reaped, "stale again after re-arming: reaped again"
+
+
+STOPPED_BY_A_SIGNAL_ON_ANOTHER_THREAD = """
+import signal, threading
+from spectral_deploy import Handlers
+from spectral_deploy.outbox.memstore import MemoryStore
+from tests.unit.test_outbox_worker import fast_settings
+from spectral_deploy.outbox.worker import Worker
+
+store = MemoryStore()
+worker = Worker(Handlers(), fast_settings(), lambda: store, app="test")
+signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
+
+def deliver():
+    # the kernel hands a process-directed SIGTERM to any thread: here, not the main one
+    worker_started.wait()
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+worker_started = threading.Event()
+threading.Timer(0.3, worker_started.set).start()
+threading.Thread(target=deliver).start()
+worker.run()
+print("stopped")
+"""
+
+
+def test_a_signal_delivered_to_another_thread_still_stops_the_worker() -> None:
+    """SIGTERM received by a handler thread stops a worker whose main thread waits (no hang)."""
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", STOPPED_BY_A_SIGNAL_ON_ANOTHER_THREAD],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "stopped"

@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 4000
 RECONNECT_MAX_SECONDS = 10.0
+# how often the main thread looks for a stop request a signal handler could not wake it for
+STOP_CHECK_SECONDS = 0.5
 REAP_EVERY_BEATS = 3
 # the supervisor looks at running handlers this often (at most), to time them out
 WATCH_MIN_SECONDS = 0.05
@@ -293,7 +295,10 @@ class Worker:
         if listener is not None:
             listener.start()
         try:
-            self._stop.wait()
+            # Wait in slices: a signal's Python handler runs on the main thread, but the kernel
+            # may deliver SIGTERM to any thread, and then an untimed wait is never interrupted.
+            while not self._stop.wait(STOP_CHECK_SECONDS):
+                pass
         finally:
             self._stop.set()
             self.wake()
