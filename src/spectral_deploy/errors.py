@@ -34,6 +34,9 @@ tree to exit codes in one place (``spectral_deploy.cli.main``)::
     │   └── ProviderUnavailable         exit 1  5xx, timeout, unreachable: their outage
     └── ToolFailed                      exit 1  pg_dump or pg_restore exited non-zero
 
+An interrupted command (Ctrl-C, or a second one during a drain) exits ``EXIT_INTERRUPTED``
+(130, the shell's 128 + SIGINT).
+
 Each error carries an optional ``hint``: the next command an operator should run.
 Library errors (psycopg, subprocess, OSError) are translated at the boundary and
 chained with ``raise ... from exc``.
@@ -42,6 +45,7 @@ chained with ``raise ... from exc``.
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_INTERRUPTED",
     "BackupCorrupt",
     "CheckFailed",
     "ConfigError",
@@ -71,6 +75,8 @@ __all__ = [
     "UsageError",
     "WrongIdentity",
 ]
+
+EXIT_INTERRUPTED = 130
 
 
 class SpectralError(Exception):

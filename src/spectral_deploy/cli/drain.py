@@ -13,7 +13,7 @@ import typer
 
 from spectral_deploy.cli import console
 from spectral_deploy.cli.common import state
-from spectral_deploy.errors import CheckFailed, PreconditionFailed, UsageError
+from spectral_deploy.errors import EXIT_INTERRUPTED, CheckFailed, PreconditionFailed, UsageError
 
 if TYPE_CHECKING:
     from spectral_deploy.db import Database
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from spectral_deploy.outbox.handlers import Handlers
 
 __all__ = ["drain"]
-
-EXIT_INTERRUPTED = 130
 
 
 def drain(

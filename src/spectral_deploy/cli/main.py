@@ -34,11 +34,10 @@ from spectral_deploy.cli import sandbox as sandbox_commands
 from spectral_deploy.cli import status as status_commands
 from spectral_deploy.cli import worker as worker_commands
 from spectral_deploy.cli.common import AppState, parse_assignment, state
-from spectral_deploy.errors import SpectralError
+from spectral_deploy.errors import EXIT_INTERRUPTED, SpectralError
 
 __all__ = ["app", "main"]
 
-EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     name="spectral-deploy",

@@ -13,13 +13,12 @@ import typer
 
 from spectral_deploy.cli import console
 from spectral_deploy.cli.common import state
+from spectral_deploy.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from spectral_deploy.db import Database
 
 __all__ = ["worker"]
-
-EXIT_INTERRUPTED = 130
 
 
 def worker(

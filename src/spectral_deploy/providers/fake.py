@@ -24,7 +24,6 @@ reach ``running``, a provider that raises.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import itertools
 import os
@@ -48,7 +47,7 @@ from spectral_deploy.outbox.emit import emit
 from spectral_deploy.outbox.pgstore import PostgresStore
 from spectral_deploy.outbox.store import Lease, WorkerInfo, WorkerState
 from spectral_deploy.providers.base import Color, Deployment, DnsRecord, Health, ReleaseSpec
-from spectral_deploy.providers.local.git import version_key
+from spectral_deploy.providers.versions import previous_version
 
 __all__ = [
     "FAKE_TOPIC",
@@ -533,15 +532,8 @@ class FakeVcs:
         self.tags[tag] = commit
 
     def previous_release(self, tag: str, pattern: str) -> str | None:
-        """The highest matching tag below ``tag`` (rollback tags left out)."""
-        below = [
-            t
-            for t in self.tags
-            if fnmatch.fnmatch(t, pattern)
-            and version_key(t) < version_key(tag)
-            and "rollback" not in t
-        ]
-        return max(below, key=version_key) if below else None
+        """The highest matching release tag below ``tag`` (rollback tags left out)."""
+        return previous_version(tag, self.tags, pattern)
 
     def changed_files(self, base: str | None, commit: str, directory: str) -> list[str]:
         """Files under ``directory`` added or changed since ``base``."""

@@ -4,7 +4,9 @@ A tag is a version when, after an optional prefix of letters (``v``, ``release-`
 reads ``MAJOR[.MINOR[.PATCH...]]`` with an optional ``-prerelease`` and ``+build``, as
 in semantic versioning: numbers compare as numbers, a pre-release sorts before its
 release (``v1.2.0-rc.1 < v1.2.0``), and a rollback tag ``v1.2.0-rollback`` sorts just
-before ``v1.2.0``, which it re-tags. Tags that are not versions are ignored.
+before ``v1.2.0``, which it re-tags. Tags that are not versions are ignored, and so are
+rollback tags when looking for the release before another: a rollback tag re-deploys an
+older release, it is not one. Every VCS provider (git, GitHub, the fake) orders tags here.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from collections.abc import Iterable
 from typing import TypeAlias
 
-__all__ = ["VersionKey", "previous_version", "version_key"]
+__all__ = ["VersionKey", "is_rollback_tag", "previous_version", "version_key"]
 
 _VERSION = re.compile(
     r"^(?P<prefix>[A-Za-z_\-/]*?)(?P<release>\d+(?:\.\d+)*)"
@@ -42,14 +44,24 @@ def version_key(tag: str) -> VersionKey | None:
     return release, False, identifiers
 
 
+def is_rollback_tag(tag: str) -> bool:
+    """Whether ``tag`` is a rollback tag (``v1.4.0-rollback``, ``v1.4.0-rollback.2``)."""
+    match = _VERSION.match(tag)
+    pre = match["pre"] if match is not None else None
+    return pre is not None and pre.split(".")[0] == "rollback"
+
+
 def previous_version(tag: str, tags: Iterable[str], pattern: str = "*") -> str | None:
-    """The greatest tag matching ``pattern`` that sorts before ``tag`` (None if none)."""
+    """The greatest release tag matching ``pattern`` that sorts before ``tag`` (None if none;
+    rollback tags are left out)."""
     key = version_key(tag)
     if key is None:
         return None
     best: tuple[VersionKey, str] | None = None
     for candidate in tags:
         if candidate == tag or not fnmatch.fnmatchcase(candidate, pattern):
+            continue
+        if is_rollback_tag(candidate):
             continue
         candidate_key = version_key(candidate)
         if candidate_key is None or candidate_key >= key:

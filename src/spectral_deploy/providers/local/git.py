@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import fnmatch
-import re
 import subprocess
 from pathlib import Path
 
 from spectral_deploy.config import Config
 from spectral_deploy.errors import InputError, ProviderError
+from spectral_deploy.providers.versions import previous_version
 
-__all__ = ["GitVcs", "from_config", "version_key"]
+__all__ = ["GitVcs", "from_config"]
 
 PROVIDER = "git"
 
@@ -18,12 +17,6 @@ PROVIDER = "git"
 def from_config(config: Config) -> GitVcs:
     """The project's repository."""
     return GitVcs(config.project_root)
-
-
-def version_key(tag: str) -> tuple[tuple[int, int | str], ...]:
-    """Order tags as versions: v1.10.0 after v1.9.0; numbers before words in each part."""
-    parts = re.split(r"[.\-+_]", tag.lstrip("vV"))
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in parts)
 
 
 class GitVcs:
@@ -51,10 +44,8 @@ class GitVcs:
         self._git("tag", "-a", tag, commit, "-m", message)
 
     def previous_release(self, tag: str, pattern: str) -> str | None:
-        """The highest tag matching ``pattern`` that sorts below ``tag`` as a version."""
-        tags = [t for t in self._git("tag", "--list").stdout.split() if fnmatch.fnmatch(t, pattern)]
-        below = [t for t in tags if version_key(t) < version_key(tag) and "rollback" not in t]
-        return max(below, key=version_key) if below else None
+        """The highest release tag matching ``pattern`` that sorts below ``tag`` as a version."""
+        return previous_version(tag, self._git("tag", "--list").stdout.split(), pattern)
 
     def changed_files(self, base: str | None, commit: str, directory: str) -> list[str]:
         """Files under ``directory`` added or changed from ``base`` to ``commit`` (all at
