@@ -12,7 +12,7 @@ TAGS = ["v1.9.0", "v1.10.0", "v1.10.1-rollback", "v1.10.1", "v2.0.0-rc.1", "docs
 @pytest.mark.parametrize(
     ("tag", "previous"),
     [
-        ("v1.10.1", "v1.10.1-rollback"),
+        ("v1.10.1", "v1.10.0"),  # a rollback tag re-deploys older code: never a release
         ("v1.10.1-rollback", "v1.10.0"),
         ("v1.10.0", "v1.9.0"),  # numbers compare as numbers: 10 > 9
         ("v2.0.0-rc.1", "v1.10.1"),
@@ -21,7 +21,8 @@ TAGS = ["v1.9.0", "v1.10.0", "v1.10.1-rollback", "v1.10.1", "v2.0.0-rc.1", "docs
     ],
 )
 def test_previous_in_version_order(tag: str, previous: str | None) -> None:
-    """The greatest tag below the given one, numbers numerically, pre-releases first."""
+    """The greatest release tag below the given one, numbers numerically, pre-releases first,
+    rollback tags left out (git, GitHub and the fake all answer from here)."""
     assert previous_version(tag, TAGS) == previous
 
 
