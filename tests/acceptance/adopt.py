@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,16 +22,9 @@ import psycopg
 from spectral_deploy.sandbox.shop import Ports
 from tests.acceptance.sandbox import run_cli
 from tests.example_apps import EXAMPLES
+from tests.waiting import wait_for  # noqa: F401 - the adopt tests import it from here
 
 GIT = ["git", "-c", "user.name=Adopter", "-c", "user.email=adopter@example.invalid"]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 90.0, what: str = "") -> None:
-    """Poll ``condition`` until it holds, or fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
-        time.sleep(0.2)
 
 
 def set_key(text: str, section: str, key: str, value: str) -> str:

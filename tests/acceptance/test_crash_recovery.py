@@ -5,22 +5,14 @@ the load generator (0 failed requests after the recovery completes)."""
 from __future__ import annotations
 
 import json
-import time
 import tomllib
 import urllib.request
-from collections.abc import Callable
 
 from spectral_deploy.sandbox.shop import ShopRelease
 from tests.acceptance.sandbox import Load, Sandbox
+from tests.waiting import wait_for
 
 CRASH = "SPECTRAL_CRASH_AT"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def critical(sandbox: Sandbox) -> list[dict[str, object]]:

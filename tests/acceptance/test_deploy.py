@@ -5,17 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
 from spectral_deploy.sandbox.shop import ShopRelease
 from tests.acceptance.sandbox import Load, Sandbox
-
-
-def wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+from tests.waiting import wait_for
 
 
 def test_blue_then_green_under_load(sandbox: Sandbox) -> None:

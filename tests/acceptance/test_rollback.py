@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,7 @@ import pytest
 from spectral_deploy.sandbox.shop import ShopRelease
 from tests.acceptance.conftest import Project
 from tests.acceptance.sandbox import Load, Sandbox, make_sandbox
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+from tests.waiting import wait_for
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from tests.integration.workers import (
     scalar,
     start_drain,
     start_worker,
-    wait_until,
 )
+from tests.waiting import wait_for
 
 
 def test_process_mode_handles_stranded_rows_and_records_it(db: Database) -> None:
@@ -71,7 +71,7 @@ def test_adopt_mode_restamps_to_the_active_generation(
     result = run_drain(db, "--target-generation", "2", "--mode", "adopt", "--yes")
     assert result.returncode == 0, result.stderr
     assert "adopted 40 row(s) into generation 3" in result.stdout
-    wait_until(lambda: handled_ids(db) == ids)
+    wait_for(lambda: handled_ids(db) == ids)
     assert {row[0] for row in query(db, "SELECT DISTINCT generation FROM test_handled")} == {3}
     finish = query(db, "SELECT details FROM spectral.ledger WHERE action = 'drain-finish'")[0][0]
     assert finish["adopted"] == 40
@@ -91,7 +91,7 @@ def test_adopt_keeps_the_original_generation_and_skips_live_leases(db: Database)
     proc = start_drain(
         db, "--target-generation", "2", "--mode", "adopt", "--to-generation", "9", "--yes"
     )
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM spectral.outbox WHERE generation = 9") == 4)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM spectral.outbox WHERE generation = 9") == 4)
     rows = query(db, "SELECT generation, original_generation FROM spectral.outbox ORDER BY id")
     assert rows == [(2, None)] + [(9, 2)] * 4
     proc.send_signal(signal.SIGINT)
@@ -107,7 +107,7 @@ def test_refuses_while_a_live_worker_of_g_runs(
     ids = emit_work(db, 8, 150, sleep=0.1)  # 15 s of work: room for two drains under load
     workers.append(start_worker(db, 8, tmp_path, settings={"outbox.batch_rows": "5"}))
     running = "SELECT count(*) FROM spectral.workers WHERE state = 'running'"
-    wait_until(lambda: scalar(db, running) == 1)
+    wait_for(lambda: scalar(db, running) == 1)
     refused = run_drain(db, "--target-generation", "8", "--app", APP, "--yes")
     assert refused.returncode == 3
     assert "still has 1 live worker(s)" in refused.stderr
@@ -126,7 +126,7 @@ def test_a_killed_drain_rerun_loses_nothing(db: Database) -> None:
     # tell the killed drain is gone
     patient = {"outbox.stale_after_seconds": "120"}
     proc = start_drain(db, "--target-generation", "8", "--app", APP, "--yes", settings=patient)
-    wait_until(lambda: len(handled_ids(db)) >= 30, timeout=30)
+    wait_for(lambda: len(handled_ids(db)) >= 30, timeout=30)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = len(handled_ids(db))

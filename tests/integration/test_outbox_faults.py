@@ -31,9 +31,9 @@ from tests.integration.workers import (
     run_drain,
     scalar,
     start_worker,
-    wait_until,
     worker_id,
 )
+from tests.waiting import wait_for
 
 
 def dead_rows(db: Database) -> dict[int, str]:
@@ -71,8 +71,8 @@ def test_a_row_the_worker_cannot_decode_is_dead_lettered_alone(
     after = emit_work(db, 5, 10)
     worker = start_worker(db, 5, tmp_path)
     workers.append(worker)
-    wait_until(lambda: set(handled_ids(db)) == set(before + after), timeout=20)
-    wait_until(lambda: set(dead_rows(db)) == {huge, wide}, timeout=20)
+    wait_for(lambda: set(handled_ids(db)) == set(before + after), timeout=20)
+    wait_for(lambda: set(dead_rows(db)) == {huge, wide}, timeout=20)
     assert worker.process.poll() is None, worker.stderr()
     errors = dead_rows(db)
     for row_id in (huge, wide):
@@ -159,7 +159,7 @@ def test_a_handler_that_kills_its_worker_charges_no_healthy_row(
         assert time.monotonic() < deadline, (dead_rows(db), handled_ids(db))
         worker = start_worker(db, 5, tmp_path, "--lease-seconds", "3", settings=settings)
         workers.append(worker)
-        wait_until(
+        wait_for(
             lambda worker=worker: (
                 worker.process.poll() is not None
                 or (killer in dead_rows(db) and set(handled_ids(db)) == set(healthy))
@@ -188,7 +188,7 @@ def test_a_row_whose_retry_write_fails_is_not_held_forever(
         db, 5, tmp_path, "--lease-seconds", "2", settings={"outbox.max_attempts": "3"}
     )
     workers.append(worker)
-    wait_until(lambda: row_id in dead_rows(db), timeout=20)
+    wait_for(lambda: row_id in dead_rows(db), timeout=20)
     assert "\\x00" in dead_rows(db)[row_id], "the error is kept, its NUL byte escaped"
     assert worker.process.poll() is None
 
@@ -209,9 +209,9 @@ def test_a_reaper_uses_each_workers_own_staleness(
         "outbox.batch_rows": "12",
     }
     workers.append(start_worker(db, 5, tmp_path, "--lease-seconds", "6", settings=patient))
-    wait_until(lambda: len(calls(db)) >= 1)
+    wait_for(lambda: len(calls(db)) >= 1)
     workers.append(start_worker(db, 5, tmp_path))  # stale after 1 s by its own settings
-    wait_until(lambda: set(handled_ids(db)) == set(ids), timeout=30)
+    wait_for(lambda: set(handled_ids(db)) == set(ids), timeout=30)
     assert len(calls(db)) == len(ids), "a healthy worker was reaped and its rows ran twice"
 
 
@@ -227,21 +227,21 @@ def test_a_reaped_worker_that_comes_back_is_rearmed(
     )
     workers.append(victim)
     workers.append(start_worker(db, 6, tmp_path))  # the reaper
-    wait_until(lambda: len(calls(db)) >= 1)
+    wait_for(lambda: len(calls(db)) >= 1)
     victim_id = worker_id(db, victim.process.pid)
     victim.signal(signal.SIGSTOP)
     reaped = "SELECT reaped_at IS NOT NULL FROM spectral.workers WHERE id = %s"
-    wait_until(lambda: scalar(db, reaped, (victim_id,)), timeout=10)
+    wait_for(lambda: scalar(db, reaped, (victim_id,)), timeout=10)
     victim.signal(signal.SIGCONT)
-    wait_until(lambda: not scalar(db, reaped, (victim_id,)), timeout=10)
+    wait_for(lambda: not scalar(db, reaped, (victim_id,)), timeout=10)
     held = (
         "SELECT count(*) FROM spectral.outbox WHERE lease_owner = %s AND lease_expires_at > now()"
     )
-    wait_until(lambda: scalar(db, held, (victim_id,)) > 0, timeout=10)
+    wait_for(lambda: scalar(db, held, (victim_id,)) > 0, timeout=10)
     victim.signal(signal.SIGKILL)
     victim.wait()
     killed = time.monotonic()
-    wait_until(lambda: scalar(db, held, (victim_id,)) == 0, timeout=15)
+    wait_for(lambda: scalar(db, held, (victim_id,)) == 0, timeout=15)
     assert time.monotonic() - killed < 15
 
 
@@ -256,10 +256,10 @@ def test_a_resumed_worker_does_not_run_rows_it_lost(
         db, 5, tmp_path, "--lease-seconds", "2", settings={"outbox.batch_rows": "10"}
     )
     workers.append(victim)
-    wait_until(lambda: len(calls(db)) >= 1)
+    wait_for(lambda: len(calls(db)) >= 1)
     victim.signal(signal.SIGSTOP)
     workers.append(start_worker(db, 5, tmp_path))
-    wait_until(lambda: set(handled_ids(db)) == set(ids), timeout=30)
+    wait_for(lambda: set(handled_ids(db)) == set(ids), timeout=30)
     victim.signal(signal.SIGCONT)
     time.sleep(3)
     runs = [event for event, _ in calls(db)]
@@ -376,7 +376,7 @@ def test_key_order_holds_through_an_adopt(
         "--force",
     )
     assert result.returncode == 0, result.stderr
-    wait_until(lambda: len(handled_ids(db)) == 4, timeout=20)
+    wait_for(lambda: len(handled_ids(db)) == 4, timeout=20)
     runs = query(
         db, "SELECT event_id, started_at, finished_at FROM test_handled ORDER BY started_at"
     )
@@ -440,8 +440,8 @@ def test_hung_handlers_time_out_as_failed_attempts(
     settings = {"outbox.handler_timeout_seconds": "1", "outbox.max_attempts": "2"}
     worker = start_worker(db, 5, tmp_path, settings=settings)
     workers.append(worker)
-    wait_until(lambda: set(handled_ids(db)) == set(others), timeout=20)
-    wait_until(lambda: hung in dead_rows(db), timeout=30)
+    wait_for(lambda: set(handled_ids(db)) == set(others), timeout=20)
+    wait_for(lambda: hung in dead_rows(db), timeout=30)
     assert "timed out" in dead_rows(db)[hung]
     assert [attempt for event, attempt in calls(db) if event == hung] == [1, 2]
     assert worker.process.poll() is None
@@ -454,7 +454,7 @@ def test_workers_told_to_stop_drain_and_stop(
     ensure_generations(db, 5)
     workers.append(start_worker(db, 5, tmp_path))
     running = "SELECT count(*) FROM spectral.workers WHERE state = 'running'"
-    wait_until(lambda: scalar(db, running) == 1)
+    wait_for(lambda: scalar(db, running) == 1)
     with db.connect() as conn:
         assert request_stop(conn, db.schema, 5) == 1
         conn.commit()
@@ -544,7 +544,7 @@ def test_stranded_is_judged_by_each_workers_own_staleness(
     patient = {"outbox.heartbeat_seconds": "2", "outbox.stale_after_seconds": "20"}
     worker = start_worker(db, 5, tmp_path, "--lease-seconds", "60", settings=patient)
     workers.append(worker)
-    wait_until(lambda: len(calls(db)) >= 1)
+    wait_for(lambda: len(calls(db)) >= 1)
     worker.signal(signal.SIGSTOP)
     try:
         time.sleep(3)
@@ -566,10 +566,10 @@ def test_rows_no_live_worker_will_claim_are_stranded(
     emit_work(db, 5, 6)
     worker = start_worker(db, 5, tmp_path, settings={"outbox.batch_rows": "2"})
     workers.append(worker)
-    wait_until(lambda: len(calls(db)) >= 1)
+    wait_for(lambda: len(calls(db)) >= 1)
     worker.signal(signal.SIGTERM)
     draining = "SELECT count(*) FROM spectral.workers WHERE state = 'draining'"
-    wait_until(lambda: scalar(db, draining) == 1)
+    wait_for(lambda: scalar(db, draining) == 1)
     with db.connect() as conn:
         status = read_status(conn, db.schema, stale_after_seconds=15.0)
     [gen5] = [g for g in status.generations if g.generation == 5]

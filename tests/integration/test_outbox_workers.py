@@ -16,8 +16,8 @@ from tests.integration.workers import (
     query,
     scalar,
     start_worker,
-    wait_until,
 )
+from tests.waiting import wait_for
 
 
 def test_a_worker_handles_only_its_generation(
@@ -27,7 +27,7 @@ def test_a_worker_handles_only_its_generation(
     gen4 = emit_work(db, 4, 20)
     gen5 = emit_work(db, 5, 20)
     workers.append(start_worker(db, 5, tmp_path))
-    wait_until(lambda: len(handled_ids(db)) == 20)
+    wait_for(lambda: len(handled_ids(db)) == 20)
     assert handled_ids(db) == gen5
     assert workers[0].stop() == 0
     rows = query(db, "SELECT id, attempt, lease_token FROM spectral.outbox ORDER BY id")
@@ -42,7 +42,7 @@ def test_two_workers_never_run_the_same_row(
         emit_many(conn, [("test.work", {"sleep": 0.001})] * 2000, generation=5)
         conn.commit()
     workers += [start_worker(db, 5, tmp_path, "--concurrency", "2") for _ in range(2)]
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM test_handled") >= 2000, timeout=60)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM test_handled") >= 2000, timeout=60)
     for worker in workers:
         assert worker.stop() == 0
     assert scalar(db, "SELECT count(*) FROM test_handled") == 2000
@@ -58,13 +58,13 @@ def test_sigkill_mid_batch_loses_nothing(
     ids = emit_work(db, 5, 60, sleep=0.05)
     victim = start_worker(db, 5, tmp_path, "--lease-seconds", "3")
     workers.append(victim)
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM test_handled") >= 5)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM test_handled") >= 5)
     victim.signal(signal.SIGKILL)
     victim.wait()
     in_flight = scalar(db, "SELECT count(*) FROM spectral.outbox WHERE lease_expires_at > now()")
     assert in_flight > 0, "the killed worker should have held leases"
     workers.append(start_worker(db, 5, tmp_path))
-    wait_until(lambda: set(handled_ids(db)) == set(ids), timeout=60)
+    wait_for(lambda: set(handled_ids(db)) == set(ids), timeout=60)
     assert scalar(db, "SELECT count(*) FROM spectral.outbox") == 0
 
 
@@ -73,7 +73,7 @@ def test_sigterm_drains_cleanly(db: Database, workers: list[WorkerProcess], tmp_
     emit_work(db, 5, 30, sleep=0.1)
     worker = start_worker(db, 5, tmp_path, settings={"outbox.batch_rows": "10"})
     workers.append(worker)
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM test_handled") >= 1)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM test_handled") >= 1)
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
     handled = scalar(db, "SELECT count(*) FROM test_handled")
@@ -95,8 +95,8 @@ def test_retries_then_dead_letter(
         conn.commit()
     worker = start_worker(db, 5, tmp_path, settings={"outbox.max_attempts": "3"})
     workers.append(worker)
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM spectral.outbox WHERE state = 'dead'") == 1)
-    wait_until(lambda: handled_ids(db) == [recovers])
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM spectral.outbox WHERE state = 'dead'") == 1)
+    wait_for(lambda: handled_ids(db) == [recovers])
     assert query(db, "SELECT attempt FROM test_handled") == [(3,)]
     state, attempt, error = query(
         db, "SELECT state, attempt, last_error FROM spectral.outbox WHERE id = %s", (hopeless,)
@@ -118,7 +118,7 @@ def test_rows_of_one_key_are_handled_in_order_one_at_a_time(
             emit(conn, "test.work", {"sleep": 0.002}, key=f"k{index % 6}", generation=5)
         conn.commit()
     workers += [start_worker(db, 5, tmp_path, "--concurrency", "2") for _ in range(2)]
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM test_handled") == 120, timeout=60)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM test_handled") == 120, timeout=60)
     for key in [f"k{i}" for i in range(6)]:
         runs = query(
             db,
@@ -138,9 +138,9 @@ def test_a_long_handler_is_not_rerun_while_its_worker_lives(
     [row_id] = emit_work(db, 5, 1, sleep=5)
     workers.append(start_worker(db, 5, tmp_path, "--lease-seconds", "2"))
     claimed = "SELECT count(*) FROM spectral.outbox WHERE lease_owner IS NOT NULL"
-    wait_until(lambda: scalar(db, claimed) == 1)
+    wait_for(lambda: scalar(db, claimed) == 1)
     workers.append(start_worker(db, 5, tmp_path, "--lease-seconds", "2"))
-    wait_until(lambda: handled_ids(db) == [row_id], timeout=20)
+    wait_for(lambda: handled_ids(db) == [row_id], timeout=20)
     assert query(db, "SELECT attempt FROM test_handled") == [(1,)]
 
 
@@ -149,11 +149,11 @@ def test_notifications_wake_an_idle_worker(
 ) -> None:
     """With polling every 30 s, a new row is still handled within a second: LISTEN/NOTIFY."""
     workers.append(start_worker(db, 5, tmp_path, settings={"outbox.poll_seconds": "30"}))
-    wait_until(
+    wait_for(
         lambda: scalar(db, "SELECT count(*) FROM spectral.workers WHERE state = 'running'") == 1
     )
     [row_id] = emit_work(db, 5, 1)
-    wait_until(lambda: handled_ids(db) == [row_id], timeout=3)
+    wait_for(lambda: handled_ids(db) == [row_id], timeout=3)
 
 
 def test_status_tracks_workers_and_stranded_generations(
@@ -164,7 +164,7 @@ def test_status_tracks_workers_and_stranded_generations(
     worker = start_worker(db, 6, tmp_path, "--lease-seconds", "60")
     workers.append(worker)
     claimed = "SELECT count(*) FROM spectral.outbox WHERE lease_owner IS NOT NULL"
-    wait_until(lambda: scalar(db, claimed) >= 1)
+    wait_for(lambda: scalar(db, claimed) >= 1)
     with db.connect() as conn:
         live = read_status(conn, db.schema, stale_after_seconds=1.0)
     [gen6] = [g for g in live.generations if g.generation == 6]
@@ -177,7 +177,7 @@ def test_status_tracks_workers_and_stranded_generations(
         with db.connect() as conn:
             return read_status(conn, db.schema, stale_after_seconds=1.0)
 
-    wait_until(lambda: bool(status().stranded), timeout=10)
+    wait_for(lambda: bool(status().stranded), timeout=10)
     after = status()
     [gen6] = [g for g in after.generations if g.generation == 6]
     assert gen6.stranded and gen6.live_workers == 0

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,15 +80,6 @@ def start_worker(
         argv, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, text=True
     )
     return WorkerProcess(process, log)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30, interval: float = 0.05) -> None:
-    """Poll ``condition`` until true or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 def query(db: Database, text: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -19,6 +19,7 @@ from spectral_deploy.config import OutboxConfig
 from spectral_deploy.outbox.memstore import MemoryStore
 from spectral_deploy.outbox.store import WorkerInfo, WorkerState
 from spectral_deploy.outbox.worker import Worker, WorkerSettings, WorkerSummary
+from tests import waiting
 
 FAST = {
     "heartbeat_seconds": 0.05,
@@ -55,10 +56,8 @@ class Running:
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
+    """The shared wait at the pace of in-memory workers (5 ms polls)."""
+    waiting.wait_for(condition, timeout, interval=0.005)
 
 
 @pytest.fixture
