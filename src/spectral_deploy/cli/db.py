@@ -103,34 +103,10 @@ def status(
 
     Example: spectral-deploy db status --format json
     """
-    from spectral_deploy.db.connect import connect, describe_target
-    from spectral_deploy.db.schema import installed_migrations, required_version
-    from spectral_deploy.errors import DatabaseUnreachable
+    from spectral_deploy.db.report import database_report
 
     config = state(ctx).config()
-    report: dict[str, Any] = {"embedded": not config.database.url, "schema": config.database.schema}
-    url: str | None = config.database.url
-    if not config.database.url:
-        url = _embedded_report(config, report)
-    report["target"] = describe_target(url) if url else None
-    report["reachable"] = False
-    report["schema_version"] = None
-    report["required_schema_version"] = required_version()
-    problem: str | None = None
-    if url is not None:
-        try:
-            if not config.database.url and not _embedded_database_exists(config):
-                report["reachable"] = True  # the server answers; our database is created on use
-            else:
-                with connect(url, settings=config.database) as conn:
-                    applied = installed_migrations(conn, config.database.schema)
-                    report["reachable"] = True
-                    report["schema_version"] = max((m.version for m in applied), default=None)
-        except DatabaseUnreachable as exc:
-            problem = exc.message
-    else:
-        problem = "the embedded server is not running"
-
+    report = database_report(config)
     if format_ is OutputFormat.JSON:
         console.print_json(report)
     else:
@@ -148,33 +124,11 @@ def status(
             console.info(f"schema:    {config.database.schema} {schema_line}")
             if not report["schema_version"]:
                 console.info("next:      spectral-deploy db init")
-    if not report["reachable"]:
+    if not report.reachable:
         raise PreconditionFailed(
-            problem or "the database does not answer",
+            report.problem or "the database does not answer",
             hint="spectral-deploy db start" if report["embedded"] else "check DATABASE_URL",
         )
-
-
-def _embedded_report(config: Any, report: dict[str, Any]) -> str | None:
-    """Fill ``report`` with what the embedded server's files and processes say; return the
-    owner role's URL (None when the server is not running)."""
-    from spectral_deploy.db.embedded import EmbeddedServer
-
-    server = EmbeddedServer(config.embedded_data_dir)
-    server_status = server.status()
-    report.update(
-        data_dir=str(server_status.data_dir),
-        initialized=server_status.initialized,
-        running=server_status.running,
-        pid=server_status.pid,
-        server_version=server_status.version,
-        # observed: pg_hba.conf, and whether the running server lets a client in unasked
-        passwords_required=(
-            not server.trusts_connections(server_status) if server_status.initialized else None
-        ),
-    )
-    url: str | None = server_status.url(config.embedded.database, user=config.database.owner_role)
-    return url
 
 
 def _print_embedded(report: dict[str, Any]) -> None:
@@ -186,25 +140,6 @@ def _print_embedded(report: dict[str, Any]) -> None:
             "the server lets local processes log in without a password (made by an older "
             "spectral-deploy): run spectral-deploy db start"
         )
-
-
-def _embedded_database_exists(config: Any) -> bool:
-    from spectral_deploy.db.connect import connect
-    from spectral_deploy.db.embedded import EmbeddedServer
-
-    # as the owner role (which may connect to the maintenance database), not the superuser
-    maintenance = (
-        EmbeddedServer(config.embedded_data_dir)
-        .status()
-        .url("postgres", user=config.database.owner_role)
-    )
-    if maintenance is None:
-        return False
-    with connect(maintenance, settings=config.database) as conn:
-        row = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (config.embedded.database,)
-        ).fetchone()
-    return row is not None
 
 
 class Role(StrEnum):
