@@ -15,6 +15,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from spectral_deploy.backup.manifest import (
     Manifest,
@@ -68,6 +69,29 @@ class CatalogEntry:
     def from_the_future(self, now: datetime) -> bool:
         """Dated later than now (plus clock skew): a forged or broken date."""
         return self.manifest.created_at > now + FUTURE_SKEW
+
+    def as_json(self, now: datetime) -> dict[str, Any]:
+        """One backup of ``backup list --format json``, its age counted from ``now``."""
+        manifest = self.manifest
+        return {
+            "id": self.id,
+            "created_at": manifest.created_at.isoformat(),
+            "age_seconds": round(self.age_seconds(now), 1),
+            "size_bytes": manifest.size_bytes,
+            "stored_size_bytes": self.stored_size,
+            "intact": self.intact,
+            "sha256": manifest.sha256,
+            "database": manifest.database,
+            "server_version": manifest.server_version,
+            "generation": manifest.generation,
+            "recipients": list(manifest.recipients),
+            "tables": len(manifest.tables),
+            "verified": self.verified,
+            "signature": str(self.signature),
+            "trusted": self.trusted,
+            "future_dated": self.from_the_future(now),
+            "verification": self.verification.as_json() if self.verification else None,
+        }
 
 
 def read_catalog(storage: Storage, trust: Trust | None = None) -> list[CatalogEntry]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from spectral_deploy.backup.catalog import CatalogEntry, read_catalog
 from spectral_deploy.backup.manifest import manifest_name, object_name
@@ -32,6 +33,25 @@ class PruneItem:
         """Retention would delete it, but the storage holds it."""
         return self.decision.reasons == (KeepReason.LOCKED,) or self.locked_message is not None
 
+    def action(self, dry_run: bool) -> str:
+        """What the run did to it, as the report words it."""
+        if self.deleted:
+            return "would delete" if dry_run else "deleted"
+        if self.kept_only_by_lock:
+            return "kept (locked)"
+        return "keep"
+
+    def as_json(self, dry_run: bool) -> dict[str, Any]:
+        """One backup of ``backup prune --format json``."""
+        return {
+            "id": self.entry.id,
+            "created_at": self.entry.manifest.created_at.isoformat(),
+            "verified": self.entry.verified,
+            "action": self.action(dry_run),
+            "reasons": [str(r) for r in self.decision.reasons],
+            "lock": self.locked_message or (self.hold.describe() if self.hold else None),
+        }
+
 
 @dataclass(frozen=True)
 class PruneReport:
@@ -43,6 +63,19 @@ class PruneReport:
     items: tuple[PruneItem, ...]
     # backups whose manifest signature is not accepted: neither counted nor deleted
     refused: tuple[CatalogEntry, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """As ``backup prune --format json`` prints it."""
+        return {
+            "storage": self.storage_url,
+            "dry_run": self.dry_run,
+            "policy": {
+                "keep_daily": self.policy.keep_daily,
+                "keep_weekly": self.policy.keep_weekly,
+                "keep_monthly": self.policy.keep_monthly,
+            },
+            "backups": [item.as_json(self.dry_run) for item in self.items],
+        }
 
     @property
     def deleted(self) -> list[PruneItem]:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import psycopg
 import pyrage
@@ -74,6 +74,17 @@ class RestoreResult:
     pg_restore_version: str
     seconds: float
     replaced: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """As ``backup restore --format json`` prints it."""
+        return {
+            "backup_id": self.backup_id,
+            "target": self.target,
+            "size_bytes": self.size_bytes,
+            "pg_restore_version": self.pg_restore_version,
+            "seconds": round(self.seconds, 3),
+            "replaced_existing_objects": self.replaced,
+        }
 
 
 def stream_into(

@@ -212,9 +212,7 @@ def list_(
     entries = read_catalog(storage, _trust(ctx, allow_unsigned))
     now = datetime.now(UTC)
     if format_ is OutputFormat.JSON:
-        console.print_json(
-            {"storage": storage.url, "backups": [_entry_json(e, now) for e in entries]}
-        )
+        console.print_json({"storage": storage.url, "backups": [e.as_json(now) for e in entries]})
         return
     if not entries:
         console.info(f"no backups in {storage.url}")
@@ -385,16 +383,7 @@ def restore(
             progress=update,
         )
     if format_ is OutputFormat.JSON:
-        console.print_json(
-            {
-                "backup_id": result.backup_id,
-                "target": result.target,
-                "size_bytes": result.size_bytes,
-                "pg_restore_version": result.pg_restore_version,
-                "seconds": round(result.seconds, 3),
-                "replaced_existing_objects": result.replaced,
-            }
-        )
+        console.print_json(result.as_json())
         return
     console.success(
         f"backup {result.backup_id} restored into {result.target} in {result.seconds:.1f}s "
@@ -450,29 +439,7 @@ def prune(
             + ", ".join(f"{e.id} ({e.signature})" for e in report.refused)
         )
     if format_ is OutputFormat.JSON:
-        console.print_json(
-            {
-                "storage": report.storage_url,
-                "dry_run": report.dry_run,
-                "policy": {
-                    "keep_daily": policy.keep_daily,
-                    "keep_weekly": policy.keep_weekly,
-                    "keep_monthly": policy.keep_monthly,
-                },
-                "backups": [
-                    {
-                        "id": item.entry.id,
-                        "created_at": item.entry.manifest.created_at.isoformat(),
-                        "verified": item.entry.verified,
-                        "action": _prune_action(item, report.dry_run),
-                        "reasons": [str(r) for r in item.decision.reasons],
-                        "lock": item.locked_message
-                        or (item.hold.describe() if item.hold else None),
-                    }
-                    for item in report.items
-                ],
-            }
-        )
+        console.print_json(report.as_json())
         return
     if not report.items:
         console.info(f"no backups in {report.storage_url}")
@@ -484,7 +451,7 @@ def prune(
                 item.entry.id,
                 item.entry.manifest.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
                 "yes" if item.entry.verified else "no",
-                _prune_action(item, report.dry_run),
+                item.action(report.dry_run),
                 ", ".join(str(r) for r in item.decision.reasons),
             )
             for item in report.items
@@ -539,37 +506,6 @@ def keygen(
     console.info(f"public key: {public}")
     console.info("put it in spectral.toml:")
     console.info(f'  [backup]\n  signing_public_keys = ["{public}"]')
-
-
-def _prune_action(item: Any, dry_run: bool) -> str:
-    if item.deleted:
-        return "would delete" if dry_run else "deleted"
-    if item.kept_only_by_lock:
-        return "kept (locked)"
-    return "keep"
-
-
-def _entry_json(entry: CatalogEntry, now: datetime) -> dict[str, Any]:
-    manifest = entry.manifest
-    return {
-        "id": entry.id,
-        "created_at": manifest.created_at.isoformat(),
-        "age_seconds": round(entry.age_seconds(now), 1),
-        "size_bytes": manifest.size_bytes,
-        "stored_size_bytes": entry.stored_size,
-        "intact": entry.intact,
-        "sha256": manifest.sha256,
-        "database": manifest.database,
-        "server_version": manifest.server_version,
-        "generation": manifest.generation,
-        "recipients": list(manifest.recipients),
-        "tables": len(manifest.tables),
-        "verified": entry.verified,
-        "signature": str(entry.signature),
-        "trusted": entry.trusted,
-        "future_dated": entry.from_the_future(now),
-        "verification": entry.verification.as_json() if entry.verification else None,
-    }
 
 
 def _verified_text(entry: CatalogEntry, now: datetime) -> str:
