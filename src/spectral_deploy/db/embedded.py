@@ -57,6 +57,7 @@ from psycopg.conninfo import make_conninfo
 from spectral_deploy.db.credentials import Credentials
 from spectral_deploy.db.roles import set_password
 from spectral_deploy.errors import EmbeddedServerError
+from spectral_deploy.processes import alive
 
 __all__ = [
     "MARKER_FILE",
@@ -173,7 +174,7 @@ class EmbeddedServer:
         initialized = version_file.is_file()
         version = version_file.read_text().strip() if initialized else None
         pid, socket_dir, ready = self._read_postmaster_pid()
-        running = pid is not None and ready and _process_alive(pid)
+        running = pid is not None and ready and alive(pid)
         return ServerStatus(
             data_dir=self.data_dir,
             initialized=initialized,
@@ -628,16 +629,6 @@ class EmbeddedServer:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def service_user_name(data_dir: Path) -> str:

@@ -43,6 +43,7 @@ from spectral_deploy.outbox.pgstore import Listener, PostgresStore, notify_chann
 from spectral_deploy.outbox.ratelimit import RateLimiter
 from spectral_deploy.outbox.status import WorkerRow, read_status
 from spectral_deploy.outbox.worker import Worker, WorkerSettings
+from spectral_deploy.processes import alive
 
 __all__ = [
     "ADOPT_BATCH_ROWS",
@@ -268,7 +269,7 @@ def preflight(conn: Connection, schema: str, generation: int, *, stale_after: fl
 def gone_workers(workers: tuple[WorkerRow, ...]) -> list[WorkerRow]:
     """Workers registered from this host whose process no longer exists (read only)."""
     host = socket.gethostname()
-    return [w for w in workers if w.host == host and not _process_exists(w.pid)]
+    return [w for w in workers if w.host == host and not alive(w.pid)]
 
 
 def release_gone_workers(
@@ -607,13 +608,3 @@ def _finish(
             details={**report.as_json(), **(extra or {}), "error": error},
         )
         conn.commit()
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

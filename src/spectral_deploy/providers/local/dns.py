@@ -16,8 +16,9 @@ from pathlib import Path
 
 from spectral_deploy.config import Config
 from spectral_deploy.errors import ProviderError
+from spectral_deploy.processes import alive
 from spectral_deploy.providers.base import DnsRecord
-from spectral_deploy.providers.local.files import alive, read_json, spawn_detached, write_json
+from spectral_deploy.providers.local.files import read_json, spawn_detached, write_json
 
 __all__ = ["LocalDns", "from_config"]
 

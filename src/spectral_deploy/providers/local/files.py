@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["alive", "read_json", "spawn_detached", "write_json"]
+__all__ = ["read_json", "spawn_detached", "write_json"]
 
 
 def write_json(path: Path, value: Mapping[str, Any], *, mode: int = 0o600) -> None:
@@ -37,23 +37,6 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, json.JSONDecodeError):
         return None
     return value if isinstance(value, dict) else None
-
-
-def alive(pid: int | None) -> bool:
-    """Whether a process with ``pid`` exists (and is not a zombie of ours)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def spawn_detached(argv: Sequence[str], *, log: Path, cwd: Path | None = None) -> int:
