@@ -12,8 +12,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from spectral_deploy.errors import EXIT_INTERRUPTED
-
 __all__ = ["main"]
 
 
@@ -28,24 +26,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _lint(args: list[str]) -> int:
-    from spectral_deploy.cli import console
-    from spectral_deploy.errors import SpectralError
+    from spectral_deploy.cli.exits import report
 
     try:
         from spectral_deploy.cli.lint import run
 
         return run(args)  # the lint reads its own settings (the full loader if it must)
-    except SpectralError as exc:
-        console.error(exc.message, hint=exc.hint)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        console.error("interrupted")
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return 1
-    except Exception as exc:  # a bug: say so plainly
-        console.error(
-            f"internal error: {type(exc).__name__}: {exc}",
-            hint="rerun as `spectral-deploy -v lint ...` for the traceback and report it",
+    except (KeyboardInterrupt, Exception) as exc:
+        return report(
+            exc, rerun_hint="rerun as `spectral-deploy -v lint ...` for the traceback and report it"
         )
-        return 1

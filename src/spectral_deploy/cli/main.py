@@ -34,7 +34,7 @@ from spectral_deploy.cli import sandbox as sandbox_commands
 from spectral_deploy.cli import status as status_commands
 from spectral_deploy.cli import worker as worker_commands
 from spectral_deploy.cli.common import AppState, parse_assignment, state
-from spectral_deploy.errors import EXIT_INTERRUPTED, SpectralError
+from spectral_deploy.cli.exits import report
 
 __all__ = ["app", "main"]
 
@@ -141,30 +141,16 @@ def main(argv: list[str] | None = None) -> None:
     helptext.tidy(command)
     try:
         result = command.main(args=argv, prog_name="spectral-deploy", standalone_mode=False)
-    except SpectralError as exc:
-        if console.settings.verbosity:
-            console.print_traceback(exc)
-        console.error(exc.message, hint=exc.hint)
-        sys.exit(exc.exit_code)
     except typer.Abort:
         console.error("aborted")
         sys.exit(1)
-    except KeyboardInterrupt:
-        console.error("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
     except typer.TyperException as exc:  # usage errors of the command line itself
         message = exc.format_message()
         if message:  # empty when a group was called bare and its help was printed
             console.error(message, hint=_help_hint(exc))
         sys.exit(2)
-    except Exception as exc:  # a bug: say so plainly, traceback only with -v
-        if console.settings.verbosity:
-            console.print_traceback(exc)
-        console.error(
-            f"internal error: {type(exc).__name__}: {exc}",
-            hint="rerun with -v for the traceback and report it",
-        )
-        sys.exit(1)
+    except (KeyboardInterrupt, Exception) as exc:
+        sys.exit(report(exc, rerun_hint="rerun with -v for the traceback and report it"))
     sys.exit(result if isinstance(result, int) else 0)
 
 
