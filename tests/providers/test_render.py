@@ -147,12 +147,25 @@ def test_a_retained_build_is_redeployed_without_a_rebuild(render: Setup) -> None
 
 
 def test_build_available_follows_retention(render: Setup) -> None:
-    """A commit is available while among the last builds_retained successful builds."""
+    """Without the repository to build from, a commit is available while among the last
+    builds_retained successful builds."""
     assert render.hosting.build_available(OLD)
     assert render.hosting.build_available(OLD[:12])  # an abbreviated sha is the same commit
     assert not render.hosting.build_available("c" * 40)
     for n in range(3):  # three newer successful deploys push OLD out of a retention of 3
         render.fake.seed_live(render.blue, f"{n}" * 40)
+    assert not render.hosting.build_available(OLD)
+
+
+def test_a_commit_out_of_retention_is_available_while_render_can_build_it(render: Setup) -> None:
+    """Render builds any commit of the repository: "no retained build" is not "unavailable"."""
+    in_repository = {OLD}
+    render.hosting.rebuildable = in_repository.__contains__
+    for n in range(3):  # OLD leaves the retention of 3
+        render.fake.seed_live(render.blue, f"{n}" * 40)
+    assert render.hosting.build_available(OLD)
+    assert not render.hosting.build_available("c" * 40)  # neither retained nor in the repository
+    in_repository.clear()
     assert not render.hosting.build_available(OLD)
 
 

@@ -42,12 +42,13 @@ import psycopg
 from spectral_deploy.config import Config
 from spectral_deploy.cutover.observe import ProbeReading
 from spectral_deploy.db import Database
-from spectral_deploy.errors import ConfigError, InputError, ProviderError
+from spectral_deploy.errors import ConfigError, InputError, ProviderError, ProviderUnavailable
 from spectral_deploy.outbox.drain import unfinished_rows
 from spectral_deploy.outbox.emit import emit
 from spectral_deploy.outbox.pgstore import PostgresStore
 from spectral_deploy.outbox.store import Lease, WorkerInfo, WorkerState
 from spectral_deploy.providers.base import Color, Deployment, DnsRecord, Health, ReleaseSpec
+from spectral_deploy.providers.http import error_class
 from spectral_deploy.providers.local.git import version_key
 
 __all__ = [
@@ -114,9 +115,11 @@ class FakeWorld:
 
     Knobs: ``unhealthy`` (slots whose health check fails), ``workers_start`` (False: new
     workers register but never reach ``running``), ``failing`` (provider operations that
-    raise ``ProviderError``, e.g. ``{"dns.read"}``), ``app_writes`` (whether non-health
-    requests write an outbox row), ``cached`` (a slot that public requests still reach
-    whatever the record says, as resolvers that cache an old answer make them).
+    raise ``ProviderUnavailable``, the vendor down, e.g. ``{"dns.read"}``), ``refusing``
+    (operation -> the HTTP status it answers, e.g. ``{"dns.read": 401}``), ``app_writes``
+    (whether non-health requests write an outbox row), ``cached`` (a slot that public
+    requests still reach whatever the record says, as resolvers that cache an old answer
+    make them).
     """
 
     def __init__(
@@ -138,6 +141,7 @@ class FakeWorld:
         self.unhealthy: set[Color] = set()
         self.workers_start = True
         self.failing: set[str] = set()
+        self.refusing: dict[str, int] = {}
         self.app_writes = True
         self.cached: Color | None = None
         self.requests: dict[Color, int] = {Color.BLUE: 0, Color.GREEN: 0}
@@ -162,7 +166,14 @@ class FakeWorld:
     def check(self, operation: str) -> None:
         """Raise if ``operation`` is set to fail; then let the world move."""
         if operation in self.failing:
-            raise ProviderError("the fake provider is down", provider=PROVIDER, operation=operation)
+            raise ProviderUnavailable(
+                "the fake provider is down", provider=PROVIDER, operation=operation, status=503
+            )
+        if operation in self.refusing:
+            status = self.refusing[operation]
+            raise error_class(status)(
+                "the fake provider refuses", provider=PROVIDER, operation=operation, status=status
+            )
         self.tick()
 
     def color_at(self, target: str) -> Color | None:

@@ -24,8 +24,10 @@ app's repository with auto-deploy off. What the provider does:
   drain). More than 0 resumes it (its old release restarts, and that deploy ends first),
   brings it to what the web service runs (commit and generation, as ``current`` reports
   them), and scales it to that many instances.
-- ``build_available``: whether a successful deploy of the commit is among the builds
-  Render retains for rollbacks (``hosting.builds_retained``, which depends on the plan).
+- ``build_available``: whether the commit can be deployed again: a successful deploy of it
+  is among the builds Render retains for rollbacks (``hosting.builds_retained``, which
+  depends on the plan), or, since Render builds any commit of the repository, the project's
+  repository still has it. "No retained build" alone is not the runbook's Class 5.
 
 The API key comes from ``RENDER_API_KEY``; ``hosting.api_url`` or ``RENDER_API_BASE_URL``
 points the provider at another server (the tests' local one).
@@ -50,6 +52,7 @@ from spectral_deploy.providers.http import (
     install_redaction,
     secret_from_env,
 )
+from spectral_deploy.providers.local.git import GitVcs
 
 __all__ = [
     "COMMIT_ENV",
@@ -131,8 +134,11 @@ class RenderHosting:
         health_client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        rebuildable: Callable[[str], bool] | None = None,
     ) -> None:
         self.api = api
+        # whether the repository Render builds from still has a commit (None: not known)
+        self.rebuildable = rebuildable
         self.services = services
         self.health_path = health_path
         self.builds_retained = builds_retained
@@ -313,8 +319,10 @@ class RenderHosting:
             self._post(web, "suspend", operation="suspend web service")
 
     def build_available(self, commit: str) -> bool:
-        """Whether a retained build of ``commit`` exists on either color's web service."""
-        return any(self._retained_build(web, commit) for web in self.services.web.values())
+        """Whether ``commit`` has a retained build on either web service, or can be built."""
+        if any(self._retained_build(web, commit) for web in self.services.web.values()):
+            return True
+        return self.rebuildable is not None and self.rebuildable(commit)
 
     # --- the API ---------------------------------------------------------------------------
 
@@ -548,4 +556,5 @@ def from_config(config: Config, database_url: str | None = None) -> RenderHostin
         builds_retained=hosting.builds_retained,
         deploy_timeout_seconds=hosting.deploy_timeout_seconds,
         poll_seconds=hosting.poll_seconds,
+        rebuildable=GitVcs(config.project_root).has_commit,
     )
