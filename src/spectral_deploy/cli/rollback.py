@@ -75,7 +75,10 @@ def _tags(root: Path) -> list[str]:
 def _print_plan(gathered: Gathered, plan: Plan) -> None:
     from spectral_deploy.notify.messages import CLASS_NAMES
 
-    console.info(CLASS_NAMES[plan.failure_class])
+    label = CLASS_NAMES[plan.failure_class]
+    if plan.escalated_from is not None:
+        label += f" (escalated from {CLASS_NAMES[plan.escalated_from]})"
+    console.info(label)
     console.info("why:")
     for reason in plan.reasons:
         console.info(f"  - {reason}")

@@ -433,6 +433,18 @@ class RollbackRunner:
         generation = step.params.get("generation") or record.facts.get("to_generation")
         if generation is None:
             raise PreconditionFailed("no generation to fix forward")
+        # only what the re-lint finds incompatible is fixed forward: it reads the world now
+        deploy = self._require_deploy(record)
+        notes: list[str] = []
+        compatible = migrations_compatible(self.config, deploy, notes, self.deployer.source)
+        if compatible is not False:
+            why = (
+                "the re-lint finds the prior code compatible with the new schema"
+                if compatible
+                else "the deploy's migrations could not be re-linted: " + "; ".join(notes)
+            )
+            self.say(f"no fix-forward migration written: {why}")
+            return {"file": None, "compatible_with_prior": compatible, "why": why}
         path = write_fix_forward(self.config, self.database, int(generation))
         self.say(f"wrote {path}: review it, then ship it with the corrected code")
         return {"file": str(path)}
