@@ -47,6 +47,7 @@ def _deployer(ctx: typer.Context, *, create: bool = False) -> Deployer:
         state(ctx).config(),
         state(ctx).database(create=create),
         say=lambda text: console.info(f"  {text}"),
+        progress=console.waiting,
     )
 
 

@@ -161,7 +161,12 @@ def run(
 
     config = state(ctx).config()
     database = state(ctx).database(create=not dry_run)
-    deployer = Deployer.from_config(config, database, say=lambda text: console.info(f"    {text}"))
+    deployer = Deployer.from_config(
+        config,
+        database,
+        say=lambda text: console.info(f"    {text}"),
+        progress=console.waiting,
+    )
 
     def confirm(step: object) -> bool:
         title = getattr(step, "title", "this step")

@@ -42,7 +42,9 @@ from spectral_deploy.cutover.steps import (
     StepContext,
     StepFailed,
     http_status,
+    release_config_changes,
 )
+from spectral_deploy.cutover.waiting import Reporter, no_report
 from spectral_deploy.db import Database
 from spectral_deploy.errors import PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
@@ -126,8 +128,10 @@ class Deployer:
         clock: Clock = SYSTEM_CLOCK,
         fetch: Callable[[str], int] = http_status,
         say: Callable[[str], None] = lambda text: None,
+        progress: Reporter = no_report,
     ) -> None:
         self.config = config
+        self.progress = progress
         self.database = database
         self.hosting = hosting
         self.dns = dns
@@ -141,7 +145,11 @@ class Deployer:
 
     @classmethod
     def from_config(
-        cls, config: Config, database: Database, say: Callable[[str], None] = lambda text: None
+        cls,
+        config: Config,
+        database: Database,
+        say: Callable[[str], None] = lambda text: None,
+        progress: Reporter = no_report,
     ) -> Deployer:
         """Providers chosen by configuration."""
         return cls(
@@ -156,6 +164,7 @@ class Deployer:
             clock=providers.clock(config),
             fetch=providers.fetch(config),
             say=say,
+            progress=progress,
         )
 
     # -- reading ------------------------------------------------------------------------
@@ -306,8 +315,18 @@ class Deployer:
             ctx = self._context(deploy)
             deploy = ctx.reload()
             _refuse_if_ending(deploy)
+            done = deploy.step
+            if done >= Step.DEPLOY_GREEN and not (deploy.finished or deploy.flipped):
+                changed = release_config_changes(ctx)
+                if changed:
+                    self.say(
+                        f"{', '.join(changed)} changed since green was deployed: step "
+                        f"{int(Step.DEPLOY_GREEN)} runs again with the current config"
+                    )
+                    ctx.redeploy = True
+                    done = Step(int(Step.DEPLOY_GREEN) - 1)
             for step in Step:
-                if step <= deploy.step or deploy.finished or deploy.flipped:
+                if step <= done or deploy.finished or deploy.flipped:
                     continue
                 ctx.deploy = deploy
                 self._run_step(ctx, step)
@@ -541,6 +560,7 @@ class Deployer:
                     moved_at=deploy.flipped_at,
                     say=self.say,
                     clock=self.clock,
+                    report=self.progress,
                 )
                 crash.point("finish:blue-retired")
             with self.database.connect() as conn, conn.transaction():
@@ -718,6 +738,7 @@ class Deployer:
             say=self.say,
             clock=self.clock,
             fetch=self.fetch,
+            progress=self.progress,
         )
 
     @contextlib.contextmanager

@@ -324,6 +324,7 @@ class RollbackRunner:
             moved_at=datetime.now(UTC),  # the flip back just happened (or, on resume, earlier)
             say=self.say,
             clock=self.deployer.clock,
+            report=self.deployer.progress,
         )
         return {"slot": str(slot), "rows_left_for_the_drain": left}
 
@@ -418,6 +419,7 @@ class RollbackRunner:
             moved_at=replacing.flipped_at if replacing else None,
             say=self.say,
             clock=self.deployer.clock,
+            report=self.deployer.progress,
         )
         return {"slot": str(slot), "rows_left_for_the_drain": left}
 
