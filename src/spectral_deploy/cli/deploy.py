@@ -163,8 +163,19 @@ def finish(
             "after a breach. What the deploy and deploy-finish workflows run.",
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="End the hold window before its time (blue stops now; resolvers that still "
+            "send it traffic get errors, and there is no flip back).",
+        ),
+    ] = False,
 ) -> None:
     """End the hold window: blue's workers drain their generation and stop, blue is stopped.
+
+    Refused (exit 3, with the time left) while the hold window ([deploy] hold_seconds after
+    the flip) is still open, unless --force; --when-due finishes only once it is over.
 
     Example: spectral-deploy deploy finish --when-due --yes
     """
@@ -182,7 +193,7 @@ def finish(
     else:
         if not yes:
             typer.confirm("Finish the deploy (stop blue; no flip back after this)?", abort=True)
-        report = deployer.finish()
+        report = deployer.finish(force=force)
     console.success(f"deploy #{report.deploy.id} ({report.deploy.tag}) completed")
     if report.rows_left and report.retired_generation is not None:
         console.warn(

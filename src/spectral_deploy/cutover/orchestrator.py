@@ -519,15 +519,18 @@ class Deployer:
         report = drains.adopt(self.database, self.config.outbox, deploy.generation, into)
         return found, report.adopted, into, report.rows_left
 
-    def finish(self) -> FinishReport:
+    def finish(self, *, force: bool = False, now: datetime | None = None) -> FinishReport:
         """End the hold window: blue's workers drain their generation, blue stops. Refused
-        unless the record is seen pointing at green (stopping blue must not stop traffic)."""
+        unless the record is seen pointing at green (stopping blue must not stop traffic),
+        and before the hold window ends unless ``force`` (a finish already started is
+        finished whatever the time)."""
         deploy = self._open("finish")
         if not deploy.flipped:
             raise PreconditionFailed(
                 f"deploy #{deploy.id} has not cut over yet (step {deploy.step})",
                 hint="spectral-deploy deploy resume",
             )
+        _refuse_inside_hold_window(deploy, now or datetime.now(UTC), force=force)
         schema = self.database.schema
         rows_left = 0
         with self.database.connect() as conn:
@@ -784,6 +787,22 @@ class Deployer:
                 details=details,
             )
             conn.commit()
+
+
+def _refuse_inside_hold_window(deploy: Deploy, now: datetime, *, force: bool) -> None:
+    if force or deploy.intent is Intent.FINISH or deploy.hold_until is None:
+        return
+    left = (deploy.hold_until - now).total_seconds()
+    if left <= 0:
+        return
+    until = deploy.hold_until.astimezone(UTC).strftime("%H:%M:%S UTC")
+    raise PreconditionFailed(
+        f"deploy #{deploy.id} ({deploy.tag}) is in its hold window until {until} "
+        f"({left:.0f} s left): slot {deploy.blue} stays warm for resolvers that still "
+        "send it traffic, and for a flip back",
+        hint="spectral-deploy deploy finish --when-due --yes  (finishes once the window is "
+        "over), or deploy finish --force to end it now",
+    )
 
 
 def _refuse_if_ending(deploy: Deploy) -> None:
