@@ -4,6 +4,7 @@ fake world and the real PostgreSQL; ``--when-due`` keeps finishing once it is ov
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -62,3 +63,23 @@ def test_finish_after_the_window_and_when_due_still_work(operator: Operator) -> 
     assert later > deploy.hold_until
     report = deployer.finish(now=later)
     assert report.deploy.finished
+
+
+def test_preflight_warns_when_the_record_ttl_is_above_the_configured_one(
+    database: Database, tmp_path: Path
+) -> None:
+    """The record's own TTL is read: 3600 s against [dns] ttl = 60 s is a warning, no stop."""
+    operator = Operator.start(tmp_path, database)
+    try:
+        operator.deploy("v1.0.0")
+        record = operator.world.record
+        operator.world.record = replace(record, ttl=3600)
+        deployed = operator.deploy("v2.0.0")
+        assert deployed.flipped
+        warnings = [line for line in operator.said if "TTL 3600 s" in line]
+        assert len(warnings) == 1
+        assert f"above [dns] ttl = {operator.config.dns.ttl} s" in warnings[0]
+        operator.world.record = replace(operator.world.record, ttl=operator.config.dns.ttl)
+        assert not any("TTL 60 s, above" in line for line in operator.said)
+    finally:
+        operator.world.close()

@@ -146,7 +146,19 @@ def preflight(ctx: StepContext) -> dict[str, Any]:
         raise StepFailed(
             f"the CNAME {record.name} points at {record.target!r}, not at blue ({blue_target!r})"
         )
-    details.update(blue_health=health.detail, cname=record.target)
+    details.update(blue_health=health.detail, cname=record.target, ttl=record.ttl)
+    wanted = ctx.config.dns.ttl
+    if not record.proxied and record.ttl > wanted:
+        # resolvers cache the answer for the TTL it had when they read it: after the flip,
+        # traffic keeps reaching blue that long, not dns.ttl
+        warning = (
+            f"warning: the CNAME {record.name} has TTL {record.ttl} s, above [dns] ttl = "
+            f"{wanted} s: resolvers that cached it keep sending traffic to blue for up to "
+            f"{record.ttl} s after the flip (lower the record's TTL at least {record.ttl} s "
+            "before deploying)"
+        )
+        ctx.say(warning)
+        details["ttl_warning"] = warning
     return details
 
 
