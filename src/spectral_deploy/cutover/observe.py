@@ -48,6 +48,9 @@ class ProbeReading:
     color: Color | None
     generation: int | None
     detail: str
+    # the address answered without the app's generation header (no middleware): what
+    # serves it cannot be told from the answer
+    header_missing: bool = False
 
 
 class PublicProbe(Protocol):

@@ -742,6 +742,7 @@ class Deployer:
             clock=self.clock,
             fetch=self.fetch,
             progress=self.progress,
+            probe=self.probe,
         )
 
     @contextlib.contextmanager

@@ -17,8 +17,9 @@ from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash, store
 from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.cutover.model import Deploy, Step
-from spectral_deploy.cutover.observe import color_of
+from spectral_deploy.cutover.observe import PublicProbe, color_of
 from spectral_deploy.cutover.source import SourceTree
+from spectral_deploy.cutover.traffic import await_generation
 from spectral_deploy.cutover.waiting import Reporter, Wait, logs_command, no_report
 from spectral_deploy.db import Database
 from spectral_deploy.errors import CheckFailed, InputError, MigrationToolFailed
@@ -96,6 +97,8 @@ class StepContext:
     progress: Reporter = no_report
     # deploy green again even when it runs the release: the app's config changed since
     redeploy: bool = False
+    # a request to the public address that says which generation answered (None: none)
+    probe: PublicProbe | None = None
 
     def reload(self) -> Deploy:
         """Read the deploy row again (after a step changed it)."""
@@ -504,6 +507,16 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
         raise StepFailed(
             f"flipped the CNAME but it reads back {record.target!r}, not {green_target!r}"
         )
+    # the record moved; that the traffic did is observed where the app says who served it
+    proof = await_generation(
+        ctx.probe,
+        deploy.generation,
+        record=f"{record.name} -> {record.target}",
+        ttl_seconds=record.ttl,
+        clock=ctx.clock,
+        report=ctx.progress,
+    )
+    ctx.say(proof.detail)
     record_flip(
         ctx.database,
         deploy,
@@ -512,7 +525,13 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
         details={"flipped_now": flipped_now},
     )
     ctx.reload()
-    return {"target": record.target, "ttl": record.ttl, "flipped_now": flipped_now}
+    return {
+        "target": record.target,
+        "ttl": record.ttl,
+        "flipped_now": flipped_now,
+        "traffic_proved": proof.proved,
+        "traffic": proof.detail,
+    }
 
 
 def _green_serves(ctx: StepContext) -> str:

@@ -119,7 +119,8 @@ class FakeWorld:
     (operation -> the HTTP status it answers, e.g. ``{"dns.read": 401}``), ``app_writes``
     (whether non-health requests write an outbox row), ``cached`` (a slot that public
     requests still reach whatever the record says, as resolvers that cache an old answer
-    make them).
+    make them, or a custom domain attached to one slot), ``generation_header`` (False: the
+    app answers without the generation header).
     """
 
     def __init__(
@@ -144,6 +145,8 @@ class FakeWorld:
         self.refusing: dict[str, int] = {}
         self.app_writes = True
         self.cached: Color | None = None
+        # whether the app's answers carry the generation header (spectral_deploy.middleware)
+        self.generation_header = True
         self.requests: dict[Color, int] = {Color.BLUE: 0, Color.GREEN: 0}
         self.written: dict[int, int] = {}
         self.handled: dict[int, int] = {}
@@ -498,6 +501,8 @@ class FakeProbe:
         slot = world.slots.get(color) if color is not None else None
         if color is None or slot is None or not world.serving(color):
             return ProbeReading(None, None, "HTTP 502 from the public address")
+        if not world.generation_header:
+            return ProbeReading(None, None, "HTTP 200 without the header", header_missing=True)
         return ProbeReading(color, slot.generation, f"HTTP 200 from slot {color}")
 
 

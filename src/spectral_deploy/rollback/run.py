@@ -26,6 +26,7 @@ from spectral_deploy.cutover.observe import FlipState, color_of, flip_state
 from spectral_deploy.cutover.orchestrator import Deployer
 from spectral_deploy.cutover.retire import retire_color
 from spectral_deploy.cutover.steps import record_flip, target_of
+from spectral_deploy.cutover.traffic import await_generation
 from spectral_deploy.db import Database
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
@@ -286,6 +287,16 @@ class RollbackRunner:
             raise CheckFailed(
                 f"pointed the CNAME at {target!r} but it reads back {current.target!r}"
             )
+        if flipped_now and deploy.from_generation is not None:
+            proof = await_generation(
+                self.deployer.probe,
+                deploy.from_generation,
+                record=f"{current.name} -> {current.target}",
+                ttl_seconds=current.ttl,
+                clock=self.deployer.clock,
+                report=self.deployer.progress,
+            )
+            self.say(proof.detail)
         schema = self.database.schema
         with self.database.connect() as conn, conn.transaction():
             if deploy.from_generation is not None:
