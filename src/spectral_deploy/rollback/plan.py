@@ -280,7 +280,8 @@ def _communications() -> list[PlanStep]:
         PlanStep(
             "notify",
             "Tell the ops chat (tag, generations, class), mark the GitHub Release pre-release "
-            "with a rollback note, append an incident note with the ledger's timeline",
+            "with a rollback note; the incident note (this incident's timeline) is appended "
+            "once the rollback is resolved",
             "spectral-deploy rollback notify",
         )
     ]

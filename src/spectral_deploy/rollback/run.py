@@ -37,7 +37,7 @@ from spectral_deploy.ledger.store import EntryKind, append, current_actor, recor
 from spectral_deploy.ledger.store import Outcome as LedgerOutcome
 from spectral_deploy.migrate.fixforward import write_fix_forward
 from spectral_deploy.notify.messages import RollbackStory
-from spectral_deploy.notify.send import Delivery, deliver
+from spectral_deploy.notify.send import CHANNELS, Delivery, deliver
 from spectral_deploy.outbox import drain as drains
 from spectral_deploy.providers.base import Color
 from spectral_deploy.providers.github import GitHub
@@ -65,7 +65,9 @@ class RollbackRecord:
     finished_at: datetime | None
     outcome: str | None
 
-    def story(self, serving_generation: int | None) -> RollbackStory:
+    def story(
+        self, serving_generation: int | None, incident_since: datetime | None = None
+    ) -> RollbackStory:
         """What the communications tell."""
         return RollbackStory(
             rollback_id=self.id,
@@ -78,6 +80,9 @@ class RollbackRecord:
             steps=tuple(step.title for step in self.steps),
             operator=self.started_by,
             started_at=self.started_at,
+            outcome=self.outcome,
+            finished_at=self.finished_at,
+            incident_since=incident_since,
         )
 
 
@@ -212,17 +217,34 @@ class RollbackRunner:
             self._step(record, index, step, LedgerOutcome.OK, details)
         outcome = "escalated" if escalates(record.steps) else "completed"
         self._finish(record, outcome)
-        return self._reload(record)
+        resolved = self._reload(record)
+        # the runbook: "after resolution, write a brief incident note"
+        for delivery in self.notify(resolved, channels=("incident",)):
+            self.say(f"{delivery.channel}: {delivery.status}: {delivery.detail.splitlines()[0]}")
+        return resolved
 
-    def notify(self, record: RollbackRecord, *, dry_run: bool = False) -> list[Delivery]:
-        """Send (or show) the rollback's communications; failures are reported, not raised."""
+    def notify(
+        self,
+        record: RollbackRecord,
+        *,
+        dry_run: bool = False,
+        channels: tuple[str, ...] = CHANNELS,
+    ) -> list[Delivery]:
+        """Send (or show) the rollback's communications; failures are reported, not raised.
+        The incident note waits for the rollback to be resolved."""
         serving = self.deployer.observe_live(health=False).live_generation
-        if serving is None:
-            with self.database.connect() as conn:
+        with self.database.connect() as conn:
+            if serving is None:
                 active = generations.active(conn, self.database.schema)
-            serving = active.generation if active else None
-        story = record.story(serving)
-        return deliver(self.config, self.database, story, dry_run=dry_run)
+                serving = active.generation if active else None
+            rolled_back = (
+                deploys.get(conn, self.database.schema, record.deploy_id)
+                if record.deploy_id is not None
+                else None
+            )
+        since = rolled_back.started_at if rolled_back is not None else record.started_at
+        story = record.story(serving, incident_since=since)
+        return deliver(self.config, self.database, story, dry_run=dry_run, channels=channels)
 
     # -- the step executors -------------------------------------------------------------
 
@@ -463,7 +485,7 @@ class RollbackRunner:
         return {"file": str(path)}
 
     def _notify(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
-        deliveries = self.notify(record)
+        deliveries = self.notify(record, channels=("chat", "release"))
         for delivery in deliveries:
             self.say(f"{delivery.channel}: {delivery.status}: {delivery.detail.splitlines()[0]}")
         return {d.channel: d.status for d in deliveries}
