@@ -419,6 +419,7 @@ class RollbackRunner:
                 deploy_id=record.deploy_id,
                 tag=tag,
                 say=self.say,
+                report=self.deployer.progress,
             )
         else:
             deployed = self.deployer.start(tag)
