@@ -101,7 +101,11 @@ def resume(
         float, typer.Option(help="After the cutover, watch the hold window this long.")
     ] = 0.0,
 ) -> None:
-    """Continue the open deploy from the first step not done (each step observes first).
+    """Continue the open deploy from the first step not done (each step observes first),
+    with the current config: when [hosting] python, web_command, worker_app, workers or
+    health_path changed since green was deployed (say, a wrong web_command was fixed), green
+    is deployed again before the failed step runs. Waits over 2 s print what they wait for,
+    elapsed / limit and where to look (spectral-deploy logs green).
 
     Example: spectral-deploy deploy resume
     """

@@ -107,7 +107,10 @@ def plan(
     Facts are observed first (where the CNAME points, read back; what each slot runs and
     whether it answers; how many rows the new generation wrote), then read from the ledger
     (which step the deploy reached, which migrations it applied, whether the prior build
-    still exists, whether the database answers); --facts FILE supplies or overrides them.
+    can still be built, whether the database answers); --facts FILE supplies or overrides
+    them. Class 5 only on confirmed conditions: the database unanswered after 3 attempts, a
+    provider failing 2 reads with 5xx or timeouts, prior code that cannot be rebuilt; a
+    refusal (401/403/404, a wrong password) exits 2 naming the setting.
     The deploy described is the open one, else the completed deploy now live: aborted and
     rolled-back deploys decide nothing unless named with --deploy. A rollback in progress
     is shown instead (`rollback run` resumes it). Nothing is changed.
