@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from spectral_deploy.config import load_config
+from spectral_deploy.cutover.waiting import ReportsProgress, WaitProgress
 from spectral_deploy.errors import ConfigError, ProviderError
 from spectral_deploy.providers.base import Color, ReleaseSpec
 from spectral_deploy.providers.http import ApiClient, Secret
@@ -407,3 +408,28 @@ def test_the_edge_routes_by_host_not_by_the_dns_name_that_led_there(
     assert answer.json()["service"] == "shop-green"
     with pytest.raises(ValueError, match="already belongs"):
         fake_render.add_custom_domain(setup.green, "app.example.com")
+
+
+def test_waiting_for_a_render_deploy_reports_through_the_deployers_reporter(
+    render: Setup,
+) -> None:
+    """A build that takes polls: the wait says which deploy, elapsed / limit, where to look."""
+    seen: list[WaitProgress] = []
+    elapsed = [0.0]
+
+    def sleep(seconds: float) -> None:
+        elapsed[0] += seconds
+
+    render.hosting = RenderHosting(
+        render.api,
+        RenderServices(render.config),
+        poll_seconds=2.0,
+        deploy_timeout_seconds=600,
+        sleep=sleep,
+        clock=lambda: elapsed[0],
+    )
+    assert isinstance(render.hosting, ReportsProgress)
+    render.hosting.progress = seen.append
+    render.hosting.deploy(Color.GREEN, render.release())
+    assert seen and all(p.limit_seconds == 600 for p in seen)
+    assert "to go live" in seen[0].what and render.green in seen[0].look

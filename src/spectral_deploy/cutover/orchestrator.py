@@ -44,7 +44,7 @@ from spectral_deploy.cutover.steps import (
     http_status,
     release_config_changes,
 )
-from spectral_deploy.cutover.waiting import Reporter, no_report
+from spectral_deploy.cutover.waiting import Reporter, ReportsProgress, no_report
 from spectral_deploy.db import Database
 from spectral_deploy.errors import PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
@@ -132,6 +132,8 @@ class Deployer:
     ) -> None:
         self.config = config
         self.progress = progress
+        if isinstance(hosting, ReportsProgress):  # the platform's own waits (a Render build)
+            hosting.progress = progress
         self.database = database
         self.hosting = hosting
         self.dns = dns

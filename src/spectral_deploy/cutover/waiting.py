@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from spectral_deploy.cutover.clock import Clock
 
 __all__ = [
     "REPORT_AFTER_SECONDS",
     "REPORT_EVERY_SECONDS",
+    "FunctionClock",
     "Reporter",
+    "ReportsProgress",
     "Wait",
     "WaitProgress",
     "logs_command",
@@ -59,6 +62,29 @@ def no_report(progress: WaitProgress) -> None:
     del progress
 
 
+@runtime_checkable
+class ReportsProgress(Protocol):
+    """A provider whose own waits (a platform build) report through ``progress``."""
+
+    progress: Reporter
+
+
+class FunctionClock:
+    """A ``Clock`` over injected ``monotonic`` and ``sleep`` functions."""
+
+    def __init__(self, monotonic: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self._monotonic = monotonic
+        self._sleep = sleep
+
+    def monotonic(self) -> float:
+        """The injected clock."""
+        return self._monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """The injected sleep."""
+        self._sleep(seconds)
+
+
 def logs_command(color: object, *, worker: bool = False) -> str:
     """The command that shows a slot's log."""
     return f"spectral-deploy logs {color}" + (" --worker" if worker else "")
@@ -75,13 +101,14 @@ class Wait:
         clock: Clock,
         report: Reporter,
         look: str = "",
+        started: float | None = None,
     ) -> None:
         self.what = what
         self.limit_seconds = limit_seconds
         self.look = look
         self._clock = clock
         self._report = report
-        self._started = clock.monotonic()
+        self._started = clock.monotonic() if started is None else started
         self._next = REPORT_AFTER_SECONDS
 
     @property
@@ -89,9 +116,10 @@ class Wait:
         """Seconds since the wait started."""
         return self._clock.monotonic() - self._started
 
-    def tick(self, status: str = "") -> None:
-        """Report the wait when it is due (call before each sleep)."""
-        elapsed = self.elapsed_seconds
+    def tick(self, status: str = "", *, now: float | None = None) -> None:
+        """Report the wait when it is due (call before each sleep); ``now``: the clock's
+        reading the caller already took."""
+        elapsed = self.elapsed_seconds if now is None else now - self._started
         if elapsed < self._next:
             return
         while self._next <= elapsed:

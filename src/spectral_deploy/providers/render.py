@@ -44,6 +44,7 @@ from typing import Any
 import httpx
 
 from spectral_deploy.config import Config
+from spectral_deploy.cutover.waiting import FunctionClock, Reporter, Wait, no_report
 from spectral_deploy.errors import ConfigError, ProviderError
 from spectral_deploy.providers.base import Color, Deployment, Health, ReleaseSpec, same_commit
 from spectral_deploy.providers.http import (
@@ -139,6 +140,8 @@ class RenderHosting:
         self.api = api
         # whether the repository Render builds from still has a commit (None: not known)
         self.rebuildable = rebuildable
+        # where a wait for a build or a deploy reports (the deployer sets its own)
+        self.progress: Reporter = no_report
         self.services = services
         self.health_path = health_path
         self.builds_retained = builds_retained
@@ -489,8 +492,17 @@ class RenderHosting:
             self._sleep(self.poll_seconds)
 
     def _wait_live(self, service_id: str, deploy_id: str, commit: str) -> None:
-        deadline = self._clock() + self.deploy_timeout_seconds
+        started = self._clock()
+        deadline = started + self.deploy_timeout_seconds
         status = ""
+        wait = Wait(
+            f"Render deploy {deploy_id} of {commit[:12]} on {service_id} to go live",
+            self.deploy_timeout_seconds,
+            clock=FunctionClock(self._clock, self._sleep),
+            report=self.progress,
+            look=f"the service's logs in the Render dashboard ({service_id})",
+            started=started,
+        )
         while True:
             data = self.api.get(
                 f"/services/{service_id}/deploys/{deploy_id}", operation="read deploy"
@@ -508,7 +520,8 @@ class RenderHosting:
                     operation="deploy",
                     hint=f"read its logs in the Render dashboard (service {service_id})",
                 )
-            if self._clock() >= deadline:
+            now = self._clock()
+            if now >= deadline:
                 raise ProviderError(
                     f"deploy {deploy_id} on {service_id} is still {status or 'unknown'} after "
                     f"{self.deploy_timeout_seconds:g} s",
@@ -516,6 +529,7 @@ class RenderHosting:
                     operation="deploy",
                     hint="raise hosting.deploy_timeout_seconds, or look at it in Render",
                 )
+            wait.tick(status, now=now)
             self._sleep(self.poll_seconds)
 
     def _worker_count(self, color: Color) -> int:

@@ -24,7 +24,7 @@ import psycopg
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import store
 from spectral_deploy.cutover.model import Deploy
-from spectral_deploy.cutover.waiting import Reporter, Wait, no_report
+from spectral_deploy.cutover.waiting import FunctionClock, Reporter, Wait, no_report
 from spectral_deploy.db import Database
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
@@ -72,7 +72,7 @@ def deploy_through_workflow(
     wait = Wait(
         f"{workflow} run {run.id} to cut over {tag}",
         config.vcs.workflow_timeout_seconds,
-        clock=_FunctionClock(clock, sleep),
+        clock=FunctionClock(clock, sleep),
         report=report,
         look=run.html_url or "the repository's Actions tab",
     )
@@ -191,22 +191,6 @@ class _Dispatch:
             )
             conn.commit()
         return run
-
-
-class _FunctionClock:
-    """A ``Clock`` over the two functions the caller injected."""
-
-    def __init__(self, monotonic: Callable[[], float], sleep: Callable[[float], None]) -> None:
-        self._monotonic = monotonic
-        self._sleep = sleep
-
-    def monotonic(self) -> float:
-        """The injected clock."""
-        return self._monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        """The injected sleep."""
-        self._sleep(seconds)
 
 
 def _intent_time(database: Database, key: str) -> datetime:
