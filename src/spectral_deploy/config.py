@@ -230,6 +230,9 @@ class DnsConfig:
 
     ``local`` plays the CNAME with a router on ``listen`` (a loopback address); its
     resolver cache honours ``ttl`` and, for clients that say so, ``long_tail_seconds``.
+    ``public_url`` (e.g. ``https://app.example.com/health``) is requested after each flip
+    until its ``Spectral-Generation`` header shows the generation the flip meant
+    (``spectral_deploy.middleware``); empty: the record read back alone confirms a flip.
     """
 
     provider: str = "local"
@@ -241,6 +244,7 @@ class DnsConfig:
     zone_id: str = ""
     listen: str = "127.0.0.1:8100"
     long_tail_seconds: float = 0.0
+    public_url: str = ""
 
 
 @dataclass(frozen=True)

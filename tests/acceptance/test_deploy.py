@@ -55,7 +55,12 @@ def test_blue_then_green_under_load(sandbox: Sandbox) -> None:
     )
     assert flips == 2
 
-    finished = sandbox.ok("deploy", "finish", "--yes")
+    early = sandbox.run("deploy", "finish", "--yes")
+    assert early.returncode == 3, early.stderr
+    assert "is in its hold window until" in early.stderr and "s left" in early.stderr
+    assert "--force" in early.stderr
+    assert sandbox.deploy_status()["phase"] == "HoldWindow"
+    finished = sandbox.ok("deploy", "finish", "--force", "--yes")
     assert "completed" in finished.stdout
     assert sandbox.deploy_status()["phase"] == "Completed"
     generations = dict(sandbox.query("SELECT generation, state FROM spectral.generations"))

@@ -79,4 +79,4 @@ def test_sigkill_then_resume(shared: Sandbox, point: str) -> None:
     status, body, _ = shared.get("/health")
     assert (status, body["generation"]) == (200, state["generation"])
 
-    shared.ok("deploy", "finish", "--yes")
+    shared.ok("deploy", "finish", "--force", "--yes")

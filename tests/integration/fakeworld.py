@@ -289,10 +289,10 @@ class Operator:
         self.typed.append("deploy abort --yes")
         return self.deployer().abort()
 
-    def finish(self) -> None:
-        """``spectral-deploy deploy finish --yes``."""
-        self.typed.append("deploy finish --yes")
-        self.deployer().finish()
+    def finish(self, *, force: bool = True) -> None:
+        """``spectral-deploy deploy finish [--force] --yes`` (tests end the window early)."""
+        self.typed.append("deploy finish --force --yes" if force else "deploy finish --yes")
+        self.deployer().finish(force=force)
 
     def plan(self, symptom: Symptom | None, deploy_id: int | None = None) -> tuple[Gathered, Plan]:
         """``spectral-deploy rollback plan [--symptom S]``."""
@@ -365,7 +365,7 @@ class Operator:
             case ["deploy", "abort"]:
                 self.abort()
             case ["deploy", "finish"]:
-                self.finish()
+                self.finish(force=False)
             case ["rollback", "run", *rest]:
                 self.rollback_run(_symptom(rest))
             case ["dns", "point", color]:

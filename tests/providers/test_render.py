@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from spectral_deploy.config import load_config
+from spectral_deploy.cutover.waiting import ReportsProgress, WaitProgress
 from spectral_deploy.errors import ConfigError, ProviderError
 from spectral_deploy.providers.base import Color, ReleaseSpec
 from spectral_deploy.providers.http import ApiClient, Secret
@@ -147,12 +148,25 @@ def test_a_retained_build_is_redeployed_without_a_rebuild(render: Setup) -> None
 
 
 def test_build_available_follows_retention(render: Setup) -> None:
-    """A commit is available while among the last builds_retained successful builds."""
+    """Without the repository to build from, a commit is available while among the last
+    builds_retained successful builds."""
     assert render.hosting.build_available(OLD)
     assert render.hosting.build_available(OLD[:12])  # an abbreviated sha is the same commit
     assert not render.hosting.build_available("c" * 40)
     for n in range(3):  # three newer successful deploys push OLD out of a retention of 3
         render.fake.seed_live(render.blue, f"{n}" * 40)
+    assert not render.hosting.build_available(OLD)
+
+
+def test_a_commit_out_of_retention_is_available_while_render_can_build_it(render: Setup) -> None:
+    """Render builds any commit of the repository: "no retained build" is not "unavailable"."""
+    in_repository = {OLD}
+    render.hosting.rebuildable = in_repository.__contains__
+    for n in range(3):  # OLD leaves the retention of 3
+        render.fake.seed_live(render.blue, f"{n}" * 40)
+    assert render.hosting.build_available(OLD)
+    assert not render.hosting.build_available("c" * 40)  # neither retained nor in the repository
+    in_repository.clear()
     assert not render.hosting.build_available(OLD)
 
 
@@ -394,3 +408,28 @@ def test_the_edge_routes_by_host_not_by_the_dns_name_that_led_there(
     assert answer.json()["service"] == "shop-green"
     with pytest.raises(ValueError, match="already belongs"):
         fake_render.add_custom_domain(setup.green, "app.example.com")
+
+
+def test_waiting_for_a_render_deploy_reports_through_the_deployers_reporter(
+    render: Setup,
+) -> None:
+    """A build that takes polls: the wait says which deploy, elapsed / limit, where to look."""
+    seen: list[WaitProgress] = []
+    elapsed = [0.0]
+
+    def sleep(seconds: float) -> None:
+        elapsed[0] += seconds
+
+    render.hosting = RenderHosting(
+        render.api,
+        RenderServices(render.config),
+        poll_seconds=2.0,
+        deploy_timeout_seconds=600,
+        sleep=sleep,
+        clock=lambda: elapsed[0],
+    )
+    assert isinstance(render.hosting, ReportsProgress)
+    render.hosting.progress = seen.append
+    render.hosting.deploy(Color.GREEN, render.release())
+    assert seen and all(p.limit_seconds == 600 for p in seen)
+    assert "to go live" in seen[0].what and render.green in seen[0].look

@@ -10,6 +10,7 @@ import pytest
 
 from spectral_deploy.config import Config, VcsConfig
 from spectral_deploy.cutover import store
+from spectral_deploy.cutover.waiting import WaitProgress
 from spectral_deploy.db import Database
 from spectral_deploy.errors import CheckFailed
 from spectral_deploy.ledger.store import EntryKind, record_intent
@@ -168,3 +169,17 @@ def test_waiting_times_out_with_the_same_run_to_resume(
     with pytest.raises(CheckFailed, match="is still queued") as caught:
         run(fake_github, database, tmp_path, clock=lambda: float(next(ticks)))
     assert "waits for the same run" in (caught.value.hint or "")
+
+
+def test_waiting_for_the_workflow_reports_elapsed_limit_and_the_run(
+    fake_github: FakeGitHub, database: Database, tmp_path: Path
+) -> None:
+    """A long wait for the deploy workflow says which run, elapsed / limit and where to look."""
+    seen: list[WaitProgress] = []
+    ticks = iter(range(0, 100_000, 1000))
+    with pytest.raises(CheckFailed):
+        run(fake_github, database, tmp_path, clock=lambda: float(next(ticks)), report=seen.append)
+    assert seen
+    assert all(p.limit_seconds == config(tmp_path).vcs.workflow_timeout_seconds for p in seen)
+    assert "to cut over" in seen[0].what and seen[0].status == "queued"
+    assert seen[0].look

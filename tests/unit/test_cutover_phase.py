@@ -72,7 +72,7 @@ def test_hold_window_offers_watch_finish_and_rollback() -> None:
     commands = next_commands(BASE, Phase.HOLD_WINDOW)
     assert commands == [
         "spectral-deploy deploy watch",
-        "spectral-deploy deploy finish",
+        "spectral-deploy deploy finish --when-due",
         "spectral-deploy rollback plan --symptom behavior",
     ]
 

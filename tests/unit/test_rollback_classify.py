@@ -40,6 +40,8 @@ def expected_class(facts: Facts) -> int:
     )
     if needs_prior and not facts.prior_build_available:
         return 5
+    if facts.symptom is Symptom.MIGRATION and facts.migration_compatible_with_prior is False:
+        return 5  # the runbook: "the lint missed something; see Class 5"
     return {
         Symptom.BEHAVIOR: 2 if facts.blue_warm else 3,
         Symptom.DATA: 3,
@@ -98,8 +100,8 @@ def test_every_combination(
         ({"symptom": Symptom.MIGRATION}, 4, "decided by re-linting"),
         (
             {"symptom": Symptom.MIGRATION, "migration_compatible_with_prior": False},
-            4,
-            "fix forward",
+            5,
+            "escalates to Class 5",
         ),
         ({"symptom": Symptom.DATA, "prior_build_available": False}, 5, "prior build is gone"),
         ({"database_healthy": False}, 5, "database does not answer"),
@@ -153,3 +155,13 @@ def test_facts_file_overrides_and_validates() -> None:
             facts_from_json(bad, "f.json")
     with pytest.raises(InputError, match=r"f\.json: expected a JSON object"):
         facts_from_json([1], "f.json")
+
+
+def test_an_incompatible_prior_escalates_class_4_to_class_5() -> None:
+    """Re-lint says the prior code cannot run on the new schema: Class 5, escalated from 4."""
+    facts = replace(BASE, symptom=Symptom.MIGRATION, migration_compatible_with_prior=False)
+    escalated = classify(facts)
+    assert escalated.failure_class == 5
+    assert escalated.escalated_from == 4
+    assert classify(replace(facts, migration_compatible_with_prior=True)).escalated_from is None
+    assert classify(replace(facts, migration_compatible_with_prior=None)).failure_class == 4

@@ -80,6 +80,16 @@ def test_class_4_relints_then_follows_the_compatibility() -> None:
     assert [s.id for s in broken.steps][:2] == ["relint", "fix-forward"]
     assert broken.steps[1].command == "spectral-deploy migrate fix-forward --generation 8"
     assert any("backup restore" in s.command for s in broken.steps)
+    assert broken.failure_class == 5 and escalates(broken.steps)
+    assert broken.as_json()["escalated_from"] == 4
+    assert "the lint missed" in " ".join(s.title for s in broken.steps)
+    fine = make_plan(
+        classify(replace(migration, migration_compatible_with_prior=True)),
+        replace(migration, migration_compatible_with_prior=True),
+        CONTEXT,
+    )
+    assert fine.failure_class == 4 and "fix-forward" not in [s.id for s in fine.steps]
+    assert fine.as_json()["escalated_from"] is None
 
 
 def test_class_5_is_a_dr_checklist_with_the_backup_commands() -> None:

@@ -95,7 +95,7 @@ def test_the_hold_window_offers_watch_finish_and_the_rollback_plan() -> None:
     assert "slot blue stays warm until 12:05:00 UTC (300 s left)" in action.reason
     assert action.commands == (
         "spectral-deploy deploy watch",
-        "spectral-deploy deploy finish",
+        "spectral-deploy deploy finish --when-due",
         "spectral-deploy rollback plan --symptom behavior",
     )
 

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress
     from rich.progress import TaskID
 
+    from spectral_deploy.cutover.waiting import WaitProgress
+
 __all__ = [
     "Progress",
     "clean",
@@ -47,6 +49,7 @@ __all__ = [
     "stderr",
     "stdout",
     "success",
+    "waiting",
     "warn",
 ]
 
@@ -276,6 +279,12 @@ def human_size(count: int) -> str:
 def info(message: str) -> None:
     """A plain line of result text on stdout."""
     stdout.print(clean(message), markup=False, highlight=False)
+
+
+def waiting(progress: WaitProgress) -> None:
+    """A wait in progress: what, elapsed / limit, where to look; on stderr, so scripts
+    reading stdout see only results."""
+    stderr.print(f"  [dim]…[/dim] {_escape(clean(progress.describe(), one_line=True))}")
 
 
 def success(message: str) -> None:

@@ -47,6 +47,7 @@ def _deployer(ctx: typer.Context, *, create: bool = False) -> Deployer:
         state(ctx).config(),
         state(ctx).database(create=create),
         say=lambda text: console.info(f"  {text}"),
+        progress=console.waiting,
     )
 
 
@@ -100,7 +101,11 @@ def resume(
         float, typer.Option(help="After the cutover, watch the hold window this long.")
     ] = 0.0,
 ) -> None:
-    """Continue the open deploy from the first step not done (each step observes first).
+    """Continue the open deploy from the first step not done (each step observes first),
+    with the current config: when [hosting] python, web_command, worker_app, workers or
+    health_path changed since green was deployed (say, a wrong web_command was fixed), green
+    is deployed again before the failed step runs. Waits over 2 s print what they wait for,
+    elapsed / limit and where to look (spectral-deploy logs green).
 
     Example: spectral-deploy deploy resume
     """
@@ -162,8 +167,19 @@ def finish(
             "after a breach. What the deploy and deploy-finish workflows run.",
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="End the hold window before its time (blue stops now; resolvers that still "
+            "send it traffic get errors, and there is no flip back).",
+        ),
+    ] = False,
 ) -> None:
     """End the hold window: blue's workers drain their generation and stop, blue is stopped.
+
+    Refused (exit 3, with the time left) while the hold window ([deploy] hold_seconds after
+    the flip) is still open, unless --force; --when-due finishes only once it is over.
 
     Example: spectral-deploy deploy finish --when-due --yes
     """
@@ -181,7 +197,7 @@ def finish(
     else:
         if not yes:
             typer.confirm("Finish the deploy (stop blue; no flip back after this)?", abort=True)
-        report = deployer.finish()
+        report = deployer.finish(force=force)
     console.success(f"deploy #{report.deploy.id} ({report.deploy.tag}) completed")
     if report.rows_left and report.retired_generation is not None:
         console.warn(

@@ -14,6 +14,7 @@ from spectral_deploy.cli.common import OutputFormat, state
 if TYPE_CHECKING:
     from spectral_deploy.config import Config
     from spectral_deploy.cutover.orchestrator import Deployer
+    from spectral_deploy.notify.send import Delivery
     from spectral_deploy.rollback.facts import Gathered
     from spectral_deploy.rollback.plan import Plan
     from spectral_deploy.rollback.run import RollbackRecord
@@ -75,7 +76,10 @@ def _tags(root: Path) -> list[str]:
 def _print_plan(gathered: Gathered, plan: Plan) -> None:
     from spectral_deploy.notify.messages import CLASS_NAMES
 
-    console.info(CLASS_NAMES[plan.failure_class])
+    label = CLASS_NAMES[plan.failure_class]
+    if plan.escalated_from is not None:
+        label += f" (escalated from {CLASS_NAMES[plan.escalated_from]})"
+    console.info(label)
     console.info("why:")
     for reason in plan.reasons:
         console.info(f"  - {reason}")
@@ -103,7 +107,10 @@ def plan(
     Facts are observed first (where the CNAME points, read back; what each slot runs and
     whether it answers; how many rows the new generation wrote), then read from the ledger
     (which step the deploy reached, which migrations it applied, whether the prior build
-    still exists, whether the database answers); --facts FILE supplies or overrides them.
+    can still be built, whether the database answers); --facts FILE supplies or overrides
+    them. Class 5 only on confirmed conditions: the database unanswered after 3 attempts, a
+    provider failing 2 reads with 5xx or timeouts, prior code that cannot be rebuilt; a
+    refusal (401/403/404, a wrong password) exits 2 naming the setting.
     The deploy described is the open one, else the completed deploy now live: aborted and
     rolled-back deploys decide nothing unless named with --deploy. A rollback in progress
     is shown instead (`rollback run` resumes it). Nothing is changed.
@@ -157,8 +164,22 @@ def run(
     from spectral_deploy.rollback.run import RollbackRunner
 
     config = state(ctx).config()
+    if dry_run:
+        database_down = _database_down(ctx)
+        if database_down is not None:
+            console.warn(f"{database_down}: planning from the observation and --facts")
+            gathered, chosen = _plan(config, symptom, deploy, facts)
+            _print_plan(gathered, chosen)
+            _tell_offline(config, gathered, chosen, dry_run=True)
+            console.info("dry run: nothing changed")
+            return
     database = state(ctx).database(create=not dry_run)
-    deployer = Deployer.from_config(config, database, say=lambda text: console.info(f"    {text}"))
+    deployer = Deployer.from_config(
+        config,
+        database,
+        say=lambda text: console.info(f"    {text}"),
+        progress=console.waiting,
+    )
 
     def confirm(step: object) -> bool:
         title = getattr(step, "title", "this step")
@@ -234,23 +255,69 @@ def notify(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be sent; send nothing.")
     ] = False,
+    symptom: SymptomOption = None,
+    facts: FactsOption = None,
 ) -> None:
     """Send (or re-send what failed of) the latest rollback's communications: the ops chat,
     the GitHub Release note, the incident log. Channels already sent are not sent again.
+    The incident note is appended once the rollback is resolved, with this incident's
+    timeline.
+
+    With the database down (Class 5), --facts FILE (and --symptom) tell the story instead:
+    the chat message and the release note are sent unrecorded (running it twice sends twice),
+    the incident note waits for the database.
 
     Example: spectral-deploy rollback notify --dry-run
     """
     from spectral_deploy.cutover.orchestrator import Deployer
-    from spectral_deploy.errors import CheckFailed, PreconditionFailed
+    from spectral_deploy.errors import PreconditionFailed
     from spectral_deploy.rollback.run import RollbackRunner
 
     config = state(ctx).config()
+    database_down = _database_down(ctx, create=not dry_run)
+    if database_down is not None:
+        if facts is None:
+            raise PreconditionFailed(
+                f"{database_down}: no rollback record can be read",
+                hint="spectral-deploy rollback notify --facts FILE [--symptom S]  (the "
+                "facts of the incident; docs/deploy.md)",
+            )
+        console.warn(f"{database_down}: telling the incident from {facts}")
+        gathered, chosen = _plan(config, symptom, None, facts)
+        _tell_offline(config, gathered, chosen, dry_run=dry_run)
+        return
     database = state(ctx).database(create=not dry_run)
     runner = RollbackRunner(config, database, Deployer.from_config(config, database))
     record = runner.open_record() or runner.latest_record()
     if record is None:
         raise PreconditionFailed("no rollback yet", hint="spectral-deploy rollback plan")
-    deliveries = runner.notify(record, dry_run=dry_run)
+    _report_deliveries(runner.notify(record, dry_run=dry_run))
+
+
+def _database_down(ctx: typer.Context, *, create: bool = False) -> str | None:
+    """Why the database cannot be reached (None: it answers)."""
+    from spectral_deploy.errors import DatabaseUnreachable, EmbeddedServerError
+
+    try:
+        state(ctx).database(create=create)
+    except (DatabaseUnreachable, EmbeddedServerError) as exc:
+        return exc.message
+    return None
+
+
+def _tell_offline(config: Config, gathered: Gathered, plan: Plan, *, dry_run: bool) -> None:
+    from datetime import UTC, datetime
+
+    from spectral_deploy.notify.send import deliver
+    from spectral_deploy.rollback.offline import offline_story
+
+    story = offline_story(gathered, plan, datetime.now(UTC))
+    _report_deliveries(deliver(config, None, story, dry_run=dry_run))
+
+
+def _report_deliveries(deliveries: list[Delivery]) -> None:
+    from spectral_deploy.errors import CheckFailed
+
     for delivery in deliveries:
         console.info(f"{delivery.channel}: {delivery.status}: {delivery.detail.splitlines()[0]}")
     failed = [d.channel for d in deliveries if d.status == "failed"]

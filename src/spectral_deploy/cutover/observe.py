@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -48,6 +48,9 @@ class ProbeReading:
     color: Color | None
     generation: int | None
     detail: str
+    # the address answered without the app's generation header (no middleware): what
+    # serves it cannot be told from the answer
+    header_missing: bool = False
 
 
 class PublicProbe(Protocol):
@@ -66,6 +69,8 @@ class SlotState:
     deployment: Deployment | None
     health: Health | None = None
     error: str | None = None
+    # the provider's error itself: whether it shows an outage depends on its class
+    failure: SpectralError | None = field(default=None, compare=False, repr=False)
 
     @property
     def known(self) -> bool:
@@ -98,6 +103,13 @@ class LiveObservation:
     slots: tuple[SlotState, ...] = ()
     probe: ProbeReading | None = None
     probe_error: str | None = None
+    record_failure: SpectralError | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def failures(self) -> tuple[SpectralError, ...]:
+        """The provider errors behind what could not be read (the record's, the slots')."""
+        found = [self.record_failure] + [slot.failure for slot in self.slots]
+        return tuple(f for f in found if f is not None)
 
     def slot(self, color: Color | None) -> SlotState | None:
         """The observed slot of ``color`` (None when not observed)."""
@@ -182,6 +194,7 @@ def observe(
     that fails is recorded with why, never guessed."""
     record: DnsRecord | None = None
     record_error: str | None = None
+    record_failure: SpectralError | None = None
     if dns is None:
         record_error = "no DNS provider"
     else:
@@ -189,6 +202,7 @@ def observe(
             record = dns.read()
         except SpectralError as exc:
             record_error = exc.message
+            record_failure = exc
             log.warning("action=observe.dns_unknown error=%s", exc.message)
     slots = tuple(_slot(hosting, color, health=health) for color in colors)
     reading: ProbeReading | None = None
@@ -202,6 +216,7 @@ def observe(
         record=record,
         record_color=color_of(config, record.target) if record is not None else None,
         record_error=record_error,
+        record_failure=record_failure,
         slots=slots,
         probe=reading,
         probe_error=probe_error,
@@ -216,7 +231,7 @@ def _slot(hosting: HostingProvider | None, color: Color, *, health: bool) -> Slo
         checked = hosting.health(color) if health and current is not None else None
     except SpectralError as exc:
         log.warning("action=observe.hosting_unknown color=%s error=%s", color, exc.message)
-        return SlotState(color, None, error=exc.message)
+        return SlotState(color, None, error=exc.message, failure=exc)
     return SlotState(color, current, checked)
 
 

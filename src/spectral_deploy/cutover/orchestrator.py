@@ -42,7 +42,9 @@ from spectral_deploy.cutover.steps import (
     StepContext,
     StepFailed,
     http_status,
+    release_config_changes,
 )
+from spectral_deploy.cutover.waiting import Reporter, ReportsProgress, no_report
 from spectral_deploy.db import Database
 from spectral_deploy.errors import PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
@@ -126,8 +128,12 @@ class Deployer:
         clock: Clock = SYSTEM_CLOCK,
         fetch: Callable[[str], int] = http_status,
         say: Callable[[str], None] = lambda text: None,
+        progress: Reporter = no_report,
     ) -> None:
         self.config = config
+        self.progress = progress
+        if isinstance(hosting, ReportsProgress):  # the platform's own waits (a Render build)
+            hosting.progress = progress
         self.database = database
         self.hosting = hosting
         self.dns = dns
@@ -141,7 +147,11 @@ class Deployer:
 
     @classmethod
     def from_config(
-        cls, config: Config, database: Database, say: Callable[[str], None] = lambda text: None
+        cls,
+        config: Config,
+        database: Database,
+        say: Callable[[str], None] = lambda text: None,
+        progress: Reporter = no_report,
     ) -> Deployer:
         """Providers chosen by configuration."""
         return cls(
@@ -156,6 +166,7 @@ class Deployer:
             clock=providers.clock(config),
             fetch=providers.fetch(config),
             say=say,
+            progress=progress,
         )
 
     # -- reading ------------------------------------------------------------------------
@@ -306,8 +317,18 @@ class Deployer:
             ctx = self._context(deploy)
             deploy = ctx.reload()
             _refuse_if_ending(deploy)
+            done = deploy.step
+            if done >= Step.DEPLOY_GREEN and not (deploy.finished or deploy.flipped):
+                changed = release_config_changes(ctx)
+                if changed:
+                    self.say(
+                        f"{', '.join(changed)} changed since green was deployed: step "
+                        f"{int(Step.DEPLOY_GREEN)} runs again with the current config"
+                    )
+                    ctx.redeploy = True
+                    done = Step(int(Step.DEPLOY_GREEN) - 1)
             for step in Step:
-                if step <= deploy.step or deploy.finished or deploy.flipped:
+                if step <= done or deploy.finished or deploy.flipped:
                     continue
                 ctx.deploy = deploy
                 self._run_step(ctx, step)
@@ -500,15 +521,18 @@ class Deployer:
         report = drains.adopt(self.database, self.config.outbox, deploy.generation, into)
         return found, report.adopted, into, report.rows_left
 
-    def finish(self) -> FinishReport:
+    def finish(self, *, force: bool = False, now: datetime | None = None) -> FinishReport:
         """End the hold window: blue's workers drain their generation, blue stops. Refused
-        unless the record is seen pointing at green (stopping blue must not stop traffic)."""
+        unless the record is seen pointing at green (stopping blue must not stop traffic),
+        and before the hold window ends unless ``force`` (a finish already started is
+        finished whatever the time)."""
         deploy = self._open("finish")
         if not deploy.flipped:
             raise PreconditionFailed(
                 f"deploy #{deploy.id} has not cut over yet (step {deploy.step})",
                 hint="spectral-deploy deploy resume",
             )
+        _refuse_inside_hold_window(deploy, now or datetime.now(UTC), force=force)
         schema = self.database.schema
         rows_left = 0
         with self.database.connect() as conn:
@@ -541,6 +565,7 @@ class Deployer:
                     moved_at=deploy.flipped_at,
                     say=self.say,
                     clock=self.clock,
+                    report=self.progress,
                 )
                 crash.point("finish:blue-retired")
             with self.database.connect() as conn, conn.transaction():
@@ -718,6 +743,8 @@ class Deployer:
             say=self.say,
             clock=self.clock,
             fetch=self.fetch,
+            progress=self.progress,
+            probe=self.probe,
         )
 
     @contextlib.contextmanager
@@ -763,6 +790,22 @@ class Deployer:
                 details=details,
             )
             conn.commit()
+
+
+def _refuse_inside_hold_window(deploy: Deploy, now: datetime, *, force: bool) -> None:
+    if force or deploy.intent is Intent.FINISH or deploy.hold_until is None:
+        return
+    left = (deploy.hold_until - now).total_seconds()
+    if left <= 0:
+        return
+    until = deploy.hold_until.astimezone(UTC).strftime("%H:%M:%S UTC")
+    raise PreconditionFailed(
+        f"deploy #{deploy.id} ({deploy.tag}) is in its hold window until {until} "
+        f"({left:.0f} s left): slot {deploy.blue} stays warm for resolvers that still "
+        "send it traffic, and for a flip back",
+        hint="spectral-deploy deploy finish --when-due --yes  (finishes once the window is "
+        "over), or deploy finish --force to end it now",
+    )
 
 
 def _refuse_if_ending(deploy: Deploy) -> None:

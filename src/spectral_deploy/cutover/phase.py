@@ -82,7 +82,7 @@ def _by_phase(deploy: Deploy, phase: Phase) -> list[str]:
     if phase is Phase.HOLD_WINDOW:
         return [
             "spectral-deploy deploy watch",
-            "spectral-deploy deploy finish",
+            "spectral-deploy deploy finish --when-due",
             "spectral-deploy rollback plan --symptom behavior",
         ]
     if phase is Phase.HOLD_EXPIRED:

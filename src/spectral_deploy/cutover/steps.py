@@ -17,8 +17,10 @@ from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash, store
 from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.cutover.model import Deploy, Step
-from spectral_deploy.cutover.observe import color_of
+from spectral_deploy.cutover.observe import PublicProbe, color_of
 from spectral_deploy.cutover.source import SourceTree
+from spectral_deploy.cutover.traffic import await_generation
+from spectral_deploy.cutover.waiting import Reporter, Wait, logs_command, no_report
 from spectral_deploy.db import Database
 from spectral_deploy.errors import CheckFailed, InputError, MigrationToolFailed
 from spectral_deploy.ledger import generations
@@ -94,6 +96,12 @@ class StepContext:
     say: Callable[[str], None]
     clock: Clock = SYSTEM_CLOCK
     fetch: Callable[[str], int] = field(default=http_status)
+    # waits over 2 s report here (the CLI prints; cutover/waiting.py)
+    progress: Reporter = no_report
+    # deploy green again even when it runs the release: the app's config changed since
+    redeploy: bool = False
+    # a request to the public address that says which generation answered (None: none)
+    probe: PublicProbe | None = None
 
     def reload(self) -> Deploy:
         """Read the deploy row again (after a step changed it)."""
@@ -144,7 +152,19 @@ def preflight(ctx: StepContext) -> dict[str, Any]:
         raise StepFailed(
             f"the CNAME {record.name} points at {record.target!r}, not at blue ({blue_target!r})"
         )
-    details.update(blue_health=health.detail, cname=record.target)
+    details.update(blue_health=health.detail, cname=record.target, ttl=record.ttl)
+    wanted = ctx.config.dns.ttl
+    if not record.proxied and record.ttl > wanted:
+        # resolvers cache the answer for the TTL it had when they read it: after the flip,
+        # traffic keeps reaching blue that long, not dns.ttl
+        warning = (
+            f"warning: the CNAME {record.name} has TTL {record.ttl} s, above [dns] ttl = "
+            f"{wanted} s: resolvers that cached it keep sending traffic to blue for up to "
+            f"{record.ttl} s after the flip (lower the record's TTL at least {record.ttl} s "
+            "before deploying)"
+        )
+        ctx.say(warning)
+        details["ttl_warning"] = warning
     return details
 
 
@@ -279,12 +299,14 @@ def deploy_green(ctx: StepContext) -> dict[str, Any]:
     assert deploy.generation is not None
     current = ctx.hosting.current(deploy.green)
     ours = _vendor_deploys(ctx)
-    if current is not None and _runs_release(current, deploy, ours):
+    app_config = release_config(ctx.config)
+    if current is not None and not ctx.redeploy and _runs_release(current, deploy, ours):
         return {
             "note": "already deployed",
             "status": current.status,
             "commit": current.commit,
             "vendor_deploy_id": current.deploy_id,
+            "app_config": app_config,
         }
     release = ReleaseSpec(generation=deploy.generation, commit=deploy.commit, tag=deploy.tag)
     deployed = ctx.hosting.deploy(
@@ -295,7 +317,35 @@ def deploy_green(ctx: StepContext) -> dict[str, Any]:
         "address": deployed.address,
         "commit": deployed.commit,
         "vendor_deploy_id": deployed.deploy_id,
+        "app_config": app_config,
     }
+
+
+# the settings that shape what green runs: a change to one after green was deployed means
+# green runs with the old value, so ``deploy resume`` deploys green again
+RELEASE_CONFIG_KEYS = ("python", "web_command", "worker_app", "workers", "health_path")
+
+
+def release_config(config: Config) -> dict[str, Any]:
+    """``[hosting]``'s settings that shape what green runs, as recorded with step 5."""
+    return {f"hosting.{key}": getattr(config.hosting, key) for key in RELEASE_CONFIG_KEYS}
+
+
+def release_config_changes(ctx: StepContext) -> list[str]:
+    """The settings changed since green was deployed (from step 5's ledger entry), named."""
+    with ctx.database.connect() as conn:
+        found = entries(conn, ctx.database.schema, kind=EntryKind.STEP, deploy_id=ctx.deploy.id)
+    recorded = [
+        entry.details["app_config"]
+        for entry in found
+        if entry.action == Step.DEPLOY_GREEN.slug
+        and entry.outcome == Outcome.OK
+        and isinstance(entry.details.get("app_config"), dict)
+    ]
+    if not recorded:
+        return []
+    now = release_config(ctx.config)
+    return sorted(key for key, value in now.items() if recorded[-1].get(key) != value)
 
 
 def _runs_release(current: Deployment, deploy: Deploy, ours: set[str]) -> bool:
@@ -340,6 +390,13 @@ def _record_vendor_deploy(ctx: StepContext, vendor_id: str) -> None:
 def green_healthy(ctx: StepContext) -> dict[str, Any]:
     """Poll green's health check until it passes or the timeout runs out."""
     deadline = ctx.clock.monotonic() + ctx.config.deploy.health_timeout_seconds
+    wait = Wait(
+        f"green ({ctx.deploy.green}) to pass its health check",
+        ctx.config.deploy.health_timeout_seconds,
+        clock=ctx.clock,
+        report=ctx.progress,
+        look=logs_command(ctx.deploy.green),
+    )
     while True:
         health = ctx.hosting.health(ctx.deploy.green)
         if health.ok:
@@ -347,8 +404,11 @@ def green_healthy(ctx: StepContext) -> dict[str, Any]:
         if ctx.clock.monotonic() > deadline:
             raise StepFailed(
                 f"green ({ctx.deploy.green}) did not become healthy within "
-                f"{ctx.config.deploy.health_timeout_seconds:g} s: {health.detail}"
+                f"{ctx.config.deploy.health_timeout_seconds:g} s: {health.detail} "
+                f"(see: {logs_command(ctx.deploy.green)}; after fixing the config, "
+                "`deploy resume` deploys green again with it)"
             )
+        wait.tick(health.detail)
         ctx.clock.sleep(POLL_SECONDS)
 
 
@@ -383,6 +443,13 @@ def workers_running(ctx: StepContext) -> dict[str, Any]:
     generation = ctx.deploy.generation
     deadline = ctx.clock.monotonic() + ctx.config.deploy.workers_ready_timeout_seconds
     stale_after = ctx.config.outbox.stale_after_seconds
+    wait = Wait(
+        f"green's {expected} worker(s) to reach 'running' at generation {generation}",
+        ctx.config.deploy.workers_ready_timeout_seconds,
+        clock=ctx.clock,
+        report=ctx.progress,
+        look=logs_command(ctx.deploy.green, worker=True),
+    )
     while True:
         with ctx.database.connect() as conn:
             status = read_status(conn, ctx.database.schema, stale_after_seconds=stale_after)
@@ -402,8 +469,11 @@ def workers_running(ctx: StepContext) -> dict[str, Any]:
             why = f"; last error: {sorted(errors)[0]}" if errors else ""
             raise StepFailed(
                 f"{len(running)} of green's {expected} worker(s) reached 'running' within "
-                f"{ctx.config.deploy.workers_ready_timeout_seconds:g} s{why}"
+                f"{ctx.config.deploy.workers_ready_timeout_seconds:g} s{why} "
+                f"(see: {logs_command(ctx.deploy.green, worker=True)}; after fixing the "
+                "config, `deploy resume` deploys green again with it)"
             )
+        wait.tick(f"{len(running)} of {expected} running")
         ctx.clock.sleep(POLL_SECONDS)
 
 
@@ -453,6 +523,16 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
         raise StepFailed(
             f"flipped the CNAME but it reads back {record.target!r}, not {green_target!r}"
         )
+    # the record moved; that the traffic did is observed where the app says who served it
+    proof = await_generation(
+        ctx.probe,
+        deploy.generation,
+        record=f"{record.name} -> {record.target}",
+        ttl_seconds=record.ttl,
+        clock=ctx.clock,
+        report=ctx.progress,
+    )
+    ctx.say(proof.detail)
     record_flip(
         ctx.database,
         deploy,
@@ -461,7 +541,13 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
         details={"flipped_now": flipped_now},
     )
     ctx.reload()
-    return {"target": record.target, "ttl": record.ttl, "flipped_now": flipped_now}
+    return {
+        "target": record.target,
+        "ttl": record.ttl,
+        "flipped_now": flipped_now,
+        "traffic_proved": proof.proved,
+        "traffic": proof.detail,
+    }
 
 
 def _green_serves(ctx: StepContext) -> str:

@@ -24,7 +24,8 @@ CLASS_NAMES = {
 class RollbackStory:
     """The facts a message tells."""
 
-    rollback_id: int
+    # None: told from --facts while the database is down (no rollback recorded)
+    rollback_id: int | None
     failure_class: int
     tag: str | None
     from_generation: int | None
@@ -34,6 +35,18 @@ class RollbackStory:
     steps: tuple[str, ...]
     operator: str
     started_at: datetime
+    # the resolution (the rollback finished), for the incident note written after it
+    outcome: str | None = None
+    finished_at: datetime | None = None
+    # when the incident began (the rolled-back deploy started): the timeline starts there
+    incident_since: datetime | None = None
+
+    @property
+    def rollback_name(self) -> str:
+        """``#12``, or what stands in for it when nothing could be recorded."""
+        if self.rollback_id is None:
+            return "not recorded (the database is down)"
+        return f"#{self.rollback_id}"
 
 
 def chat_message(story: RollbackStory) -> ChatMessage:
@@ -47,7 +60,7 @@ def chat_message(story: RollbackStory) -> ChatMessage:
             "generations (bad -> serving)": generations,
             "failure class": str(story.failure_class),
             "operator": story.operator,
-            "rollback": f"#{story.rollback_id}",
+            "rollback": story.rollback_name,
         },
     )
 
@@ -57,7 +70,7 @@ def release_note(story: RollbackStory) -> str:
     return (
         f"**Rolled back** on {story.started_at:%Y-%m-%d %H:%M UTC} "
         f"({CLASS_NAMES[story.failure_class]}). Generation {story.to_generation or '?'} was "
-        f"replaced; see the incident log. Rollback #{story.rollback_id} by {story.operator}."
+        f"replaced; see the incident log. Rollback {story.rollback_name} by {story.operator}."
     )
 
 
@@ -69,7 +82,9 @@ def incident_note(story: RollbackStory, timeline: Sequence[LedgerEntry]) -> str:
         "",
         f"- Generations: {story.to_generation or '?'} (rolled back) -> "
         f"{story.serving_generation or '?'} (serving)",
-        f"- Operator: {story.operator}; rollback #{story.rollback_id}",
+        f"- Operator: {story.operator}; rollback {story.rollback_name}",
+        f"- Outcome: {story.outcome or 'unresolved'}"
+        + (f" at {story.finished_at:%Y-%m-%d %H:%M:%S} UTC" if story.finished_at else ""),
         "",
         "Why this class:",
         *(f"- {reason}" for reason in story.reasons),
@@ -77,7 +92,7 @@ def incident_note(story: RollbackStory, timeline: Sequence[LedgerEntry]) -> str:
         "Steps:",
         *(f"{number}. {step}" for number, step in enumerate(story.steps, 1)),
         "",
-        "Timeline (from the ledger):",
+        "Timeline of this incident (from the ledger, since the rolled-back deploy began):",
         "",
         "| when (UTC) | what | outcome | generations |",
         "|---|---|---|---|",

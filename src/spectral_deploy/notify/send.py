@@ -3,6 +3,12 @@
 Each channel is recorded in the ledger as an intent (unique key per rollback and channel)
 before it is sent and confirmed after, so a resumed rollback never posts twice; a failed
 send is reported and can be retried with ``spectral-deploy rollback notify``.
+
+The chat message and the release note go out while the rollback runs; the incident note
+is appended after resolution (the rollback finished, its outcome known), with the ledger's
+timeline of this incident only: from when the rolled-back deploy began. Without a database
+(``database`` None: Class 5, told from ``--facts``) chat and release are sent unrecorded
+and the incident note waits for the database.
 """
 
 from __future__ import annotations
@@ -43,32 +49,35 @@ class Delivery:
 
 def deliver(
     config: Config,
-    database: Database,
+    database: Database | None,
     story: RollbackStory,
     *,
     dry_run: bool = False,
+    channels: tuple[str, ...] = CHANNELS,
 ) -> list[Delivery]:
     """Send chat, release note and incident note; never raise for a channel's failure."""
     deliveries: list[Delivery] = []
-    with database.connect() as conn:
-        timeline = [
-            entry
-            for entry in ledger.entries(conn, database.schema)
-            if entry.kind in ("deploy", "step", "rollback", "drain")
-            and (
-                entry.deploy_id is not None
-                or story.to_generation
-                in (entry.generation, entry.from_generation, entry.to_generation)
-            )
-        ][-60:]
-    for channel in CHANNELS:
+    timeline = incident_timeline(database, story) if database is not None else []
+    for channel in channels:
         key = f"rollback:{story.rollback_id}:{channel}"
         text = _describe(channel, config, story, timeline)
+        if channel == "incident" and (story.outcome is None or database is None):
+            why = (
+                f"appended once rollback {story.rollback_name} is resolved"
+                if database is not None
+                else "appended after resolution, once the database answers "
+                "(spectral-deploy rollback notify)"
+            )
+            deliveries.append(Delivery(channel, "pending", f"{text}: {why}"))
+            continue
         if dry_run:
             deliveries.append(Delivery(channel, "dry-run", text))
             continue
         if channel == "release" and config.notify.release_notes == "none":
             deliveries.append(Delivery(channel, "skipped", "no release pages configured"))
+            continue
+        if database is None:
+            deliveries.append(_send_unrecorded(channel, config, story, text))
             continue
         with database.connect() as conn:
             done = [
@@ -99,6 +108,33 @@ def deliver(
         _record(database, channel, key, Outcome.OK, text)
         deliveries.append(Delivery(channel, "sent", text))
     return deliveries
+
+
+# a note holds the incident, not the project's history: at most this many entries of it
+TIMELINE_ENTRIES = 200
+
+
+def incident_timeline(database: Database, story: RollbackStory) -> Timeline:
+    """The ledger's deploy, step, rollback and drain entries since the incident began."""
+    since = story.incident_since or story.started_at
+    with database.connect() as conn:
+        found = [
+            entry
+            for entry in ledger.entries(conn, database.schema)
+            if entry.kind in ("deploy", "step", "rollback", "drain") and entry.recorded_at >= since
+        ]
+    return found[:TIMELINE_ENTRIES]
+
+
+def _send_unrecorded(channel: str, config: Config, story: RollbackStory, text: str) -> Delivery:
+    """Send without the ledger (the database is down): nothing stops a second send."""
+    try:
+        _send(channel, config, story, [])
+    except (SpectralError, OSError) as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        log.warning("action=notify.failed channel=%s error=%s", channel, message)
+        return Delivery(channel, "failed", message)
+    return Delivery(channel, "sent", f"{text} (not recorded: the database is down)")
 
 
 def _describe(

@@ -71,9 +71,10 @@ REGISTRY: dict[str, dict[str, str]] = {
         "fake": "spectral_deploy.providers.fake:vcs_from_config",
     },
     # a request to the public hostname that says which slot answered, by [dns] provider
-    # (none of the real providers has one yet: the record read back decides alone)
+    # (the real providers have none: [dns] public_url sets an HTTP probe of the address)
     "probe": {
         "fake": "spectral_deploy.providers.fake:probe_from_config",
+        "http": "spectral_deploy.providers.publicprobe:from_config",
     },
     # how the deploy reaches a slot's direct address, and how it waits, by [hosting] provider
     # (every real provider: HTTP and the system clock)
@@ -162,7 +163,10 @@ def source_tree(config: Config) -> SourceTree:
 
 
 def public_probe(config: Config) -> PublicProbe | None:
-    """The probe of the public hostname for the configured DNS provider, if it has one."""
+    """The probe of the public hostname: ``[dns] public_url`` when set, else the configured
+    DNS provider's own, if it has one."""
+    if config.dns.public_url and config.dns.provider not in REGISTRY["probe"]:
+        return cast("PublicProbe", _build("probe", "http", config))
     if config.dns.provider not in REGISTRY["probe"]:
         return None
     return cast("PublicProbe", _build("probe", config.dns.provider, config))

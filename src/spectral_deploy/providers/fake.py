@@ -41,12 +41,13 @@ import psycopg
 from spectral_deploy.config import Config
 from spectral_deploy.cutover.observe import ProbeReading
 from spectral_deploy.db import Database
-from spectral_deploy.errors import ConfigError, InputError, ProviderError
+from spectral_deploy.errors import ConfigError, InputError, ProviderError, ProviderUnavailable
 from spectral_deploy.outbox.drain import unfinished_rows
 from spectral_deploy.outbox.emit import emit
 from spectral_deploy.outbox.pgstore import PostgresStore
 from spectral_deploy.outbox.store import Lease, WorkerInfo, WorkerState
 from spectral_deploy.providers.base import Color, Deployment, DnsRecord, Health, ReleaseSpec
+from spectral_deploy.providers.http import error_class
 from spectral_deploy.providers.versions import previous_version
 
 __all__ = [
@@ -113,9 +114,12 @@ class FakeWorld:
 
     Knobs: ``unhealthy`` (slots whose health check fails), ``workers_start`` (False: new
     workers register but never reach ``running``), ``failing`` (provider operations that
-    raise ``ProviderError``, e.g. ``{"dns.read"}``), ``app_writes`` (whether non-health
-    requests write an outbox row), ``cached`` (a slot that public requests still reach
-    whatever the record says, as resolvers that cache an old answer make them).
+    raise ``ProviderUnavailable``, the vendor down, e.g. ``{"dns.read"}``), ``refusing``
+    (operation -> the HTTP status it answers, e.g. ``{"dns.read": 401}``), ``app_writes``
+    (whether non-health requests write an outbox row), ``cached`` (a slot that public
+    requests still reach whatever the record says, as resolvers that cache an old answer
+    make them, or a custom domain attached to one slot), ``generation_header`` (False: the
+    app answers without the generation header).
     """
 
     def __init__(
@@ -137,8 +141,11 @@ class FakeWorld:
         self.unhealthy: set[Color] = set()
         self.workers_start = True
         self.failing: set[str] = set()
+        self.refusing: dict[str, int] = {}
         self.app_writes = True
         self.cached: Color | None = None
+        # whether the app's answers carry the generation header (spectral_deploy.middleware)
+        self.generation_header = True
         self.requests: dict[Color, int] = {Color.BLUE: 0, Color.GREEN: 0}
         self.written: dict[int, int] = {}
         self.handled: dict[int, int] = {}
@@ -161,7 +168,14 @@ class FakeWorld:
     def check(self, operation: str) -> None:
         """Raise if ``operation`` is set to fail; then let the world move."""
         if operation in self.failing:
-            raise ProviderError("the fake provider is down", provider=PROVIDER, operation=operation)
+            raise ProviderUnavailable(
+                "the fake provider is down", provider=PROVIDER, operation=operation, status=503
+            )
+        if operation in self.refusing:
+            status = self.refusing[operation]
+            raise error_class(status)(
+                "the fake provider refuses", provider=PROVIDER, operation=operation, status=status
+            )
         self.tick()
 
     def color_at(self, target: str) -> Color | None:
@@ -486,6 +500,8 @@ class FakeProbe:
         slot = world.slots.get(color) if color is not None else None
         if color is None or slot is None or not world.serving(color):
             return ProbeReading(None, None, "HTTP 502 from the public address")
+        if not world.generation_header:
+            return ProbeReading(None, None, "HTTP 200 without the header", header_missing=True)
         return ProbeReading(color, slot.generation, f"HTTP 200 from slot {color}")
 
 

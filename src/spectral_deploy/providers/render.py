@@ -24,8 +24,10 @@ app's repository with auto-deploy off. What the provider does:
   drain). More than 0 resumes it (its old release restarts, and that deploy ends first),
   brings it to what the web service runs (commit and generation, as ``current`` reports
   them), and scales it to that many instances.
-- ``build_available``: whether a successful deploy of the commit is among the builds
-  Render retains for rollbacks (``hosting.builds_retained``, which depends on the plan).
+- ``build_available``: whether the commit can be deployed again: a successful deploy of it
+  is among the builds Render retains for rollbacks (``hosting.builds_retained``, which
+  depends on the plan), or, since Render builds any commit of the repository, the project's
+  repository still has it. "No retained build" alone is not the runbook's Class 5.
 
 The API key comes from ``RENDER_API_KEY``; ``hosting.api_url`` or ``RENDER_API_BASE_URL``
 points the provider at another server (the tests' local one).
@@ -42,6 +44,7 @@ from typing import Any
 import httpx
 
 from spectral_deploy.config import Config
+from spectral_deploy.cutover.waiting import FunctionClock, Reporter, Wait, no_report
 from spectral_deploy.errors import ConfigError, ProviderError
 from spectral_deploy.providers.base import Color, Deployment, Health, ReleaseSpec, same_commit
 from spectral_deploy.providers.http import (
@@ -50,6 +53,7 @@ from spectral_deploy.providers.http import (
     install_redaction,
     secret_from_env,
 )
+from spectral_deploy.providers.local.git import GitVcs
 
 __all__ = [
     "COMMIT_ENV",
@@ -131,8 +135,13 @@ class RenderHosting:
         health_client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        rebuildable: Callable[[str], bool] | None = None,
     ) -> None:
         self.api = api
+        # whether the repository Render builds from still has a commit (None: not known)
+        self.rebuildable = rebuildable
+        # where a wait for a build or a deploy reports (the deployer sets its own)
+        self.progress: Reporter = no_report
         self.services = services
         self.health_path = health_path
         self.builds_retained = builds_retained
@@ -313,8 +322,10 @@ class RenderHosting:
             self._post(web, "suspend", operation="suspend web service")
 
     def build_available(self, commit: str) -> bool:
-        """Whether a retained build of ``commit`` exists on either color's web service."""
-        return any(self._retained_build(web, commit) for web in self.services.web.values())
+        """Whether ``commit`` has a retained build on either web service, or can be built."""
+        if any(self._retained_build(web, commit) for web in self.services.web.values()):
+            return True
+        return self.rebuildable is not None and self.rebuildable(commit)
 
     # --- the API ---------------------------------------------------------------------------
 
@@ -481,8 +492,17 @@ class RenderHosting:
             self._sleep(self.poll_seconds)
 
     def _wait_live(self, service_id: str, deploy_id: str, commit: str) -> None:
-        deadline = self._clock() + self.deploy_timeout_seconds
+        started = self._clock()
+        deadline = started + self.deploy_timeout_seconds
         status = ""
+        wait = Wait(
+            f"Render deploy {deploy_id} of {commit[:12]} on {service_id} to go live",
+            self.deploy_timeout_seconds,
+            clock=FunctionClock(self._clock, self._sleep),
+            report=self.progress,
+            look=f"the service's logs in the Render dashboard ({service_id})",
+            started=started,
+        )
         while True:
             data = self.api.get(
                 f"/services/{service_id}/deploys/{deploy_id}", operation="read deploy"
@@ -500,7 +520,8 @@ class RenderHosting:
                     operation="deploy",
                     hint=f"read its logs in the Render dashboard (service {service_id})",
                 )
-            if self._clock() >= deadline:
+            now = self._clock()
+            if now >= deadline:
                 raise ProviderError(
                     f"deploy {deploy_id} on {service_id} is still {status or 'unknown'} after "
                     f"{self.deploy_timeout_seconds:g} s",
@@ -508,6 +529,7 @@ class RenderHosting:
                     operation="deploy",
                     hint="raise hosting.deploy_timeout_seconds, or look at it in Render",
                 )
+            wait.tick(status, now=now)
             self._sleep(self.poll_seconds)
 
     def _worker_count(self, color: Color) -> int:
@@ -548,4 +570,5 @@ def from_config(config: Config, database_url: str | None = None) -> RenderHostin
         builds_retained=hosting.builds_retained,
         deploy_timeout_seconds=hosting.deploy_timeout_seconds,
         poll_seconds=hosting.poll_seconds,
+        rebuildable=GitVcs(config.project_root).has_commit,
     )

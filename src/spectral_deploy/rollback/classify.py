@@ -6,7 +6,8 @@ Pure: no I/O. The most specific class wins, in the runbook's order of precedence
 * the cutover did not complete (the CNAME, read back, still points at blue)      -> 1
 * behavior: 2 while blue is still warm, else 3
 * data -> 3
-* migration -> 4
+* migration -> 4; when the re-lint finds the prior code incompatible, 4 escalates to 5
+  (the runbook: "the lint missed something; see Class 5") and the fix forward is written
 * any plan that needs the prior build when it is gone                             -> 5
 """
 
@@ -66,6 +67,8 @@ class Classification:
 
     failure_class: int
     reasons: tuple[str, ...]
+    # the class the situation first matched, when the runbook sends it on (4 -> 5)
+    escalated_from: int | None = None
 
 
 _BOOL_KEYS = (
@@ -189,8 +192,11 @@ def _catastrophe(facts: Facts) -> tuple[str, ...]:
 def _migration(facts: Facts) -> Classification:
     reasons = [MIGRATION, FORWARD_ONLY]
     if facts.migration_compatible_with_prior is False:
-        reasons.append("the prior code cannot run on the new schema: fix forward, then escalate")
-        return Classification(4, tuple(reasons))
+        reasons.append(
+            "the re-lint finds the prior code cannot run on the new schema: the lint missed a "
+            "breaking change, so Class 4 escalates to Class 5; fix forward"
+        )
+        return Classification(5, tuple(reasons), escalated_from=4)
     if facts.migration_compatible_with_prior is True:
         reasons.append("the prior code runs on the new schema: it can be deployed again")
         return _needs_prior_build(facts, 4, reasons)

@@ -24,6 +24,7 @@ import psycopg
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import store
 from spectral_deploy.cutover.model import Deploy
+from spectral_deploy.cutover.waiting import FunctionClock, Reporter, Wait, no_report
 from spectral_deploy.db import Database
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
@@ -57,6 +58,7 @@ def deploy_through_workflow(
     say: Callable[[str], None] = lambda text: None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    report: Reporter = no_report,
 ) -> Deploy:
     """Dispatch the deploy workflow for ``tag`` (once) and wait for its deploy to cut over."""
     dispatch = _Dispatch(
@@ -67,6 +69,13 @@ def deploy_through_workflow(
     say(f"waiting for {workflow} to deploy {tag}: {run.html_url or f'run {run.id}'}")
     deadline = clock() + config.vcs.workflow_timeout_seconds
     last_status = ""
+    wait = Wait(
+        f"{workflow} run {run.id} to cut over {tag}",
+        config.vcs.workflow_timeout_seconds,
+        clock=FunctionClock(clock, sleep),
+        report=report,
+        look=run.html_url or "the repository's Actions tab",
+    )
     while True:
         deployed = _cut_over_deploy(database, tag)
         if deployed is not None:
@@ -88,6 +97,7 @@ def deploy_through_workflow(
         if run.status != last_status:
             say(f"{workflow} run {run.id}: {run.status}")
             last_status = run.status
+        wait.tick(run.status)
         sleep(config.vcs.workflow_poll_seconds)
         run = github.workflow_run(run.id)
 

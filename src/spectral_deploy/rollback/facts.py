@@ -6,8 +6,12 @@ else the completed deploy whose generation runs where the CNAME points. Aborted 
 rolled-back deploys never decide a class unless named with ``--deploy``. Rows the new
 generation wrote are counted, never assumed absent.
 
-Every source may be down: a database that does not answer is itself a fact
-(``database_healthy = false``, Class 5), and so is a provider that fails. ``--facts FILE``
+Every source may be down, and down is a fact only when confirmed (``rollback/conditions.py``):
+a database that does not answer ``DATABASE_ATTEMPTS`` times is ``database_healthy = false``,
+a provider whose reads fail with 5xx or timeouts ``PROVIDER_READS`` times is
+``provider_outage`` (both Class 5). A refusal (401/403/404, a wrong password, a bad
+setting) is raised as the error it is, naming the setting, never taken for an outage. The
+prior code is unavailable only when it cannot be rebuilt. ``--facts FILE``
 supplies or overrides any fact, so the planner works when nothing else does. The database
 and the providers are passed in (``FactSources``), so the same code runs against the real
 providers and the in-process fakes.
@@ -17,7 +21,9 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +44,16 @@ from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.outbox.drain import unfinished_rows
 from spectral_deploy.providers.base import DnsProvider, HostingProvider
 from spectral_deploy.rollback.classify import Facts, Symptom, facts_from_json
+from spectral_deploy.rollback.conditions import (
+    DATABASE_ATTEMPTS,
+    DATABASE_RETRY_SECONDS,
+    PROVIDER_READS,
+    PROVIDER_RETRY_SECONDS,
+    database_down,
+    database_refusal,
+    provider_down,
+    provider_refusal,
+)
 
 __all__ = ["FactSources", "Gathered", "gather", "migrations_compatible"]
 
@@ -58,6 +74,8 @@ class FactSources:
     dns: DnsProvider | None = None
     source: SourceTree | None = None
     probe: PublicProbe | None = None
+    # the pause between the attempts that confirm an outage
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
 
 @dataclass(frozen=True)
@@ -82,14 +100,9 @@ def gather(
     """Observe what can be observed, pick the deploy that matches it, then apply ``--facts``."""
     sources = sources or FactSources()
     notes: list[str] = []
-    database: Database | None = None
-    try:
-        database = sources.database or open_database(config)
-        with database.connect() as conn:
-            conn.execute("SELECT 1")
-    except SpectralError as exc:
-        notes.append(f"the database does not answer: {exc.message}")
-        database = None
+    if facts_file is not None:  # a bad file is named before anything is reached
+        _override(Facts(cutover_completed=False, blue_warm=False, symptom=None), facts_file)
+    database = _reach_database(config, sources, notes)
     facts = Facts(
         cutover_completed=False,
         blue_warm=False,
@@ -100,32 +113,102 @@ def gather(
     deploy: Deploy | None = None
     observed: LiveObservation | None = None
     if database is not None:
-        try:
-            hosting = sources.hosting or providers.hosting_provider(config, database.app_url)
-            dns = sources.dns or providers.dns_provider(config)
-            probe = sources.probe if sources.probe is not None else providers.public_probe(config)
-        except SpectralError as exc:
-            notes.append(f"a provider cannot be set up: {exc.message}")
-            facts = replace(facts, provider_outage=True)
-        else:
-            observed = observe_live(config, dns, hosting, probe=probe)
-            deploy = _choose_deploy(database, observed, deploy_id, notes)
-            if deploy is not None:
-                facts = _deploy_facts(database, hosting, observed, deploy, facts=facts, notes=notes)
-                if symptom is Symptom.MIGRATION and deploy.from_commit:
-                    source = sources.source or providers.source_tree(config)
-                    facts = replace(
-                        facts,
-                        migration_compatible_with_prior=migrations_compatible(
-                            config, deploy, notes, source
-                        ),
-                    )
-            elif deploy_id is None and symptom is not Symptom.CATASTROPHIC and facts_file is None:
-                _nothing_to_roll_back(database, observed, notes)
+        # a provider that cannot be set up is our configuration: its error says which key
+        hosting = sources.hosting or providers.hosting_provider(config, database.app_url)
+        dns = sources.dns or providers.dns_provider(config)
+        probe = sources.probe if sources.probe is not None else providers.public_probe(config)
+        observed, outage = _observe_confirmed(config, dns, hosting, probe, sources.sleep)
+        facts = replace(facts, provider_outage=outage)
+        deploy = _choose_deploy(database, observed, deploy_id, notes)
+        if deploy is not None:
+            facts = _deploy_facts(
+                database, hosting, observed, deploy, facts=facts, notes=notes, sleep=sources.sleep
+            )
+            if symptom is Symptom.MIGRATION and deploy.from_commit:
+                source = sources.source or providers.source_tree(config)
+                facts = replace(
+                    facts,
+                    migration_compatible_with_prior=migrations_compatible(
+                        config, deploy, notes, source
+                    ),
+                )
+        elif deploy_id is None and symptom is not Symptom.CATASTROPHIC and facts_file is None:
+            _nothing_to_roll_back(database, observed, notes)
     if facts_file is not None:
         facts = _override(facts, facts_file)
         notes.append(f"facts overridden from {facts_file}")
     return Gathered(facts, deploy, database, tuple(notes), observed)
+
+
+def _reach_database(config: Config, sources: FactSources, notes: list[str]) -> Database | None:
+    """The database, or None once it is confirmed gone; a refusal is raised as it is."""
+    failures: list[SpectralError] = []
+    for attempt in range(DATABASE_ATTEMPTS):
+        if attempt:
+            sources.sleep(DATABASE_RETRY_SECONDS[min(attempt, len(DATABASE_RETRY_SECONDS)) - 1])
+        try:
+            database = sources.database or open_database(config)
+            with database.connect() as conn:
+                conn.execute("SELECT 1")
+        except SpectralError as exc:
+            refusal = database_refusal(exc)
+            if refusal is exc:
+                raise
+            if refusal is not None:
+                raise refusal from exc
+            failures.append(exc)
+            log.warning("action=facts.database_unanswered attempt=%d error=%s", attempt + 1, exc)
+            continue
+        return database
+    assert database_down(failures)
+    notes.append(f"the database does not answer ({len(failures)} attempts): {failures[-1].message}")
+    return None
+
+
+def _observe_confirmed(
+    config: Config,
+    dns: DnsProvider,
+    hosting: HostingProvider,
+    probe: PublicProbe | None,
+    sleep: Callable[[float], None],
+) -> tuple[LiveObservation, bool]:
+    """The observation, read again while a provider fails as if down; True: down, confirmed.
+
+    A failure that is not an outage (a refusal, a rate limit) is raised as the clear error."""
+    failures: list[SpectralError] = []
+    for read in range(PROVIDER_READS):
+        if read:
+            sleep(PROVIDER_RETRY_SECONDS)
+        observed = observe_live(config, dns, hosting, probe=probe)
+        if not observed.failures:
+            return observed, False
+        for failure in observed.failures:
+            refusal = provider_refusal(failure)
+            if refusal is failure:
+                raise failure
+            if refusal is not None:
+                raise refusal from failure
+        failures.append(observed.failures[0])
+    return observed, provider_down(failures)
+
+
+def _confirmed_read(read: Callable[[], bool], sleep: Callable[[float], None]) -> bool | None:
+    """``read()``, tried again while it fails as if down; None: the provider is down."""
+    failures: list[SpectralError] = []
+    for attempt in range(PROVIDER_READS):
+        if attempt:
+            sleep(PROVIDER_RETRY_SECONDS)
+        try:
+            return read()
+        except SpectralError as exc:
+            refusal = provider_refusal(exc)
+            if refusal is exc:
+                raise
+            if refusal is not None:
+                raise refusal from exc
+            failures.append(exc)
+    assert provider_down(failures)
+    return None
 
 
 def _choose_deploy(
@@ -183,6 +266,7 @@ def _deploy_facts(
     *,
     facts: Facts,
     notes: list[str],
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Facts:
     """The deploy's facts, from what is observed now."""
     facts = replace(
@@ -192,13 +276,11 @@ def _deploy_facts(
         tag=deploy.tag,
         prior_commit=deploy.from_commit,
     )
-    if not observed.record_known:
-        notes.append(f"a provider failed: {observed.describe_record()}")
-        return replace(facts, provider_outage=True)
-    unknown = [s for s in observed.slots if not s.known]
-    if unknown:
-        notes.append(f"a provider failed: {unknown[0].error}")
-        return replace(facts, provider_outage=True)
+    down = f"a provider is down (read {PROVIDER_READS} times)"
+    unknown = [s.error for s in observed.slots if not s.known]
+    if not observed.record_known or unknown:
+        notes.append(f"{down}: {unknown[0] if unknown else observed.describe_record()}")
+        return facts
     state = flip_state(deploy, observed)
     if deploy.finished:
         completed = deploy.outcome is Outcome.COMPLETED and (
@@ -231,10 +313,9 @@ def _deploy_facts(
                 else "nothing runs there"
             )
             notes.append(f"blue ({deploy.blue}) is not warm: {why}")
-    try:
-        prior_build = bool(deploy.from_commit) and hosting.build_available(deploy.from_commit or "")
-    except SpectralError as exc:
-        notes.append(f"a provider failed: {exc.message}")
+    prior_build = _prior_buildable(hosting, deploy, notes, sleep)
+    if prior_build is None:
+        notes.append(f"{down}: whether the prior code can be built is unknown")
         return replace(facts, provider_outage=True)
     rows: int | None = None
     if deploy.generation is not None:
@@ -247,6 +328,19 @@ def _deploy_facts(
         prior_build_available=prior_build,
         rows_at_new_generation=rows,
     )
+
+
+def _prior_buildable(
+    hosting: HostingProvider, deploy: Deploy, notes: list[str], sleep: Callable[[float], None]
+) -> bool | None:
+    """Whether the prior commit can be deployed again (None: the provider is down)."""
+    commit = deploy.from_commit
+    if not commit:
+        return False
+    buildable = _confirmed_read(lambda: hosting.build_available(commit), sleep)
+    if buildable is False:
+        notes.append(f"the prior commit {commit[:12]} can be neither redeployed nor rebuilt")
+    return buildable
 
 
 def migrations_compatible(

@@ -52,11 +52,13 @@ class Plan:
     failure_class: int
     reasons: tuple[str, ...]
     steps: tuple[PlanStep, ...]
+    escalated_from: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         """``{"class": 2, "reasons": [...], "steps": [{"title": ..., "command": ...}]}``."""
         return {
             "class": self.failure_class,
+            "escalated_from": self.escalated_from,
             "reasons": list(self.reasons),
             "steps": [step.as_json() for step in self.steps],
         }
@@ -81,8 +83,16 @@ def rollback_tag(tag: str, existing: frozenset[str]) -> str:
 def make_plan(classification: Classification, facts: Facts, context: PlanContext) -> Plan:
     """The runbook's steps for the class."""
     builders = {1: _class_1, 2: _class_2, 3: _class_3, 4: _class_4, 5: _class_5}
-    steps = builders[classification.failure_class](facts, context)
-    return Plan(classification.failure_class, classification.reasons, tuple(steps))
+    builder = (
+        _class_4 if classification.escalated_from == 4 else builders[classification.failure_class]
+    )
+    steps = builder(facts, context)
+    return Plan(
+        classification.failure_class,
+        classification.reasons,
+        tuple(steps),
+        escalated_from=classification.escalated_from,
+    )
 
 
 def _new(n: int | None) -> str:
@@ -270,7 +280,8 @@ def _communications() -> list[PlanStep]:
         PlanStep(
             "notify",
             "Tell the ops chat (tag, generations, class), mark the GitHub Release pre-release "
-            "with a rollback note, append an incident note with the ledger's timeline",
+            "with a rollback note; the incident note (this incident's timeline) is appended "
+            "once the rollback is resolved",
             "spectral-deploy rollback notify",
         )
     ]

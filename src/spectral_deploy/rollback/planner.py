@@ -40,6 +40,7 @@ def sources_of(deployer: Deployer) -> FactSources:
         dns=deployer.dns,
         source=deployer.source,
         probe=deployer.probe,
+        sleep=deployer.clock.sleep,
     )
 
 

@@ -26,6 +26,7 @@ from spectral_deploy.cutover.observe import FlipState, color_of, flip_state
 from spectral_deploy.cutover.orchestrator import Deployer
 from spectral_deploy.cutover.retire import retire_color
 from spectral_deploy.cutover.steps import record_flip, target_of
+from spectral_deploy.cutover.traffic import await_generation
 from spectral_deploy.db import Database
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
@@ -36,7 +37,7 @@ from spectral_deploy.ledger.store import EntryKind, append, current_actor, recor
 from spectral_deploy.ledger.store import Outcome as LedgerOutcome
 from spectral_deploy.migrate.fixforward import write_fix_forward
 from spectral_deploy.notify.messages import RollbackStory
-from spectral_deploy.notify.send import Delivery, deliver
+from spectral_deploy.notify.send import CHANNELS, Delivery, deliver
 from spectral_deploy.outbox import drain as drains
 from spectral_deploy.providers.base import Color
 from spectral_deploy.providers.github import GitHub
@@ -64,7 +65,9 @@ class RollbackRecord:
     finished_at: datetime | None
     outcome: str | None
 
-    def story(self, serving_generation: int | None) -> RollbackStory:
+    def story(
+        self, serving_generation: int | None, incident_since: datetime | None = None
+    ) -> RollbackStory:
         """What the communications tell."""
         return RollbackStory(
             rollback_id=self.id,
@@ -77,6 +80,9 @@ class RollbackRecord:
             steps=tuple(step.title for step in self.steps),
             operator=self.started_by,
             started_at=self.started_at,
+            outcome=self.outcome,
+            finished_at=self.finished_at,
+            incident_since=incident_since,
         )
 
 
@@ -211,17 +217,34 @@ class RollbackRunner:
             self._step(record, index, step, LedgerOutcome.OK, details)
         outcome = "escalated" if escalates(record.steps) else "completed"
         self._finish(record, outcome)
-        return self._reload(record)
+        resolved = self._reload(record)
+        # the runbook: "after resolution, write a brief incident note"
+        for delivery in self.notify(resolved, channels=("incident",)):
+            self.say(f"{delivery.channel}: {delivery.status}: {delivery.detail.splitlines()[0]}")
+        return resolved
 
-    def notify(self, record: RollbackRecord, *, dry_run: bool = False) -> list[Delivery]:
-        """Send (or show) the rollback's communications; failures are reported, not raised."""
+    def notify(
+        self,
+        record: RollbackRecord,
+        *,
+        dry_run: bool = False,
+        channels: tuple[str, ...] = CHANNELS,
+    ) -> list[Delivery]:
+        """Send (or show) the rollback's communications; failures are reported, not raised.
+        The incident note waits for the rollback to be resolved."""
         serving = self.deployer.observe_live(health=False).live_generation
-        if serving is None:
-            with self.database.connect() as conn:
+        with self.database.connect() as conn:
+            if serving is None:
                 active = generations.active(conn, self.database.schema)
-            serving = active.generation if active else None
-        story = record.story(serving)
-        return deliver(self.config, self.database, story, dry_run=dry_run)
+                serving = active.generation if active else None
+            rolled_back = (
+                deploys.get(conn, self.database.schema, record.deploy_id)
+                if record.deploy_id is not None
+                else None
+            )
+        since = rolled_back.started_at if rolled_back is not None else record.started_at
+        story = record.story(serving, incident_since=since)
+        return deliver(self.config, self.database, story, dry_run=dry_run, channels=channels)
 
     # -- the step executors -------------------------------------------------------------
 
@@ -286,6 +309,16 @@ class RollbackRunner:
             raise CheckFailed(
                 f"pointed the CNAME at {target!r} but it reads back {current.target!r}"
             )
+        if flipped_now and deploy.from_generation is not None:
+            proof = await_generation(
+                self.deployer.probe,
+                deploy.from_generation,
+                record=f"{current.name} -> {current.target}",
+                ttl_seconds=current.ttl,
+                clock=self.deployer.clock,
+                report=self.deployer.progress,
+            )
+            self.say(proof.detail)
         schema = self.database.schema
         with self.database.connect() as conn, conn.transaction():
             if deploy.from_generation is not None:
@@ -324,6 +357,7 @@ class RollbackRunner:
             moved_at=datetime.now(UTC),  # the flip back just happened (or, on resume, earlier)
             say=self.say,
             clock=self.deployer.clock,
+            report=self.deployer.progress,
         )
         return {"slot": str(slot), "rows_left_for_the_drain": left}
 
@@ -385,6 +419,7 @@ class RollbackRunner:
                 deploy_id=record.deploy_id,
                 tag=tag,
                 say=self.say,
+                report=self.deployer.progress,
             )
         else:
             deployed = self.deployer.start(tag)
@@ -418,6 +453,7 @@ class RollbackRunner:
             moved_at=replacing.flipped_at if replacing else None,
             say=self.say,
             clock=self.deployer.clock,
+            report=self.deployer.progress,
         )
         return {"slot": str(slot), "rows_left_for_the_drain": left}
 
@@ -433,12 +469,24 @@ class RollbackRunner:
         generation = step.params.get("generation") or record.facts.get("to_generation")
         if generation is None:
             raise PreconditionFailed("no generation to fix forward")
+        # only what the re-lint finds incompatible is fixed forward: it reads the world now
+        deploy = self._require_deploy(record)
+        notes: list[str] = []
+        compatible = migrations_compatible(self.config, deploy, notes, self.deployer.source)
+        if compatible is not False:
+            why = (
+                "the re-lint finds the prior code compatible with the new schema"
+                if compatible
+                else "the deploy's migrations could not be re-linted: " + "; ".join(notes)
+            )
+            self.say(f"no fix-forward migration written: {why}")
+            return {"file": None, "compatible_with_prior": compatible, "why": why}
         path = write_fix_forward(self.config, self.database, int(generation))
         self.say(f"wrote {path}: review it, then ship it with the corrected code")
         return {"file": str(path)}
 
     def _notify(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
-        deliveries = self.notify(record)
+        deliveries = self.notify(record, channels=("chat", "release"))
         for delivery in deliveries:
             self.say(f"{delivery.channel}: {delivery.status}: {delivery.detail.splitlines()[0]}")
         return {d.channel: d.status for d in deliveries}

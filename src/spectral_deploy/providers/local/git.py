@@ -32,6 +32,11 @@ class GitVcs:
             raise InputError(f"no tag or revision {tag!r} in {self.root}")
         return result.stdout.strip()
 
+    def has_commit(self, commit: str) -> bool:
+        """Whether the repository holds ``commit`` (so it can be built again)."""
+        result = self._git("cat-file", "-e", f"{commit}^{{commit}}", check=False)
+        return result.returncode == 0
+
     def create_tag(self, tag: str, commit: str, message: str) -> None:
         """An annotated tag at ``commit``; an existing tag at the same commit is fine."""
         existing = self._git("rev-parse", "--verify", "--quiet", f"{tag}^{{commit}}", check=False)
