@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 import psycopg
-from psycopg.rows import TupleRow
 
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.access import statements, translated
 from spectral_deploy.errors import InputError, PreconditionFailed
 from spectral_deploy.ledger.store import EntryKind, Outcome, append, current_actor
 
@@ -33,6 +31,8 @@ __all__ = [
 ]
 
 Connection = psycopg.Connection[tuple[object, ...]]
+
+GENERATIONS = statements("spectral_deploy.ledger", "generations.sql")
 
 
 class GenerationState(StrEnum):
@@ -95,67 +95,51 @@ def allocate(
     actor: str | None = None,
 ) -> Generation:
     """Allocate the next generation and record it in the ledger, in one transaction."""
-    queries = load_queries("spectral_deploy.ledger", "generations.sql", schema)
+    sql = GENERATIONS(schema)
     actor = actor or current_actor()
-    try:
-        with conn.transaction():
-            counter = conn.execute(queries["next_generation"]).fetchone()
-            assert counter is not None
-            number = cast(int, counter[0])
-            row = conn.execute(
-                queries["insert_generation"],
-                {
-                    "generation": number,
-                    "tag": tag,
-                    "commit_sha": commit_sha,
-                    "state": str(GenerationState.ALLOCATED),
-                    "allocated_by": actor,
-                },
-            ).fetchone()
-            assert row is not None
-            append(
-                conn,
-                schema,
-                EntryKind.GENERATION,
-                "allocate",
-                outcome=Outcome.OK,
-                actor=actor,
-                generation=number,
-                details={"tag": tag, "commit": commit_sha},
-            )
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return _generation(row)
+    with translated(), conn.transaction():
+        number = int(sql.value(conn, "next_generation"))
+        row = sql.one(
+            conn,
+            "insert_generation",
+            {
+                "generation": number,
+                "tag": tag,
+                "commit_sha": commit_sha,
+                "state": str(GenerationState.ALLOCATED),
+                "allocated_by": actor,
+            },
+            into=_generation,
+        )
+        assert row is not None
+        append(
+            conn,
+            schema,
+            EntryKind.GENERATION,
+            "allocate",
+            outcome=Outcome.OK,
+            actor=actor,
+            generation=number,
+            details={"tag": tag, "commit": commit_sha},
+        )
+    return row
 
 
 def get(conn: Connection, schema: str, generation: int) -> Generation | None:
     """One generation, or None."""
-    queries = load_queries("spectral_deploy.ledger", "generations.sql", schema)
-    try:
-        row = conn.execute(queries["get_generation"], {"generation": generation}).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return _generation(row) if row is not None else None
+    return GENERATIONS(schema).one(
+        conn, "get_generation", {"generation": generation}, into=_generation
+    )
 
 
 def active(conn: Connection, schema: str) -> Generation | None:
     """The generation serving traffic, if any."""
-    queries = load_queries("spectral_deploy.ledger", "generations.sql", schema)
-    try:
-        row = conn.execute(queries["active_generation"]).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return _generation(row) if row is not None else None
+    return GENERATIONS(schema).one(conn, "active_generation", into=_generation)
 
 
 def list_all(conn: Connection, schema: str) -> list[Generation]:
     """All generations, newest first."""
-    queries = load_queries("spectral_deploy.ledger", "generations.sql", schema)
-    try:
-        rows = conn.execute(queries["list_generations"]).fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return [_generation(row) for row in rows]
+    return GENERATIONS(schema).all(conn, "list_generations", into=_generation)
 
 
 def set_state(
@@ -168,46 +152,37 @@ def set_state(
     reason: str | None = None,
 ) -> Generation:
     """Move a generation to ``state`` and record it; refuses transitions that make no sense."""
-    queries = load_queries("spectral_deploy.ledger", "generations.sql", schema)
-    try:
-        with conn.transaction():
-            row = conn.execute(queries["lock_generation"], {"generation": generation}).fetchone()
-            if row is None:
-                raise InputError(f"generation {generation} does not exist")
-            current = _generation(row)
-            if current.state == state:
-                return current
-            if not can_transition(current.state, state):
-                raise PreconditionFailed(
-                    f"generation {generation} is {current.state}; it cannot become {state}"
-                )
-            updated = conn.execute(
-                queries["set_generation_state"], {"generation": generation, "state": str(state)}
-            ).fetchone()
-            assert updated is not None
-            append(
-                conn,
-                schema,
-                EntryKind.GENERATION,
-                f"set-state:{state}",
-                outcome=Outcome.OK,
-                actor=actor,
-                generation=generation,
-                details={"from": str(current.state), "to": str(state), "reason": reason},
+    sql = GENERATIONS(schema)
+    with translated(), conn.transaction():
+        current = sql.one(conn, "lock_generation", {"generation": generation}, into=_generation)
+        if current is None:
+            raise InputError(f"generation {generation} does not exist")
+        if current.state == state:
+            return current
+        if not can_transition(current.state, state):
+            raise PreconditionFailed(
+                f"generation {generation} is {current.state}; it cannot become {state}"
             )
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return _generation(updated)
+        updated = sql.one(
+            conn,
+            "set_generation_state",
+            {"generation": generation, "state": str(state)},
+            into=_generation,
+        )
+        assert updated is not None
+        append(
+            conn,
+            schema,
+            EntryKind.GENERATION,
+            f"set-state:{state}",
+            outcome=Outcome.OK,
+            actor=actor,
+            generation=generation,
+            details={"from": str(current.state), "to": str(state), "reason": reason},
+        )
+    return updated
 
 
-def _generation(row: TupleRow) -> Generation:
-    return Generation(
-        generation=cast(int, row[0]),
-        tag=cast("str | None", row[1]),
-        commit_sha=cast("str | None", row[2]),
-        state=GenerationState(cast(str, row[3])),
-        allocated_by=cast(str, row[4]),
-        allocated_at=cast(datetime, row[5]),
-        activated_at=cast("datetime | None", row[6]),
-        retired_at=cast("datetime | None", row[7]),
-    )
+def _generation(state: str, **columns: Any) -> Generation:
+    """A row of the generations table (its columns are the fields)."""
+    return Generation(state=GenerationState(state), **columns)

@@ -16,14 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 import psycopg
-from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.access import statements
 
 __all__ = [
     "EntryKind",
@@ -38,6 +36,8 @@ __all__ = [
 ]
 
 Connection = psycopg.Connection[tuple[object, ...]]
+
+LEDGER = statements("spectral_deploy.ledger", "ledger.sql")
 
 
 class EntryKind(StrEnum):
@@ -142,9 +142,9 @@ def append(
         intent_key=None,
         details=details,
     )
-    row = _fetch_one(conn, schema, "append_entry", params)
-    assert row is not None
-    return _entry(row)
+    entry = LEDGER(schema).one(conn, "append_entry", params, into=LedgerEntry)
+    assert entry is not None
+    return entry
 
 
 def record_intent(
@@ -174,14 +174,13 @@ def record_intent(
         intent_key=intent_key,
         details=details,
     )
-    row = _fetch_one(conn, schema, "append_intent", params)
-    return _entry(row) if row is not None else None
+    return LEDGER(schema).one(conn, "append_intent", params, into=LedgerEntry)
 
 
 def entry_by_intent(conn: Connection, schema: str, intent_key: str) -> LedgerEntry | None:
     """The entry that recorded ``intent_key``, if any."""
-    row = _fetch_one(conn, schema, "entry_by_intent", {"intent_key": intent_key})
-    return _entry(row) if row is not None else None
+    params = {"intent_key": intent_key}
+    return LEDGER(schema).one(conn, "entry_by_intent", params, into=LedgerEntry)
 
 
 def entries(
@@ -195,7 +194,7 @@ def entries(
 ) -> list[LedgerEntry]:
     """Entries oldest first, optionally filtered."""
     params = {"kind": kind, "deploy_id": deploy_id, "generation": generation, "after_id": after_id}
-    return [_entry(row) for row in _fetch_all(conn, schema, "list_entries", params)]
+    return LEDGER(schema).all(conn, "list_entries", params, into=LedgerEntry)
 
 
 def tail(
@@ -209,8 +208,8 @@ def tail(
 ) -> list[LedgerEntry]:
     """The newest ``limit`` entries, oldest first."""
     params = {"kind": kind, "deploy_id": deploy_id, "generation": generation, "limit": limit}
-    rows = _fetch_all(conn, schema, "tail_entries", params)
-    return [_entry(row) for row in reversed(rows)]
+    newest_first = LEDGER(schema).all(conn, "tail_entries", params, into=LedgerEntry)
+    return newest_first[::-1]
 
 
 def _params(
@@ -238,40 +237,3 @@ def _params(
         "intent_key": intent_key,
         "details": Jsonb(dict(details or {})),
     }
-
-
-def _fetch_one(
-    conn: Connection, schema: str, name: str, params: Mapping[str, Any]
-) -> TupleRow | None:
-    queries = load_queries("spectral_deploy.ledger", "ledger.sql", schema)
-    try:
-        return conn.execute(queries[name], params).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-
-
-def _fetch_all(
-    conn: Connection, schema: str, name: str, params: Mapping[str, Any]
-) -> list[TupleRow]:
-    queries = load_queries("spectral_deploy.ledger", "ledger.sql", schema)
-    try:
-        return conn.execute(queries[name], params).fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-
-
-def _entry(row: TupleRow) -> LedgerEntry:
-    return LedgerEntry(
-        id=cast(int, row[0]),
-        recorded_at=cast(datetime, row[1]),
-        kind=cast(str, row[2]),
-        action=cast(str, row[3]),
-        outcome=cast("str | None", row[4]),
-        actor=cast(str, row[5]),
-        deploy_id=cast("int | None", row[6]),
-        generation=cast("int | None", row[7]),
-        from_generation=cast("int | None", row[8]),
-        to_generation=cast("int | None", row[9]),
-        intent_key=cast("str | None", row[10]),
-        details=cast("dict[str, Any]", row[11]),
-    )

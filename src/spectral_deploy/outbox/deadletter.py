@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.access import statements, translated
 from spectral_deploy.errors import UsageError
 from spectral_deploy.ledger.store import EntryKind, Outcome, append
 
 __all__ = ["DeadRow", "Selection", "discard", "list_dead", "retry"]
+
+OUTBOX = statements("spectral_deploy.outbox", "outbox.sql")
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,8 @@ def list_dead(
     conn: psycopg.Connection[Any], schema: str, selection: Selection, *, limit: int
 ) -> list[DeadRow]:
     """Dead rows matching ``selection``, oldest first."""
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
-    try:
-        rows = conn.execute(queries["dead_rows"], {**selection.params(), "limit": limit}).fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return [DeadRow(*row) for row in rows]
+    params = {**selection.params(), "limit": limit}
+    return OUTBOX(schema).all(conn, "dead_rows", params, into=DeadRow)
 
 
 def retry(conn: psycopg.Connection[Any], schema: str, selection: Selection) -> list[int]:
@@ -106,36 +103,36 @@ def discard(conn: psycopg.Connection[Any], schema: str, selection: Selection) ->
 def _change(
     conn: psycopg.Connection[Any], schema: str, query: str, action: str, selection: Selection
 ) -> list[int]:
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
-    try:
-        with conn.transaction():
-            rows = conn.execute(queries[query], selection.params()).fetchall()
-            ids = sorted(int(row[0]) for row in rows)
-            if ids:
-                append(
-                    conn,
-                    schema,
-                    EntryKind.OUTBOX,
-                    action,
-                    outcome=Outcome.OK,
-                    details={
-                        "selection": selection.describe(),
-                        "count": len(ids),
-                        "ids": _compact(ids),
-                        "by_topic": _count_by(rows, 2),
-                        "generations": sorted({int(row[1]) for row in rows}),
-                    },
-                )
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+    with translated(), conn.transaction():
+        rows = OUTBOX(schema).all(conn, query, selection.params(), into=_Changed)
+        ids = sorted(row.id for row in rows)
+        if ids:
+            append(
+                conn,
+                schema,
+                EntryKind.OUTBOX,
+                action,
+                outcome=Outcome.OK,
+                details={
+                    "selection": selection.describe(),
+                    "count": len(ids),
+                    "ids": _compact(ids),
+                    "by_topic": dict(Counter(row.topic for row in rows)),
+                    "generations": sorted({row.generation for row in rows}),
+                },
+            )
     return ids
 
 
-def _count_by(rows: Sequence[tuple[Any, ...]], column: int) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[str(row[column])] = counts.get(str(row[column]), 0) + 1
-    return counts
+@dataclass(frozen=True)
+class _Changed:
+    """A dead row a retry or discard touched (a discard also returns what it threw away)."""
+
+    id: int
+    generation: int
+    topic: str
+    attempt: int | None = None
+    last_error: str | None = None
 
 
 def _compact(ids: list[int]) -> list[str]:

@@ -146,10 +146,12 @@ WITH claimers AS (
 )
 SELECT o.generation,
        count(*) FILTER (WHERE o.state = 'pending'
-                        AND (o.lease_expires_at IS NULL OR o.lease_expires_at <= now())),
-       count(*) FILTER (WHERE o.state = 'pending' AND o.lease_expires_at > now()),
-       count(*) FILTER (WHERE o.state = 'dead'),
-       extract(epoch FROM now() - min(o.created_at) FILTER (WHERE o.state = 'pending'))::float8,
+                        AND (o.lease_expires_at IS NULL OR o.lease_expires_at <= now()))
+           AS pending,
+       count(*) FILTER (WHERE o.state = 'pending' AND o.lease_expires_at > now()) AS in_flight,
+       count(*) FILTER (WHERE o.state = 'dead') AS dead,
+       extract(epoch FROM now() - min(o.created_at) FILTER (WHERE o.state = 'pending'))::float8
+           AS oldest_pending_age_seconds,
        count(*) FILTER (
            WHERE o.state = 'pending'
              AND NOT coalesce(
@@ -158,6 +160,7 @@ SELECT o.generation,
                  SELECT 1 FROM claimers c
                  WHERE c.generation = o.generation
                    AND (c.claim_topics IS NULL OR o.topic = ANY(c.claim_topics))))
+           AS stranded_rows
 FROM {schema}.outbox o
 GROUP BY o.generation
 ORDER BY o.generation;
@@ -170,9 +173,9 @@ SELECT id, generation, host, pid, app, state, concurrency, lease_seconds, starte
        (state <> 'stopped'
         AND heartbeat_at >= now() - make_interval(
               secs => coalesce(stale_after_seconds, %(stale_after_seconds)s))) AS live,
-       extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age,
-       topics, claim_topics, stop_requested_at IS NOT NULL,
-       coalesce(stale_after_seconds, %(stale_after_seconds)s)
+       extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age_seconds,
+       topics, claim_topics, stop_requested_at IS NOT NULL AS stop_requested,
+       coalesce(stale_after_seconds, %(stale_after_seconds)s) AS stale_after_seconds
 FROM {schema}.workers
 WHERE state <> 'stopped' OR stopped_at > now() - make_interval(secs => %(keep_stopped_seconds)s)
 ORDER BY generation, started_at;

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import psycopg
 
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.access import statements, translated
 from spectral_deploy.ledger import generations
 
 __all__ = ["GenerationBacklog", "OutboxStatus", "WorkerRow", "drain_command", "read_status"]
 
 KEEP_STOPPED_SECONDS = 3600
+
+OUTBOX = statements("spectral_deploy.outbox", "outbox.sql")
 
 
 @dataclass(frozen=True)
@@ -147,40 +148,43 @@ def read_status(
     conn: psycopg.Connection[Any], schema: str, *, stale_after_seconds: float
 ) -> OutboxStatus:
     """Read backlog and workers in one snapshot."""
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
+    sql = OUTBOX(schema)
     snapshot = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-    try:
-        with conn.transaction():
-            if snapshot:  # one snapshot for both reads, when we start the transaction
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            backlog = conn.execute(
-                queries["backlog_by_generation"], {"stale_after_seconds": stale_after_seconds}
-            ).fetchall()
-            worker_rows = conn.execute(
-                queries["list_workers"],
+    with translated(), conn.transaction():
+        if snapshot:  # one snapshot for both reads, when we start the transaction
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        backlog = sql.all(
+            conn,
+            "backlog_by_generation",
+            {"stale_after_seconds": stale_after_seconds},
+            into=_Backlog,
+        )
+        workers = tuple(
+            sql.all(
+                conn,
+                "list_workers",
                 {
                     "stale_after_seconds": stale_after_seconds,
                     "keep_stopped_seconds": KEEP_STOPPED_SECONDS,
                 },
-            ).fetchall()
-            active = generations.active(conn, schema)
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    workers = tuple(_worker(row) for row in worker_rows)
+                into=_worker,
+            )
+        )
+        active = generations.active(conn, schema)
     live: dict[int, int] = {}
     for worker in workers:
         if worker.live:
             live[worker.generation] = live.get(worker.generation, 0) + 1
     by_generation = {
-        cast(int, row[0]): GenerationBacklog(
-            generation=cast(int, row[0]),
-            pending=cast(int, row[1]),
-            in_flight=cast(int, row[2]),
-            dead=cast(int, row[3]),
-            live_workers=live.get(cast(int, row[0]), 0),
-            oldest_pending_age_seconds=cast("float | None", row[4]),
-            active=active is not None and active.generation == row[0],
-            stranded_rows=cast(int, row[5]),
+        row.generation: GenerationBacklog(
+            generation=row.generation,
+            pending=row.pending,
+            in_flight=row.in_flight,
+            dead=row.dead,
+            live_workers=live.get(row.generation, 0),
+            oldest_pending_age_seconds=row.oldest_pending_age_seconds,
+            active=active is not None and active.generation == row.generation,
+            stranded_rows=row.stranded_rows,
         )
         for row in backlog
     }
@@ -201,23 +205,31 @@ def read_status(
     )
 
 
-def _worker(row: tuple[Any, ...]) -> WorkerRow:
+@dataclass(frozen=True)
+class _Backlog:
+    """A row of ``backlog_by_generation``."""
+
+    generation: int
+    pending: int
+    in_flight: int
+    dead: int
+    oldest_pending_age_seconds: float | None
+    stranded_rows: int
+
+
+def _worker(
+    *,
+    lease_seconds: float,
+    topics: list[str] | None,
+    claim_topics: list[str] | None,
+    stale_after_seconds: float,
+    **columns: Any,
+) -> WorkerRow:
+    """A row of ``list_workers`` (the registry's lease length is not shown)."""
+    del lease_seconds
     return WorkerRow(
-        id=row[0],
-        generation=row[1],
-        host=row[2],
-        pid=row[3],
-        app=row[4],
-        state=row[5],
-        concurrency=row[6],
-        started_at=row[8],
-        heartbeat_at=row[9],
-        stopped_at=row[10],
-        last_error=row[11],
-        live=bool(row[12]),
-        heartbeat_age_seconds=float(row[13]),
-        topics=tuple(row[14]) if row[14] is not None else None,
-        claim_topics=tuple(row[15]) if row[15] is not None else None,
-        stop_requested=bool(row[16]),
-        stale_after_seconds=float(row[17]),
+        **columns,
+        topics=tuple(topics) if topics is not None else None,
+        claim_topics=tuple(claim_topics) if claim_topics is not None else None,
+        stale_after_seconds=float(stale_after_seconds),
     )
