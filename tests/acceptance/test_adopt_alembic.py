@@ -148,17 +148,6 @@ def test_adopt_lint_deploy_and_class_2_rollback(app: AppRepo) -> None:
     assert app.scalar("SELECT count(*) FROM handled_events WHERE generation = 3") > 0
 
 
-class SchemaAheadOfCode(AssertionError):
-    """The prior code's `alembic upgrade head` refused a database at a newer revision."""
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=SchemaAheadOfCode,
-    reason="issue 16: the rollback deploy of the prior code runs its `alembic upgrade head` "
-    "against a database already at 0003 (Can't locate revision '0003'); forward-only rollback "
-    "deploys must keep the schema instead",
-)
 def test_class_3_redeploys_the_prior_code_and_keeps_the_schema(app: AppRepo) -> None:
     """Class 3: the prior code at a new generation on the newer schema; status ok; 0 lost."""
     first = adopt(app)
@@ -170,9 +159,10 @@ def test_class_3_redeploys_the_prior_code_and_keeps_the_schema(app: AppRepo) -> 
         wait_for(lambda: load.served >= 10, what="traffic on v0.11.0")
         rollback = app.run("rollback", "run", "--symptom", "data", "--yes", timeout=400)
         output = rollback.stdout + rollback.stderr
-        if rollback.returncode != 0 and "Can't locate revision identified by '0003'" in output:
-            raise SchemaAheadOfCode(output)  # the only failure expected until issue 16
         assert rollback.returncode == 0, output
+        # the prior code's `alembic upgrade head` was not run against a database at 0003
+        assert "schema ahead of code, kept: the database is at 0003" in output, output
+        assert "does not know 0003 (applied by generation 2 (v0.11.0))" in output, output
         served = load.served
         wait_for(lambda: load.served >= served + 10, what="traffic on the prior code")
     assert load.failed == [], load.failed[:5]
