@@ -15,7 +15,7 @@ from spectral_deploy.db import Database
 from spectral_deploy.outbox.drain import unfinished_rows
 from spectral_deploy.providers.base import Color, HostingProvider
 
-__all__ = ["TTL_MARGIN_SECONDS", "retire_color"]
+__all__ = ["DRAIN_TIMEOUT_SECONDS", "TTL_MARGIN_SECONDS", "retire_color"]
 
 # resolvers honour the TTL from when they cached the answer: allow a little more
 TTL_MARGIN_SECONDS = 0.5
@@ -34,7 +34,10 @@ def retire_color(
     drain_timeout: float = DRAIN_TIMEOUT_SECONDS,
     clock: Clock = SYSTEM_CLOCK,
 ) -> int:
-    """Stop ``color`` (running ``generation``) cleanly; returns the rows of it left over."""
+    """Stop ``color`` (running ``generation``) cleanly; returns the rows of it left over.
+
+    ``drain_timeout`` 0: its workers were told to stop claiming (a Class 2 rollback), so their
+    generation's rows are not waited for: they are adopted by the caller."""
     if moved_at is not None:
         wait = (moved_at.timestamp() + ttl_seconds + TTL_MARGIN_SECONDS) - datetime.now(
             UTC
@@ -46,10 +49,11 @@ def retire_color(
     if running is not None and running.generation == generation:
         say(f"stopping the web app of slot {color} (generation {generation})")
         hosting.stop_web(color)
-        say(f"its workers finish generation {generation}'s rows")
+        if drain_timeout > 0:
+            say(f"its workers finish generation {generation}'s rows")
         deadline = clock.monotonic() + drain_timeout
         with database.connect(autocommit=True) as conn:
-            while unfinished_rows(conn, database.schema, generation, None):
+            while drain_timeout > 0 and unfinished_rows(conn, database.schema, generation, None):
                 if clock.monotonic() > deadline:
                     break
                 # the slot's workers do the work: stop waiting if the slot is gone

@@ -24,7 +24,7 @@ from spectral_deploy.cutover import store as deploys
 from spectral_deploy.cutover.model import Deploy, Outcome
 from spectral_deploy.cutover.observe import FlipState, color_of, flip_state
 from spectral_deploy.cutover.orchestrator import Deployer
-from spectral_deploy.cutover.retire import retire_color
+from spectral_deploy.cutover.retire import DRAIN_TIMEOUT_SECONDS, retire_color
 from spectral_deploy.cutover.steps import record_flip, target_of
 from spectral_deploy.db import Database
 from spectral_deploy.db.connect import translate
@@ -38,6 +38,7 @@ from spectral_deploy.migrate.fixforward import write_fix_forward
 from spectral_deploy.notify.messages import RollbackStory
 from spectral_deploy.notify.send import Delivery, deliver
 from spectral_deploy.outbox import drain as drains
+from spectral_deploy.outbox.fleet import fleet_topics, request_stop
 from spectral_deploy.providers.base import Color
 from spectral_deploy.providers.github import GitHub
 from spectral_deploy.rollback.classify import Facts
@@ -45,7 +46,19 @@ from spectral_deploy.rollback.dispatch import deploy_through_workflow
 from spectral_deploy.rollback.facts import migrations_compatible
 from spectral_deploy.rollback.plan import Plan, PlanStep, escalates
 
-__all__ = ["RollbackRecord", "RollbackRunner", "read_open_rollback"]
+__all__ = ["RollbackRecord", "RollbackRunner", "read_open_rollback", "unhandled_commands"]
+
+
+def unhandled_commands(generation: int, into: int, topic: str) -> list[str]:
+    """How an operator handles rows of ``topic`` left at ``generation`` because ``into`` has no
+    handler for it: run them with handlers that have it, or adopt them once a release that
+    has it is live."""
+    return [
+        f"spectral-deploy drain --target-generation {generation} --mode process "
+        f"--app <module:handlers with a handler for {topic}> --yes",
+        f"spectral-deploy drain --target-generation {generation} --mode adopt --yes  "
+        "(once the live generation handles it)",
+    ]
 
 
 @dataclass(frozen=True)
@@ -229,6 +242,7 @@ class RollbackRunner:
         executors: dict[str, Callable[[RollbackRecord, PlanStep], dict[str, Any]]] = {
             "abort-deploy": self._abort_deploy,
             "flip-back": self._flip_back,
+            "stop-workers": self._stop_workers,
             "retire-green": self._retire_green,
             "drain": self._drain,
             "close-deploy": self._close_deploy,
@@ -315,6 +329,9 @@ class RollbackRunner:
             return {"note": f"slot {slot} no longer runs generation {deploy.generation}"}
         assert deploy.generation is not None
         self._refuse_to_stop_live(slot)
+        # told to stop claiming (Class 2): its workers run the faulty code on nothing more,
+        # so its rows are adopted, not waited for
+        told = any(s.id == "stop-workers" for s in record.steps)
         left = retire_color(
             self.deployer.hosting,
             self.database,
@@ -324,8 +341,27 @@ class RollbackRunner:
             moved_at=datetime.now(UTC),  # the flip back just happened (or, on resume, earlier)
             say=self.say,
             clock=self.deployer.clock,
+            drain_timeout=0.0 if told else DRAIN_TIMEOUT_SECONDS,
         )
-        return {"slot": str(slot), "rows_left_for_the_drain": left}
+        details: dict[str, Any] = {"slot": str(slot), "rows_left_for_the_drain": left}
+        if told and left:
+            # what green's web app wrote while cached resolvers still sent clients to it
+            details["late_rows"] = self._drain(record, step)
+        return details
+
+    def _stop_workers(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        bad = record.facts.get("to_generation")
+        if bad is None:
+            return {"note": "no generation to stop"}
+        with self.database.connect() as conn:
+            told = request_stop(conn, self.database.schema, int(bad))
+        self.say(
+            f"told {told} worker(s) of generation {bad} to stop claiming: they finish the rows "
+            "in hand and stop"
+            if told
+            else f"generation {bad} has no running worker left to tell"
+        )
+        return {"generation": bad, "told": told}
 
     def _drain(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         bad = record.facts.get("to_generation")
@@ -343,8 +379,43 @@ class RollbackRunner:
                 f"adopt them ({observed.describe_record()}, generation {into})",
                 hint="spectral-deploy status",
             )
-        report = drains.adopt(self.database, self.config.outbox, bad, into)
-        return {"generation": bad, "into": into, "rows": left, "adopted": report.adopted}
+        with self.database.connect() as conn:
+            fleet = fleet_topics(
+                conn,
+                self.database.schema,
+                into,
+                stale_after=self.config.outbox.stale_after_seconds,
+            )
+        if fleet.topics is None:
+            self.say(
+                f"generation {into}'s workers did not record the topics they handle "
+                f"({fleet.live_workers} live): every row of generation {bad} is adopted"
+            )
+        report = drains.adopt(self.database, self.config.outbox, bad, into, topics=fleet.topics)
+        self.say(f"adopted {report.adopted} row(s) of generation {bad} into generation {into}")
+        unhandled = [
+            {
+                "topic": t.topic,
+                "rows": t.unfinished,
+                "commands": unhandled_commands(int(bad), into, t.topic),
+            }
+            for t in report.remaining
+            if t.unfinished and fleet.topics is not None and t.topic not in fleet.topics
+        ]
+        for item in unhandled:
+            commands = "\n      $ ".join(cast(list[str], item["commands"]))
+            self.say(
+                f"{item['rows']} row(s) of topic {item['topic']!r} stay at generation {bad}: "
+                f"generation {into} has no handler for it (not adopted into a retry loop). "
+                f"Handle them with:\n      $ {commands}"
+            )
+        return {
+            "generation": bad,
+            "into": into,
+            "rows": left,
+            "adopted": report.adopted,
+            "unhandled": unhandled,
+        }
 
     def _close_deploy(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         deploy = self._deploy(record)
