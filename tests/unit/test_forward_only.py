@@ -122,3 +122,12 @@ def test_alembic_head_from_a_step_that_died_midway_is_traced_by_its_graph() -> N
     branch = [*V2, *revisions(("0002b", ("0002",)))]
     assert compare_alembic(branch, ["0003"], [intent]).relation is SchemaRelation.DIVERGED
     assert SchemaRecord.from_json(intent.record.as_json()) == intent.record
+
+
+def test_ahead_without_a_ledger_record_names_the_tools_own_record() -> None:
+    """A file only the tool's own record lists (applied outside any recorded deploy) is still
+    ahead for per-file records, and the message says where it was read."""
+    check = compare_keys("sql", ["a"], ["a", "b"])
+    assert check.relation is SchemaRelation.AHEAD
+    assert check.confirmed_by == "app_migrations"
+    assert "(recorded in app_migrations; no deploy in the ledger recorded it)" in check.describe()

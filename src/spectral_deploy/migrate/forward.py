@@ -60,6 +60,13 @@ KEPT = "schema ahead of code, kept"
 # the ledger's migration entries: the schema a step is about to leave, and the schema kept
 APPLYING_ACTION = "applying"
 KEPT_ACTION = "schema-kept"
+# where each tool keeps its own record of what is applied
+RECORD_TABLES = {
+    "sql": "app_migrations",
+    "alembic": "alembic_version",
+    "django": "django_migrations",
+    "command": "the ledger",
+}
 # how many earlier migrations steps the ledger is searched for the schema's origin
 RECORDS_SCANNED = 100
 SHOWN_KEYS = 5
@@ -158,7 +165,7 @@ class SchemaCheck:
                 f"{KEPT}: the database is at {at}; this release's code "
                 f"expects {_keys(self.code) or 'no migration'}, all applied, and does not know "
                 f"{_keys(self.unknown)}"
-                + (f" (applied by {self.confirmed_by})" if self.confirmed_by else "")
+                + self._origin()
                 + ". Migrations are forward-only: nothing runs, the schema stays"
             )
         if self.relation is SchemaRelation.DIVERGED:
@@ -166,7 +173,7 @@ class SchemaCheck:
                 f"the database and this release's code have diverged: the code has "
                 f"{_keys(self.pending)}, which the database never had, and the database has "
                 f"{_keys(self.unknown)}, which the code does not know"
-                + (f" (applied by {self.confirmed_by})" if self.confirmed_by else "")
+                + self._origin()
                 + ": neither older nor newer"
             )
         if self.relation is SchemaRelation.UNCONFIRMED:
@@ -178,6 +185,13 @@ class SchemaCheck:
         if self.relation is SchemaRelation.BEHIND:
             return f"{len(self.pending)} migration(s) to apply: {_keys(self.pending)}"
         return f"the database is at what this release's code expects ({at})"
+
+    def _origin(self) -> str:
+        if not self.confirmed_by:
+            return ""
+        if self.confirmed_by.startswith("generation"):
+            return f" (applied by {self.confirmed_by})"
+        return f" (recorded in {self.confirmed_by}; no deploy in the ledger recorded it)"
 
     def as_json(self) -> dict[str, Any]:
         """What the ledger records of the check."""
@@ -234,7 +248,7 @@ def compare_keys(
         tuple(applied),
         pending,
         unknown,
-        origin.describe() if origin else ("the tool's own record" if unknown else None),
+        origin.describe() if origin else (RECORD_TABLES.get(tool, tool) if unknown else None),
     )
 
 
