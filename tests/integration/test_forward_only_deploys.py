@@ -12,7 +12,10 @@ import pytest
 from spectral_deploy.cutover.model import Step
 from spectral_deploy.cutover.steps import StepFailed
 from spectral_deploy.db import Database
+from spectral_deploy.errors import InputError
 from spectral_deploy.ledger.store import entries
+from spectral_deploy.migrate.forward import release_records
+from spectral_deploy.migrate.tools import MigrationTool, tool_for
 from spectral_deploy.rollback.classify import Symptom
 from tests.integration.fakeworld import (
     MIGRATION_V1,
@@ -166,3 +169,23 @@ def test_a_newer_deploy_that_died_in_step_4_is_named_as_the_origin(operator: Ope
     assert check["relation"] == "ahead"
     assert check["unknown"] == ["0002_gizmos.sql"]
     assert check["confirmed_by"] == ("generation 3 (v3.0.0), whose migrations step did not finish")
+
+
+def test_earlier_releases_own_migrations_stand_in_for_a_missing_record(
+    operator: Operator,
+) -> None:
+    """For deploys made before the ledger kept schema records, each finished migrations step
+    is read back from its own commit's migrations, newest first (a tree that cannot be
+    exported any more is skipped)."""
+    source = operator.world.vcs
+
+    def tool_of(deploy_id: int, commit: str) -> MigrationTool:
+        if deploy_id == 1:
+            raise InputError("that commit is gone")
+        tree = source.export(commit, operator.root / "old" / str(deploy_id))
+        return tool_for(operator.config, root=tree)
+
+    found = release_records(operator.database, tool_of)
+    assert [(r.generation, r.tag, r.record.applied) for r in found] == [
+        (2, "v2.0.0", ("0000_gadgets.sql", "0001_widgets.sql"))
+    ]

@@ -31,7 +31,7 @@ from spectral_deploy.lint.render import LintFormat, render
 from spectral_deploy.migrate import forward
 from spectral_deploy.migrate.forward import SchemaRelation
 from spectral_deploy.migrate.runner import apply, discover, run_command
-from spectral_deploy.migrate.tools import ToolKind, lint_inputs, tool_for
+from spectral_deploy.migrate.tools import MigrationTool, ToolKind, lint_inputs, tool_for
 from spectral_deploy.outbox.status import read_status
 from spectral_deploy.providers.base import (
     Color,
@@ -234,6 +234,14 @@ def apply_migrations(ctx: StepContext) -> dict[str, Any]:
     command = ctx.config.migrations.command or tool.default_command()
     try:
         check = forward.check_schema(ctx.database, tool, command=command)
+        if check is not None and check.relation is SchemaRelation.UNCONFIRMED:
+            # deploys made before the ledger kept schema records: their commits say
+            check = forward.check_schema(
+                ctx.database,
+                tool,
+                command=command,
+                more=forward.release_records(ctx.database, lambda d, c: _tool_of(ctx, d, c)),
+            )
         leaving = forward.record_to_leave(tool, command=command)
     except (InputError, MigrationToolFailed) as exc:
         raise StepFailed(
@@ -288,6 +296,14 @@ def apply_migrations(ctx: StepContext) -> dict[str, Any]:
     if after is not None:
         details["schema"] = after.as_json()
     return details
+
+
+def _tool_of(ctx: StepContext, deploy_id: int, commit: str) -> MigrationTool:
+    """The migration tool over an earlier deploy's commit (its tree exported where that
+    deploy exported it)."""
+    root = ctx.config.project_root / ".spectral" / "deploys" / str(deploy_id) / "source"
+    tree = ctx.source.export(commit, root)
+    return tool_for(ctx.config, root=tree, database_url=lambda: ctx.database.url)
 
 
 def deploy_green(ctx: StepContext) -> dict[str, Any]:

@@ -22,7 +22,7 @@ ledger knows): those two stop the deploy, naming what differs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
@@ -32,6 +32,7 @@ import psycopg
 from spectral_deploy.db import Database
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
+from spectral_deploy.errors import SpectralError
 from spectral_deploy.ledger.store import EntryKind, Outcome, append, entries, record_intent
 from spectral_deploy.migrate.runner import discover
 from spectral_deploy.migrate.tools.base import Migration, MigrationTool, ToolKind
@@ -54,6 +55,7 @@ __all__ = [
     "record_kept",
     "record_of_command",
     "record_to_leave",
+    "release_records",
 ]
 
 KEPT = "schema ahead of code, kept"
@@ -70,6 +72,8 @@ RECORD_TABLES = {
 # how many earlier migrations steps the ledger is searched for the schema's origin
 RECORDS_SCANNED = 100
 SHOWN_KEYS = 5
+# how many earlier releases' own migrations are read when the ledger has no record of a revision
+RELEASES_SCANNED = 5
 
 
 class SchemaRelation(StrEnum):
@@ -357,13 +361,18 @@ def read_record(database: Database, kind: ToolKind) -> tuple[str, ...]:
 
 
 def check_schema(
-    database: Database, tool: MigrationTool, *, command: str | None = None
+    database: Database,
+    tool: MigrationTool,
+    *,
+    command: str | None = None,
+    more: Sequence[LedgerRecord] = (),
 ) -> SchemaCheck | None:
     """The release's migrations (``tool`` over its checkout) against the database; None when
-    there is nothing to compare (no migrations, or another tool's command with no record)."""
+    there is nothing to compare (no migrations, or another tool's command with no record).
+    ``more``: records searched after the ledger's (``release_records``)."""
     if tool.kind is ToolKind.NONE:
         return None
-    ledger = read_ledger(database)
+    ledger = [*read_ledger(database), *more]
     if command and tool.kind is ToolKind.SQL:
         # another tool (dbmate, the Supabase CLI ...) keeps its own record, which only it
         # reads: the ledger's record of the files earlier deploys left applied stands in
@@ -501,3 +510,32 @@ def record_kept(
             return True
     except psycopg.Error as exc:
         raise translate(exc) from exc
+
+
+def release_records(
+    database: Database,
+    tool_of: Callable[[int, str], MigrationTool],
+    *,
+    limit: int = RELEASES_SCANNED,
+) -> list[LedgerRecord]:
+    """The schema earlier deploys left, read from their own commits' migrations (``tool_of``:
+    deploy id and commit to the tool over that commit's tree), newest first. For deploys the
+    ledger has no schema record of (made before it kept them); a release whose tree cannot be
+    read any more is skipped."""
+    queries = load_queries("spectral_deploy.migrate", "forward.sql", database.schema)
+    try:
+        with database.connect() as conn:
+            rows = conn.execute(queries["migrated_releases"], {"limit": limit}).fetchall()
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    found = []
+    for deploy_id, generation, tag, commit in rows:
+        try:
+            record = record_to_leave(tool_of(cast(int, deploy_id), cast(str, commit)))
+        except SpectralError:
+            continue
+        if record is not None:
+            found.append(
+                LedgerRecord(cast("int | None", generation), cast("str | None", tag), record)
+            )
+    return found

@@ -23,3 +23,16 @@ SELECT version_num FROM alembic_version ORDER BY version_num;
 -- django_applied --
 -- Django's own record: every migration it applied, as app.name.
 SELECT app || '.' || name FROM django_migrations ORDER BY id;
+
+-- migrated_releases --
+-- Deploys whose migrations step finished, newest first, with their commit: the migrations of
+-- that commit describe the schema the step left (for deploys recorded before the ledger kept a
+-- schema record).
+SELECT d.id, d.generation, d.tag, d.commit_sha
+FROM {schema}.ledger l
+JOIN {schema}.deploys d ON d.id = l.deploy_id
+WHERE l.kind = 'step'
+  AND l.action = 'apply-migrations'
+  AND l.outcome = 'ok'
+ORDER BY l.id DESC
+LIMIT %(limit)s;
