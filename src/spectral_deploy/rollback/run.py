@@ -409,12 +409,20 @@ class RollbackRunner:
                 f"generation {into} has no handler for it (not adopted into a retry loop). "
                 f"Handle them with:\n      $ {commands}"
             )
+        blocked = []
+        if unhandled and fleet.topics is not None:
+            # adopted rows keep their key's order: those behind a row left at N+1 wait for it
+            with self.database.connect() as conn:
+                blocked = drains.blocked_keys(conn, self.database.schema, into, fleet.topics)
+            for key in blocked:
+                self.say(key.describe(into))
         return {
             "generation": bad,
             "into": into,
             "rows": left,
             "adopted": report.adopted,
             "unhandled": unhandled,
+            "blocked": [key.as_json() for key in blocked],
         }
 
     def _close_deploy(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
