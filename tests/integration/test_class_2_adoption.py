@@ -1,5 +1,6 @@
 """Class 2's adoption on the real server: only the topics the live fleet handles move, with a
-fresh attempt budget, no inherited backoff and the fence kept; N+1's workers are told to stop."""
+fresh attempt budget, no inherited backoff and the fence kept; the rest is listed with the keys
+waiting behind it; N+1's workers are told to stop."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from spectral_deploy.db import Database
 from spectral_deploy.ledger.store import entries
 from spectral_deploy.outbox import drain as drains
 from spectral_deploy.outbox.fleet import fleet_topics
+from spectral_deploy.outbox.handover import hand_over
 from spectral_deploy.rollback.classify import Symptom
 from tests.integration.fakeworld import Operator
 from tests.integration.workers import (
@@ -157,3 +159,49 @@ def test_class_2_tells_n_plus_1s_workers_to_stop_right_after_the_flip_back(
     ]
     assert told is not None and told[0] >= 1
     assert any("to stop claiming" in line for line in operator.said)
+
+
+def test_hand_over_lists_the_topic_the_fleet_lacks_and_the_keys_behind_it(
+    db: Database, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    """A topic generation 3 has no handler for stays at 2, listed with the commands that handle
+    it; an adopted row whose key waits behind such a row is named and stays pending; the rest
+    is handled by generation 3."""
+    with db.connect() as conn:
+        emit_many(conn, [(AUDIT, {}, "k")], generation=2)
+        emit_many(conn, [("test.work", {}, "k")], generation=2)
+        conn.commit()
+    free = emit_work(db, 2, 5)
+    workers.append(start_worker(db, 3, tmp_path))
+    wait_until(
+        lambda: (
+            scalar(
+                db,
+                "SELECT count(*) FROM spectral.workers WHERE generation = 3 AND topics IS NOT NULL",
+            )
+            == 1
+        )
+    )
+    handover = hand_over(db, OutboxConfig(), 2, 3)
+    assert handover.report.adopted == 6
+    assert [(u.topic, u.rows) for u in handover.unhandled] == [(AUDIT, 1)]
+    assert (
+        handover.unhandled[0]
+        .commands[0]
+        .startswith("spectral-deploy drain --target-generation 2 --mode process --app")
+    )
+    assert [(b.key, b.rows, b.blocker_generation, b.blocker_topic) for b in handover.blocked] == [
+        ("k", 1, 2, AUDIT)
+    ]
+    lines = handover.lines()
+    assert lines[0] == "adopted 6 row(s) of generation 2 into generation 3"
+    assert lines[1].startswith(
+        f"1 row(s) of topic '{AUDIT}' stay at generation 2: generation 3 has no handler for it"
+    )
+    assert lines[2].startswith("1 row(s) of key 'k' wait behind row")
+    wait_until(lambda: [row[0] for row in query(db, "SELECT event_id FROM test_handled")] == free)
+    time.sleep(1)  # the keyed row stays: its key's earlier row is at generation 2
+    assert query(db, "SELECT topic, generation, state FROM spectral.outbox ORDER BY id") == [
+        (AUDIT, 2, "pending"),
+        ("test.work", 3, "pending"),
+    ]

@@ -38,7 +38,8 @@ from spectral_deploy.migrate.fixforward import write_fix_forward
 from spectral_deploy.notify.messages import RollbackStory
 from spectral_deploy.notify.send import Delivery, deliver
 from spectral_deploy.outbox import drain as drains
-from spectral_deploy.outbox.fleet import fleet_topics, request_stop
+from spectral_deploy.outbox.fleet import request_stop
+from spectral_deploy.outbox.handover import hand_over
 from spectral_deploy.providers.base import Color
 from spectral_deploy.providers.github import GitHub
 from spectral_deploy.rollback.classify import Facts
@@ -46,19 +47,7 @@ from spectral_deploy.rollback.dispatch import deploy_through_workflow
 from spectral_deploy.rollback.facts import migrations_compatible
 from spectral_deploy.rollback.plan import Plan, PlanStep, escalates
 
-__all__ = ["RollbackRecord", "RollbackRunner", "read_open_rollback", "unhandled_commands"]
-
-
-def unhandled_commands(generation: int, into: int, topic: str) -> list[str]:
-    """How an operator handles rows of ``topic`` left at ``generation`` because ``into`` has no
-    handler for it: run them with handlers that have it, or adopt them once a release that
-    has it is live."""
-    return [
-        f"spectral-deploy drain --target-generation {generation} --mode process "
-        f"--app <module:handlers with a handler for {topic}> --yes",
-        f"spectral-deploy drain --target-generation {generation} --mode adopt --yes  "
-        "(once the live generation handles it)",
-    ]
+__all__ = ["RollbackRecord", "RollbackRunner", "read_open_rollback"]
 
 
 @dataclass(frozen=True)
@@ -379,51 +368,10 @@ class RollbackRunner:
                 f"adopt them ({observed.describe_record()}, generation {into})",
                 hint="spectral-deploy status",
             )
-        with self.database.connect() as conn:
-            fleet = fleet_topics(
-                conn,
-                self.database.schema,
-                into,
-                stale_after=self.config.outbox.stale_after_seconds,
-            )
-        if fleet.topics is None:
-            self.say(
-                f"generation {into}'s workers did not record the topics they handle "
-                f"({fleet.live_workers} live): every row of generation {bad} is adopted"
-            )
-        report = drains.adopt(self.database, self.config.outbox, bad, into, topics=fleet.topics)
-        self.say(f"adopted {report.adopted} row(s) of generation {bad} into generation {into}")
-        unhandled = [
-            {
-                "topic": t.topic,
-                "rows": t.unfinished,
-                "commands": unhandled_commands(int(bad), into, t.topic),
-            }
-            for t in report.remaining
-            if t.unfinished and fleet.topics is not None and t.topic not in fleet.topics
-        ]
-        for item in unhandled:
-            commands = "\n      $ ".join(cast(list[str], item["commands"]))
-            self.say(
-                f"{item['rows']} row(s) of topic {item['topic']!r} stay at generation {bad}: "
-                f"generation {into} has no handler for it (not adopted into a retry loop). "
-                f"Handle them with:\n      $ {commands}"
-            )
-        blocked = []
-        if unhandled and fleet.topics is not None:
-            # adopted rows keep their key's order: those behind a row left at N+1 wait for it
-            with self.database.connect() as conn:
-                blocked = drains.blocked_keys(conn, self.database.schema, into, fleet.topics)
-            for key in blocked:
-                self.say(key.describe(into))
-        return {
-            "generation": bad,
-            "into": into,
-            "rows": left,
-            "adopted": report.adopted,
-            "unhandled": unhandled,
-            "blocked": [key.as_json() for key in blocked],
-        }
+        handover = hand_over(self.database, self.config.outbox, int(bad), into)
+        for line in handover.lines():
+            self.say(line)
+        return {"rows": left, **handover.as_json()}
 
     def _close_deploy(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         deploy = self._deploy(record)
