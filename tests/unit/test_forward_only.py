@@ -34,9 +34,9 @@ def test_sql_files_at_behind_ahead_and_diverged() -> None:
     assert (behind.relation, behind.pending) == (SchemaRelation.BEHIND, ("c",))
     ahead = compare_keys("sql", ["a", "b"], ["a", "b", "c"])
     assert (ahead.relation, ahead.unknown, ahead.pending) == (SchemaRelation.AHEAD, ("c",), ())
-    diverged = compare_keys("sql", ["a", "x"], ["a", "c"])
+    diverged = compare_keys("sql", ["a", "b"], ["a", "c"])
     assert diverged.relation is SchemaRelation.DIVERGED
-    assert (diverged.pending, diverged.unknown) == (("x",), ("c",))
+    assert (diverged.pending, diverged.unknown) == (("b",), ("c",))
 
 
 def test_ahead_names_who_applied_what_the_code_lacks() -> None:
@@ -131,3 +131,18 @@ def test_ahead_without_a_ledger_record_names_the_tools_own_record() -> None:
     assert check.relation is SchemaRelation.AHEAD
     assert check.confirmed_by == "app_migrations"
     assert "(recorded in app_migrations; no deploy in the ledger recorded it)" in check.describe()
+
+
+def test_applied_files_the_release_no_longer_carries_do_not_stop_it() -> None:
+    """Files applied earlier and removed from the tree (squashed) come before the pending
+    ones: the release moves forward, and says what the database also has; a pending file
+    that would run before a newer applied one has diverged (per app for Django)."""
+    forward_ = compare_keys("sql", ["0003_c.sql"], ["0001_a.sql", "0002_b.sql"])
+    assert (forward_.relation, forward_.pending) == (SchemaRelation.BEHIND, ("0003_c.sql",))
+    assert "also has 0001_a.sql, 0002_b.sql, applied earlier" in forward_.describe()
+    late = compare_keys("sql", ["0001_a.sql", "0002_hotfix.sql"], ["0001_a.sql", "0003_c.sql"])
+    assert late.relation is SchemaRelation.DIVERGED
+    apps = compare_keys("django", ["shop.0002_x"], ["shop.0001_a", "blog.0009_z"])
+    assert apps.relation is SchemaRelation.BEHIND
+    mixed = compare_keys("django", ["shop.0001_a", "shop.0002_x"], ["shop.0001_a", "shop.0003_y"])
+    assert mixed.relation is SchemaRelation.DIVERGED

@@ -187,7 +187,13 @@ class SchemaCheck:
                 "the code cannot be confirmed"
             )
         if self.relation is SchemaRelation.BEHIND:
-            return f"{len(self.pending)} migration(s) to apply: {_keys(self.pending)}"
+            earlier = (
+                f" (the database also has {_keys(self.unknown)}, applied earlier and no longer "
+                "in this release)"
+                if self.unknown
+                else ""
+            )
+            return f"{len(self.pending)} migration(s) to apply: {_keys(self.pending)}{earlier}"
         return f"the database is at what this release's code expects ({at})"
 
     def _origin(self) -> str:
@@ -231,14 +237,24 @@ def compare_keys(
     applied: Sequence[str],
     ledger: Sequence[LedgerRecord] = (),
 ) -> SchemaCheck:
-    """Per-migration records (plain SQL, Django): each key is applied or not."""
+    """Per-migration records (plain SQL, Django): each key is applied or not.
+
+    Applied keys the code lacks and pending ones together are a divergence only when a pending
+    key comes before an applied one in the tool's order (file names; per app for Django): that
+    migration would run out of order, after what a newer release applied. Applied keys that
+    all come first are earlier history the release no longer carries (files squashed or
+    removed): the release moves forward."""
     done = set(applied)
     known = set(code)
     pending = tuple(k for k in code if k not in done)
     unknown = tuple(k for k in applied if k not in known)
     origin = _origin(unknown, ledger)
     if unknown and pending:
-        relation = SchemaRelation.DIVERGED
+        relation = (
+            SchemaRelation.DIVERGED
+            if _out_of_order(tool, unknown, pending)
+            else SchemaRelation.BEHIND
+        )
     elif unknown:
         relation = SchemaRelation.AHEAD
     elif pending:
@@ -254,6 +270,15 @@ def compare_keys(
         unknown,
         origin.describe() if origin else (RECORD_TABLES.get(tool, tool) if unknown else None),
     )
+
+
+def _out_of_order(tool: str, unknown: Sequence[str], pending: Sequence[str]) -> bool:
+    """Whether a pending key sorts before an applied key the code lacks (same Django app)."""
+
+    def group(key: str) -> str:
+        return key.split(".", 1)[0] if tool == "django" else ""
+
+    return any(group(u) == group(p) and p < u for u in unknown for p in pending)
 
 
 def compare_alembic(
