@@ -127,7 +127,7 @@ def test_sigkill_during_rollback_run_then_resume(sandbox: Sandbox) -> None:
         "--symptom",
         "behavior",
         "--yes",
-        env={"SPECTRAL_CRASH_AT": "rollback-retire-green:start"},
+        env={"SPECTRAL_CRASH_AT": "rollback-stop-workers:start"},
     )
     assert crashed.returncode == -9
     resumed = sandbox.ok("rollback", "run", "--yes")

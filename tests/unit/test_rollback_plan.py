@@ -30,12 +30,14 @@ def test_class_1_aborts_and_needs_no_drain() -> None:
     assert not any("drain" in step or "notify" in step for step in steps)
 
 
-def test_class_2_flips_back_then_drains_n_plus_1() -> None:
-    """Class 2: flip back to blue's target, retire green, drain N+1, communicate."""
+def test_class_2_flips_back_then_stops_n_plus_1s_workers_and_adopts_at_once() -> None:
+    """Class 2: flip back to blue's target, tell N+1's workers to stop claiming, adopt N+1's
+    rows now (not after green's workers ran the faulty code on them), retire green, notify."""
     assert commands(FACTS) == [
         "spectral-deploy dns point shop-blue.onrender.com --yes",
-        "spectral-deploy hosting stop green --yes",
+        "spectral-deploy outbox stop-workers --generation 8",
         "spectral-deploy drain --target-generation 8 --mode adopt --yes",
+        "spectral-deploy hosting stop green --yes",
         "spectral-deploy rollback notify",
     ]
 

@@ -72,6 +72,11 @@ def start(
 ) -> None:
     """Deploy TAG (same as `spectral-deploy deploy TAG`); an open deploy of TAG is resumed.
 
+    Forward-only: a TAG whose code is older than the schema (a rollback tag, any older
+    release) runs no migration; step 4 checks from the migration tool's record and the
+    ledger that the database is at or ahead of what the code expects and keeps it ("schema
+    ahead of code, kept"). A database that diverged from the code stops step 4.
+
     Example: spectral-deploy deploy v1.4.0 --watch-seconds 120
     """
     if trigger is not None:

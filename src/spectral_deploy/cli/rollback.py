@@ -155,8 +155,15 @@ def run(
     in the ledger as intent then outcome. A rollback in progress is resumed: done steps are
     not repeated. Communications (chat, release note, incident log) never block it.
 
+    Class 2 flips back to blue, tells green's workers to stop claiming at once (they finish
+    the rows in hand), adopts green's rows into blue's generation with a fresh attempt budget
+    (rows of a topic blue has no handler for stay, listed with the command to handle them),
+    then retires green after one TTL.
+
     Class 3 deploys the rollback tag through the deploy workflow when GitHub is configured
-    (dispatched once, waited for until the cutover), or here with --here.
+    (dispatched once, waited for until the cutover), or here with --here. That deploy of the
+    prior code runs no migration: it checks the database is at or ahead of what the code
+    expects and keeps the schema ("schema ahead of code, kept").
 
     Example: spectral-deploy rollback run --symptom behavior --yes
     """

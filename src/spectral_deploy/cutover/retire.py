@@ -16,7 +16,7 @@ from spectral_deploy.db import Database
 from spectral_deploy.outbox.drain import unfinished_rows
 from spectral_deploy.providers.base import Color, HostingProvider
 
-__all__ = ["TTL_MARGIN_SECONDS", "retire_color"]
+__all__ = ["DRAIN_TIMEOUT_SECONDS", "TTL_MARGIN_SECONDS", "retire_color"]
 
 # resolvers honour the TTL from when they cached the answer: allow a little more
 TTL_MARGIN_SECONDS = 0.5
@@ -38,7 +38,10 @@ def retire_color(
     clock: Clock = SYSTEM_CLOCK,
     report: Reporter = no_report,
 ) -> int:
-    """Stop ``color`` (running ``generation``) cleanly; returns the rows of it left over."""
+    """Stop ``color`` (running ``generation``) cleanly; returns the rows of it left over.
+
+    ``drain_timeout`` 0: its workers were told to stop claiming (a Class 2 rollback), so their
+    generation's rows are not waited for: they are adopted by the caller."""
     if moved_at is not None:
         wait = (moved_at.timestamp() + ttl_seconds + TTL_MARGIN_SECONDS) - datetime.now(
             UTC
@@ -59,7 +62,8 @@ def retire_color(
     if running is not None and running.generation == generation:
         say(f"stopping the web app of slot {color} (generation {generation})")
         hosting.stop_web(color)
-        say(f"its workers finish generation {generation}'s rows")
+        if drain_timeout > 0:
+            say(f"its workers finish generation {generation}'s rows")
         deadline = clock.monotonic() + drain_timeout
         drain = Wait(
             f"slot {color}'s workers to finish generation {generation}'s rows",
@@ -69,7 +73,9 @@ def retire_color(
             look=logs_command(color, worker=True),
         )
         with database.connect(autocommit=True) as conn:
-            while rows := unfinished_rows(conn, database.schema, generation, None):
+            while drain_timeout > 0 and (
+                rows := unfinished_rows(conn, database.schema, generation, None)
+            ):
                 if clock.monotonic() > deadline:
                     break
                 drain.tick(f"{rows} row(s) left")

@@ -33,8 +33,10 @@ from spectral_deploy.lint.history import change_set
 from spectral_deploy.lint.origin import remap
 from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.lint.render import LintFormat, render
+from spectral_deploy.migrate import forward
+from spectral_deploy.migrate.forward import SchemaRelation
 from spectral_deploy.migrate.runner import apply, discover, run_command
-from spectral_deploy.migrate.tools import ToolKind, lint_inputs, tool_for
+from spectral_deploy.migrate.tools import MigrationTool, ToolKind, lint_inputs, tool_for
 from spectral_deploy.outbox.status import read_status
 from spectral_deploy.providers.base import (
     Color,
@@ -255,11 +257,49 @@ def lint_migrations(ctx: StepContext) -> dict[str, Any]:
 
 
 def apply_migrations(ctx: StepContext) -> dict[str, Any]:
-    """Apply the release's pending migrations, recorded with the new generation."""
+    """Apply the release's pending migrations, recorded with the new generation.
+
+    Forward-only: the database is first compared with the release's migrations (the tool's
+    own record and the ledger, ``migrate.forward``). Code older than the schema (a rollback
+    deploy, any older tag) runs nothing: the schema is kept and the ledger says so. A
+    database that diverged from the code, or is at a revision nobody recorded, stops here.
+    """
     deploy = ctx.deploy
     tree = ctx.source.export(deploy.commit, ctx.source_dir)
     tool = tool_for(ctx.config, root=tree, database_url=lambda: ctx.database.url)
     command = ctx.config.migrations.command or tool.default_command()
+    try:
+        check = forward.check_schema(ctx.database, tool, command=command)
+        if check is not None and check.relation is SchemaRelation.UNCONFIRMED:
+            # deploys made before the ledger kept schema records: their commits say
+            check = forward.check_schema(
+                ctx.database,
+                tool,
+                command=command,
+                more=forward.release_records(ctx.database, lambda d, c: _tool_of(ctx, d, c)),
+            )
+        leaving = forward.record_to_leave(tool, command=command)
+    except (InputError, MigrationToolFailed) as exc:
+        raise StepFailed(
+            f"cannot list the release's migrations: {exc.message}", hint=exc.hint
+        ) from exc
+    details: dict[str, Any] = {"check": check.as_json()} if check is not None else {}
+    if check is not None and check.relation is SchemaRelation.AHEAD:
+        forward.record_kept(ctx.database, deploy.id, deploy.generation, check)
+        ctx.say(check.describe())
+        # nothing changed: the records of the deploys that took the schema here stand
+        return {"schema_kept": forward.KEPT, **details}
+    if check is not None and check.relation in (
+        SchemaRelation.DIVERGED,
+        SchemaRelation.UNCONFIRMED,
+    ):
+        raise StepFailed(
+            check.describe(),
+            hint="deploy a release whose migrations include what the database has "
+            "(spectral-deploy migrate status shows it), or abort: spectral-deploy deploy abort",
+        )
+    if leaving is not None:
+        forward.record_applying(ctx.database, deploy.id, deploy.generation, leaving)
     if command:
         run_command(
             command,
@@ -268,22 +308,38 @@ def apply_migrations(ctx: StepContext) -> dict[str, Any]:
             generation=deploy.generation,
             config=ctx.config,
         )
-        return {"command": command}
-    if tool.kind is ToolKind.NONE:
+        details["command"] = command
+    elif tool.kind is ToolKind.NONE:
         return {"applied": [], "tool": str(tool.kind)}
-    directory = tree / ctx.config.migrations.directory
-    if not directory.is_dir():
-        return {"applied": [], "note": f"no {ctx.config.migrations.directory} in the release"}
-    with ctx.database.connect() as conn:
-        applied = apply(
-            conn,
-            ctx.database.schema,
-            discover(directory),
-            ctx.config.migrations,
-            generation=deploy.generation,
-            on_file=lambda file: ctx.say(f"applying migration {file.name}"),
-        )
-    return {"applied": applied}
+    else:
+        directory = tree / ctx.config.migrations.directory
+        if not directory.is_dir():
+            return {"applied": [], "note": f"no {ctx.config.migrations.directory} in the release"}
+        with ctx.database.connect() as conn:
+            details["applied"] = apply(
+                conn,
+                ctx.database.schema,
+                discover(directory),
+                ctx.config.migrations,
+                generation=deploy.generation,
+                on_file=lambda file: ctx.say(f"applying migration {file.name}"),
+            )
+    after = (
+        forward.record_of_command(tool)
+        if command and tool.kind is ToolKind.SQL
+        else forward.record_after(ctx.database, tool)
+    )
+    if after is not None:
+        details["schema"] = after.as_json()
+    return details
+
+
+def _tool_of(ctx: StepContext, deploy_id: int, commit: str) -> MigrationTool:
+    """The migration tool over an earlier deploy's commit (its tree exported where that
+    deploy exported it)."""
+    root = ctx.config.project_root / ".spectral" / "deploys" / str(deploy_id) / "source"
+    tree = ctx.source.export(commit, root)
+    return tool_for(ctx.config, root=tree, database_url=lambda: ctx.database.url)
 
 
 def deploy_green(ctx: StepContext) -> dict[str, Any]:

@@ -454,8 +454,12 @@ def adopt(
     max_rows_per_second: float | None = None,
     on_progress: Callable[[DrainProgress], None] = lambda progress: None,
     stop: threading.Event | None = None,
+    topics: frozenset[str] | None = None,
 ) -> DrainReport:
-    """Re-stamp G's pending rows to ``to_generation`` in short transactions, until none are left."""
+    """Re-stamp G's pending rows to ``to_generation`` in short transactions, until none are left.
+
+    ``topics``: only rows of these topics (the ones ``to_generation``'s workers handle); the
+    others stay at G and are in the report's ``remaining``. None: every topic."""
     if to_generation == generation:
         raise UsageError(f"cannot adopt generation {generation} into itself")
     stop = stop or threading.Event()
@@ -463,14 +467,20 @@ def adopt(
     limiter = RateLimiter(max_rows_per_second) if max_rows_per_second else None
     cursor = ClaimCursor(outbox.poll_seconds)
     started = time.monotonic()
-    _record(database, "drain-start", generation, to_generation, {"mode": "adopt"})
+    _record(
+        database,
+        "drain-start",
+        generation,
+        to_generation,
+        {"mode": "adopt", **({"topics": sorted(topics)} if topics is not None else {})},
+    )
     adopted = 0
     longest = 0.0
     interrupted = False
     by_topic: dict[str, int] = {}
     with database.connect(autocommit=True) as conn:
         _reap(conn, database.schema, outbox.stale_after_seconds)
-        total = unfinished_rows(conn, database.schema, generation, None)
+        total = unfinished_rows(conn, database.schema, generation, topics)
         while True:
             if stop.is_set():
                 interrupted = True
@@ -487,6 +497,7 @@ def adopt(
                             "to_generation": to_generation,
                             "after_id": after_id,
                             "limit": limit,
+                            "topics": sorted(topics) if topics is not None else None,
                         },
                     ).fetchall()
                     if moved:
@@ -511,7 +522,7 @@ def adopt(
             if moved or not cursor.idle_now():
                 continue
             # nothing adoptable now: done, or rows are held under leases that must end first
-            if unfinished_rows(conn, database.schema, generation, None) == 0:
+            if unfinished_rows(conn, database.schema, generation, topics) == 0:
                 break
             _reap(conn, database.schema, outbox.stale_after_seconds)
             on_progress(

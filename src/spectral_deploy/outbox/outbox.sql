@@ -256,13 +256,15 @@ RETURNING o.id;
 -- backoff. Rows under a live lease are left alone; rows locked by a claim in progress are
 -- skipped. A row whose last lease ended without an outcome stays marked so (its expired
 -- lease time is kept): the new fleet runs it on its own, charged, in case it kills workers.
--- The caller commits at once (short locks).
+-- Only rows of the given topics move (NULL: every topic): rows the target generation has no
+-- handler for would only retry until dead there. The caller commits at once (short locks).
 WITH picked AS (
     SELECT id
     FROM {schema}.outbox
     WHERE generation = %(from_generation)s
       AND state = 'pending'
       AND id > %(after_id)s
+      AND (%(topics)s::text[] IS NULL OR topic = ANY(%(topics)s::text[]))
       AND (lease_expires_at IS NULL OR lease_expires_at < now())
     ORDER BY id
     LIMIT %(limit)s
@@ -321,3 +323,14 @@ RETURNING id;
 -- Wake a generation's workers to read their stop request now (payload 'stop:<generation>';
 -- older listeners, which compare the payload with their generation, ignore it).
 SELECT pg_notify(%(channel)s, 'stop:' || %(generation)s::text);
+
+-- generation_topics --
+-- What each live worker of a generation recorded as the topics it handles (NULL: a worker of
+-- an older version, which did not record them), and its --app.
+SELECT topics, app
+FROM {schema}.workers
+WHERE generation = %(generation)s
+  AND state <> 'stopped'
+  AND stop_requested_at IS NULL
+  AND heartbeat_at >= now() - make_interval(
+        secs => coalesce(stale_after_seconds, %(stale_after_seconds)s));

@@ -142,16 +142,23 @@ def _class_2(facts: Facts, context: PlanContext) -> list[PlanStep]:
             params={"target": context.blue_target},
         ),
         PlanStep(
-            "retire-green",
-            f"Green's workers drain generation {new}, then green stops (after one TTL, so "
-            "clients still resolving to green are answered)",
-            f"spectral-deploy hosting stop {context.green_slot} --yes",
-            params={"slot": context.green_slot},
+            "stop-workers",
+            f"Green's workers stop claiming generation {new}'s rows at once (they finish the "
+            "rows in hand): the faulty code handles nothing more",
+            f"spectral-deploy outbox stop-workers --generation {new}",
         ),
         PlanStep(
             "drain",
-            f"Legacy drain of generation {new}: what is left is adopted by blue's fleet",
+            f"Adopt generation {new}'s rows into blue's generation {old} now, with a fresh "
+            "attempt budget; rows of a topic blue has no handler for stay and are listed",
             f"spectral-deploy drain --target-generation {new} --mode adopt --yes",
+        ),
+        PlanStep(
+            "retire-green",
+            "Green stops after one TTL (clients still resolving to it are answered); the "
+            "rows its web app wrote meanwhile are adopted too",
+            f"spectral-deploy hosting stop {context.green_slot} --yes",
+            params={"slot": context.green_slot},
         ),
         *_communications(),
     ]

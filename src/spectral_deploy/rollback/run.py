@@ -24,7 +24,7 @@ from spectral_deploy.cutover import store as deploys
 from spectral_deploy.cutover.model import Deploy, Outcome
 from spectral_deploy.cutover.observe import FlipState, color_of, flip_state
 from spectral_deploy.cutover.orchestrator import Deployer
-from spectral_deploy.cutover.retire import retire_color
+from spectral_deploy.cutover.retire import DRAIN_TIMEOUT_SECONDS, retire_color
 from spectral_deploy.cutover.steps import record_flip, target_of
 from spectral_deploy.cutover.traffic import await_generation
 from spectral_deploy.db import Database
@@ -39,6 +39,8 @@ from spectral_deploy.migrate.fixforward import write_fix_forward
 from spectral_deploy.notify.messages import RollbackStory
 from spectral_deploy.notify.send import CHANNELS, Delivery, deliver
 from spectral_deploy.outbox import drain as drains
+from spectral_deploy.outbox.fleet import request_stop
+from spectral_deploy.outbox.handover import hand_over
 from spectral_deploy.providers.base import Color
 from spectral_deploy.providers.github import GitHub
 from spectral_deploy.rollback.classify import Facts
@@ -252,6 +254,7 @@ class RollbackRunner:
         executors: dict[str, Callable[[RollbackRecord, PlanStep], dict[str, Any]]] = {
             "abort-deploy": self._abort_deploy,
             "flip-back": self._flip_back,
+            "stop-workers": self._stop_workers,
             "retire-green": self._retire_green,
             "drain": self._drain,
             "close-deploy": self._close_deploy,
@@ -348,6 +351,9 @@ class RollbackRunner:
             return {"note": f"slot {slot} no longer runs generation {deploy.generation}"}
         assert deploy.generation is not None
         self._refuse_to_stop_live(slot)
+        # told to stop claiming (Class 2): its workers run the faulty code on nothing more,
+        # so its rows are adopted, not waited for
+        told = any(s.id == "stop-workers" for s in record.steps)
         left = retire_color(
             self.deployer.hosting,
             self.database,
@@ -358,8 +364,27 @@ class RollbackRunner:
             say=self.say,
             clock=self.deployer.clock,
             report=self.deployer.progress,
+            drain_timeout=0.0 if told else DRAIN_TIMEOUT_SECONDS,
         )
-        return {"slot": str(slot), "rows_left_for_the_drain": left}
+        details: dict[str, Any] = {"slot": str(slot), "rows_left_for_the_drain": left}
+        if told and left:
+            # what green's web app wrote while cached resolvers still sent clients to it
+            details["late_rows"] = self._drain(record, step)
+        return details
+
+    def _stop_workers(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
+        bad = record.facts.get("to_generation")
+        if bad is None:
+            return {"note": "no generation to stop"}
+        with self.database.connect() as conn:
+            told = request_stop(conn, self.database.schema, int(bad))
+        self.say(
+            f"told {told} worker(s) of generation {bad} to stop claiming: they finish the rows "
+            "in hand and stop"
+            if told
+            else f"generation {bad} has no running worker left to tell"
+        )
+        return {"generation": bad, "told": told}
 
     def _drain(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         bad = record.facts.get("to_generation")
@@ -377,8 +402,10 @@ class RollbackRunner:
                 f"adopt them ({observed.describe_record()}, generation {into})",
                 hint="spectral-deploy status",
             )
-        report = drains.adopt(self.database, self.config.outbox, bad, into)
-        return {"generation": bad, "into": into, "rows": left, "adopted": report.adopted}
+        handover = hand_over(self.database, self.config.outbox, int(bad), into)
+        for line in handover.lines():
+            self.say(line)
+        return {"rows": left, **handover.as_json()}
 
     def _close_deploy(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         deploy = self._deploy(record)
