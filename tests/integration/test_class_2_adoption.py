@@ -25,8 +25,8 @@ from tests.integration.workers import (
     query,
     scalar,
     start_worker,
-    wait_until,
 )
+from tests.waiting import wait_for
 
 AUDIT = "audit.recorded"  # a topic only the faulty release (generation 2) has a handler for
 
@@ -85,7 +85,7 @@ def test_the_fleets_recorded_topics_decide_what_is_adopted(
     emit_audits(db, 2, 4)
     faulty_retries(db, 2)
     workers.append(start_worker(db, 3, tmp_path))
-    wait_until(
+    wait_for(
         lambda: (
             scalar(
                 db,
@@ -100,7 +100,7 @@ def test_the_fleets_recorded_topics_decide_what_is_adopted(
     began = time.monotonic()
     report = drains.adopt(db, OutboxConfig(), 2, 3, topics=fleet.topics)
     assert report.adopted == 20
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM test_handled") == 20, timeout=30)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM test_handled") == 20, timeout=30)
     # 30 s of slack on a shared machine, still under the 40 s backoff the rows carried
     assert time.monotonic() - began < 35
     handled = query(db, "SELECT event_id, generation, attempt FROM test_handled ORDER BY 1")
@@ -173,7 +173,7 @@ def test_hand_over_lists_the_topic_the_fleet_lacks_and_the_keys_behind_it(
         conn.commit()
     free = emit_work(db, 2, 5)
     workers.append(start_worker(db, 3, tmp_path))
-    wait_until(
+    wait_for(
         lambda: (
             scalar(
                 db,
@@ -199,7 +199,7 @@ def test_hand_over_lists_the_topic_the_fleet_lacks_and_the_keys_behind_it(
         f"1 row(s) of topic '{AUDIT}' stay at generation 2: generation 3 has no handler for it"
     )
     assert lines[2].startswith("1 row(s) of key 'k' wait behind row")
-    wait_until(lambda: [row[0] for row in query(db, "SELECT event_id FROM test_handled")] == free)
+    wait_for(lambda: [row[0] for row in query(db, "SELECT event_id FROM test_handled")] == free)
     time.sleep(1)  # the keyed row stays: its key's earlier row is at generation 2
     assert query(db, "SELECT topic, generation, state FROM spectral.outbox ORDER BY id") == [
         (AUDIT, 2, "pending"),
