@@ -27,9 +27,10 @@ typecheck: install
 # The whole suite: static checks, then unit, integration (embedded PostgreSQL), providers (local
 # servers that speak the vendor APIs) and acceptance tests. Two pytest-xdist workers, each with its
 # own embedded PostgreSQL: the tests mostly wait on servers, so this halves the wall time.
+# --dist worksteal: a worker that runs out of tests takes pending ones from the other.
 TEST_WORKERS ?= 2
 test: lint typecheck
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 unit: install
 	$(BIN)/pytest tests/unit
