@@ -7,6 +7,8 @@ import os
 import re
 import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 import psycopg
@@ -20,8 +22,8 @@ from spectral_deploy.cutover.model import (
     Outcome,
     Step,
 )
+from spectral_deploy.db.access import statements
 from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
 from spectral_deploy.errors import DeployLockHeld, PreconditionFailed
 from spectral_deploy.providers.base import Color
 
@@ -78,23 +80,15 @@ def _stop_hint(application_name: str | None) -> str:
     )
 
 
-def _queries(schema: str) -> Any:
-    return load_queries("spectral_deploy.cutover", "deploys.sql", schema)
+DEPLOYS = statements("spectral_deploy.cutover", "deploys.sql")
 
 
 def _one(conn: Connection, schema: str, name: str, params: dict[str, Any]) -> Deploy | None:
-    try:
-        row = conn.execute(_queries(schema)[name], params).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return _deploy(row) if row is not None else None
+    return DEPLOYS(schema).one(conn, name, params, into=_deploy)
 
 
 def _run(conn: Connection, schema: str, name: str, params: dict[str, Any]) -> None:
-    try:
-        conn.execute(_queries(schema)[name], params)
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+    DEPLOYS(schema).run(conn, name, params)
 
 
 def insert(
@@ -112,7 +106,7 @@ def insert(
     """Open a deploy; a deploy already open is a failed precondition."""
     try:
         row = conn.execute(
-            _queries(schema)["insert_deploy"],
+            DEPLOYS(schema).queries["insert_deploy"],
             {
                 "tag": tag,
                 "commit": commit,
@@ -150,11 +144,7 @@ def latest(conn: Connection, schema: str) -> Deploy | None:
 
 def list_recent(conn: Connection, schema: str, limit: int = 20) -> list[Deploy]:
     """Deploys, newest first."""
-    try:
-        rows = conn.execute(_queries(schema)["list_deploys"], {"limit": limit}).fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return [_deploy(row) for row in rows]
+    return DEPLOYS(schema).all(conn, "list_deploys", {"limit": limit}, into=_deploy)
 
 
 def set_generation(conn: Connection, schema: str, deploy_id: int, generation: int) -> None:
@@ -206,22 +196,13 @@ def finish(conn: Connection, schema: str, deploy_id: int, outcome: Outcome) -> N
 
 def open_rollback_of(conn: Connection, schema: str, deploy_id: int) -> int | None:
     """The id of the rollback in progress for ``deploy_id``, if any."""
-    try:
-        row = conn.execute(
-            _queries(schema)["open_rollback_of_deploy"], {"deploy_id": deploy_id}
-        ).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return cast(int, row[0]) if row else None
+    params = {"deploy_id": deploy_id}
+    return cast("int | None", DEPLOYS(schema).value(conn, "open_rollback_of_deploy", params))
 
 
 def driver_pid(conn: Connection, schema: str) -> int | None:
     """The backend pid of the process driving a deploy now (holding the deploy lock), if any."""
-    try:
-        row = conn.execute(_queries(schema)["lock_holder"], {"schema": schema}).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return cast(int, row[0]) if row else None
+    return cast("int | None", DEPLOYS(schema).value(conn, "lock_holder", {"schema": schema}))
 
 
 class ProcessLock:
@@ -235,30 +216,26 @@ class ProcessLock:
         self._params = {"key": _lock_key(schema, purpose)}
 
     def __enter__(self) -> ProcessLock:
-        queries = _queries(self._schema)
-        try:
-            got = self._conn.execute(queries["try_lock_named"], self._params).fetchone()
-            if not got or not got[0]:
-                holder = self._conn.execute(queries["lock_holder_named"], self._params).fetchone()
-                name = holder[1] if holder else None
-                found = _DRIVER.match(name or "")
-                if found is not None:
-                    who = f" (process {found['pid']} on {found['host']})"
-                elif holder:
-                    who = f" (database backend pid {holder[0]}, {name or 'unnamed'})"
-                else:
-                    who = ""
-                raise DeployLockHeld(
-                    f"another spectral-deploy process is driving a {self._purpose} right now{who}",
-                    hint=_stop_hint(name),
-                )
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
-        return self
+        sql = DEPLOYS(self._schema)
+        if sql.value(self._conn, "try_lock_named", self._params):
+            return self
+        holder = sql.one(self._conn, "lock_holder_named", self._params, into=_LockHolder)
+        name = holder.application_name if holder else None
+        found = _DRIVER.match(name or "")
+        if found is not None:
+            who = f" (process {found['pid']} on {found['host']})"
+        elif holder:
+            who = f" (database backend pid {holder.pid}, {name or 'unnamed'})"
+        else:
+            who = ""
+        raise DeployLockHeld(
+            f"another spectral-deploy process is driving a {self._purpose} right now{who}",
+            hint=_stop_hint(name),
+        )
 
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(psycopg.Error):  # the lock goes with the session anyway
-            self._conn.execute(_queries(self._schema)["unlock_named"], self._params)
+            self._conn.execute(DEPLOYS(self._schema).queries["unlock_named"], self._params)
 
 
 class DeployLock(ProcessLock):
@@ -270,48 +247,49 @@ class DeployLock(ProcessLock):
 
 def lock_holder_pid(conn: Connection, schema: str, purpose: str) -> int | None:
     """The backend pid of the session holding ``purpose``'s lock, if any."""
-    try:
-        row = conn.execute(
-            _queries(schema)["lock_holder_named"], {"key": _lock_key(schema, purpose)}
-        ).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return cast(int, row[0]) if row else None
+    params = {"key": _lock_key(schema, purpose)}
+    return cast("int | None", DEPLOYS(schema).value(conn, "lock_holder_named", params))
 
 
 def _lock_key(schema: str, purpose: str) -> str:
     return f"spectral-deploy/{purpose}/{schema}"
 
 
-def _deploy(row: tuple[Any, ...]) -> Deploy:
-    conditions = tuple(
-        Condition(
-            type=c["type"],
-            status=ConditionStatus(c["status"]),
-            reason=c["reason"],
-            message=c["message"],
-        )
-        for c in (row[19] or [])
-    )
+@dataclass(frozen=True)
+class _LockHolder:
+    """The session holding an advisory lock (``lock_holder_named``)."""
+
+    pid: int
+    application_name: str | None
+    client_addr: str | None
+    backend_start: datetime | None
+
+
+def _deploy(
+    *,
+    commit_sha: str,
+    blue_color: str,
+    green_color: str,
+    intent: str,
+    outcome: str | None,
+    conditions: list[dict[str, Any]] | None,
+    **columns: Any,
+) -> Deploy:
+    """A row of the deploys table (columns named as the fields, but for these)."""
     return Deploy(
-        id=row[0],
-        tag=row[1],
-        commit=row[2],
-        generation=row[3],
-        from_generation=row[4],
-        from_commit=row[5],
-        blue=Color(row[6]),
-        green=Color(row[7]),
-        intent=Intent(row[8]),
-        step=row[9],
-        failed_step=row[10],
-        error=row[11],
-        flipped_at=row[12],
-        hold_until=row[13],
-        started_by=row[14],
-        started_at=row[15],
-        updated_at=row[16],
-        finished_at=row[17],
-        outcome=Outcome(row[18]) if row[18] else None,
-        conditions=conditions,
+        **columns,
+        commit=commit_sha,
+        blue=Color(blue_color),
+        green=Color(green_color),
+        intent=Intent(intent),
+        outcome=Outcome(outcome) if outcome else None,
+        conditions=tuple(
+            Condition(
+                type=c["type"],
+                status=ConditionStatus(c["status"]),
+                reason=c["reason"],
+                message=c["message"],
+            )
+            for c in (conditions or [])
+        ),
     )
