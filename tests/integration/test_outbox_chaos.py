@@ -156,7 +156,12 @@ def test_the_outbox_under_a_storm_of_faults(
     fleet.thread.join()
     for worker in fleet.alive():
         worker.signal(signal.SIGCONT)
-        assert worker.stop() == 0, worker.stderr()[-2000:]
+        code = worker.stop()
+        # a worker the supervisor started a moment ago may still be importing: SIGTERM's default
+        # action ends it before it installs its handler, which is only before it claimed anything
+        # (its banner, printed after the handler is in place, is then missing)
+        started = "worker for generation" in worker.stderr()
+        assert code == 0 or (code == -signal.SIGTERM and not started), worker.stderr()[-2000:]
     producer.join()
 
     handled = [row[0] for row in query(db, "SELECT event_id FROM test_handled")]
