@@ -36,3 +36,24 @@ def workdir() -> Iterator[Path]:
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def project_with_a_ledger(prefix: str) -> Iterator[Path]:
+    """A project whose embedded server has Spectral's schema and one ledger entry (for a
+    module-scoped fixture); its server is stopped and the directory removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    try:
+        made = cli(root, "generations", "allocate", "--tag", "v1", "--commit", "abc")
+        assert made.returncode == 0, made.stderr
+        yield root
+    finally:
+        cli(root, "db", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def role_url(project: Path, role: str) -> str:
+    """``db url --role ROLE`` of the project."""
+    result = cli(project, "db", "url", "--role", role)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()

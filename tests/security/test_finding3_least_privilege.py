@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from spectral_deploy.db.roles import Roles
 from spectral_deploy.db.schema import install
 from spectral_deploy.outbox.emit import emit
 from spectral_deploy.providers.local.hosting import from_config
-from tests.security.conftest import cli
+from tests.security.conftest import project_with_a_ledger, role_url
 
 # what an app must not be able to do to Spectral's history, whatever it tries
 REWRITES = [
@@ -44,21 +42,10 @@ REWRITES = [
 @pytest.fixture(scope="module")
 def project() -> Iterator[Path]:
     """A project whose embedded server has Spectral's schema and one ledger entry."""
-    root = Path(tempfile.mkdtemp(prefix="spectral-sec-roles-"))
-    root.chmod(0o755)
-    try:
-        made = cli(root, "generations", "allocate", "--tag", "v1", "--commit", "abc")
-        assert made.returncode == 0, made.stderr
-        yield root
-    finally:
-        cli(root, "db", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+    yield from project_with_a_ledger("spectral-sec-roles-")
 
 
-def _url(project: Path, role: str) -> str:
-    result = cli(project, "db", "url", "--role", role)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+_url = role_url
 
 
 @pytest.mark.parametrize("statement", REWRITES)

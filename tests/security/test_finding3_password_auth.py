@@ -9,7 +9,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from spectral_deploy.db.embedded import MARKER_FILE, EmbeddedServer
 from spectral_deploy.outbox.emit import emit
 from tests.fixtures import outbox_app
-from tests.security.conftest import cli
+from tests.security.conftest import cli, project_with_a_ledger, role_url
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = ("postgres", "spectral_owner", "spectral_app")
@@ -31,21 +30,10 @@ NO_PASSFILE = "/dev/null/none"  # a path libpq cannot open: no password from any
 @pytest.fixture(scope="module")
 def project() -> Iterator[Path]:
     """A project whose embedded server has Spectral's schema and one ledger entry."""
-    root = Path(tempfile.mkdtemp(prefix="spectral-sec-auth-"))
-    root.chmod(0o755)
-    try:
-        made = cli(root, "generations", "allocate", "--tag", "v1", "--commit", "abc")
-        assert made.returncode == 0, made.stderr
-        yield root
-    finally:
-        cli(root, "db", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+    yield from project_with_a_ledger("spectral-sec-auth-")
 
 
-def _url(project: Path, role: str) -> str:
-    result = cli(project, "db", "url", "--role", role)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+_url = role_url
 
 
 def _credentials(project: Path) -> Path:
