@@ -25,14 +25,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 
 from spectral_deploy.config import OutboxConfig
 from spectral_deploy.db import Database
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.access import statements, translated
 from spectral_deploy.errors import GenerationRefused, PreconditionFailed, UsageError
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.generations import Generation, GenerationState
@@ -68,6 +67,7 @@ MONITOR_SECONDS = 0.25
 # polls without progress before a process drain checks whether what is left is blocked
 STALL_POLLS = 4
 Connection = psycopg.Connection[Any]
+OUTBOX = statements("spectral_deploy.outbox", "outbox.sql")
 
 
 class DrainMode(StrEnum):
@@ -236,14 +236,14 @@ class DrainReport:
 
 def preflight(conn: Connection, schema: str, generation: int, *, stale_after: float) -> Preflight:
     """Read G's backlog per topic, its live workers and the active generation."""
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
     try:
-        rows = conn.execute(queries["backlog_by_topic"], {"generation": generation}).fetchall()
-        record = generations.get(conn, schema, generation)
-        status = read_status(conn, schema, stale_after_seconds=stale_after)
-        active = generations.active(conn, schema)
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+        with translated():
+            topics = OUTBOX(schema).all(
+                conn, "backlog_by_topic", {"generation": generation}, into=TopicBacklog
+            )
+            record = generations.get(conn, schema, generation)
+            status = read_status(conn, schema, stale_after_seconds=stale_after)
+            active = generations.active(conn, schema)
     finally:
         conn.rollback()
     return Preflight(
@@ -251,16 +251,7 @@ def preflight(conn: Connection, schema: str, generation: int, *, stale_after: fl
         known=record is not None,
         tag=record.tag if record else None,
         state=str(record.state) if record else None,
-        topics=tuple(
-            TopicBacklog(
-                topic=cast(str, row[0]),
-                pending=cast(int, row[1]),
-                in_flight=cast(int, row[2]),
-                dead=cast(int, row[3]),
-                oldest_pending_age_seconds=cast("float | None", row[4]),
-            )
-            for row in rows
-        ),
+        topics=tuple(topics),
         live_workers=tuple(w for w in status.workers if w.generation == generation and w.live),
         active_generation=active.generation if active else None,
     )
@@ -280,17 +271,14 @@ def release_gone_workers(
     A drain killed with SIGKILL and run again at once would otherwise wait for its own
     previous process's heartbeat to go stale.
     """
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
     released = gone_workers(workers)
     for worker in released:
-        try:
-            with conn.transaction():
-                conn.execute(
-                    queries["release_worker"],
-                    {"id": worker.id, "reason": f"process {worker.pid} is gone (found by drain)"},
-                )
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
+        with translated(), conn.transaction():
+            OUTBOX(schema).run(
+                conn,
+                "release_worker",
+                {"id": worker.id, "reason": f"process {worker.pid} is gone (found by drain)"},
+            )
     return released
 
 
@@ -329,23 +317,12 @@ def blocked_keys(
 ) -> list[BlockedKey]:
     """Keys whose rows of ``generation`` (of ``topics``) wait behind a row the drain cannot
     claim: an earlier row of the key with another topic, or in another generation."""
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
-    try:
-        rows = conn.execute(
-            queries["blocked_keys"], {"generation": generation, "topics": sorted(topics)}
-        ).fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return [
-        BlockedKey(
-            key=cast(str, row[0]),
-            rows=cast(int, row[1]),
-            blocker_id=cast(int, row[2]),
-            blocker_generation=cast(int, row[3]),
-            blocker_topic=cast(str, row[4]),
-        )
-        for row in rows
-    ]
+    return OUTBOX(schema).all(
+        conn,
+        "blocked_keys",
+        {"generation": generation, "topics": sorted(topics)},
+        into=BlockedKey,
+    )
 
 
 def process(
@@ -463,7 +440,7 @@ def adopt(
     if to_generation == generation:
         raise UsageError(f"cannot adopt generation {generation} into itself")
     stop = stop or threading.Event()
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", database.schema)
+    sql = OUTBOX(database.schema)
     limiter = RateLimiter(max_rows_per_second) if max_rows_per_second else None
     cursor = ClaimCursor(outbox.poll_seconds)
     started = time.monotonic()
@@ -488,36 +465,32 @@ def adopt(
             limit = limiter.take(batch_rows) if limiter else batch_rows
             after_id = cursor.start()
             began = time.perf_counter()
-            try:
-                with conn.transaction():
-                    moved = conn.execute(
-                        queries["adopt_batch"],
-                        {
-                            "from_generation": generation,
-                            "to_generation": to_generation,
-                            "after_id": after_id,
-                            "limit": limit,
-                            "topics": sorted(topics) if topics is not None else None,
-                        },
-                    ).fetchall()
-                    if moved:
-                        conn.execute(
-                            queries["notify_generation"],
-                            {
-                                "channel": notify_channel(database.schema),
-                                "generation": to_generation,
-                            },
-                        )
-            except psycopg.Error as exc:
-                raise translate(exc) from exc
+            with translated(), conn.transaction():
+                moved = sql.all(
+                    conn,
+                    "adopt_batch",
+                    {
+                        "from_generation": generation,
+                        "to_generation": to_generation,
+                        "after_id": after_id,
+                        "limit": limit,
+                        "topics": sorted(topics) if topics is not None else None,
+                    },
+                    into=_Adopted,
+                )
+                if moved:
+                    sql.run(
+                        conn,
+                        "notify_generation",
+                        {"channel": notify_channel(database.schema), "generation": to_generation},
+                    )
             longest = max(longest, time.perf_counter() - began)
             if limiter:
                 limiter.refund(limit - len(moved))
             adopted += len(moved)
             for row in moved:
-                topic = cast(str, row[1])
-                by_topic[topic] = by_topic.get(topic, 0) + 1
-            cursor.claimed(max((cast(int, row[0]) for row in moved), default=None))
+                by_topic[row.topic] = by_topic.get(row.topic, 0) + 1
+            cursor.claimed(max((row.id for row in moved), default=None))
             on_progress(DrainProgress(done=adopted, total=max(total, adopted)))
             if moved or not cursor.idle_now():
                 continue
@@ -552,23 +525,24 @@ def unfinished_rows(
     conn: Connection, schema: str, generation: int, topics: frozenset[str] | None
 ) -> int:
     """Pending and in-flight rows of ``generation`` (of ``topics``; None: all)."""
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
-    try:
-        row = conn.execute(
-            queries["unfinished_rows"],
-            {"generation": generation, "topics": sorted(topics) if topics is not None else None},
-        ).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return cast(int, row[0]) if row else 0
+    count = OUTBOX(schema).value(
+        conn,
+        "unfinished_rows",
+        {"generation": generation, "topics": sorted(topics) if topics is not None else None},
+    )
+    return int(count or 0)
 
 
 def _reap(conn: Connection, schema: str, stale_after: float) -> None:
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
-    try:
-        conn.execute(queries["reap_dead_workers"], {"stale_after_seconds": stale_after})
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+    OUTBOX(schema).run(conn, "reap_dead_workers", {"stale_after_seconds": stale_after})
+
+
+@dataclass(frozen=True)
+class _Adopted:
+    """A row ``adopt_batch`` re-stamped."""
+
+    id: int
+    topic: str
 
 
 def _record(

@@ -23,8 +23,7 @@ from typing import Any
 
 import psycopg
 
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.access import Statements, statements
 from spectral_deploy.errors import GenerationUnknown, InvalidEvent
 from spectral_deploy.outbox.codec import DEFAULT_MAX_PAYLOAD_BYTES, PayloadError, encode
 
@@ -48,6 +47,7 @@ DEFAULT_SCHEMA = "spectral"
 MAX_TOPIC_CHARS = 200
 
 Connection = psycopg.Connection[Any]
+OUTBOX = statements("spectral_deploy.outbox", "outbox.sql")
 
 # (database, schema, generation) known to be allocated in this process
 _known_generations: set[tuple[str, str, int]] = set()
@@ -116,26 +116,17 @@ def emit(
     seconds = _delay_seconds(topic, delay)
     document = _dump(topic, payload, resolve_max_payload_bytes())
     name = resolve_schema(schema)
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", name)
-    _require_allocated(conn, name, number, queries)
-    try:
-        # never prepared: a transaction pooler (Supabase's port 6543) runs the next transaction
-        # in another session, where a prepared statement does not exist
-        row = conn.execute(
-            queries["insert_event"],
-            {
-                "generation": number,
-                "topic": topic,
-                "key": key,
-                "payload": document,
-                "delay": seconds,
-            },
-            prepare=False,
-        ).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    assert row is not None
-    return int(row[0])
+    sql = OUTBOX(name)
+    _require_allocated(conn, name, number, sql)
+    # never prepared: a transaction pooler (Supabase's port 6543) runs the next transaction
+    # in another session, where a prepared statement does not exist
+    row_id = sql.value(
+        conn,
+        "insert_event",
+        {"generation": number, "topic": topic, "key": key, "payload": document, "delay": seconds},
+        prepare=False,
+    )
+    return int(row_id)
 
 
 def emit_many(
@@ -167,30 +158,19 @@ def emit_many(
     if not rows:
         return 0
     name = resolve_schema(schema)
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", name)
-    _require_allocated(conn, name, number, queries)
-    try:
-        with conn.cursor() as cursor, cursor.copy(queries["copy_events"]) as copy:
-            for row in rows:
-                copy.write_row(row)
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return len(rows)
+    sql = OUTBOX(name)
+    _require_allocated(conn, name, number, sql)
+    return sql.copy_rows(conn, "copy_events", rows)
 
 
-def _require_allocated(conn: Connection, schema: str, generation: int, queries: Any) -> None:
+def _require_allocated(conn: Connection, schema: str, generation: int, sql: Statements) -> None:
     """Refuse a generation that was never allocated; known ones are not read again."""
     info = conn.info
     where = (f"{info.host}:{info.port}/{info.dbname}", schema, generation)
     if where in _known_generations:
         return
-    try:
-        row = conn.execute(
-            queries["generation_state"], {"generation": generation}, prepare=False
-        ).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    if row is None:
+    state = sql.value(conn, "generation_state", {"generation": generation}, prepare=False)
+    if state is None:
         raise GenerationUnknown(
             f"generation {generation} was never allocated (in {schema}.generations): events "
             "stamped with it would never be claimed",

@@ -11,15 +11,16 @@ for the generation is not affected (``worker`` refuses a failed generation by it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.access import statements, translated
 from spectral_deploy.outbox.pgstore import notify_channel
 
 __all__ = ["FleetTopics", "fleet_topics", "request_stop"]
+
+OUTBOX = statements("spectral_deploy.outbox", "outbox.sql")
 
 
 @dataclass(frozen=True)
@@ -37,32 +38,34 @@ def fleet_topics(
     conn: psycopg.Connection[Any], schema: str, generation: int, *, stale_after: float
 ) -> FleetTopics:
     """The topics the live, claiming workers of ``generation`` have handlers for."""
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
-    try:
-        rows = conn.execute(
-            queries["generation_topics"],
-            {"generation": generation, "stale_after_seconds": stale_after},
-        ).fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    apps = tuple(sorted({cast(str, row[1]) for row in rows if row[1]}))
-    if not rows or any(row[0] is None for row in rows):
+    rows = OUTBOX(schema).all(
+        conn,
+        "generation_topics",
+        {"generation": generation, "stale_after_seconds": stale_after},
+        into=_Recorded,
+    )
+    apps = tuple(sorted({row.app for row in rows if row.app}))
+    if not rows or any(row.topics is None for row in rows):
         return FleetTopics(generation, None, len(rows), apps)
-    topics = frozenset(str(topic) for row in rows for topic in cast(list[str], row[0]))
+    topics = frozenset(topic for row in rows for topic in row.topics or ())
     return FleetTopics(generation, topics, len(rows), apps)
 
 
 def request_stop(conn: psycopg.Connection[Any], schema: str, generation: int) -> int:
     """Tell the running workers of ``generation`` to stop claiming; returns how many."""
-    queries = load_queries("spectral_deploy.outbox", "outbox.sql", schema)
-    try:
-        with conn.transaction():
-            told = conn.execute(queries["request_stop"], {"generation": generation}).fetchall()
-            if told:
-                conn.execute(
-                    queries["notify_stop"],
-                    {"channel": notify_channel(schema), "generation": generation},
-                )
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return len(told)
+    sql = OUTBOX(schema)
+    with translated(), conn.transaction():
+        told = sql.run(conn, "request_stop", {"generation": generation})
+        if told:
+            sql.run(
+                conn, "notify_stop", {"channel": notify_channel(schema), "generation": generation}
+            )
+    return told
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """A row of ``generation_topics``: a live worker's recorded topics and its --app."""
+
+    topics: list[str] | None
+    app: str | None

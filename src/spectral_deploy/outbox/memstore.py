@@ -164,7 +164,7 @@ class MemoryStore:
                 row.lease_owner = worker
                 row.lease_token = token
                 row.lease_expires_at = now + lease_seconds
-                claimed.append(_claimed(row, suspect=row is suspect))
+                claimed.append(_claimed(row, suspect=row is suspect, acked=acked))
             claimed.sort(key=lambda c: (not c.suspect, c.id))
             return ClaimResult(acked=acked, events=tuple(claimed))
 
@@ -299,7 +299,7 @@ class MemoryStore:
         )
 
 
-def _claimed(row: MemoryRow, *, suspect: bool) -> Claimed:
+def _claimed(row: MemoryRow, *, suspect: bool, acked: int) -> Claimed:
     assert row.lease_token is not None
     return Claimed(
         id=row.id,
@@ -312,4 +312,5 @@ def _claimed(row: MemoryRow, *, suspect: bool) -> Claimed:
         created_at=row.created_at,
         original_generation=row.original_generation,
         suspect=suspect,
+        acked=acked,
     )

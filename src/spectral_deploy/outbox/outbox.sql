@@ -16,11 +16,21 @@ RETURNING id;
 -- Bulk emit (COPY fires the statement trigger once, so one notification per call).
 COPY {schema}.outbox (generation, topic, key, payload) FROM STDIN;
 
+-- synchronous_commit_off --
+-- A store's session: a commit no longer waits for the disk (a claim or ack lost to a server
+-- crash is a redelivery, which at-least-once delivery allows).
+SET synchronous_commit = off;
+
 -- ack_and_claim --
 -- Finish this worker's rows and lease its next batch (see outbox_ack_and_claim_v1 in the
 -- schema's migration 0005): one call, one commit per batch. Payloads come back as text, so a
--- row the codec cannot decode is one row's problem, never the batch's.
-SELECT * FROM {schema}.outbox_ack_and_claim_v1(
+-- row the codec cannot decode is one row's problem, never the batch's. The columns are named as
+-- the fields of a claimed row (``store.Claimed``); every row carries the ack count.
+SELECT r_id AS id, r_topic AS topic, r_key AS key, r_payload AS payload_text,
+       r_generation AS generation, r_attempt AS attempt, r_token AS token,
+       r_created_at AS created_at, r_original_generation AS original_generation,
+       r_suspect AS suspect, r_acked AS acked
+FROM {schema}.outbox_ack_and_claim_v1(
     %(worker)s, %(generation)s, %(ack_ids)s::bigint[], %(ack_tokens)s::bigint[],
     %(archive)s::boolean, %(after_id)s, %(topics)s::text[], %(limit)s, %(lease_seconds)s);
 
@@ -98,9 +108,9 @@ WITH beat AS (
       AND o.state = 'pending'
     RETURNING o.id
 )
-SELECT (SELECT reaped_at IS NOT NULL FROM beat),
-       (SELECT stop_requested_at IS NOT NULL FROM beat),
-       coalesce((SELECT array_agg(id) FROM renewed), '{{}}'::bigint[]);
+SELECT (SELECT reaped_at IS NOT NULL FROM beat) AS was_reaped,
+       (SELECT stop_requested_at IS NOT NULL FROM beat) AS stop_requested,
+       coalesce((SELECT array_agg(id) FROM renewed), '{{}}'::bigint[]) AS renewed;
 
 -- reap_dead_workers --
 -- End the leases of workers whose heartbeat went stale by their own threshold (crashed,
@@ -216,10 +226,11 @@ RETURNING id, generation, topic, attempt, last_error;
 -- One generation's rows per topic: pending, in flight, dead, and the oldest unfinished row.
 SELECT topic,
        count(*) FILTER (WHERE state = 'pending'
-                        AND (lease_expires_at IS NULL OR lease_expires_at <= now())),
-       count(*) FILTER (WHERE state = 'pending' AND lease_expires_at > now()),
-       count(*) FILTER (WHERE state = 'dead'),
+                        AND (lease_expires_at IS NULL OR lease_expires_at <= now())) AS pending,
+       count(*) FILTER (WHERE state = 'pending' AND lease_expires_at > now()) AS in_flight,
+       count(*) FILTER (WHERE state = 'dead') AS dead,
        extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending'))::float8
+           AS oldest_pending_age_seconds
 FROM {schema}.outbox
 WHERE generation = %(generation)s
 GROUP BY topic
@@ -290,7 +301,8 @@ SELECT pg_notify(%(channel)s, %(generation)s::text);
 -- Rows of a generation (of the given topics) that wait behind an earlier pending row of their
 -- key that the caller cannot claim: a topic it has no handler for, or another generation.
 -- One line per key: how many rows wait, and the first blocking row.
-SELECT o.key, count(*), b.id, b.generation, b.topic
+SELECT o.key, count(*) AS rows, b.id AS blocker_id, b.generation AS blocker_generation,
+       b.topic AS blocker_topic
 FROM {schema}.outbox o
 JOIN LATERAL (
     SELECT p.id, p.generation, p.topic

@@ -103,6 +103,8 @@ class Claimed(NamedTuple):
     original_generation: int | None
     # its last lease ended without an outcome: it runs first and was charged at the claim
     suspect: bool
+    # rows the claim's statement acked (the same on every row of one claim)
+    acked: int = 0
 
     @property
     def lease(self) -> Lease:
