@@ -13,7 +13,8 @@ from psycopg import sql
 from spectral_deploy import emit, emit_many
 from spectral_deploy.db import Database
 from spectral_deploy.outbox.pgstore import PostgresStore, notify_channel
-from spectral_deploy.outbox.store import WorkerInfo
+from spectral_deploy.outbox.status import read_status
+from spectral_deploy.outbox.store import WorkerInfo, WorkerState
 from tests.integration.workers import ensure_generations
 
 
@@ -272,3 +273,17 @@ def test_lease_columns_are_in_no_index(database: Database) -> None:
     for definition in definitions:
         words = set(definition.replace("(", " ").replace(")", " ").replace(",", " ").split())
         assert not words & lease_columns, definition
+
+
+def test_the_registry_reads_back_a_workers_state_as_the_enum(database: Database) -> None:
+    """``read_status`` gives each worker's state as ``WorkerState`` (its stored text the value)."""
+    worker = uuid4()
+    registry = PostgresStore(database.connect(), database.schema)
+    registry.register_worker(WorkerInfo(worker, 5, "host", 1, "app", 1, 30))
+    registry.set_worker_state(worker, WorkerState.DRAINING)
+    registry.close()
+    with database.connect() as conn:
+        status = read_status(conn, database.schema, stale_after_seconds=30)
+    (row,) = [w for w in status.workers if w.id == worker]
+    assert row.state is WorkerState.DRAINING
+    assert row.as_json()["state"] == "draining"

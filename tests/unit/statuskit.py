@@ -10,6 +10,7 @@ from uuid import uuid4
 from spectral_deploy.cutover.model import Deploy, Intent
 from spectral_deploy.cutover.phase import Phase, compute_phase
 from spectral_deploy.outbox.status import GenerationBacklog, OutboxStatus, WorkerRow
+from spectral_deploy.outbox.store import WorkerState
 from spectral_deploy.providers.base import Color
 from spectral_deploy.web.advice import next_actions
 from spectral_deploy.web.model import (
@@ -102,7 +103,7 @@ def worker(generation: int, state: str = "running", *, live: bool = True) -> Wor
         host="web-1",
         pid=100,
         app="shop.handlers:handlers",
-        state=state,
+        state=WorkerState(state),
         live=live,
         concurrency=1,
         started_at=NOW - timedelta(minutes=5),

@@ -19,6 +19,7 @@ from spectral_deploy.outbox.drain import (
     check_preconditions,
 )
 from spectral_deploy.outbox.status import WorkerRow
+from spectral_deploy.outbox.store import WorkerState
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
@@ -30,7 +31,7 @@ def worker(generation: int = 8) -> WorkerRow:
         host="web-1",
         pid=4242,
         app="shop.handlers:handlers",
-        state="running",
+        state=WorkerState.RUNNING,
         live=True,
         concurrency=1,
         started_at=NOW,

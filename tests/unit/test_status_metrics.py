@@ -6,9 +6,11 @@ import re
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from spectral_deploy.outbox.store import WorkerState
 from spectral_deploy.providers.base import Color
 from spectral_deploy.web.metrics import METRICS, render_metrics
 from spectral_deploy.web.model import BackupState, BackupView, Slot, Snapshot
@@ -97,7 +99,9 @@ def test_without_a_snapshot_only_the_sources_are_reported_down() -> None:
 def test_label_values_are_escaped() -> None:
     """A quote, a backslash and a newline in a label value survive the round trip."""
     odd = 'odd "state" \\ with\nnewline'
-    metrics = parse(render_metrics(snapshot(workers=(worker(1, odd),))))
+    # worker states are a closed set (WorkerState): the odd value is forced in to reach the escaper
+    odd_worker = replace(worker(1), state=cast(WorkerState, odd))
+    metrics = parse(render_metrics(snapshot(workers=(odd_worker,))))
     assert metrics["spectral_workers"] == {(("generation", "1"), ("state", odd)): 1}
 
 

@@ -48,6 +48,7 @@ def status(ctx: typer.Context, format_: FormatOption = OutputFormat.TEXT) -> Non
     Example: spectral-deploy outbox status --format json
     """
     from spectral_deploy.outbox.status import drain_command, read_status
+    from spectral_deploy.outbox.store import WorkerState
 
     config = state(ctx).config()
     database = state(ctx).database()
@@ -84,11 +85,11 @@ def status(ctx: typer.Context, format_: FormatOption = OutputFormat.TEXT) -> Non
                 (
                     str(w.id)[:8],
                     w.generation,
-                    w.state,
+                    str(w.state),
                     ("yes (told to stop)" if w.stop_requested else "yes")
                     if w.live
                     else "no (stale)"
-                    if w.state != "stopped"
+                    if w.state is not WorkerState.STOPPED
                     else "no",
                     f"{w.host}:{w.pid}",
                     f"{w.heartbeat_age_seconds:.1f} s ago",

@@ -22,6 +22,7 @@ import psycopg
 
 from spectral_deploy.db.access import statements, translated
 from spectral_deploy.ledger import generations
+from spectral_deploy.outbox.store import WorkerState
 
 __all__ = ["GenerationBacklog", "OutboxStatus", "WorkerRow", "drain_command", "read_status"]
 
@@ -39,7 +40,7 @@ class WorkerRow:
     host: str
     pid: int
     app: str
-    state: str
+    state: WorkerState
     live: bool
     concurrency: int
     started_at: datetime
@@ -61,7 +62,7 @@ class WorkerRow:
             "host": self.host,
             "pid": self.pid,
             "app": self.app,
-            "state": self.state,
+            "state": str(self.state),
             "live": self.live,
             "concurrency": self.concurrency,
             "started_at": self.started_at.isoformat(),
@@ -219,6 +220,7 @@ class _Backlog:
 
 def _worker(
     *,
+    state: str,
     lease_seconds: float,
     topics: list[str] | None,
     claim_topics: list[str] | None,
@@ -229,6 +231,7 @@ def _worker(
     del lease_seconds
     return WorkerRow(
         **columns,
+        state=WorkerState(state),
         topics=tuple(topics) if topics is not None else None,
         claim_topics=tuple(claim_topics) if claim_topics is not None else None,
         stale_after_seconds=float(stale_after_seconds),

@@ -18,6 +18,7 @@ from spectral_deploy.cutover.observe import FlipState
 from spectral_deploy.cutover.phase import Phase
 from spectral_deploy.ledger.store import LedgerEntry
 from spectral_deploy.outbox.status import OutboxStatus, WorkerRow
+from spectral_deploy.outbox.store import WorkerState
 from spectral_deploy.providers.base import Color
 
 __all__ = [
@@ -287,7 +288,9 @@ def backup_view(entries: Sequence[CatalogEntry], storage: str) -> BackupView:
 
 def worker_state(worker: WorkerRow) -> str:
     """The registry's state, or ``stale`` for a worker whose heartbeat stopped (killed)."""
-    return worker.state if worker.live or worker.state == "stopped" else "stale"
+    if worker.live or worker.state is WorkerState.STOPPED:
+        return str(worker.state)
+    return "stale"
 
 
 @dataclass(frozen=True)
