@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
@@ -75,8 +74,8 @@ def worker(
     from spectral_deploy.outbox.emit import resolve_generation
     from spectral_deploy.outbox.handlers import Handlers
     from spectral_deploy.outbox.loader import load_handlers
-    from spectral_deploy.outbox.pgstore import Listener, PostgresStore
-    from spectral_deploy.outbox.worker import Worker, WorkerSettings
+    from spectral_deploy.outbox.wiring import postgres_worker
+    from spectral_deploy.outbox.worker import WorkerSettings
 
     number = resolve_generation(generation)
     config = state(ctx).config()
@@ -85,24 +84,6 @@ def worker(
     settings = WorkerSettings.from_config(
         config.outbox, generation=number, concurrency=concurrency, lease_seconds=lease_seconds
     )
-    name = f"spectral-worker g{number}"
-
-    def open_store() -> PostgresStore:
-        return PostgresStore(
-            database.connect(application_name=name),
-            database.schema,
-            archive=config.outbox.archive,
-            synchronous_commit=config.outbox.synchronous_commit,
-        )
-
-    def open_listener(wake: Callable[[], None]) -> Listener:
-        return Listener(
-            lambda: database.connect(application_name=f"{name} listener"),
-            database.schema,
-            number,
-            wake,
-            on_stop=runner.check_now,
-        )
 
     def load() -> Handlers:
         handlers = load_handlers(app)
@@ -113,12 +94,8 @@ def worker(
         )
         return handlers
 
-    runner = Worker(
-        load,
-        settings,
-        open_store,
-        app=app,
-        listener_factory=open_listener,
+    runner = postgres_worker(
+        database, config.outbox, load, settings, app=app, name=f"spectral-worker g{number}"
     )
     interrupts = 0
 

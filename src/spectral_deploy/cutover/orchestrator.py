@@ -646,11 +646,7 @@ class Deployer:
                     self.database.schema,
                     stale_after_seconds=self.config.outbox.stale_after_seconds,
                 )
-            running = sum(
-                1
-                for w in status.workers
-                if w.generation == deploy.generation and w.live and w.state == "running"
-            )
+            running = len(status.running(deploy.generation))
             expected = self.config.hosting.workers
             conditions.append(
                 Condition(

@@ -509,11 +509,7 @@ def workers_running(ctx: StepContext) -> dict[str, Any]:
     while True:
         with ctx.database.connect() as conn:
             status = read_status(conn, ctx.database.schema, stale_after_seconds=stale_after)
-        running = [
-            w
-            for w in status.workers
-            if w.generation == generation and w.live and w.state == "running"
-        ]
+        running = status.running(generation) if generation is not None else ()
         if len(running) >= expected:
             return {"running": len(running), "expected": expected}
         if ctx.clock.monotonic() > deadline:

@@ -38,10 +38,11 @@ from spectral_deploy.ledger.generations import Generation, GenerationState
 from spectral_deploy.ledger.store import EntryKind, Outcome, append
 from spectral_deploy.outbox.cursor import ClaimCursor
 from spectral_deploy.outbox.handlers import Handlers
-from spectral_deploy.outbox.pgstore import Listener, PostgresStore, notify_channel
+from spectral_deploy.outbox.pgstore import notify_channel
 from spectral_deploy.outbox.ratelimit import RateLimiter
 from spectral_deploy.outbox.status import WorkerRow, read_status
-from spectral_deploy.outbox.worker import Worker, WorkerSettings
+from spectral_deploy.outbox.wiring import postgres_worker
+from spectral_deploy.outbox.worker import WorkerSettings
 from spectral_deploy.processes import alive
 
 __all__ = [
@@ -347,26 +348,14 @@ def process(
         topics=topics,
         max_rows_per_second=max_rows_per_second,
     )
-    name = f"spectral-drain g{generation}"
-
-    def open_store() -> PostgresStore:
-        return PostgresStore(
-            database.connect(application_name=name),
-            database.schema,
-            archive=outbox.archive,
-            synchronous_commit=outbox.synchronous_commit,
-        )
-
-    def open_listener(wake: Callable[[], None]) -> Listener:
-        return Listener(
-            lambda: database.connect(application_name=f"{name} listener"),
-            database.schema,
-            generation,
-            wake,
-        )
-
-    worker = Worker(
-        handlers, settings, open_store, app=f"legacy-drain {app}", listener_factory=open_listener
+    worker = postgres_worker(
+        database,
+        outbox,
+        handlers,
+        settings,
+        app=f"legacy-drain {app}",
+        name=f"spectral-drain g{generation}",
+        stop_on_request=False,
     )
     outcome: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: outcome.update(summary=worker.run()), daemon=True)

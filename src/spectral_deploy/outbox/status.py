@@ -132,6 +132,14 @@ class OutboxStatus:
         """The generations that need a legacy drain."""
         return tuple(g for g in self.generations if g.stranded)
 
+    def running(self, generation: int) -> tuple[WorkerRow, ...]:
+        """The live workers of ``generation`` in state ``running`` (what a deploy waits for)."""
+        return tuple(
+            w
+            for w in self.workers
+            if w.generation == generation and w.live and w.state is WorkerState.RUNNING
+        )
+
     def as_json(self) -> dict[str, Any]:
         """``{"generations": [...], "workers": [...]}``."""
         return {
