@@ -13,7 +13,7 @@ import typer
 
 from spectral_deploy.cli import console
 from spectral_deploy.cli.common import state
-from spectral_deploy.errors import EXIT_INTERRUPTED, CheckFailed, PreconditionFailed, UsageError
+from spectral_deploy.errors import EXIT_INTERRUPTED, CheckFailed, UsageError
 
 if TYPE_CHECKING:
     from spectral_deploy.db import Database
@@ -165,37 +165,26 @@ def drain(
 def _preflight(
     database: Database, generation: int, stale_after: float, *, dry_run: bool
 ) -> Preflight:
-    """Read the preflight; workers of this host whose process is gone are released first
-    (with --dry-run only said: a dry run writes nothing)."""
-    from dataclasses import replace
-
+    """The library's preflight; the workers it found gone are said."""
     from spectral_deploy.outbox import drain as drains
 
     with database.connect() as conn:
-        plan = drains.preflight(conn, database.schema, generation, stale_after=stale_after)
-        if dry_run:
-            gone = drains.gone_workers(plan.live_workers)
-            for worker in gone:
-                console.info(
-                    f"worker {worker.host}:{worker.pid} of generation {worker.generation} is "
-                    "registered as live but its process is gone: a drain would mark it stopped "
-                    "and end its leases"
-                )
-            if gone:
-                ids = {worker.id for worker in gone}
-                plan = replace(
-                    plan, live_workers=tuple(w for w in plan.live_workers if w.id not in ids)
-                )
-            return plan
-        released = drains.release_gone_workers(conn, database.schema, plan.live_workers)
-        for worker in released:
+        opening = drains.open_drain(
+            conn, database.schema, generation, stale_after=stale_after, dry_run=dry_run
+        )
+    for worker in opening.gone:
+        where = f"worker {worker.host}:{worker.pid} of generation {worker.generation}"
+        if opening.released:
             console.info(
-                f"worker {worker.host}:{worker.pid} of generation {worker.generation} was "
-                "registered as live but its process is gone: marked stopped, leases ended"
+                f"{where} was registered as live but its process is gone: marked stopped, "
+                "leases ended"
             )
-        if released:
-            plan = drains.preflight(conn, database.schema, generation, stale_after=stale_after)
-    return plan
+        else:
+            console.info(
+                f"{where} is registered as live but its process is gone: a drain would mark "
+                "it stopped and end its leases"
+            )
+    return opening.plan
 
 
 def _load_process_handlers(plan: Preflight, app: str | None, *, confirm: bool) -> Handlers:
@@ -235,32 +224,22 @@ def _adopt_target(
     *,
     force: bool,
 ) -> int:
-    """The generation to adopt into: --to-generation, else the active one; it must exist and
-    not have failed (unless --force)."""
-    from spectral_deploy.ledger import generations
-    from spectral_deploy.ledger.generations import GenerationState
+    """The library's choice of target; what it was forced past, or waits for, is said."""
     from spectral_deploy.outbox import drain as drains
-    from spectral_deploy.outbox.status import read_status
 
-    target = to_generation or plan.active_generation
-    if target is None:
-        raise PreconditionFailed(
-            "adopt mode needs a generation to adopt into, and no generation is active",
-            hint=f"spectral-deploy drain --target-generation {plan.generation} "
-            "--mode adopt --to-generation M",
-        )
-    if target == plan.generation:
-        raise UsageError(f"cannot adopt generation {plan.generation} into itself")
     with database.connect() as conn:
-        record = generations.get(conn, database.schema, target)
-        fleet = read_status(conn, database.schema, stale_after_seconds=stale_after)
-    drains.check_adopt_target(record, target, force=force)
-    if record is None or record.state is GenerationState.FAILED:
-        what = "does not exist" if record is None else "failed"
-        console.warn(f"--force: adopting into generation {target}, which {what}")
-    if not any(w.live and w.generation == target for w in fleet.workers):
-        console.warn(f"no live worker of generation {target}: adopted rows wait until one runs")
-    return target
+        target = drains.adopt_target(
+            conn, database.schema, plan, to_generation, stale_after=stale_after, force=force
+        )
+    if target.forced_past:
+        console.warn(
+            f"--force: adopting into generation {target.generation}, which {target.forced_past}"
+        )
+    if not target.live_workers:
+        console.warn(
+            f"no live worker of generation {target.generation}: adopted rows wait until one runs"
+        )
+    return target.generation
 
 
 def _stop_on_signals() -> threading.Event:

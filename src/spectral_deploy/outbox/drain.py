@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -47,16 +47,20 @@ from spectral_deploy.processes import alive
 
 __all__ = [
     "ADOPT_BATCH_ROWS",
+    "AdoptTarget",
     "BlockedKey",
     "DrainMode",
     "DrainProgress",
     "DrainReport",
+    "Opening",
     "Preflight",
     "TopicBacklog",
     "adopt",
+    "adopt_target",
     "blocked_keys",
     "check_adopt_target",
     "gone_workers",
+    "open_drain",
     "preflight",
     "process",
     "release_gone_workers",
@@ -281,6 +285,77 @@ def release_gone_workers(
                 {"id": worker.id, "reason": f"process {worker.pid} is gone (found by drain)"},
             )
     return released
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The preflight a drain starts from, and the workers of this host found gone."""
+
+    plan: Preflight
+    # registered as live but their process is gone: left out of ``plan.live_workers``
+    gone: tuple[WorkerRow, ...]
+    # whether they were marked stopped and their leases ended (never on a dry run)
+    released: bool
+
+
+def open_drain(
+    conn: Connection, schema: str, generation: int, *, stale_after: float, dry_run: bool
+) -> Opening:
+    """Read G's preflight; workers of this host whose process is gone are released first and
+    the preflight read again (a dry run writes nothing: they are only left out of the plan)."""
+    plan = preflight(conn, schema, generation, stale_after=stale_after)
+    if dry_run:
+        gone = tuple(gone_workers(plan.live_workers))
+        ids = {worker.id for worker in gone}
+        live = tuple(w for w in plan.live_workers if w.id not in ids)
+        return Opening(replace(plan, live_workers=live), gone, released=False)
+    released = tuple(release_gone_workers(conn, schema, plan.live_workers))
+    if released:
+        plan = preflight(conn, schema, generation, stale_after=stale_after)
+    return Opening(plan, released, released=True)
+
+
+@dataclass(frozen=True)
+class AdoptTarget:
+    """Where an adopt drain re-stamps G's rows, and what the operator must be told."""
+
+    generation: int
+    # the target does not exist / failed, adopted into anyway under --force (None: neither)
+    forced_past: str | None
+    live_workers: int
+
+
+def adopt_target(
+    conn: Connection,
+    schema: str,
+    plan: Preflight,
+    to_generation: int | None,
+    *,
+    stale_after: float,
+    force: bool,
+) -> AdoptTarget:
+    """The generation to adopt into: ``to_generation``, else the active one; it must exist and
+    not have failed (unless ``force``)."""
+    target = to_generation or plan.active_generation
+    if target is None:
+        raise PreconditionFailed(
+            "adopt mode needs a generation to adopt into, and no generation is active",
+            hint=f"spectral-deploy drain --target-generation {plan.generation} "
+            "--mode adopt --to-generation M",
+        )
+    if target == plan.generation:
+        raise UsageError(f"cannot adopt generation {plan.generation} into itself")
+    try:
+        record = generations.get(conn, schema, target)
+        fleet = read_status(conn, schema, stale_after_seconds=stale_after)
+    finally:
+        conn.rollback()
+    check_adopt_target(record, target, force=force)
+    forced_past = None
+    if record is None or record.state is GenerationState.FAILED:
+        forced_past = "does not exist" if record is None else "failed"
+    live = sum(1 for w in fleet.workers if w.live and w.generation == target)
+    return AdoptTarget(target, forced_past, live)
 
 
 def check_preconditions(plan: Preflight, *, force: bool) -> None:
