@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from typing import Annotated
 
@@ -42,6 +41,7 @@ def dashboard(
 
     Example: spectral-deploy dashboard --listen 127.0.0.1:8180
     """
+    from spectral_deploy.cli.signals import on_stop_signals
     from spectral_deploy.web.server import Monitor, make_server, parse_listen
     from spectral_deploy.web.snapshot import open_sources, read_backup, read_snapshot
 
@@ -61,10 +61,8 @@ def dashboard(
     sampler = threading.Thread(target=monitor.run, args=(stop,), name="sampler", daemon=True)
     sampler.start()
 
-    def terminate(signum: int, frame: object) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, terminate)
+    # shutdown() waits for serve_forever to return: from another thread, never the handler's
+    on_stop_signals(lambda: threading.Thread(target=server.shutdown, daemon=True).start())
     console.info(f"dashboard: {server.url}  (metrics: {server.url}metrics)  Ctrl-C to stop")
     try:
         server.serve_forever(poll_interval=0.25)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -243,19 +241,11 @@ def _adopt_target(
 
 
 def _stop_on_signals() -> threading.Event:
-    """Ctrl-C or SIGTERM: stop after the rows in hand; a second Ctrl-C: exit at once."""
+    """Ctrl-C or SIGTERM: stop after the rows in hand; a second signal: exit at once."""
+    from spectral_deploy.cli.signals import STOP_SIGNALS, on_stop_signals
+
     stop = threading.Event()
-    interrupts = 0
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts > 1:
-            os._exit(EXIT_INTERRUPTED)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    on_stop_signals(stop.set, exit_on_second=STOP_SIGNALS)
     return stop
 
 

@@ -1,7 +1,8 @@
 """The ``spectral-deploy`` command: the root options and the one place that maps errors to exits.
 
 Exit codes: 0 ok, 1 the checked thing failed, 2 usage/config/input error,
-3 precondition not met, 130 interrupted.
+3 precondition not met, 130 interrupted. Signals: a command says what SIGTERM and SIGINT do
+only through ``cli/signals.on_stop_signals`` (first: stop gracefully; second Ctrl-C: exit 130).
 """
 
 from __future__ import annotations

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from spectral_deploy.cli import console
 from spectral_deploy.cli.common import state
-from spectral_deploy.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from spectral_deploy.db import Database
@@ -71,6 +67,7 @@ def worker(
 
     Example: SPECTRAL_GENERATION=7 spectral-deploy worker --app shop.handlers:handlers
     """
+    from spectral_deploy.cli.signals import on_stop_signals
     from spectral_deploy.outbox.emit import resolve_generation
     from spectral_deploy.outbox.handlers import Handlers
     from spectral_deploy.outbox.loader import load_handlers
@@ -97,17 +94,7 @@ def worker(
     runner = postgres_worker(
         database, config.outbox, load, settings, app=app, name=f"spectral-worker g{number}"
     )
-    interrupts = 0
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if signum == signal.SIGINT and interrupts > 1:
-            os._exit(EXIT_INTERRUPTED)
-        runner.request_stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    on_stop_signals(runner.request_stop)
     summary = runner.run()
     console.info(
         f"worker {summary.worker} stopped: {summary.handled} handled, {summary.failed} failed, "
