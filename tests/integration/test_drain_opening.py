@@ -37,28 +37,19 @@ def _state(db: Database, worker: str) -> str:
     return str(scalar(db, f"SELECT state FROM spectral.workers WHERE id = '{worker}'"))
 
 
-def test_a_dry_run_only_leaves_a_gone_worker_out_of_the_plan(db: Database) -> None:
-    """Dry run: the gone worker is named, not counted as live, and its row is not touched."""
+@pytest.mark.parametrize(("dry_run", "state"), [(True, "running"), (False, "stopped")])
+def test_a_gone_worker_is_left_out_of_the_plan_and_released_unless_dry(
+    db: Database, dry_run: bool, state: str
+) -> None:
+    """Named, not counted as live; a drain marks it stopped, a dry run leaves its row alone."""
     ensure_generations(db, 8)
     worker = _gone_worker(db, 8)
     with db.connect() as conn:
-        opening = drains.open_drain(conn, db.schema, 8, stale_after=STALE, dry_run=True)
+        opening = drains.open_drain(conn, db.schema, 8, stale_after=STALE, dry_run=dry_run)
     assert [str(w.id) for w in opening.gone] == [worker]
-    assert not opening.released
+    assert opening.released is not dry_run
     assert opening.plan.live_workers == ()
-    assert _state(db, worker) == "running"
-
-
-def test_a_drain_releases_a_gone_worker_and_reads_the_preflight_again(db: Database) -> None:
-    """Not a dry run: the gone worker is marked stopped and the plan no longer counts it."""
-    ensure_generations(db, 8)
-    worker = _gone_worker(db, 8)
-    with db.connect() as conn:
-        opening = drains.open_drain(conn, db.schema, 8, stale_after=STALE, dry_run=False)
-    assert [str(w.id) for w in opening.gone] == [worker]
-    assert opening.released
-    assert opening.plan.live_workers == ()
-    assert _state(db, worker) == "stopped"
+    assert _state(db, worker) == state
 
 
 def _plan(db: Database, generation: int) -> drains.Preflight:
