@@ -12,15 +12,20 @@ from spectral_deploy.config import Config, DnsConfig
 from spectral_deploy.cutover.observe import (
     FlipState,
     LiveObservation,
-    ProbeReading,
     SlotState,
-    color_of,
     flip_state,
     observe,
 )
 from spectral_deploy.cutover.phase import Phase, next_commands
 from spectral_deploy.errors import ProviderError
-from spectral_deploy.providers.base import Color, Deployment, DnsRecord, Health
+from spectral_deploy.providers.base import (
+    Color,
+    Deployment,
+    DnsRecord,
+    Health,
+    ProbeReading,
+    color_of,
+)
 from tests.unit.statuskit import DEPLOY, NOW
 
 CONFIG = Config(

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from spectral_deploy import providers
+from spectral_deploy.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash, store
-from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.cutover.error_rate import ErrorCheck, check_errors
 from spectral_deploy.cutover.model import (
     Condition,
@@ -30,21 +30,17 @@ from spectral_deploy.cutover.model import (
 from spectral_deploy.cutover.observe import (
     FlipState,
     LiveObservation,
-    PublicProbe,
     flip_state,
     observe,
 )
 from spectral_deploy.cutover.phase import Phase, compute_phase, next_commands
 from spectral_deploy.cutover.retire import retire_color
-from spectral_deploy.cutover.source import SourceTree
 from spectral_deploy.cutover.steps import (
     STEPS,
     StepContext,
     StepFailed,
-    http_status,
     release_config_changes,
 )
-from spectral_deploy.cutover.waiting import Reporter, ReportsProgress, no_report
 from spectral_deploy.db import Database
 from spectral_deploy.errors import PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
@@ -58,8 +54,12 @@ from spectral_deploy.providers.base import (
     DnsProvider,
     ErrorRateProvider,
     HostingProvider,
+    PublicProbe,
+    SourceTree,
     VcsProvider,
 )
+from spectral_deploy.providers.direct import http_status
+from spectral_deploy.waiting import Reporter, ReportsProgress, no_report
 
 __all__ = [
     "AbortReport",

@@ -6,21 +6,16 @@ A step returns details for the ledger, or raises ``StepFailed`` with what is wro
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spectral_deploy.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash, store
-from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.cutover.model import Deploy, Step
-from spectral_deploy.cutover.observe import PublicProbe, color_of
-from spectral_deploy.cutover.source import SourceTree
 from spectral_deploy.cutover.traffic import await_generation
-from spectral_deploy.cutover.waiting import Reporter, Wait, logs_command, no_report
 from spectral_deploy.db import Database
 from spectral_deploy.errors import CheckFailed, InputError, MigrationToolFailed
 from spectral_deploy.ledger import generations
@@ -44,44 +39,32 @@ from spectral_deploy.providers.base import (
     DnsProvider,
     DnsRecord,
     HostingProvider,
+    PublicProbe,
     ReleaseSpec,
+    SourceTree,
     VcsProvider,
+    color_of,
     same_commit,
 )
+from spectral_deploy.providers.direct import http_status
+from spectral_deploy.waiting import Reporter, Wait, logs_command, no_report
 
 __all__ = [
     "STEPS",
     "StepContext",
     "StepFailed",
-    "fetch_from_config",
     "flip_intent_key",
-    "http_status",
     "record_flip",
     "target_of",
 ]
 
 POLL_SECONDS = 0.25
-SMOKE_TIMEOUT_SECONDS = 10.0
 # the ledger entry naming a deploy the hosting platform started for step 5 (its own id)
 VENDOR_DEPLOY_ACTION = "vendor-deploy"
 
 
 class StepFailed(CheckFailed):
     """A step found the world not as the deploy needs it."""
-
-
-def fetch_from_config(config: Config) -> Callable[[str], int]:
-    """The smoke test's HTTP client for every real hosting provider."""
-    return http_status
-
-
-def http_status(url: str) -> int:
-    """GET ``url``: the HTTP status; ``OSError`` when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=SMOKE_TIMEOUT_SECONDS) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
 
 
 @dataclass
@@ -98,7 +81,7 @@ class StepContext:
     say: Callable[[str], None]
     clock: Clock = SYSTEM_CLOCK
     fetch: Callable[[str], int] = field(default=http_status)
-    # waits over 2 s report here (the CLI prints; cutover/waiting.py)
+    # waits over 2 s report here (the CLI prints; waiting.py)
     progress: Reporter = no_report
     # deploy green again even when it runs the release: the app's config changed since
     redeploy: bool = False

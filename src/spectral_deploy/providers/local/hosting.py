@@ -27,11 +27,11 @@ from typing import Any
 
 from spectral_deploy.appenv import app_python, command_argv
 from spectral_deploy.config import Config
-from spectral_deploy.cutover.source import export_tree
 from spectral_deploy.errors import ConfigError, ProviderError
 from spectral_deploy.processes import alive
 from spectral_deploy.providers.base import Color, Deployment, Health, ReleaseSpec
 from spectral_deploy.providers.local.files import read_json, spawn_detached, write_json
+from spectral_deploy.providers.local.git import export_tree
 
 __all__ = ["LocalHosting", "from_config"]
 
