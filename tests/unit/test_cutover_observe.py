@@ -88,6 +88,15 @@ def test_a_target_names_its_slot_whatever_its_case_or_trailing_dot(
     assert color_of(CONFIG, target) is color
 
 
+@pytest.mark.parametrize("color", list(Color))
+def test_the_dns_config_names_each_slots_target_and_back(color: Color) -> None:
+    """``[dns] blue_target``/``green_target`` are each slot's CNAME target, and read back as it."""
+    target = CONFIG.dns.target_of(color)
+    expected = {Color.BLUE: "shop-blue.onrender.com", Color.GREEN: "shop-green.onrender.com"}
+    assert target == expected[color]
+    assert color_of(CONFIG, target) is color
+
+
 def test_the_live_generation_is_what_runs_where_the_record_points() -> None:
     """Record at green, green runs 2: live generation 2, serving; at a stopped slot: None."""
     at_green = observed("shop-green.onrender.com", {Color.BLUE: 1, Color.GREEN: 2})

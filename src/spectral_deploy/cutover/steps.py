@@ -34,7 +34,6 @@ from spectral_deploy.migrate.runner import apply, discover, run_command
 from spectral_deploy.migrate.tools import MigrationTool, ToolKind, lint_inputs, tool_for
 from spectral_deploy.outbox.status import read_status
 from spectral_deploy.providers.base import (
-    Color,
     Deployment,
     DnsProvider,
     DnsRecord,
@@ -55,7 +54,6 @@ __all__ = [
     "StepFailed",
     "flip_intent_key",
     "record_flip",
-    "target_of",
 ]
 
 POLL_SECONDS = 0.25
@@ -102,11 +100,6 @@ class StepContext:
         return self.config.project_root / ".spectral" / "deploys" / str(self.deploy.id) / "source"
 
 
-def target_of(config: Config, color: Color) -> str:
-    """The CNAME target that sends traffic to ``color``."""
-    return config.dns.blue_target if color is Color.BLUE else config.dns.green_target
-
-
 def flip_intent_key(deploy: Deploy) -> str:
     """The ledger key of a deploy's flip: recorded once, before the flip."""
     return f"deploy:{deploy.id}:flip"
@@ -132,7 +125,7 @@ def preflight(ctx: StepContext) -> dict[str, Any]:
     if not health.ok:
         raise StepFailed(f"blue ({deploy.blue}) is not healthy: {health.detail}")
     record = ctx.dns.read()
-    blue_target = target_of(ctx.config, deploy.blue)
+    blue_target = ctx.config.dns.target_of(deploy.blue)
     if color_of(ctx.config, record.target) is not deploy.blue:
         raise StepFailed(
             f"the CNAME {record.name} points at {record.target!r}, not at blue ({blue_target!r})"
@@ -539,7 +532,7 @@ def final_gate(ctx: StepContext) -> dict[str, Any]:
             deploy_id=deploy.id,
             from_generation=deploy.from_generation,
             to_generation=deploy.generation,
-            details={"to": target_of(ctx.config, deploy.green), "color": str(deploy.green)},
+            details={"to": ctx.config.dns.target_of(deploy.green), "color": str(deploy.green)},
         )
         conn.commit()
     details["flip_intent"] = "recorded" if intent is not None else "already recorded"
@@ -550,7 +543,7 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
     """Flip the CNAME to green unless it already points there, read it back, mark N+1 active."""
     deploy = ctx.deploy
     assert deploy.generation is not None
-    green_target = target_of(ctx.config, deploy.green)
+    green_target = ctx.config.dns.target_of(deploy.green)
     record = ctx.dns.read()
     flipped_now = False
     if color_of(ctx.config, record.target) is not deploy.green:

@@ -25,7 +25,7 @@ from spectral_deploy.cutover.model import Deploy, Outcome
 from spectral_deploy.cutover.observe import FlipState, flip_state
 from spectral_deploy.cutover.orchestrator import Deployer
 from spectral_deploy.cutover.retire import DRAIN_TIMEOUT_SECONDS, retire_color
-from spectral_deploy.cutover.steps import record_flip, target_of
+from spectral_deploy.cutover.steps import record_flip
 from spectral_deploy.cutover.traffic import await_generation
 from spectral_deploy.db import Database
 from spectral_deploy.db.connect import translate
@@ -521,7 +521,7 @@ class RollbackRunner:
     # -- helpers ------------------------------------------------------------------------
 
     def _target(self, color: Color) -> str:
-        return target_of(self.config, color)
+        return self.config.dns.target_of(color)
 
     def _refuse_to_stop_live(self, slot: Color) -> None:
         """Never retire the slot public traffic goes to (observed, not assumed)."""
