@@ -58,7 +58,7 @@ from spectral_deploy.providers.base import (
     SourceTree,
     VcsProvider,
 )
-from spectral_deploy.providers.direct import http_status
+from spectral_deploy.providers.direct import SmokeFetch
 from spectral_deploy.waiting import Reporter, ReportsProgress, no_report
 
 __all__ = [
@@ -126,7 +126,7 @@ class Deployer:
         error_rate: ErrorRateProvider | None = None,
         probe: PublicProbe | None = None,
         clock: Clock = SYSTEM_CLOCK,
-        fetch: Callable[[str], int] = http_status,
+        fetch: Callable[[str], int] | None = None,
         say: Callable[[str], None] = lambda text: None,
         progress: Reporter = no_report,
     ) -> None:
@@ -142,7 +142,7 @@ class Deployer:
         self.error_rate = error_rate
         self.probe = probe
         self.clock = clock
-        self.fetch = fetch
+        self.fetch = fetch if fetch is not None else SmokeFetch()
         self.say = say
 
     @classmethod

@@ -45,7 +45,7 @@ from spectral_deploy.providers.base import (
     color_of,
     same_commit,
 )
-from spectral_deploy.providers.direct import http_status
+from spectral_deploy.providers.direct import SmokeFetch
 from spectral_deploy.waiting import Reporter, Wait, logs_command, no_report
 
 __all__ = [
@@ -78,7 +78,7 @@ class StepContext:
     deploy: Deploy
     say: Callable[[str], None]
     clock: Clock = SYSTEM_CLOCK
-    fetch: Callable[[str], int] = field(default=http_status)
+    fetch: Callable[[str], int] = field(default_factory=SmokeFetch)
     # waits over 2 s report here (the CLI prints; waiting.py)
     progress: Reporter = no_report
     # deploy green again even when it runs the release: the app's config changed since
