@@ -4,6 +4,9 @@ One verb per method. Each vendor (Render, Cloudflare, GitHub, Slack, Sentry) and
 local sandbox implement them; the orchestrator only ever talks to these. Every method
 observes or acts on the real world, so each is safe to call again (a resumed deploy
 calls them again after a crash).
+
+The values they pass live here too (a deployment, a record, a probe's reading), and
+``color_of``: which slot a CNAME target names, by ``[dns] blue_target``/``green_target``.
 """
 
 from __future__ import annotations
