@@ -246,6 +246,11 @@ class DnsConfig:
     long_tail_seconds: float = 0.0
     public_url: str = ""
 
+    def target_of(self, color: str) -> str:
+        """The CNAME target that sends traffic to ``color`` (a ``providers.base.Color``;
+        compared by its value, as this module sits below the providers)."""
+        return self.blue_target if color == "blue" else self.green_target
+
 
 @dataclass(frozen=True)
 class VcsConfig:

@@ -12,10 +12,10 @@ import pytest
 from spectral_deploy.cutover import store
 from spectral_deploy.cutover.model import Step
 from spectral_deploy.cutover.steps import StepFailed
-from spectral_deploy.cutover.waiting import WaitProgress
 from spectral_deploy.db import Database
 from spectral_deploy.ledger.store import EntryKind, Outcome, entries
 from spectral_deploy.providers.base import Color
+from spectral_deploy.waiting import WaitProgress
 from tests.integration.fakeworld import Operator
 
 

@@ -12,13 +12,13 @@ import pytest
 
 from spectral_deploy.config import load_config
 from spectral_deploy.cutover.orchestrator import Deployer
-from spectral_deploy.cutover.source import GitSource
 from spectral_deploy.db import Database
 from spectral_deploy.errors import PreconditionFailed
 from spectral_deploy.ledger import generations
 from spectral_deploy.providers.base import Color
 from spectral_deploy.providers.cloudflare import CloudflareDns, make_client
 from spectral_deploy.providers.http import ApiClient, Secret
+from spectral_deploy.providers.local.git import GitVcs
 from spectral_deploy.providers.render import RenderHosting, RenderServices
 from tests.acceptance.sandbox import run_cli
 from tests.providers.conftest import FAST_RETRIES, TOKENS, RecordedSleep
@@ -93,7 +93,7 @@ green_target = "{GREEN}"
             hosting=hosting,
             dns=dns,
             vcs=vcs,  # type: ignore[arg-type]
-            source=GitSource(self.root),
+            source=GitVcs(self.root),
         )
 
 
@@ -119,9 +119,6 @@ class Tags:
 
     def create_tag(self, tag: str, commit: str, message: str) -> None:
         self.tags[tag] = commit
-
-    def previous_release(self, tag: str, pattern: str) -> str | None:
-        return None
 
 
 @pytest.fixture

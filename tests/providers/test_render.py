@@ -8,11 +8,11 @@ import httpx
 import pytest
 
 from spectral_deploy.config import load_config
-from spectral_deploy.cutover.waiting import ReportsProgress, WaitProgress
 from spectral_deploy.errors import ConfigError, ProviderError
 from spectral_deploy.providers.base import Color, ReleaseSpec
 from spectral_deploy.providers.http import ApiClient, Secret
 from spectral_deploy.providers.render import RenderHosting, RenderServices
+from spectral_deploy.waiting import ReportsProgress, WaitProgress
 from tests.providers.conftest import FAST_RETRIES, TOKENS, RecordedSleep
 from tests.providers.fakes import FakeRender
 

@@ -10,7 +10,6 @@ import pytest
 
 from spectral_deploy.config import Config, VcsConfig
 from spectral_deploy.cutover import store
-from spectral_deploy.cutover.waiting import WaitProgress
 from spectral_deploy.db import Database
 from spectral_deploy.errors import CheckFailed
 from spectral_deploy.ledger.store import EntryKind, record_intent
@@ -18,6 +17,7 @@ from spectral_deploy.providers.base import Color
 from spectral_deploy.providers.github import API_VERSION, GitHub
 from spectral_deploy.providers.http import ApiClient, Secret
 from spectral_deploy.rollback.dispatch import DISPATCH_ACTION, deploy_through_workflow
+from spectral_deploy.waiting import WaitProgress
 from tests.providers.conftest import FAST_RETRIES, TOKENS, RecordedSleep
 from tests.providers.fakes import FakeGitHub
 

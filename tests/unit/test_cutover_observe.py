@@ -12,15 +12,20 @@ from spectral_deploy.config import Config, DnsConfig
 from spectral_deploy.cutover.observe import (
     FlipState,
     LiveObservation,
-    ProbeReading,
     SlotState,
-    color_of,
     flip_state,
     observe,
 )
 from spectral_deploy.cutover.phase import Phase, next_commands
 from spectral_deploy.errors import ProviderError
-from spectral_deploy.providers.base import Color, Deployment, DnsRecord, Health
+from spectral_deploy.providers.base import (
+    Color,
+    Deployment,
+    DnsRecord,
+    Health,
+    ProbeReading,
+    color_of,
+)
 from tests.unit.statuskit import DEPLOY, NOW
 
 CONFIG = Config(
@@ -80,6 +85,15 @@ def test_a_target_names_its_slot_whatever_its_case_or_trailing_dot(
     target: str, color: Color | None
 ) -> None:
     """Targets compare without case, surrounding space or the trailing dot of a FQDN."""
+    assert color_of(CONFIG, target) is color
+
+
+@pytest.mark.parametrize("color", list(Color))
+def test_the_dns_config_names_each_slots_target_and_back(color: Color) -> None:
+    """``[dns] blue_target``/``green_target`` are each slot's CNAME target, and read back as it."""
+    target = CONFIG.dns.target_of(color)
+    expected = {Color.BLUE: "shop-blue.onrender.com", Color.GREEN: "shop-green.onrender.com"}
+    assert target == expected[color]
     assert color_of(CONFIG, target) is color
 
 

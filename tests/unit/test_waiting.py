@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spectral_deploy.cutover.waiting import (
+from spectral_deploy.waiting import (
     REPORT_AFTER_SECONDS,
     REPORT_EVERY_SECONDS,
     Wait,

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress
     from rich.progress import TaskID
 
-    from spectral_deploy.cutover.waiting import WaitProgress
+    from spectral_deploy.waiting import WaitProgress
 
 __all__ = [
     "Progress",

@@ -11,7 +11,9 @@ from spectral_deploy.providers.base import Color
 
 __all__ = [
     "Condition",
+    "ConditionReason",
     "ConditionStatus",
+    "ConditionType",
     "Deploy",
     "Intent",
     "Outcome",
@@ -85,21 +87,48 @@ class ConditionStatus(StrEnum):
     UNKNOWN = "Unknown"
 
 
+class ConditionType(StrEnum):
+    """What a condition observes (its text is in the ledger and ``status --json``)."""
+
+    BLUE_HEALTHY = "BlueHealthy"
+    GREEN_HEALTHY = "GreenHealthy"
+    CNAME_TARGET = "CnameTarget"
+    FLIP_RECORDED = "FlipRecorded"
+    PUBLIC_PROBE = "PublicProbe"
+    GREEN_WORKERS_RUNNING = "GreenWorkersRunning"
+
+
+class ConditionReason(StrEnum):
+    """Why a condition has its status: the catalog (its text is stored, like the type's)."""
+
+    HEALTH_CHECK_PASSED = "HealthCheckPassed"
+    HEALTH_CHECK_FAILED = "HealthCheckFailed"
+    CANNOT_READ = "CannotRead"
+    POINTS_AT_BLUE = "PointsAtBlue"
+    POINTS_AT_GREEN = "PointsAtGreen"
+    POINTS_AT_ELSEWHERE = "PointsAtElsewhere"
+    TRAFFIC_AT_GREEN_NOT_RECORDED = "TrafficAtGreenNotRecorded"
+    ANSWERED = "Answered"
+    NO_ANSWER = "NoAnswer"
+    ALL_RUNNING = "AllRunning"
+    NOT_ALL_RUNNING = "NotAllRunning"
+
+
 @dataclass(frozen=True)
 class Condition:
     """An observation with a reason from a fixed catalog and a message for people."""
 
-    type: str
+    type: ConditionType
     status: ConditionStatus
-    reason: str
+    reason: ConditionReason
     message: str
 
     def as_json(self) -> dict[str, str]:
         """JSON-ready."""
         return {
-            "type": self.type,
+            "type": str(self.type),
             "status": str(self.status),
-            "reason": self.reason,
+            "reason": str(self.reason),
             "message": self.message,
         }
 

@@ -13,9 +13,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
 
-from spectral_deploy.config import Config, normalize_host
+from spectral_deploy.config import Config
 from spectral_deploy.cutover.model import Deploy
 from spectral_deploy.errors import SpectralError
 from spectral_deploy.providers.base import (
@@ -25,40 +24,20 @@ from spectral_deploy.providers.base import (
     DnsRecord,
     Health,
     HostingProvider,
+    ProbeReading,
+    PublicProbe,
+    color_of,
 )
 
 __all__ = [
     "FlipState",
     "LiveObservation",
-    "ProbeReading",
-    "PublicProbe",
     "SlotState",
-    "color_of",
     "flip_state",
     "observe",
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ProbeReading:
-    """What a request to the public address showed: the slot and generation that answered."""
-
-    color: Color | None
-    generation: int | None
-    detail: str
-    # the address answered without the app's generation header (no middleware): what
-    # serves it cannot be told from the answer
-    header_missing: bool = False
-
-
-class PublicProbe(Protocol):
-    """A request to the public hostname that reports which slot served it."""
-
-    def probe(self) -> ProbeReading:
-        """Request the public address now."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -165,20 +144,6 @@ class LiveObservation:
             return f"the CNAME cannot be read ({self.record_error or 'unknown'})"
         where = f"slot {self.record_color}" if self.record_color else "neither slot"
         return f"{self.record.name} -> {self.record.target or '(nothing)'} ({where})"
-
-
-def color_of(config: Config, target: str) -> Color | None:
-    """The slot a CNAME target sends traffic to (compared without case or trailing dot)."""
-    wanted = normalize_host(target)
-    if not wanted:
-        return None
-    for color, name in (
-        (Color.BLUE, config.dns.blue_target),
-        (Color.GREEN, config.dns.green_target),
-    ):
-        if normalize_host(name) == wanted:
-            return color
-    return None
 
 
 def observe(

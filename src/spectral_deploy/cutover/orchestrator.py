@@ -15,13 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from spectral_deploy import providers
+from spectral_deploy.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash, store
-from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.cutover.error_rate import ErrorCheck, check_errors
 from spectral_deploy.cutover.model import (
     Condition,
+    ConditionReason,
     ConditionStatus,
+    ConditionType,
     Deploy,
     Intent,
     Outcome,
@@ -30,21 +32,17 @@ from spectral_deploy.cutover.model import (
 from spectral_deploy.cutover.observe import (
     FlipState,
     LiveObservation,
-    PublicProbe,
     flip_state,
     observe,
 )
 from spectral_deploy.cutover.phase import Phase, compute_phase, next_commands
 from spectral_deploy.cutover.retire import retire_color
-from spectral_deploy.cutover.source import SourceTree
 from spectral_deploy.cutover.steps import (
     STEPS,
     StepContext,
     StepFailed,
-    http_status,
     release_config_changes,
 )
-from spectral_deploy.cutover.waiting import Reporter, ReportsProgress, no_report
 from spectral_deploy.db import Database
 from spectral_deploy.errors import PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
@@ -58,8 +56,12 @@ from spectral_deploy.providers.base import (
     DnsProvider,
     ErrorRateProvider,
     HostingProvider,
+    PublicProbe,
+    SourceTree,
     VcsProvider,
 )
+from spectral_deploy.providers.direct import SmokeFetch
+from spectral_deploy.waiting import Reporter, ReportsProgress, no_report
 
 __all__ = [
     "AbortReport",
@@ -126,7 +128,7 @@ class Deployer:
         error_rate: ErrorRateProvider | None = None,
         probe: PublicProbe | None = None,
         clock: Clock = SYSTEM_CLOCK,
-        fetch: Callable[[str], int] = http_status,
+        fetch: Callable[[str], int] | None = None,
         say: Callable[[str], None] = lambda text: None,
         progress: Reporter = no_report,
     ) -> None:
@@ -142,7 +144,7 @@ class Deployer:
         self.error_rate = error_rate
         self.probe = probe
         self.clock = clock
-        self.fetch = fetch
+        self.fetch = fetch if fetch is not None else SmokeFetch()
         self.say = say
 
     @classmethod
@@ -587,45 +589,49 @@ class Deployer:
         """The conditions of a deploy, observed now."""
         conditions: list[Condition] = []
         if deploy.has_blue and not deploy.finished:
-            conditions.append(_health_condition("BlueHealthy", self.hosting.health(deploy.blue)))
+            conditions.append(
+                _health_condition(ConditionType.BLUE_HEALTHY, self.hosting.health(deploy.blue))
+            )
         if deploy.generation is not None and not (
             deploy.finished and deploy.outcome is Outcome.ABORTED
         ):
-            conditions.append(_health_condition("GreenHealthy", self.hosting.health(deploy.green)))
+            conditions.append(
+                _health_condition(ConditionType.GREEN_HEALTHY, self.hosting.health(deploy.green))
+            )
         observed = self.observe_live(health=False)
         record = observed.record
         if record is None:
             conditions.append(
                 Condition(
-                    "CnameTarget",
+                    ConditionType.CNAME_TARGET,
                     ConditionStatus.UNKNOWN,
-                    "CannotRead",
+                    ConditionReason.CANNOT_READ,
                     observed.describe_record(),
                 )
             )
         else:
             where = observed.record_color
-            role = (
-                "Blue"
+            points_at = (
+                ConditionReason.POINTS_AT_BLUE
                 if where is deploy.blue
-                else "Green"
+                else ConditionReason.POINTS_AT_GREEN
                 if where is deploy.green
-                else "Elsewhere"
+                else ConditionReason.POINTS_AT_ELSEWHERE
             )
             conditions.append(
                 Condition(
-                    "CnameTarget",
+                    ConditionType.CNAME_TARGET,
                     ConditionStatus.TRUE,
-                    f"PointsAt{role}",
+                    points_at,
                     f"{record.name} -> {record.target or '(nothing)'} (ttl {record.ttl}s)",
                 )
             )
         if not deploy.finished and flip_state(deploy, observed) is FlipState.UNRECORDED:
             conditions.append(
                 Condition(
-                    "FlipRecorded",
+                    ConditionType.FLIP_RECORDED,
                     ConditionStatus.FALSE,
-                    "TrafficAtGreenNotRecorded",
+                    ConditionReason.TRAFFIC_AT_GREEN_NOT_RECORDED,
                     "traffic goes to green but the deploy never recorded the flip: "
                     "deploy resume records it, rollback run --symptom behavior flips back",
                 )
@@ -633,9 +639,9 @@ class Deployer:
         if observed.probe is not None:
             conditions.append(
                 Condition(
-                    "PublicProbe",
+                    ConditionType.PUBLIC_PROBE,
                     ConditionStatus.TRUE if observed.probe.color else ConditionStatus.FALSE,
-                    "Answered" if observed.probe.color else "NoAnswer",
+                    ConditionReason.ANSWERED if observed.probe.color else ConditionReason.NO_ANSWER,
                     observed.probe.detail,
                 )
             )
@@ -650,9 +656,11 @@ class Deployer:
             expected = self.config.hosting.workers
             conditions.append(
                 Condition(
-                    "GreenWorkersRunning",
+                    ConditionType.GREEN_WORKERS_RUNNING,
                     ConditionStatus.TRUE if running >= expected else ConditionStatus.FALSE,
-                    "AllRunning" if running >= expected else "NotAllRunning",
+                    ConditionReason.ALL_RUNNING
+                    if running >= expected
+                    else ConditionReason.NOT_ALL_RUNNING,
                     f"{running} of {expected} worker(s) of generation {deploy.generation} running",
                 )
             )
@@ -853,21 +861,24 @@ def _close(
     )
 
 
-def _health_condition(kind: str, health: Any) -> Condition:
+def _health_condition(kind: ConditionType, health: Any) -> Condition:
     return Condition(
         kind,
         ConditionStatus.TRUE if health.ok else ConditionStatus.FALSE,
-        "HealthCheckPassed" if health.ok else "HealthCheckFailed",
+        ConditionReason.HEALTH_CHECK_PASSED if health.ok else ConditionReason.HEALTH_CHECK_FAILED,
         f"{health.url or ''}: {health.detail}",
     )
 
 
 def _breach(conditions: list[Condition]) -> str | None:
     for condition in conditions:
-        if condition.type == "GreenHealthy" and condition.status is ConditionStatus.FALSE:
+        green = condition.type is ConditionType.GREEN_HEALTHY
+        if green and condition.status is ConditionStatus.FALSE:
             return f"green is unhealthy ({condition.message})"
-        if condition.type == "CnameTarget" and condition.status is ConditionStatus.UNKNOWN:
+        if condition.type is not ConditionType.CNAME_TARGET:
+            continue
+        if condition.status is ConditionStatus.UNKNOWN:
             return f"the CNAME cannot be read ({condition.message})"
-        if condition.type == "CnameTarget" and condition.reason != "PointsAtGreen":
+        if condition.reason is not ConditionReason.POINTS_AT_GREEN:
             return f"the CNAME no longer points at green ({condition.message})"
     return None

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
-from spectral_deploy.cutover.waiting import Reporter, Wait, logs_command, no_report
+from spectral_deploy.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.db import Database
 from spectral_deploy.outbox.drain import unfinished_rows
 from spectral_deploy.providers.base import Color, HostingProvider
+from spectral_deploy.waiting import Reporter, Wait, logs_command, no_report
 
 __all__ = ["DRAIN_TIMEOUT_SECONDS", "TTL_MARGIN_SECONDS", "retire_color"]
 

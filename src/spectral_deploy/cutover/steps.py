@@ -6,21 +6,16 @@ A step returns details for the ledger, or raises ``StepFailed`` with what is wro
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spectral_deploy.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash, store
-from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.cutover.model import Deploy, Step
-from spectral_deploy.cutover.observe import PublicProbe, color_of
-from spectral_deploy.cutover.source import SourceTree
 from spectral_deploy.cutover.traffic import await_generation
-from spectral_deploy.cutover.waiting import Reporter, Wait, logs_command, no_report
 from spectral_deploy.db import Database
 from spectral_deploy.errors import CheckFailed, InputError, MigrationToolFailed
 from spectral_deploy.ledger import generations
@@ -39,49 +34,35 @@ from spectral_deploy.migrate.runner import apply, discover, run_command
 from spectral_deploy.migrate.tools import MigrationTool, ToolKind, lint_inputs, tool_for
 from spectral_deploy.outbox.status import read_status
 from spectral_deploy.providers.base import (
-    Color,
     Deployment,
     DnsProvider,
     DnsRecord,
     HostingProvider,
+    PublicProbe,
     ReleaseSpec,
+    SourceTree,
     VcsProvider,
+    color_of,
     same_commit,
 )
+from spectral_deploy.providers.direct import SmokeFetch
+from spectral_deploy.waiting import Reporter, Wait, logs_command, no_report
 
 __all__ = [
     "STEPS",
     "StepContext",
     "StepFailed",
-    "fetch_from_config",
     "flip_intent_key",
-    "http_status",
     "record_flip",
-    "target_of",
 ]
 
 POLL_SECONDS = 0.25
-SMOKE_TIMEOUT_SECONDS = 10.0
 # the ledger entry naming a deploy the hosting platform started for step 5 (its own id)
 VENDOR_DEPLOY_ACTION = "vendor-deploy"
 
 
 class StepFailed(CheckFailed):
     """A step found the world not as the deploy needs it."""
-
-
-def fetch_from_config(config: Config) -> Callable[[str], int]:
-    """The smoke test's HTTP client for every real hosting provider."""
-    return http_status
-
-
-def http_status(url: str) -> int:
-    """GET ``url``: the HTTP status; ``OSError`` when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=SMOKE_TIMEOUT_SECONDS) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
 
 
 @dataclass
@@ -97,8 +78,8 @@ class StepContext:
     deploy: Deploy
     say: Callable[[str], None]
     clock: Clock = SYSTEM_CLOCK
-    fetch: Callable[[str], int] = field(default=http_status)
-    # waits over 2 s report here (the CLI prints; cutover/waiting.py)
+    fetch: Callable[[str], int] = field(default_factory=SmokeFetch)
+    # waits over 2 s report here (the CLI prints; waiting.py)
     progress: Reporter = no_report
     # deploy green again even when it runs the release: the app's config changed since
     redeploy: bool = False
@@ -117,11 +98,6 @@ class StepContext:
     def source_dir(self) -> Path:
         """Where this deploy's commit is exported for lint and migrations."""
         return self.config.project_root / ".spectral" / "deploys" / str(self.deploy.id) / "source"
-
-
-def target_of(config: Config, color: Color) -> str:
-    """The CNAME target that sends traffic to ``color``."""
-    return config.dns.blue_target if color is Color.BLUE else config.dns.green_target
 
 
 def flip_intent_key(deploy: Deploy) -> str:
@@ -149,7 +125,7 @@ def preflight(ctx: StepContext) -> dict[str, Any]:
     if not health.ok:
         raise StepFailed(f"blue ({deploy.blue}) is not healthy: {health.detail}")
     record = ctx.dns.read()
-    blue_target = target_of(ctx.config, deploy.blue)
+    blue_target = ctx.config.dns.target_of(deploy.blue)
     if color_of(ctx.config, record.target) is not deploy.blue:
         raise StepFailed(
             f"the CNAME {record.name} points at {record.target!r}, not at blue ({blue_target!r})"
@@ -552,7 +528,7 @@ def final_gate(ctx: StepContext) -> dict[str, Any]:
             deploy_id=deploy.id,
             from_generation=deploy.from_generation,
             to_generation=deploy.generation,
-            details={"to": target_of(ctx.config, deploy.green), "color": str(deploy.green)},
+            details={"to": ctx.config.dns.target_of(deploy.green), "color": str(deploy.green)},
         )
         conn.commit()
     details["flip_intent"] = "recorded" if intent is not None else "already recorded"
@@ -563,7 +539,7 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
     """Flip the CNAME to green unless it already points there, read it back, mark N+1 active."""
     deploy = ctx.deploy
     assert deploy.generation is not None
-    green_target = target_of(ctx.config, deploy.green)
+    green_target = ctx.config.dns.target_of(deploy.green)
     record = ctx.dns.read()
     flipped_now = False
     if color_of(ctx.config, record.target) is not deploy.green:

@@ -16,7 +16,9 @@ from psycopg.types.json import Jsonb
 
 from spectral_deploy.cutover.model import (
     Condition,
+    ConditionReason,
     ConditionStatus,
+    ConditionType,
     Deploy,
     Intent,
     Outcome,
@@ -285,9 +287,9 @@ def _deploy(
         outcome=Outcome(outcome) if outcome else None,
         conditions=tuple(
             Condition(
-                type=c["type"],
+                type=ConditionType(c["type"]),
                 status=ConditionStatus(c["status"]),
-                reason=c["reason"],
+                reason=ConditionReason(c["reason"]),
                 message=c["message"],
             )
             for c in (conditions or [])

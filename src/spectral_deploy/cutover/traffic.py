@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spectral_deploy.cutover.clock import Clock
-from spectral_deploy.cutover.observe import ProbeReading, PublicProbe
-from spectral_deploy.cutover.waiting import Reporter, Wait, no_report
+from spectral_deploy.clock import Clock
 from spectral_deploy.errors import CheckFailed, SpectralError
+from spectral_deploy.providers.base import ProbeReading, PublicProbe
+from spectral_deploy.waiting import Reporter, Wait, no_report
 
 __all__ = [
     "PROBE_MARGIN_SECONDS",

@@ -22,14 +22,14 @@ from spectral_deploy.providers.base import (
     DnsProvider,
     ErrorRateProvider,
     HostingProvider,
+    PublicProbe,
     ReleaseNotesProvider,
+    SourceTree,
     VcsProvider,
 )
 
 if TYPE_CHECKING:
-    from spectral_deploy.cutover.clock import Clock
-    from spectral_deploy.cutover.observe import PublicProbe
-    from spectral_deploy.cutover.source import SourceTree
+    from spectral_deploy.clock import Clock
 
 __all__ = [
     "REGISTRY",
@@ -66,8 +66,8 @@ REGISTRY: dict[str, dict[str, str]] = {
     },
     # the release's files for the lint and the migrations, by [vcs] provider
     "source": {
-        "git": "spectral_deploy.cutover.source:from_config",
-        "github": "spectral_deploy.cutover.source:from_config",
+        "git": "spectral_deploy.providers.local.git:from_config",
+        "github": "spectral_deploy.providers.local.git:from_config",
         "fake": "spectral_deploy.providers.fake:vcs_from_config",
     },
     # a request to the public hostname that says which slot answered, by [dns] provider
@@ -79,11 +79,11 @@ REGISTRY: dict[str, dict[str, str]] = {
     # how the deploy reaches a slot's direct address, and how it waits, by [hosting] provider
     # (every real provider: HTTP and the system clock)
     "fetch": {
-        "http": "spectral_deploy.cutover.steps:fetch_from_config",
+        "http": "spectral_deploy.providers.direct:fetch_from_config",
         "fake": "spectral_deploy.providers.fake:fetch_from_config",
     },
     "clock": {
-        "system": "spectral_deploy.cutover.clock:from_config",
+        "system": "spectral_deploy.clock:from_config",
         "fake": "spectral_deploy.providers.fake:clock_from_config",
     },
     "chat": {
@@ -159,17 +159,17 @@ def error_rate_provider(config: Config) -> ErrorRateProvider:
 
 def source_tree(config: Config) -> SourceTree:
     """The repository's files at a commit (the project's git checkout, except for fakes)."""
-    return cast("SourceTree", _build("source", config.vcs.provider, config))
+    return cast(SourceTree, _build("source", config.vcs.provider, config))
 
 
 def public_probe(config: Config) -> PublicProbe | None:
     """The probe of the public hostname: ``[dns] public_url`` when set, else the configured
     DNS provider's own, if it has one."""
     if config.dns.public_url and config.dns.provider not in REGISTRY["probe"]:
-        return cast("PublicProbe", _build("probe", "http", config))
+        return cast(PublicProbe, _build("probe", "http", config))
     if config.dns.provider not in REGISTRY["probe"]:
         return None
-    return cast("PublicProbe", _build("probe", config.dns.provider, config))
+    return cast(PublicProbe, _build("probe", config.dns.provider, config))
 
 
 def fetch(config: Config) -> Callable[[str], int]:

@@ -4,6 +4,9 @@ One verb per method. Each vendor (Render, Cloudflare, GitHub, Slack, Sentry) and
 local sandbox implement them; the orchestrator only ever talks to these. Every method
 observes or acts on the real world, so each is safe to call again (a resumed deploy
 calls them again after a crash).
+
+The values they pass live here too (a deployment, a record, a probe's reading), and
+``color_of``: which slot a CNAME target names, by ``[dns] blue_target``/``green_target``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
+
+from spectral_deploy.config import Config, normalize_host
 
 __all__ = [
     "ChatMessage",
@@ -24,9 +30,13 @@ __all__ = [
     "ErrorRateProvider",
     "Health",
     "HostingProvider",
+    "ProbeReading",
+    "PublicProbe",
     "ReleaseNotesProvider",
     "ReleaseSpec",
+    "SourceTree",
     "VcsProvider",
+    "color_of",
     "same_commit",
 ]
 
@@ -170,7 +180,7 @@ class DnsProvider(Protocol):
 
 
 class VcsProvider(Protocol):
-    """Tags and releases of the app's repository."""
+    """Tags of the app's repository."""
 
     def resolve_tag(self, tag: str) -> str:
         """The commit a tag points at (raises InputError if there is no such tag)."""
@@ -180,9 +190,53 @@ class VcsProvider(Protocol):
         """Create ``tag`` at ``commit``; a tag that already points there is fine."""
         ...
 
-    def previous_release(self, tag: str, pattern: str) -> str | None:
-        """The release tag before ``tag`` among tags matching ``pattern`` (version order)."""
+
+class SourceTree(Protocol):
+    """The repository's files at a commit: what the deploy's lint and migrations and the
+    rollback planner read (the project's git checkout, for either VCS provider)."""
+
+    def changed_files(self, base: str | None, commit: str, directory: str) -> list[str]:
+        """Files under ``directory`` added or changed from ``base`` to ``commit`` (all of them
+        when there is no base)."""
         ...
+
+    def export(self, commit: str, destination: Path) -> Path:
+        """The tree of ``commit`` at ``destination`` (reused when already there)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProbeReading:
+    """What a request to the public address showed: the slot and generation that answered."""
+
+    color: Color | None
+    generation: int | None
+    detail: str
+    # the address answered without the app's generation header (no middleware): what
+    # serves it cannot be told from the answer
+    header_missing: bool = False
+
+
+class PublicProbe(Protocol):
+    """A request to the public hostname that reports which slot served it."""
+
+    def probe(self) -> ProbeReading:
+        """Request the public address now."""
+        ...
+
+
+def color_of(config: Config, target: str) -> Color | None:
+    """The slot a CNAME target sends traffic to (compared without case or trailing dot)."""
+    wanted = normalize_host(target)
+    if not wanted:
+        return None
+    for color, name in (
+        (Color.BLUE, config.dns.blue_target),
+        (Color.GREEN, config.dns.green_target),
+    ):
+        if normalize_host(name) == wanted:
+            return color
+    return None
 
 
 class ChatProvider(Protocol):

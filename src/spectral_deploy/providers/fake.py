@@ -39,16 +39,21 @@ from typing import Any
 import psycopg
 
 from spectral_deploy.config import Config
-from spectral_deploy.cutover.observe import ProbeReading
 from spectral_deploy.db import Database
 from spectral_deploy.errors import ConfigError, InputError, ProviderError, ProviderUnavailable
 from spectral_deploy.outbox.drain import unfinished_rows
 from spectral_deploy.outbox.emit import emit
 from spectral_deploy.outbox.pgstore import PostgresStore
 from spectral_deploy.outbox.store import Lease, WorkerInfo, WorkerState
-from spectral_deploy.providers.base import Color, Deployment, DnsRecord, Health, ReleaseSpec
+from spectral_deploy.providers.base import (
+    Color,
+    Deployment,
+    DnsRecord,
+    Health,
+    ProbeReading,
+    ReleaseSpec,
+)
 from spectral_deploy.providers.http import error_class
-from spectral_deploy.providers.versions import previous_version
 
 __all__ = [
     "FAKE_TOPIC",
@@ -546,10 +551,6 @@ class FakeVcs:
         if existing is not None and existing != commit:
             raise InputError(f"tag {tag} already exists at {existing[:12]}, not {commit[:12]}")
         self.tags[tag] = commit
-
-    def previous_release(self, tag: str, pattern: str) -> str | None:
-        """The highest matching release tag below ``tag`` (rollback tags left out)."""
-        return previous_version(tag, self.tags, pattern)
 
     def changed_files(self, base: str | None, commit: str, directory: str) -> list[str]:
         """Files under ``directory`` added or changed since ``base``."""

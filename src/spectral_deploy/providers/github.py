@@ -2,9 +2,7 @@
 
 - Tags: ``resolve_tag`` reads ``refs/tags/<tag>`` and peels annotated tags down to the
   commit; ``create_tag`` creates an annotated tag object and its ref, and accepts a tag
-  that already points at the same commit (a resumed rollback creates it again);
-  ``previous_release`` lists the tags (every page) and picks the one before in version
-  order among those matching the pattern.
+  that already points at the same commit (a resumed rollback creates it again).
 - Releases: ``mark_rollback`` marks the Release of a tag as a pre-release and appends
   the rollback note once (a second call finds the note and leaves the body alone).
 - Workflows: ``dispatch_workflow`` starts a ``workflow_dispatch`` run (``deploy-prod.yml``
@@ -36,7 +34,6 @@ from urllib.parse import quote
 from spectral_deploy.config import Config
 from spectral_deploy.errors import ConfigError, InputError, PreconditionFailed, ProviderError
 from spectral_deploy.providers.http import ApiClient, install_redaction, secret_from_env
-from spectral_deploy.providers.versions import previous_version
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -175,27 +172,6 @@ class GitHub:
             self._same_or_refuse(tag, existing, commit)
             return
         log.info("action=github.tag repository=%s tag=%s commit=%s", self.repository, tag, commit)
-
-    def previous_release(self, tag: str, pattern: str) -> str | None:
-        """The tag before ``tag`` in version order among the tags matching ``pattern``."""
-        return previous_version(tag, self.tags(), pattern)
-
-    def tags(self) -> Iterator[str]:
-        """Every tag name of the repository, following the ``Link`` pages."""
-        url: str | None = f"{self._base}/tags"
-        params: dict[str, Any] | None = {"per_page": PAGE_ROWS}
-        while url:
-            response = self.api.get(url, operation="list tags", params=params)
-            for item in response.data or []:
-                if isinstance(item, dict) and item.get("name"):
-                    yield str(item["name"])
-            url = next_page(response.headers.get("link"))
-            if url and not url.startswith(self.api.base_url + "/"):
-                # the token goes wherever the request goes: only to the API it came for
-                raise ProviderError(
-                    "the next page is on another host", provider=PROVIDER, operation="list tags"
-                )
-            params = None  # the next URL carries its own query
 
     def _existing_tag(self, tag: str) -> str | None:
         try:

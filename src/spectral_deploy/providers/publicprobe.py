@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from spectral_deploy.config import Config
-from spectral_deploy.cutover.observe import ProbeReading, color_of
 from spectral_deploy.errors import ConfigError
 from spectral_deploy.middleware import GENERATION_HEADER
+from spectral_deploy.providers.base import ProbeReading, color_of
 from spectral_deploy.providers.http import ApiClient, RetryPolicy
 
 __all__ = ["PROBE_TIMEOUT_SECONDS", "UPSTREAM_HEADER", "HttpProbe", "from_config"]

@@ -44,7 +44,6 @@ from typing import Any
 import httpx
 
 from spectral_deploy.config import Config
-from spectral_deploy.cutover.waiting import FunctionClock, Reporter, Wait, no_report
 from spectral_deploy.errors import ConfigError, ProviderError
 from spectral_deploy.providers.base import Color, Deployment, Health, ReleaseSpec, same_commit
 from spectral_deploy.providers.http import (
@@ -54,6 +53,7 @@ from spectral_deploy.providers.http import (
     secret_from_env,
 )
 from spectral_deploy.providers.local.git import GitVcs
+from spectral_deploy.waiting import FunctionClock, Reporter, Wait, no_report
 
 __all__ = [
     "COMMIT_ENV",

@@ -6,7 +6,7 @@ in semantic versioning: numbers compare as numbers, a pre-release sorts before i
 release (``v1.2.0-rc.1 < v1.2.0``), and a rollback tag ``v1.2.0-rollback`` sorts just
 before ``v1.2.0``, which it re-tags. Tags that are not versions are ignored, and so are
 rollback tags when looking for the release before another: a rollback tag re-deploys an
-older release, it is not one. Every VCS provider (git, GitHub, the fake) orders tags here.
+older release, it is not one. Whatever needs tags in version order orders them here.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ import psycopg
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import store
 from spectral_deploy.cutover.model import Deploy
-from spectral_deploy.cutover.waiting import FunctionClock, Reporter, Wait, no_report
 from spectral_deploy.db import Database
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import load_queries
@@ -38,6 +37,7 @@ from spectral_deploy.ledger.store import (
     record_intent,
 )
 from spectral_deploy.providers.github import GitHub, WorkflowRun
+from spectral_deploy.waiting import FunctionClock, Reporter, Wait, no_report
 
 __all__ = ["DISPATCH_ACTION", "deploy_through_workflow"]
 

@@ -31,9 +31,8 @@ from spectral_deploy import providers
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import store
 from spectral_deploy.cutover.model import Deploy, Outcome
-from spectral_deploy.cutover.observe import FlipState, LiveObservation, PublicProbe, flip_state
+from spectral_deploy.cutover.observe import FlipState, LiveObservation, flip_state
 from spectral_deploy.cutover.observe import observe as observe_live
-from spectral_deploy.cutover.source import SourceTree
 from spectral_deploy.db import Database, open_database
 from spectral_deploy.errors import InputError, PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
@@ -42,7 +41,7 @@ from spectral_deploy.lint.engine import LintFile, lint_timelines
 from spectral_deploy.lint.history import change_set
 from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.outbox.drain import unfinished_rows
-from spectral_deploy.providers.base import DnsProvider, HostingProvider
+from spectral_deploy.providers.base import DnsProvider, HostingProvider, PublicProbe, SourceTree
 from spectral_deploy.rollback.classify import Facts, Symptom, facts_from_json
 from spectral_deploy.rollback.conditions import (
     DATABASE_ATTEMPTS,

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from spectral_deploy.config import Config
 from spectral_deploy.cutover.orchestrator import Deployer
-from spectral_deploy.cutover.steps import target_of
 from spectral_deploy.errors import UsageError
 from spectral_deploy.rollback.classify import Symptom, classify
 from spectral_deploy.rollback.facts import FactSources, Gathered, gather
@@ -60,7 +59,7 @@ def plan_rollback(
     classification = classify(gathered.facts)
     found = gathered.deploy
     context = PlanContext(
-        blue_target=target_of(config, found.blue) if found else config.dns.blue_target,
+        blue_target=config.dns.target_of(found.blue) if found else config.dns.blue_target,
         green_slot=str(found.green) if found else "green",
         existing_tags=existing_tags,
     )

@@ -22,10 +22,10 @@ from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash
 from spectral_deploy.cutover import store as deploys
 from spectral_deploy.cutover.model import Deploy, Outcome
-from spectral_deploy.cutover.observe import FlipState, color_of, flip_state
+from spectral_deploy.cutover.observe import FlipState, flip_state
 from spectral_deploy.cutover.orchestrator import Deployer
 from spectral_deploy.cutover.retire import DRAIN_TIMEOUT_SECONDS, retire_color
-from spectral_deploy.cutover.steps import record_flip, target_of
+from spectral_deploy.cutover.steps import record_flip
 from spectral_deploy.cutover.traffic import await_generation
 from spectral_deploy.db import Database
 from spectral_deploy.db.connect import translate
@@ -41,7 +41,7 @@ from spectral_deploy.notify.send import CHANNELS, Delivery, deliver
 from spectral_deploy.outbox import drain as drains
 from spectral_deploy.outbox.fleet import request_stop
 from spectral_deploy.outbox.handover import hand_over
-from spectral_deploy.providers.base import Color
+from spectral_deploy.providers.base import Color, color_of
 from spectral_deploy.providers.github import GitHub
 from spectral_deploy.rollback.classify import Facts
 from spectral_deploy.rollback.dispatch import deploy_through_workflow
@@ -521,7 +521,7 @@ class RollbackRunner:
     # -- helpers ------------------------------------------------------------------------
 
     def _target(self, color: Color) -> str:
-        return target_of(self.config, color)
+        return self.config.dns.target_of(color)
 
     def _refuse_to_stop_live(self, slot: Color) -> None:
         """Never retire the slot public traffic goes to (observed, not assumed)."""

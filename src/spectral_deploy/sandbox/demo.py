@@ -24,7 +24,6 @@ from psycopg import sql
 
 from spectral_deploy.config import Config, load_config
 from spectral_deploy.cutover.orchestrator import Deployer
-from spectral_deploy.cutover.steps import target_of
 from spectral_deploy.db import Database, open_database
 from spectral_deploy.rollback.classify import Symptom, classify
 from spectral_deploy.rollback.facts import gather
@@ -226,7 +225,7 @@ class _Story:
             classification,
             gathered.facts,
             PlanContext(
-                blue_target=target_of(self.config, found.blue),
+                blue_target=self.config.dns.target_of(found.blue),
                 green_slot=str(found.green),
                 existing_tags=frozenset(),
             ),

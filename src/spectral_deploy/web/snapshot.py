@@ -23,7 +23,7 @@ from spectral_deploy.backup.catalog import read_catalog
 from spectral_deploy.backup.storage import Storage, open_storage
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import store as deploys
-from spectral_deploy.cutover.observe import LiveObservation, PublicProbe, flip_state, observe
+from spectral_deploy.cutover.observe import LiveObservation, flip_state, observe
 from spectral_deploy.cutover.phase import compute_phase
 from spectral_deploy.cutover.steps import flip_intent_key
 from spectral_deploy.db import Database
@@ -32,7 +32,7 @@ from spectral_deploy.errors import SpectralError
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.store import LedgerEntry, entry_by_intent, tail
 from spectral_deploy.outbox.status import OutboxStatus, read_status
-from spectral_deploy.providers.base import Color, DnsProvider, HostingProvider
+from spectral_deploy.providers.base import Color, DnsProvider, HostingProvider, PublicProbe
 from spectral_deploy.rollback.run import read_open_rollback
 from spectral_deploy.web.advice import next_actions
 from spectral_deploy.web.model import (

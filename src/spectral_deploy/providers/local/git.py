@@ -1,15 +1,22 @@
-"""VCS through the git command line, on the project's own repository."""
+"""VCS through the git command line, on the project's own repository.
+
+``GitVcs`` is the ``git`` VCS provider (tags) and, for either VCS provider, the release's
+source tree (``SourceTree``): the files a release changes, and its tree exported once per
+commit for the lint and the migrations.
+"""
 
 from __future__ import annotations
 
+import io
+import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 from spectral_deploy.config import Config
 from spectral_deploy.errors import InputError, ProviderError
-from spectral_deploy.providers.versions import previous_version
 
-__all__ = ["GitVcs", "from_config"]
+__all__ = ["GitVcs", "export_tree", "from_config"]
 
 PROVIDER = "git"
 
@@ -20,7 +27,7 @@ def from_config(config: Config) -> GitVcs:
 
 
 class GitVcs:
-    """``VcsProvider`` over ``git -C <project>``."""
+    """``VcsProvider`` and ``SourceTree`` over ``git -C <project>``."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -48,10 +55,6 @@ class GitVcs:
             )
         self._git("tag", "-a", tag, commit, "-m", message)
 
-    def previous_release(self, tag: str, pattern: str) -> str | None:
-        """The highest release tag matching ``pattern`` that sorts below ``tag`` as a version."""
-        return previous_version(tag, self._git("tag", "--list").stdout.split(), pattern)
-
     def changed_files(self, base: str | None, commit: str, directory: str) -> list[str]:
         """Files under ``directory`` added or changed from ``base`` to ``commit`` (all at
         ``commit`` when there is no base)."""
@@ -60,6 +63,10 @@ class GitVcs:
             return sorted(listing.stdout.split())
         diff = self._git("diff", "--name-only", "--diff-filter=ACMR", base, commit, "--", directory)
         return sorted(diff.stdout.split())
+
+    def export(self, commit: str, destination: Path) -> Path:
+        """``git archive`` of ``commit``."""
+        return export_tree(self.root, commit, destination)
 
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         try:
@@ -80,3 +87,32 @@ class GitVcs:
                 operation=args[0],
             )
         return result
+
+
+def export_tree(repository: Path, commit: str, destination: Path) -> Path:
+    """``git archive`` of ``commit`` into ``destination`` (reused when already there)."""
+    marker = destination / ".spectral-source"
+    if marker.is_file() and marker.read_text().strip() == commit:
+        return destination
+    staging = destination.with_name(destination.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(repository), "archive", "--format=tar", commit],
+            capture_output=True,
+            check=True,
+        ).stdout
+    except subprocess.CalledProcessError as exc:
+        raise ProviderError(
+            exc.stderr.decode(errors="replace").strip(), provider="git", operation="archive"
+        ) from exc
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4
+            tar.extractall(staging, filter="data")
+        else:  # our own repository's archive
+            tar.extractall(staging)  # noqa: S202
+    (staging / ".spectral-source").write_text(commit + "\n")
+    shutil.rmtree(destination, ignore_errors=True)
+    staging.rename(destination)
+    return destination

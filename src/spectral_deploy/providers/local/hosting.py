@@ -19,19 +19,20 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from spectral_deploy.appenv import app_python, command_argv
 from spectral_deploy.config import Config
-from spectral_deploy.cutover.source import export_tree
 from spectral_deploy.errors import ConfigError, ProviderError
 from spectral_deploy.processes import alive
 from spectral_deploy.providers.base import Color, Deployment, Health, ReleaseSpec
+from spectral_deploy.providers.direct import direct_client
 from spectral_deploy.providers.local.files import read_json, spawn_detached, write_json
+from spectral_deploy.providers.local.git import export_tree
 
 __all__ = ["LocalHosting", "from_config"]
 
@@ -103,6 +104,7 @@ class LocalHosting:
         schema: str = "spectral",
         python: str = sys.executable,
         source: str = "defaults",
+        health_client: httpx.Client | None = None,
     ) -> None:
         self.project_root = project_root
         self.python = python
@@ -115,6 +117,7 @@ class LocalHosting:
         self.ports = ports
         self._database_url = database_url
         self.schema = schema
+        self._health = health_client
 
     def __repr__(self) -> str:
         return f"LocalHosting(project_root={self.project_root!s})"
@@ -203,14 +206,16 @@ class LocalHosting:
         url = f"{self.address(color)}{self.health_path}"
         if self.current(color) is None:
             return Health(ok=False, detail=f"nothing runs on {color}", url=url)
+        if self._health is None:  # made on first use: most commands never check health
+            self._health = direct_client(HEALTH_TIMEOUT_SECONDS)
         try:
-            with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_SECONDS) as response:  # noqa: S310
-                return Health(ok=response.status == 200, detail=f"HTTP {response.status}", url=url)
-        except urllib.error.HTTPError as exc:
-            return Health(ok=False, detail=f"HTTP {exc.code}", url=url)
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            return Health(ok=False, detail=f"no answer: {reason}", url=url)
+            response = self._health.get(url)
+        except httpx.TimeoutException as exc:
+            return Health(ok=False, detail=f"no answer: timed out ({type(exc).__name__})", url=url)
+        except httpx.TransportError as exc:
+            return Health(ok=False, detail=f"no answer: {str(exc) or type(exc).__name__}", url=url)
+        status = response.status_code
+        return Health(ok=status == 200, detail=f"HTTP {status}", url=url)
 
     def address(self, color: Color) -> str:
         """``http://127.0.0.1:<port>``."""

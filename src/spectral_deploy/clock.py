@@ -1,4 +1,4 @@
-"""Time as the cutover waits on it: a monotonic reading and a sleep, injectable.
+"""Time as the deploy waits on it: a monotonic reading and a sleep, injectable.
 
 The deployer, the rollback runner and retiring a color wait (for health, for workers, for
 one TTL after a flip). The real clock sleeps; the in-process fake world's clock

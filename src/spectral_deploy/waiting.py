@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from spectral_deploy.cutover.clock import Clock
+from spectral_deploy.clock import Clock
 
 __all__ = [
     "REPORT_AFTER_SECONDS",
