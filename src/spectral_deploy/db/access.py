@@ -8,8 +8,9 @@ file and the configured schema::
 
 ``one`` and ``all`` map each row by column name (``into(**row)``: a dataclass, or a
 function that builds one), so no caller reads ``row[3]``; ``value`` is the first column of
-the first row. A ``psycopg.Error`` becomes the Spectral error tree here (``translate``),
-and ``translated()`` does the same around a transaction of several statements.
+the first row, ``values`` the first column of every row. A ``psycopg.Error`` becomes the
+Spectral error tree here (``translate``), and ``translated()`` does the same around a
+transaction of several statements.
 
 A violation that means something to the caller is said with ``meaning``: a map from a
 constraint (or index) name, or a SQLSTATE such as ``UNIQUE_VIOLATION``, to the error it
@@ -43,6 +44,7 @@ __all__ = [
     "fetch_all",
     "fetch_one",
     "fetch_value",
+    "fetch_values",
     "statements",
     "translated",
 ]
@@ -115,6 +117,14 @@ def fetch_value(
     return None if row is None else row[0]
 
 
+def fetch_values(
+    conn: Connection, query: Query, params: Params = None, *, meaning: Meaning = None
+) -> list[Any]:
+    """The first column of every row of ``query`` (a one-column list: names, keys)."""
+    with translated(meaning), conn.cursor() as cursor:
+        return [row[0] for row in cursor.execute(query, params).fetchall()]
+
+
 class Statements:
     """The named statements of one ``.sql`` file, bound to one schema."""
 
@@ -150,6 +160,10 @@ class Statements:
     ) -> Any:
         """The first column of the first row of ``name`` (None when no row)."""
         return fetch_value(conn, self.queries[name], params, meaning=meaning)
+
+    def values(self, conn: Connection, name: str, params: Params = None) -> list[Any]:
+        """The first column of every row of ``name``."""
+        return fetch_values(conn, self.queries[name], params)
 
 
 def statements(package: str, filename: str) -> Callable[[str], Statements]:
