@@ -23,7 +23,7 @@ from spectral_deploy.cutover.model import (
     Step,
 )
 from spectral_deploy.db.access import statements
-from spectral_deploy.errors import DeployLockHeld, PreconditionFailed
+from spectral_deploy.errors import DeployLockHeld, PreconditionFailed, SpectralError
 from spectral_deploy.providers.base import Color
 
 __all__ = [
@@ -231,8 +231,8 @@ class ProcessLock:
         )
 
     def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(psycopg.Error):  # the lock goes with the session anyway
-            self._conn.execute(DEPLOYS(self._schema).queries["unlock_named"], self._params)
+        with contextlib.suppress(SpectralError):  # the lock goes with the session anyway
+            DEPLOYS(self._schema).run(self._conn, "unlock_named", self._params)
 
 
 class DeployLock(ProcessLock):
