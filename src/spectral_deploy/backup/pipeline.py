@@ -73,6 +73,15 @@ class BackupResult:
     # schemas the dump left out: the platform's own (Supabase) and backup.exclude_schemas
     excluded_schemas: tuple[str, ...] = ()
 
+    def as_json(self) -> dict[str, Any]:
+        """``backup run --format json``: the manifest, then where, how long, what was left out."""
+        return {
+            **self.manifest.as_json(),
+            "storage": self.storage_url,
+            "seconds": self.seconds,
+            "excluded_schemas": list(self.excluded_schemas),
+        }
+
 
 def run_backup(
     database_url: str,
