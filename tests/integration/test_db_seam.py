@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import pytest
 from psycopg import sql
 
-from spectral_deploy.cutover import store
 from spectral_deploy.db import Database
 from spectral_deploy.db.access import (
     UNIQUE_VIOLATION,
@@ -18,7 +17,7 @@ from spectral_deploy.db.access import (
     fetch_value,
 )
 from spectral_deploy.errors import DatabaseError, PreconditionFailed
-from spectral_deploy.providers.base import Color
+from tests.integration.test_deploy_schedule import open_deploy
 
 pytestmark = pytest.mark.db
 
@@ -29,26 +28,11 @@ class Pair:
     number: int
 
 
-def _open(database: Database, tag: str) -> int:
-    with database.connect() as conn, conn.transaction():
-        return store.insert(
-            conn,
-            database.schema,
-            tag=tag,
-            commit="c" * 40,
-            from_generation=None,
-            from_commit=None,
-            blue=Color.BLUE,
-            green=Color.GREEN,
-            started_by="test",
-        )
-
-
 def test_a_second_open_deploy_is_a_failed_precondition(database: Database) -> None:
     """The open-deploy unique index means "another deploy is in progress" (not a raw error)."""
-    _open(database, "v1.0.0")
+    open_deploy(database, "v1.0.0", flipped=False, hold_left=0)
     with pytest.raises(PreconditionFailed, match="another deploy is in progress") as refused:
-        _open(database, "v1.1.0")
+        open_deploy(database, "v1.1.0", flipped=False, hold_left=0)
     assert refused.value.hint == "spectral-deploy deploy status"
 
 

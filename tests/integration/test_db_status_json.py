@@ -35,20 +35,23 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def external(database: Database, project: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """The project's DATABASE_URL names the test database."""
+    monkeypatch.setenv("DATABASE_URL", database.url)
+    return database
+
+
 def test_an_external_database_that_answers(
-    database: Database,
-    project: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    external: Database, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Six keys in this order; the installed schema version is read from the database."""
-    monkeypatch.setenv("DATABASE_URL", database.url)
     code, out = cli(capsys, "db", "status", "--format", "json")
     assert code == 0
     assert list(json.loads(out).items()) == [
         ("embedded", False),
         ("schema", "spectral"),
-        ("target", describe_target(database.url)),
+        ("target", describe_target(external.url)),
         ("reachable", True),
         ("schema_version", required_version()),
         ("required_schema_version", required_version()),
@@ -73,9 +76,7 @@ def test_an_external_database_that_does_not_answer(
     ]
 
 
-def test_an_embedded_server_never_made(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_embedded_server_never_made(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The embedded server's observed files and processes first, then the database keys."""
     code, out = cli(capsys, "db", "status", "--format", "json")
     assert code == 3
@@ -95,17 +96,11 @@ def test_an_embedded_server_never_made(
     ]
 
 
-def test_server_version_as_json(
-    database: Database,
-    project: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_server_version_as_json(external: Database, capsys: pytest.CaptureFixture[str]) -> None:
     """major, version, version_num: what the server says of itself."""
-    monkeypatch.setenv("DATABASE_URL", database.url)
     code, out = cli(capsys, "db", "server-version", "--format", "json")
     assert code == 0
-    with psycopg.connect(database.url) as conn:
+    with psycopg.connect(external.url) as conn:
         row = conn.execute("SHOW server_version_num").fetchone()
         version = conn.execute("SHOW server_version").fetchone()
     assert row is not None and version is not None
