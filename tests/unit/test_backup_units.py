@@ -335,3 +335,34 @@ def test_download_errors_become_storage_errors() -> None:
     assert error.__cause__ is cause
     own = StorageUnavailable("already translated")
     assert _download_failed("x", 0, own) is own
+
+
+def test_a_backup_result_as_json_is_the_manifest_then_where_and_how_long() -> None:
+    """`backup run --format json`: the manifest's keys, then storage, seconds and the left-out
+    schemas, in that order (as the command printed it before the library built it)."""
+    from spectral_deploy.backup.pipeline import BackupResult  # noqa: PLC0415
+
+    manifest = sample_manifest()
+    result = BackupResult(manifest, "file:///b", 1.5, excluded_schemas=("auth",))
+    assert list(result.as_json().items()) == [
+        *manifest.as_json().items(),
+        ("storage", "file:///b"),
+        ("seconds", 1.5),
+        ("excluded_schemas", ["auth"]),
+    ]
+
+
+def test_a_listing_as_json_names_the_storage_then_each_backup(tmp_path: Path) -> None:
+    """`backup list --format json`: {"storage", "backups": [each entry's as_json(now)]}."""
+    from spectral_deploy.backup.catalog import listing_as_json, read_catalog  # noqa: PLC0415
+    from spectral_deploy.backup.signing import Trust  # noqa: PLC0415
+
+    storage = LocalStorage(tmp_path)
+    manifest = sample_manifest()
+    storage.write_bytes(f"{manifest.id}.manifest.json", manifest.to_bytes())
+    entries = read_catalog(storage, Trust(allow_unsigned=True))
+    assert list(listing_as_json(storage.url, entries, NOW).items()) == [
+        ("storage", storage.url),
+        ("backups", [e.as_json(NOW) for e in entries]),
+    ]
+    assert len(entries) == 1

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from spectral_deploy.config import load_config
-from spectral_deploy.errors import ConfigError, InputError
+from spectral_deploy.errors import ConfigError, InputError, MigrationToolFailed
 from spectral_deploy.lint.source import Position
 from spectral_deploy.migrate.tools import ToolKind, detect, lint_inputs, tool_for
 from spectral_deploy.migrate.tools.django import operation_spans
+from spectral_deploy.migrate.tools.probe import run_probe, run_tool
 
 DJANGO_MIGRATION = """from django.db import migrations, models
 
@@ -103,3 +105,47 @@ def test_django_operations_are_located_in_the_migration_file(tmp_path: Path) -> 
         (Position(13, 9), Position(13, 63)),
     ]
     assert fallback.start == Position(7, 5)
+
+
+def test_a_probe_or_tool_that_cannot_start_names_what_is_missing(tmp_path: Path) -> None:
+    """A missing interpreter (probe) or program (tool command): a MigrationToolFailed naming it
+    and the setting to fix, never an OSError."""
+
+    missing = str(tmp_path / "no-python")
+    with pytest.raises(MigrationToolFailed) as probe:
+        run_probe(
+            "alembic_probe.py",
+            ["alembic.ini"],
+            python=missing,
+            cwd=tmp_path,
+            env={},
+            label="alembic history",
+            module="alembic",
+        )
+    assert probe.value.message == (
+        f"cannot run `alembic history`: the app's interpreter {missing} does not exist"
+    )
+    assert probe.value.hint == "set [hosting] python to the app's virtualenv interpreter"
+    with pytest.raises(MigrationToolFailed) as tool:
+        run_tool([missing, "current"], cwd=tmp_path, env={}, label="alembic current", module="x")
+    assert tool.value.message == f"cannot run `alembic current`: {missing} does not exist"
+
+
+def test_a_failing_probe_exits_1_with_the_end_of_its_traceback(tmp_path: Path) -> None:
+    """The shared entry point: the probe's exception is printed and the run fails (exit 1),
+    the message naming the command the probe stood for."""
+
+    with pytest.raises(MigrationToolFailed) as failed:
+        run_probe(
+            "django_probe.py",
+            ["no-manage.py"],
+            python=sys.executable,
+            cwd=tmp_path,
+            env={},
+            label="python manage.py showmigrations --plan",
+            module="django",
+        )
+    assert failed.value.message.startswith(
+        "`python manage.py showmigrations --plan` failed (exit 1, run by"
+    )
+    assert "Traceback (most recent call last)" in failed.value.message

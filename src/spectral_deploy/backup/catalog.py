@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from spectral_deploy.backup.signing import SignatureStatus, Trust, check_documen
 from spectral_deploy.backup.storage import Storage
 from spectral_deploy.errors import BackupCorrupt, InputError, PreconditionFailed, UsageError
 
-__all__ = ["FUTURE_SKEW", "CatalogEntry", "read_catalog", "select_backup"]
+__all__ = ["FUTURE_SKEW", "CatalogEntry", "listing_as_json", "read_catalog", "select_backup"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,13 @@ class CatalogEntry:
             "future_dated": self.from_the_future(now),
             "verification": self.verification.as_json() if self.verification else None,
         }
+
+
+def listing_as_json(
+    storage_url: str, entries: Sequence[CatalogEntry], now: datetime
+) -> dict[str, Any]:
+    """``backup list --format json``: the storage, then each backup (ages counted from ``now``)."""
+    return {"storage": storage_url, "backups": [entry.as_json(now) for entry in entries]}
 
 
 def read_catalog(storage: Storage, trust: Trust | None = None) -> list[CatalogEntry]:

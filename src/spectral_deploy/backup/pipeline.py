@@ -32,7 +32,6 @@ from typing import IO, Any, cast
 
 import psycopg
 import pyrage
-from psycopg import sql
 
 from spectral_deploy._version import __version__
 from spectral_deploy.backup.keys import Recipients
@@ -43,13 +42,14 @@ from spectral_deploy.backup.manifest import (
     new_backup_id,
     object_name,
 )
+from spectral_deploy.backup.queries import catalog_statements, count_rows
 from spectral_deploy.backup.schemas import DumpScope, dump_scope
 from spectral_deploy.backup.signing import SigningKey
 from spectral_deploy.backup.storage import Storage
 from spectral_deploy.backup.streams import HashingWriter, Progress
 from spectral_deploy.backup.tools import PgTool, find_tool, libpq_target
-from spectral_deploy.db.connect import connect, describe_target, transaction, translate
-from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.access import translated
+from spectral_deploy.db.connect import connect, describe_target
 from spectral_deploy.errors import SpectralError, ToolFailed
 from spectral_deploy.ledger import generations, store
 
@@ -73,6 +73,15 @@ class BackupResult:
     # schemas the dump left out: the platform's own (Supabase) and backup.exclude_schemas
     excluded_schemas: tuple[str, ...] = ()
 
+    def as_json(self) -> dict[str, Any]:
+        """``backup run --format json``: the manifest, then where, how long, what was left out."""
+        return {
+            **self.manifest.as_json(),
+            "storage": self.storage_url,
+            "seconds": self.seconds,
+            "excluded_schemas": list(self.excluded_schemas),
+        }
+
 
 def run_backup(
     database_url: str,
@@ -91,29 +100,26 @@ def run_backup(
     started = time.monotonic()
     created_at = clock()
     backup_id = new_backup_id(created_at)
-    queries = load_queries("spectral_deploy.backup", "backup.sql", schema)
+    queries = catalog_statements()
     target = describe_target(database_url)
     log.info("action=backup.start id=%s target=%s storage=%s", backup_id, target, storage.url)
     with _snapshot_connection(database_url) as conn:
-        try:
-            row = conn.execute(queries["snapshot_info"]).fetchone()
-            assert row is not None
-            version, version_num, database, snapshot = (
-                str(row[0]),
-                cast(int, row[1]),
-                str(row[2]),
-                str(row[3]),
-            )
-            scope = dump_scope(conn, exclude=exclude_schemas)
-            tables = [
-                (str(r[0]), str(r[1]))
-                for r in conn.execute(queries["user_tables"])
-                if scope.keeps(str(r[0]))
-            ]
-            spectral = _spectral_schema_present(conn, queries, schema)
-            generation = _active_generation(conn, schema) if spectral else None
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
+        info = queries.one(conn, "snapshot_info", into=_SnapshotInfo)
+        assert info is not None
+        version, version_num, database, snapshot = (
+            info.version,
+            info.version_num,
+            info.database,
+            info.snapshot,
+        )
+        scope = dump_scope(conn, exclude=exclude_schemas)
+        tables = [
+            (table.schema, table.name)
+            for table in queries.all(conn, "user_tables", into=_Table)
+            if scope.keeps(table.schema)
+        ]
+        spectral = _spectral_schema_present(conn, schema)
+        generation = _active_generation(conn, schema) if spectral else None
         tool = find_tool("pg_dump", version_num // 10000, pinned_dir=pg_bin_dir)
         ledger = _Ledger(database_url, schema, backup_id) if spectral else None
         if ledger:
@@ -259,18 +265,27 @@ def _stream(
     return sink.sha256, sink.size_bytes, counts
 
 
+@dataclass(frozen=True)
+class _SnapshotInfo:
+    """The server, the database, and the snapshot pg_dump imports."""
+
+    version: str
+    version_num: int
+    database: str
+    snapshot: str
+
+
+@dataclass(frozen=True)
+class _Table:
+    schema: str
+    name: str
+
+
 def _count_rows(conn: Connection, tables: list[tuple[str, str]]) -> list[TableRows]:
-    counts: list[TableRows] = []
-    try:
-        for schema, name in tables:
-            statement = sql.SQL("SELECT count(*) FROM {}.{}").format(
-                sql.Identifier(schema), sql.Identifier(name)
-            )
-            row = conn.execute(statement).fetchone()
-            counts.append(TableRows(schema=schema, name=name, rows=cast(int, row[0]) if row else 0))
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return counts
+    return [
+        TableRows(schema=schema, name=name, rows=count_rows(conn, schema, name))
+        for schema, name in tables
+    ]
 
 
 @contextlib.contextmanager
@@ -278,11 +293,7 @@ def _snapshot_connection(url: str) -> Any:
     """A repeatable-read, read-only transaction with no timeouts: it lives as long as the dump."""
     conn = connect(url, autocommit=True, application_name=APPLICATION_NAME)
     try:
-        try:
-            conn.execute("SET statement_timeout = 0")
-            conn.execute("SET idle_in_transaction_session_timeout = 0")
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
+        catalog_statements().run(conn, "no_timeouts")
         conn.autocommit = False
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
@@ -293,13 +304,15 @@ def _snapshot_connection(url: str) -> Any:
         conn.close()
 
 
-def _spectral_schema_present(conn: Connection, queries: Any, schema: str) -> bool:
+def _spectral_schema_present(conn: Connection, schema: str) -> bool:
     quoted = '"' + schema.replace('"', '""') + '"'
-    row = conn.execute(
-        queries["spectral_schema_present"],
-        {"generations": f"{quoted}.generations", "ledger": f"{quoted}.ledger"},
-    ).fetchone()
-    return bool(row and row[0])
+    return bool(
+        catalog_statements().value(
+            conn,
+            "spectral_schema_present",
+            {"generations": f"{quoted}.generations", "ledger": f"{quoted}.ledger"},
+        )
+    )
 
 
 def _active_generation(conn: Connection, schema: str) -> int | None:
@@ -319,7 +332,11 @@ class _Ledger:
         self, outcome: store.Outcome, generation: int | None, details: dict[str, Any]
     ) -> None:
         try:
-            with connect(self._url, application_name=APPLICATION_NAME) as conn, transaction(conn):
+            with (
+                translated(),
+                connect(self._url, application_name=APPLICATION_NAME) as conn,
+                conn.transaction(),
+            ):
                 store.append(
                     conn,
                     self._schema,

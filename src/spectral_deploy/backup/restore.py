@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 import pyrage
@@ -37,12 +37,13 @@ from spectral_deploy._version import __version__
 from spectral_deploy.backup.keys import Identities
 from spectral_deploy.backup.manifest import Check, Manifest, Verification, verification_name
 from spectral_deploy.backup.pipeline import stderr_tail
+from spectral_deploy.backup.queries import catalog_statements, count_rows
 from spectral_deploy.backup.signing import SigningKey
 from spectral_deploy.backup.storage import Storage
 from spectral_deploy.backup.streams import HashingReader, HoldbackWriter, Progress
 from spectral_deploy.backup.tools import PgTool, find_tool, libpq_target
-from spectral_deploy.db.connect import connect, describe_target, translate
-from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.access import execute
+from spectral_deploy.db.connect import connect, describe_target
 from spectral_deploy.errors import (
     BackupCorrupt,
     PreconditionFailed,
@@ -289,31 +290,22 @@ def verify_backup(
 
 def _row_checks(url: str, manifest: Manifest) -> list[Check]:
     checks: list[Check] = []
+    queries = catalog_statements()
     with connect(url, autocommit=True, application_name=APPLICATION_NAME) as conn:
-        try:
-            conn.execute("SET statement_timeout = 0")
-            for table in manifest.tables:
-                exists = conn.execute(
-                    "SELECT to_regclass(%s) IS NOT NULL",
-                    (f'"{_quote(table.schema)}"."{_quote(table.name)}"',),
-                ).fetchone()
-                if not exists or not exists[0]:
-                    checks.append(Check(f"rows {table.qualified}", False, "table missing"))
-                    continue
-                statement = sql.SQL("SELECT count(*) FROM {}.{}").format(
-                    sql.Identifier(table.schema), sql.Identifier(table.name)
+        queries.run(conn, "no_timeouts")
+        for table in manifest.tables:
+            qualified = f'"{_quote(table.schema)}"."{_quote(table.name)}"'
+            if not queries.value(conn, "table_exists", {"table": qualified}):
+                checks.append(Check(f"rows {table.qualified}", False, "table missing"))
+                continue
+            found = count_rows(conn, table.schema, table.name)
+            checks.append(
+                Check(
+                    f"rows {table.qualified}",
+                    found == table.rows,
+                    f"{found} rows restored, {table.rows} recorded",
                 )
-                row = conn.execute(statement).fetchone()
-                found = cast(int, row[0]) if row else 0
-                checks.append(
-                    Check(
-                        f"rows {table.qualified}",
-                        found == table.rows,
-                        f"{found} rows restored, {table.rows} recorded",
-                    )
-                )
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
+            )
     return checks
 
 
@@ -364,32 +356,37 @@ def restore_backup(
     )
 
 
-def _query(url: str, name: str) -> list[tuple[object, ...]]:
-    """Run one named query of backup.sql on ``url``."""
-    queries = load_queries("spectral_deploy.backup", "backup.sql", "spectral")
-    with connect(url, autocommit=True, application_name=APPLICATION_NAME) as conn:
-        try:
-            return conn.execute(queries[name]).fetchall()
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
+@dataclass(frozen=True)
+class _ServerInfo:
+    version: str
+    version_num: int
+
+
+@dataclass(frozen=True)
+class _Relation:
+    relation: str
+    total: int
 
 
 def _restore_tool(url: str, manifest: Manifest, pg_bin_dir: Path | None, *, what: str) -> PgTool:
     """pg_restore of the server's major version, which must not be older than the dump's."""
-    [row] = _query(url, "server_info")
-    major = cast(int, row[1]) // 10000
+    with connect(url, autocommit=True, application_name=APPLICATION_NAME) as conn:
+        info = catalog_statements().one(conn, "server_info", into=_ServerInfo)
+    assert info is not None
+    major = info.version_num // 10000
     if major < manifest.server_major:
         raise PreconditionFailed(
             f"backup {manifest.id} was dumped from PostgreSQL {manifest.server_version}; "
-            f"{what} runs {row[0]}: restore it on PostgreSQL {manifest.server_major} or newer"
+            f"{what} runs {info.version}: restore it on PostgreSQL {manifest.server_major} or newer"
         )
     return find_tool("pg_restore", major, pinned_dir=pg_bin_dir)
 
 
 def _existing_relations(url: str) -> tuple[list[str], int]:
     """Up to five relations already in the target, and how many there are."""
-    rows = _query(url, "user_relations")
-    return [str(r[0]) for r in rows], cast(int, rows[0][1]) if rows else 0
+    with connect(url, autocommit=True, application_name=APPLICATION_NAME) as conn:
+        rows = catalog_statements().all(conn, "user_relations", into=_Relation)
+    return [r.relation for r in rows], rows[0].total if rows else 0
 
 
 @contextlib.contextmanager
@@ -417,11 +414,11 @@ def _scratch_database(server_url: str, name: str) -> Iterator[str]:
         with connect(server_url, autocommit=True, application_name=APPLICATION_NAME) as conn:
             try:
                 for statement in statements:
-                    conn.execute(statement)
-            except psycopg.Error as exc:
+                    execute(conn, statement)
+            except SpectralError as exc:
                 raise PreconditionFailed(
                     f"cannot create the scratch database and its unprivileged role on "
-                    f"{describe_target(server_url)}: {translate(exc).message}",
+                    f"{describe_target(server_url)}: {exc.message}",
                     hint="the scratch server's user needs CREATEDB and CREATEROLE "
                     "(--scratch-server / backup.scratch_server_url)",
                 ) from exc
@@ -431,7 +428,7 @@ def _scratch_database(server_url: str, name: str) -> Iterator[str]:
         try:
             with connect(server_url, autocommit=True, application_name=APPLICATION_NAME) as conn:
                 for statement in drops:
-                    conn.execute(statement)
+                    execute(conn, statement)
             log.info("action=backup.scratch_dropped database=%s", name)
-        except (psycopg.Error, SpectralError) as exc:
+        except SpectralError as exc:
             log.warning("action=backup.scratch_left database=%s error=%s", name, exc)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import psycopg
 
+from spectral_deploy.backup.queries import catalog_statements
+
 __all__ = ["NO_EXTENSION", "SUPABASE_SCHEMAS", "DumpScope", "dump_scope", "pattern_literal"]
 
 # supabase/cli pkg/migration/dump.go, InternalSchemas (pg_* and information_schema are
@@ -86,16 +88,17 @@ class DumpScope:
         return args
 
 
+@dataclass(frozen=True)
+class _Extension:
+    name: str
+    schema: str
+
+
 def dump_scope(conn: Connection, *, exclude: Sequence[str] = ()) -> DumpScope:
     """Decide what to leave out, by looking at the server (in the caller's transaction)."""
-    schemas = [str(r[0]) for r in conn.execute("SELECT nspname FROM pg_namespace").fetchall()]
-    supabase = bool(
-        conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) "
-            "AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth')",
-            (SUPABASE_ROLE,),
-        ).fetchone()[0]  # type: ignore[index]
-    )
+    queries = catalog_statements()
+    schemas = [str(name) for name in queries.values(conn, "schema_names")]
+    supabase = bool(queries.value(conn, "supabase_present", {"role": SUPABASE_ROLE}))
     patterns = [*(SUPABASE_SCHEMAS if supabase else ()), *exclude]
     excluded = sorted(
         s for s in schemas if any(fnmatch.fnmatchcase(s, pattern) for pattern in patterns)
@@ -103,12 +106,9 @@ def dump_scope(conn: Connection, *, exclude: Sequence[str] = ()) -> DumpScope:
     if not excluded:
         return DumpScope(supabase=supabase)
     kept_extensions = sorted(
-        str(r[0])
-        for r in conn.execute(
-            "SELECT e.extname, n.nspname FROM pg_extension e "
-            "JOIN pg_namespace n ON n.oid = e.extnamespace"
-        ).fetchall()
-        if str(r[1]) not in excluded and str(r[1]) != "pg_catalog"
+        extension.name
+        for extension in queries.all(conn, "extensions", into=_Extension)
+        if extension.schema not in excluded and extension.schema != "pg_catalog"
     )
     return DumpScope(
         excluded_schemas=tuple(excluded),

@@ -169,14 +169,7 @@ def run(
         )
     manifest = result.manifest
     if format_ is OutputFormat.JSON:
-        console.print_json(
-            {
-                **manifest.as_json(),
-                "storage": result.storage_url,
-                "seconds": result.seconds,
-                "excluded_schemas": list(result.excluded_schemas),
-            }
-        )
+        console.print_json(result.as_json())
         return
     console.success(
         f"backup {manifest.id} of {manifest.database} (PostgreSQL {manifest.server_version}) "
@@ -206,13 +199,13 @@ def list_(
 
     Example: spectral-deploy backup list --from gs://shop-backups/prod --format json
     """
-    from spectral_deploy.backup.catalog import read_catalog
+    from spectral_deploy.backup.catalog import listing_as_json, read_catalog
 
     storage = _storage(ctx, from_)
     entries = read_catalog(storage, _trust(ctx, allow_unsigned))
     now = datetime.now(UTC)
     if format_ is OutputFormat.JSON:
-        console.print_json({"storage": storage.url, "backups": [e.as_json(now) for e in entries]})
+        console.print_json(listing_as_json(storage.url, entries, now))
         return
     if not entries:
         console.info(f"no backups in {storage.url}")

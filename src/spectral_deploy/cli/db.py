@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from spectral_deploy.cli import console
 from spectral_deploy.cli.common import OutputFormat, state
 from spectral_deploy.errors import PreconditionFailed
+
+if TYPE_CHECKING:
+    from spectral_deploy.db.report import EmbeddedState
 
 __all__ = ["app"]
 
@@ -108,34 +111,33 @@ def status(
     config = state(ctx).config()
     report = database_report(config)
     if format_ is OutputFormat.JSON:
-        console.print_json(report)
+        console.print_json(report.as_json())
     else:
-        where = "embedded" if report["embedded"] else "external"
-        console.info(f"database:  {where} {report['target'] or ''}".rstrip())
-        if report["embedded"]:
-            _print_embedded(report)
+        where = "embedded" if report.embedded else "external"
+        console.info(f"database:  {where} {report.target or ''}".rstrip())
+        if report.embedded_server is not None:
+            _print_embedded(report.embedded_server)
         schema_line = (
-            f"version {report['schema_version']} "
-            f"(this tool needs {report['required_schema_version']})"
-            if report["schema_version"]
+            f"version {report.schema_version} (this tool needs {report.required_schema_version})"
+            if report.schema_version
             else "not installed"
         )
-        if report["reachable"]:
+        if report.reachable:
             console.info(f"schema:    {config.database.schema} {schema_line}")
-            if not report["schema_version"]:
+            if not report.schema_version:
                 console.info("next:      spectral-deploy db init")
     if not report.reachable:
         raise PreconditionFailed(
             report.problem or "the database does not answer",
-            hint="spectral-deploy db start" if report["embedded"] else "check DATABASE_URL",
+            hint="spectral-deploy db start" if report.embedded else "check DATABASE_URL",
         )
 
 
-def _print_embedded(report: dict[str, Any]) -> None:
-    console.info(f"data dir:  {report['data_dir']}")
-    running = f"running (pid {report['pid']})" if report["running"] else "stopped"
+def _print_embedded(server: EmbeddedState) -> None:
+    console.info(f"data dir:  {server.data_dir}")
+    running = f"running (pid {server.pid})" if server.running else "stopped"
     console.info(f"server:    {running}")
-    if report["passwords_required"] is False:
+    if server.passwords_required is False:
         console.warn(
             "the server lets local processes log in without a password (made by an older "
             "spectral-deploy): run spectral-deploy db start"
@@ -229,16 +231,12 @@ def server_version(
 
     Example: sudo apt-get install -y "postgresql-client-$(spectral-deploy db server-version)"
     """
-    from spectral_deploy.db.connect import connect, resolve_url
+    from spectral_deploy.db.connect import resolve_url
+    from spectral_deploy.db.report import server_version as ask_version
 
     config = state(ctx).config()
-    with connect(resolve_url(config), settings=config.database, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT current_setting('server_version'), current_setting('server_version_num')::int"
-        ).fetchone()
-    assert row is not None
-    version, number = str(row[0]), int(str(row[1]))
+    version = ask_version(resolve_url(config), config)
     if format_ is OutputFormat.JSON:
-        console.print_json({"major": number // 10000, "version": version, "version_num": number})
+        console.print_json(version.as_json())
     else:
-        console.info(str(number // 10000))
+        console.info(str(version.major))

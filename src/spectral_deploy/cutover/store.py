@@ -25,8 +25,7 @@ from spectral_deploy.cutover.model import (
     Step,
 )
 from spectral_deploy.db.access import statements
-from spectral_deploy.db.connect import translate
-from spectral_deploy.errors import DeployLockHeld, PreconditionFailed
+from spectral_deploy.errors import DeployLockHeld, PreconditionFailed, SpectralError
 from spectral_deploy.providers.base import Color
 
 __all__ = [
@@ -106,27 +105,25 @@ def insert(
     started_by: str,
 ) -> int:
     """Open a deploy; a deploy already open is a failed precondition."""
-    try:
-        row = conn.execute(
-            DEPLOYS(schema).queries["insert_deploy"],
-            {
-                "tag": tag,
-                "commit": commit,
-                "from_generation": from_generation,
-                "from_commit": from_commit,
-                "blue": str(blue),
-                "green": str(green),
-                "started_by": started_by,
-            },
-        ).fetchone()
-    except psycopg.errors.UniqueViolation as exc:
-        raise PreconditionFailed(
-            "another deploy is in progress", hint="spectral-deploy deploy status"
-        ) from exc
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    assert row is not None
-    return cast(int, row[0])
+    deploy_id = DEPLOYS(schema).value(
+        conn,
+        "insert_deploy",
+        {
+            "tag": tag,
+            "commit": commit,
+            "from_generation": from_generation,
+            "from_commit": from_commit,
+            "blue": str(blue),
+            "green": str(green),
+            "started_by": started_by,
+        },
+        meaning={"deploys_one_open_idx": _another_deploy},
+    )
+    return cast(int, deploy_id)
+
+
+def _another_deploy() -> PreconditionFailed:
+    return PreconditionFailed("another deploy is in progress", hint="spectral-deploy deploy status")
 
 
 def get(conn: Connection, schema: str, deploy_id: int) -> Deploy | None:
@@ -236,8 +233,8 @@ class ProcessLock:
         )
 
     def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(psycopg.Error):  # the lock goes with the session anyway
-            self._conn.execute(DEPLOYS(self._schema).queries["unlock_named"], self._params)
+        with contextlib.suppress(SpectralError):  # the lock goes with the session anyway
+            DEPLOYS(self._schema).run(self._conn, "unlock_named", self._params)
 
 
 class DeployLock(ProcessLock):

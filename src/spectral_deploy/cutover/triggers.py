@@ -18,11 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-import psycopg
-
 from spectral_deploy.db import Database
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.access import statements
 
 __all__ = ["Trigger", "WorkflowSkip", "workflow_skip"]
 
@@ -41,25 +38,37 @@ class WorkflowSkip:
     reason: str
 
 
+@dataclass(frozen=True)
+class _Deployed:
+    id: int
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class _Rollback:
+    id: int
+    running: bool
+
+
+TRIGGERS = statements("spectral_deploy.cutover", "triggers.sql")
+
+
 def workflow_skip(database: Database, tag: str, trigger: Trigger) -> WorkflowSkip | None:
     """Whether a workflow run started by ``trigger`` must leave ``tag`` alone, and why."""
-    queries = load_queries("spectral_deploy.cutover", "triggers.sql", database.schema)
-    try:
-        with database.connect() as conn:
-            deployed = conn.execute(queries["cut_over_deploy_of_tag"], {"tag": tag}).fetchone()
-            rollback = conn.execute(queries["rollback_deploying_tag"], {"tag": tag}).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+    queries = TRIGGERS(database.schema)
+    with database.connect() as conn:
+        deployed = queries.one(conn, "cut_over_deploy_of_tag", {"tag": tag}, into=_Deployed)
+        rollback = queries.one(conn, "rollback_deploying_tag", {"tag": tag}, into=_Rollback)
     if deployed is not None:
-        outcome = f", {deployed[1]}" if deployed[1] else ", in its hold window"
+        outcome = f", {deployed.outcome}" if deployed.outcome else ", in its hold window"
         return WorkflowSkip(
-            f"{tag} was already deployed (deploy #{deployed[0]}{outcome}); a workflow run never "
+            f"{tag} was already deployed (deploy #{deployed.id}{outcome}); a workflow run never "
             "deploys a tag twice: fix forward with a new tag"
         )
     if trigger is Trigger.PUSH and rollback is not None:
-        state = "in progress" if rollback[1] else "finished"
+        state = "in progress" if rollback.running else "finished"
         return WorkflowSkip(
-            f"{tag} is deployed by rollback #{rollback[0]} ({state}) through the run it "
+            f"{tag} is deployed by rollback #{rollback.id} ({state}) through the run it "
             "dispatched; this push run leaves it to that one"
         )
     return None

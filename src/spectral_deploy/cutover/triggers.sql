@@ -10,7 +10,7 @@ LIMIT 1;
 
 -- rollback_deploying_tag --
 -- The newest rollback whose plan deploys this tag (Class 3's deploy-prior step).
-SELECT id, finished_at IS NULL
+SELECT id, finished_at IS NULL AS running
 FROM {schema}.rollbacks
 WHERE plan @> jsonb_build_array(
     jsonb_build_object('id', 'deploy-prior', 'params', jsonb_build_object('tag', %(tag)s::text)))

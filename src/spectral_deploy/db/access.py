@@ -8,10 +8,19 @@ file and the configured schema::
 
 ``one`` and ``all`` map each row by column name (``into(**row)``: a dataclass, or a
 function that builds one), so no caller reads ``row[3]``; ``value`` is the first column of
-the first row. A ``NamedTuple`` as ``into`` is built by ``_make`` with its fields found among
-the columns by name once per statement, not per row: the hot path's claim uses it. A
-``psycopg.Error`` becomes the Spectral error tree here (``translate``), and ``translated()``
-does the same around a transaction of several statements.
+the first row, ``values`` the first column of every row. A ``NamedTuple`` as ``into`` is
+built by ``_make`` with its fields found among the columns by name once per statement, not
+per row: the hot path's claim uses it. A ``psycopg.Error`` becomes the
+Spectral error tree here (``translate``), and ``translated()`` does the same around a
+transaction of several statements.
+
+A violation that means something to the caller is said with ``meaning``: a map from a
+constraint (or index) name, or a SQLSTATE such as ``UNIQUE_VIOLATION``, to the error it
+raises instead (``one(..., meaning={"deploys_one_open_idx": lambda: PreconditionFailed(...)})``).
+
+Statements that are built at run time (a restore's checks, catalog introspection, a user's
+migration) go through ``execute`` / ``fetch_one`` / ``fetch_all`` / ``fetch_value``: the same
+translation and the same rows by column name, for a query that is not a named block.
 """
 
 from __future__ import annotations
@@ -19,28 +28,118 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, LiteralString, TypeVar
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import BaseRowFactory, RowMaker, kwargs_row
 
 from spectral_deploy.db.connect import translate
 from spectral_deploy.db.queries import Queries, load_queries
+from spectral_deploy.errors import SpectralError
 
-__all__ = ["Statements", "statements", "translated"]
+__all__ = [
+    "UNIQUE_VIOLATION",
+    "Meaning",
+    "Statements",
+    "execute",
+    "fetch_all",
+    "fetch_one",
+    "fetch_value",
+    "fetch_values",
+    "statements",
+    "translated",
+]
 
 T = TypeVar("T")
-Params = Mapping[str, Any] | None
+Params = Mapping[str, Any] | Sequence[Any] | None
 Connection = psycopg.Connection[Any]
+Query = LiteralString | sql.SQL | sql.Composed
+# a constraint/index name or a SQLSTATE -> the error that violation means to the caller
+Meaning = Mapping[str, Callable[[], SpectralError]] | None
+
+UNIQUE_VIOLATION = "23505"
 
 
 @contextlib.contextmanager
-def translated() -> Iterator[None]:
-    """Raise any ``psycopg.Error`` inside as the matching ``SpectralError`` (chained)."""
+def translated(meaning: Meaning = None) -> Iterator[None]:
+    """Raise any ``psycopg.Error`` inside as the matching ``SpectralError`` (chained):
+    the caller's ``meaning`` of that constraint or SQLSTATE first, else ``translate``."""
     try:
         yield
     except psycopg.Error as exc:
+        if meaning:
+            meant = meaning.get(exc.diag.constraint_name or "") or meaning.get(exc.sqlstate or "")
+            if meant is not None:
+                raise meant() from exc
         raise translate(exc) from exc
+
+
+def execute(
+    conn: Connection,
+    query: Query,
+    params: Params = None,
+    *,
+    meaning: Meaning = None,
+    prepare: bool | None = None,
+) -> int:
+    """Execute ``query`` (built at run time); the number of rows it touched.
+
+    ``prepare=False``: never a prepared statement (a transaction pooler runs the next
+    transaction in another session, where it would not exist)."""
+    with translated(meaning), conn.cursor() as cursor:
+        cursor.execute(query, params, prepare=prepare)
+        return cursor.rowcount
+
+
+def fetch_one(
+    conn: Connection,
+    query: Query,
+    params: Params = None,
+    *,
+    into: Callable[..., T],
+    meaning: Meaning = None,
+    prepare: bool | None = None,
+) -> T | None:
+    """The first row of ``query`` as ``into(**columns)``, or None when there is none."""
+    with translated(meaning), conn.cursor(row_factory=_rows(into)) as cursor:
+        return cursor.execute(query, params, prepare=prepare).fetchone()
+
+
+def fetch_all(
+    conn: Connection,
+    query: Query,
+    params: Params = None,
+    *,
+    into: Callable[..., T],
+    meaning: Meaning = None,
+    binary: bool = False,
+) -> list[T]:
+    """Every row of ``query``, each as ``into(**columns)`` (``binary``: results in binary)."""
+    with translated(meaning), conn.cursor(row_factory=_rows(into)) as cursor:
+        return cursor.execute(query, params, binary=binary).fetchall()
+
+
+def fetch_value(
+    conn: Connection,
+    query: Query,
+    params: Params = None,
+    *,
+    meaning: Meaning = None,
+    prepare: bool | None = None,
+) -> Any:
+    """The first column of the first row of ``query`` (None when no row)."""
+    with translated(meaning), conn.cursor() as cursor:
+        row = cursor.execute(query, params, prepare=prepare).fetchone()
+    return None if row is None else row[0]
+
+
+def fetch_values(
+    conn: Connection, query: Query, params: Params = None, *, meaning: Meaning = None
+) -> list[Any]:
+    """The first column of every row of ``query`` (a one-column list: names, keys)."""
+    with translated(meaning), conn.cursor() as cursor:
+        return [row[0] for row in cursor.execute(query, params).fetchall()]
 
 
 class Statements:
@@ -50,15 +149,16 @@ class Statements:
         self.queries = queries
 
     def run(
-        self, conn: Connection, name: str, params: Params = None, *, prepare: bool | None = None
+        self,
+        conn: Connection,
+        name: str,
+        params: Params = None,
+        *,
+        meaning: Meaning = None,
+        prepare: bool | None = None,
     ) -> int:
-        """Execute ``name``; the number of rows it touched.
-
-        ``prepare=False``: never a prepared statement (a transaction pooler runs the next
-        transaction in another session, where it would not exist)."""
-        with translated(), conn.cursor() as cursor:
-            cursor.execute(self.queries[name], params, prepare=prepare)
-            return cursor.rowcount
+        """Execute ``name``; the number of rows it touched."""
+        return execute(conn, self.queries[name], params, meaning=meaning, prepare=prepare)
 
     def one(
         self,
@@ -67,11 +167,13 @@ class Statements:
         params: Params = None,
         *,
         into: Callable[..., T],
+        meaning: Meaning = None,
         prepare: bool | None = None,
     ) -> T | None:
         """The first row of ``name`` as ``into(**columns)``, or None when there is none."""
-        with translated(), conn.cursor(row_factory=_rows(into)) as cursor:
-            return cursor.execute(self.queries[name], params, prepare=prepare).fetchone()
+        return fetch_one(
+            conn, self.queries[name], params, into=into, meaning=meaning, prepare=prepare
+        )
 
     def all(
         self,
@@ -83,16 +185,23 @@ class Statements:
         binary: bool = False,
     ) -> list[T]:
         """Every row of ``name``, each as ``into(**columns)`` (``binary``: results in binary)."""
-        with translated(), conn.cursor(row_factory=_rows(into)) as cursor:
-            return cursor.execute(self.queries[name], params, binary=binary).fetchall()
+        return fetch_all(conn, self.queries[name], params, into=into, binary=binary)
 
     def value(
-        self, conn: Connection, name: str, params: Params = None, *, prepare: bool | None = None
+        self,
+        conn: Connection,
+        name: str,
+        params: Params = None,
+        *,
+        meaning: Meaning = None,
+        prepare: bool | None = None,
     ) -> Any:
         """The first column of the first row of ``name`` (None when no row)."""
-        with translated(), conn.cursor() as cursor:
-            row = cursor.execute(self.queries[name], params, prepare=prepare).fetchone()
-        return None if row is None else row[0]
+        return fetch_value(conn, self.queries[name], params, meaning=meaning, prepare=prepare)
+
+    def values(self, conn: Connection, name: str, params: Params = None) -> list[Any]:
+        """The first column of every row of ``name``."""
+        return fetch_values(conn, self.queries[name], params)
 
     def copy_rows(self, conn: Connection, name: str, rows: Iterable[Sequence[Any]]) -> int:
         """COPY ``rows`` with the ``COPY ... FROM STDIN`` statement ``name``; how many."""

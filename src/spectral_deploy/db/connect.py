@@ -9,7 +9,6 @@ place that knows psycopg's exception classes.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -46,7 +45,6 @@ __all__ = [
     "ensure_database",
     "require_database_url",
     "resolve_url",
-    "transaction",
     "translate",
 ]
 
@@ -274,16 +272,6 @@ def connect(
             f"the database URL is not valid: {_first_line(str(exc))}",
             hint="DATABASE_URL must look like postgresql://user@host:5432/dbname",
         ) from exc
-
-
-@contextlib.contextmanager
-def transaction(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[None]:
-    """A transaction whose psycopg errors come out as Spectral errors."""
-    try:
-        with conn.transaction():
-            yield
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
 
 
 def translate(exc: psycopg.Error) -> SpectralError:

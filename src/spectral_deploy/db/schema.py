@@ -16,14 +16,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from typing import cast
 
 import psycopg
 from psycopg import sql
 
 from spectral_deploy._version import __version__
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.access import execute, statements, translated
 from spectral_deploy.db.roles import Roles, adopt_schema, apply_grants, ensure_roles
 from spectral_deploy.errors import DatabaseError, SchemaNotInstalled
 
@@ -54,6 +52,9 @@ class SchemaMigration:
     def checksum(self) -> str:
         """sha256 of the file's text."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+SCHEMA = statements("spectral_deploy.db", "schema.sql")
 
 
 @dataclass(frozen=True)
@@ -115,52 +116,53 @@ def install(
     migrations run as the owner role (``SET ROLE``) when another user is connected.
     ``app_tables`` (the embedded server) also shares the app's tables in ``public``.
     """
-    queries = load_queries("spectral_deploy.db", "schema.sql", schema)
+    queries = SCHEMA(schema)
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise RuntimeError("install() needs a connection that is not inside a transaction")
     was_autocommit = conn.autocommit
     conn.autocommit = True
     try:
-        conn.execute(queries["lock_schema"], {"schema": schema})
-        try:
-            with conn.transaction():
-                conn.execute(queries["create_schema"])
-            if roles is not None:
-                _become_owner(conn, schema, roles)
-            applied = {m.version: m for m in installed_migrations(conn, schema)}
-            applied_now: list[int] = []
-            for migration in bundled_migrations():
-                done = applied.get(migration.version)
-                if done is not None:
-                    if done.checksum != migration.checksum:
-                        raise DatabaseError(
-                            f"spectral's migration {migration.version:04d}_{migration.name} was "
-                            f"installed by spectral-deploy {done.tool_version} with different "
-                            "text; the schema is not what this tool expects",
-                            hint="reinstall the spectral-deploy version that installed it",
-                        )
-                    continue
+        with translated():
+            queries.run(conn, "lock_schema", {"schema": schema})
+            try:
                 with conn.transaction():
-                    body = sql.SQL(migration.text).format(schema=sql.Identifier(schema))
-                    conn.execute(body)
-                    conn.execute(
-                        queries["record_migration"],
-                        {
-                            "version": migration.version,
-                            "name": migration.name,
-                            "checksum": migration.checksum,
-                            "tool_version": __version__,
-                        },
-                    )
-                applied_now.append(migration.version)
-            if roles is not None:
-                apply_grants(conn, schema, roles, app_tables=app_tables)
-        finally:
-            if roles is not None:
-                conn.execute("RESET ROLE")
-            conn.execute(queries["unlock_schema"], {"schema": schema})
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+                    queries.run(conn, "create_schema")
+                if roles is not None:
+                    _become_owner(conn, schema, roles)
+                applied = {m.version: m for m in installed_migrations(conn, schema)}
+                applied_now: list[int] = []
+                for migration in bundled_migrations():
+                    done = applied.get(migration.version)
+                    if done is not None:
+                        if done.checksum != migration.checksum:
+                            file = f"{migration.version:04d}_{migration.name}"
+                            raise DatabaseError(
+                                f"spectral's migration {file} was "
+                                f"installed by spectral-deploy {done.tool_version} with different "
+                                "text; the schema is not what this tool expects",
+                                hint="reinstall the spectral-deploy version that installed it",
+                            )
+                        continue
+                    with conn.transaction():
+                        body = sql.SQL(migration.text).format(schema=sql.Identifier(schema))
+                        execute(conn, body)
+                        queries.run(
+                            conn,
+                            "record_migration",
+                            {
+                                "version": migration.version,
+                                "name": migration.name,
+                                "checksum": migration.checksum,
+                                "tool_version": __version__,
+                            },
+                        )
+                    applied_now.append(migration.version)
+                if roles is not None:
+                    apply_grants(conn, schema, roles, app_tables=app_tables)
+            finally:
+                if roles is not None:
+                    queries.run(conn, "reset_role")
+                queries.run(conn, "unlock_schema", {"schema": schema})
     finally:
         conn.autocommit = was_autocommit
     installed = max([*applied, *applied_now], default=0)
@@ -175,51 +177,34 @@ def install(
 def _become_owner(conn: Connection, schema: str, roles: Roles) -> None:
     """Act as the owner role from here on (creating the roles and adopting an older install
     first, when the connected user is someone else)."""
-    row = conn.execute("SELECT current_user").fetchone()
-    if row is not None and row[0] == roles.owner:
+    queries = SCHEMA(schema)
+    if queries.value(conn, "current_user") == roles.owner:
         return
     ensure_roles(conn, roles, login=False)
-    member = conn.execute(
-        "SELECT pg_has_role(current_user, %s, 'USAGE') AND pg_has_role(current_user, %s, 'SET')",
-        (roles.owner, roles.owner),
-    ).fetchone()
-    if not (member and member[0]):
-        conn.execute(
+    if not queries.value(conn, "may_become", {"role": roles.owner}):
+        execute(
+            conn,
             sql.SQL("GRANT {} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE").format(
                 sql.Identifier(roles.owner)
-            )
+            ),
         )
     adopt_schema(conn, schema, roles)
-    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(roles.owner)))
+    execute(conn, sql.SQL("SET ROLE {}").format(sql.Identifier(roles.owner)))
 
 
 def installed_migrations(conn: Connection, schema: str) -> list[AppliedMigration]:
     """The migrations recorded in the database (empty when nothing is installed)."""
-    queries = load_queries("spectral_deploy.db", "schema.sql", schema)
-    exists = conn.execute(
-        queries["schema_exists"], {"table": f"{_quote(schema)}.schema_migrations"}
-    ).fetchone()
-    if not exists or not exists[0]:
+    queries = SCHEMA(schema)
+    table = f"{_quote(schema)}.schema_migrations"
+    if not queries.value(conn, "schema_exists", {"table": table}):
         return []
-    rows = conn.execute(queries["applied_migrations"]).fetchall()
-    return [
-        AppliedMigration(
-            version=cast(int, row[0]),
-            name=cast(str, row[1]),
-            checksum=cast(str, row[2]),
-            tool_version=cast(str, row[3]),
-            applied_at=cast(datetime, row[4]),
-        )
-        for row in rows
-    ]
+    return queries.all(conn, "applied_migrations", into=AppliedMigration)
 
 
 def require_schema(conn: Connection, schema: str) -> int:
     """Fail unless the schema is at least the version this tool needs; return that version."""
     try:
         applied = installed_migrations(conn, schema)
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
     finally:
         if conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
             conn.rollback()

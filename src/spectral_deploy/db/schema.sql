@@ -37,3 +37,15 @@ SELECT max(version) FROM {schema}.schema_migrations;
 -- schema_exists --
 -- Whether the migrations table exists (to_regclass does not fail on a missing schema).
 SELECT to_regclass(%(table)s) IS NOT NULL;
+
+-- current_user --
+-- Who this session acts as.
+SELECT current_user;
+
+-- may_become --
+-- Whether the connected user may act as a role (SET ROLE) and use its privileges.
+SELECT pg_has_role(current_user, %(role)s, 'USAGE') AND pg_has_role(current_user, %(role)s, 'SET');
+
+-- reset_role --
+-- Act as the connected user again.
+RESET ROLE;

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from spectral_deploy.errors import DatabaseUnreachable, InputError
@@ -42,13 +42,11 @@ _KINDS = {
 def read_catalog(url: str, settings: DatabaseConfig | None = None) -> Schema:
     """The schema model of the database at ``url`` (errors name host/database, never the
     password)."""
-    from psycopg import Error  # noqa: PLC0415 - only --schema-from needs a connection
-
-    from spectral_deploy.db.connect import connect, translate  # noqa: PLC0415
-    from spectral_deploy.db.queries import load_queries  # noqa: PLC0415
+    from spectral_deploy.db.access import statements  # noqa: PLC0415 - only --schema-from
+    from spectral_deploy.db.connect import connect  # noqa: PLC0415
 
     url = _checked_url(url)
-    queries = load_queries("spectral_deploy.lint", "catalog.sql", "public")
+    queries = statements("spectral_deploy.lint", "catalog.sql")("public")
     try:
         conn = connect(url, settings=settings)
     except DatabaseUnreachable as exc:
@@ -58,13 +56,72 @@ def read_catalog(url: str, settings: DatabaseConfig | None = None) -> Schema:
             "it: the earlier migrations are replayed instead",
         ) from exc
     with conn:
-        try:
-            conn.execute("SET TRANSACTION READ ONLY")
-            conn.execute("SET LOCAL search_path = pg_catalog")
-            rows = {name: conn.execute(queries[name]).fetchall() for name in queries.names()}
-        except Error as exc:
-            raise translate(exc) from exc
+        queries.run(conn, "read_only")
+        queries.run(conn, "catalog_search_path")
+        rows = CatalogRows(
+            schemas=[str(name) for name in queries.values(conn, "schemas")],
+            relations=queries.all(conn, "relations", into=RelationRow),
+            columns=queries.all(conn, "columns", into=ColumnRow),
+            checks=queries.all(conn, "checks", into=CheckRow),
+            indexes=[str(definition) for definition in queries.values(conn, "indexes")],
+            routines=queries.all(conn, "routines", into=NamedRow),
+            types=queries.all(conn, "types", into=NamedRow),
+        )
     return build_model(rows)
+
+
+@dataclass(frozen=True)
+class RelationRow:
+    """A table, view, materialized view or sequence (``relkind``)."""
+
+    schema: str
+    name: str
+    kind: str
+    populated: bool
+
+
+@dataclass(frozen=True)
+class ColumnRow:
+    """A live column of a relation."""
+
+    schema: str
+    table: str
+    name: str
+    type_text: str
+    not_null: bool
+    has_default: bool
+    collation: str | None
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """A CHECK constraint as SQL."""
+
+    schema: str
+    table: str
+    name: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class NamedRow:
+    """A schema-qualified routine or type."""
+
+    schema: str
+    name: str
+
+
+@dataclass(frozen=True)
+class CatalogRows:
+    """What ``catalog.sql`` read, query by query."""
+
+    schemas: list[str]
+    relations: list[RelationRow]
+    columns: list[ColumnRow]
+    checks: list[CheckRow]
+    indexes: list[str]
+    routines: list[NamedRow]
+    types: list[NamedRow]
 
 
 _DRIVER_SCHEME = re.compile(r"^(postgres(?:ql)?)\+[a-z0-9_]+://", re.IGNORECASE)
@@ -89,38 +146,40 @@ def _checked_url(url: str) -> str:
     return url
 
 
-def build_model(rows: Mapping[str, Sequence[tuple[object, ...]]]) -> Schema:
-    """The model from the rows of each ``catalog.sql`` query (by name)."""
+def build_model(rows: CatalogRows) -> Schema:
+    """The model from the rows of the ``catalog.sql`` queries."""
     model = Schema(complete=True)
-    model.schemas.update(str(row[0]) for row in rows["schemas"])
-    for schema, name, kind, populated in rows["relations"]:
-        qualified = QualifiedName(str(schema), str(name))
-        if kind == "S":
+    model.schemas.update(rows.schemas)
+    for found in rows.relations:
+        qualified = QualifiedName(found.schema, found.name)
+        if found.kind == "S":
             model.sequences.add(qualified)
         else:
-            relation = Relation(_KINDS[str(kind)], {}, populated=bool(populated))
+            relation = Relation(_KINDS[found.kind], {}, populated=bool(found.populated))
             model.add_relation(qualified, relation)
-    types = _types({str(row[3]) for row in rows["columns"]})
-    for schema, table, column, type_text, not_null, default, collation in rows["columns"]:
-        table_relation = model.relation(QualifiedName(str(schema), str(table)))
+    types = _types({column.type_text for column in rows.columns})
+    for column in rows.columns:
+        table_relation = model.relation(QualifiedName(column.schema, column.table))
         if table_relation is None or table_relation.columns is None:
             continue
-        table_relation.columns[str(column)] = Column(
-            str(column),
-            types.get(str(type_text)),
-            not_null=bool(not_null),
-            default=bool(default),
-            collation=str(collation) if collation is not None else None,
+        table_relation.columns[column.name] = Column(
+            column.name,
+            types.get(column.type_text),
+            not_null=bool(column.not_null),
+            default=bool(column.has_default),
+            collation=column.collation,
         )
-    for schema, table, name, definition, _validated in rows["checks"]:
+    for check in rows.checks:
         # the definition says NOT VALID when it is not validated
-        quoted_table = f'"{_escape(str(schema))}"."{_escape(str(table))}"'
-        sql = f'ALTER TABLE {quoted_table} ADD CONSTRAINT "{_escape(str(name))}" {definition}'
+        quoted_table = f'"{_escape(check.schema)}"."{_escape(check.table)}"'
+        sql = (
+            f'ALTER TABLE {quoted_table} ADD CONSTRAINT "{_escape(check.name)}" {check.definition}'
+        )
         _apply_sql(model, sql)
-    for (definition,) in rows["indexes"]:
-        _apply_sql(model, str(definition))
-    model.routines.update(QualifiedName(str(s), str(n)) for s, n in rows["routines"])
-    model.types.update(QualifiedName(str(s), str(n)) for s, n in rows["types"])
+    for definition in rows.indexes:
+        _apply_sql(model, definition)
+    model.routines.update(QualifiedName(r.schema, r.name) for r in rows.routines)
+    model.types.update(QualifiedName(t.schema, t.name) for t in rows.types)
     return model
 
 

@@ -1,6 +1,14 @@
+-- read_only --
+-- The catalog is only read.
+SET TRANSACTION READ ONLY;
+
+-- catalog_search_path --
+-- Resolve names in PostgreSQL's catalog only (for this transaction).
+SELECT set_config('search_path', 'pg_catalog', true);
+
 -- schemas --
 -- Every schema that is not PostgreSQL's own.
-SELECT n.nspname
+SELECT n.nspname AS name
 FROM pg_namespace n
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
@@ -8,7 +16,8 @@ ORDER BY 1;
 
 -- relations --
 -- Tables (plain, partitioned, foreign), views, materialized views and sequences.
-SELECT n.nspname, c.relname, c.relkind::text, c.relispopulated
+SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
+       c.relispopulated AS populated
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
@@ -19,11 +28,12 @@ ORDER BY 1, 2;
 -- columns --
 -- Each live column: its type as SQL writes it, NOT NULL, whether an INSERT that leaves it
 -- out gets a value (a non-NULL default, identity, generated), and a non-default collation.
-SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
-       a.attnotnull,
+SELECT n.nspname AS schema, c.relname AS table, a.attname AS name,
+       format_type(a.atttypid, a.atttypmod) AS type_text,
+       a.attnotnull AS not_null,
        (a.atthasdef AND pg_get_expr(d.adbin, d.adrelid) !~ '^NULL(::.*)?$')
-         OR a.attidentity <> '' OR a.attgenerated <> '',
-       CASE WHEN a.attcollation <> t.typcollation THEN co.collname END
+         OR a.attidentity <> '' OR a.attgenerated <> '' AS has_default,
+       CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS collation
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -37,8 +47,9 @@ WHERE a.attnum > 0 AND NOT a.attisdropped
 ORDER BY n.nspname, c.relname, a.attnum;
 
 -- checks --
--- CHECK constraints, as SQL, and whether they are validated.
-SELECT n.nspname, c.relname, con.conname, pg_get_constraintdef(con.oid), con.convalidated
+-- CHECK constraints, as SQL (the definition says NOT VALID when it is not validated).
+SELECT n.nspname AS schema, c.relname AS table, con.conname AS name,
+       pg_get_constraintdef(con.oid) AS definition
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -48,7 +59,7 @@ ORDER BY 1, 2, 3;
 
 -- indexes --
 -- Every index, as the CREATE INDEX statement that would make it.
-SELECT pg_get_indexdef(i.indexrelid)
+SELECT pg_get_indexdef(i.indexrelid) AS definition
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -58,7 +69,7 @@ ORDER BY 1;
 
 -- routines --
 -- Functions, procedures and aggregates outside PostgreSQL's own schemas.
-SELECT n.nspname, p.proname
+SELECT n.nspname AS schema, p.proname AS name
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -66,7 +77,7 @@ ORDER BY 1, 2;
 
 -- types --
 -- Enums, domains, ranges, multiranges and free-standing composite types.
-SELECT n.nspname, t.typname
+SELECT n.nspname AS schema, t.typname AS name
 FROM pg_type t
 JOIN pg_namespace n ON n.oid = t.typnamespace
 LEFT JOIN pg_class c ON c.oid = t.typrelid

@@ -25,13 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, cast
-
-import psycopg
+from typing import Any
 
 from spectral_deploy.db import Database
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
+from spectral_deploy.db.access import statements, translated
 from spectral_deploy.errors import SpectralError
 from spectral_deploy.ledger.store import EntryKind, Outcome, append, entries, record_intent
 from spectral_deploy.migrate.runner import discover
@@ -338,51 +335,42 @@ def _origin(
 # -- reading the records ---------------------------------------------------------------------
 
 
+FORWARD = statements("spectral_deploy.migrate", "forward.sql")
+APPLIED = statements("spectral_deploy.migrate", "migrate.sql")
+
+
+def _ledger_record(
+    generation: int | None, tag: str | None, schema: Any, finished: bool
+) -> LedgerRecord | None:
+    record = SchemaRecord.from_json(schema)
+    return None if record is None else LedgerRecord(generation, tag, record, finished)
+
+
 def read_ledger(database: Database, limit: int = RECORDS_SCANNED) -> list[LedgerRecord]:
     """The schema records of earlier migrations steps, newest first."""
-    queries = load_queries("spectral_deploy.migrate", "forward.sql", database.schema)
-    try:
-        with database.connect() as conn:
-            rows = conn.execute(queries["schema_records"], {"limit": limit}).fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    found = []
-    for row in rows:
-        record = SchemaRecord.from_json(row[4])
-        if record is not None:
-            found.append(
-                LedgerRecord(
-                    cast("int | None", row[2]), cast("str | None", row[3]), record, bool(row[5])
-                )
-            )
-    return found
+    with database.connect() as conn:
+        rows = FORWARD(database.schema).all(
+            conn, "schema_records", {"limit": limit}, into=_ledger_record
+        )
+    return [row for row in rows if row is not None]
 
 
 def read_record(database: Database, kind: ToolKind) -> tuple[str, ...]:
     """The tool's own record of what is applied: Spectral's ``app_migrations`` (SQL), Alembic's
     heads (``alembic_version``), Django's ``django_migrations`` (``app.name``). Read with
     Spectral's own connection: the app's tables live in the same database."""
-    queries = load_queries("spectral_deploy.migrate", "forward.sql", database.schema)
-    try:
-        with database.connect() as conn:
-            if kind is ToolKind.SQL:
-                rows = conn.execute(
-                    load_queries("spectral_deploy.migrate", "migrate.sql", database.schema)[
-                        "applied"
-                    ]
-                ).fetchall()
-                return tuple(cast(str, row[0]) for row in rows)
-            table, query = (
-                ("alembic_version", "alembic_heads")
-                if kind is ToolKind.ALEMBIC
-                else ("django_migrations", "django_applied")
-            )
-            exists = conn.execute(queries["table_exists"], {"table": table}).fetchone()
-            if not exists or not exists[0]:
-                return ()
-            return tuple(cast(str, row[0]) for row in conn.execute(queries[query]).fetchall())
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+    queries = FORWARD(database.schema)
+    with database.connect() as conn:
+        if kind is ToolKind.SQL:
+            return tuple(APPLIED(database.schema).values(conn, "applied"))
+        table, query = (
+            ("alembic_version", "alembic_heads")
+            if kind is ToolKind.ALEMBIC
+            else ("django_migrations", "django_applied")
+        )
+        if not queries.value(conn, "table_exists", {"table": table}):
+            return ()
+        return tuple(queries.values(conn, query))
 
 
 def check_schema(
@@ -495,21 +483,18 @@ def record_applying(
     database: Database, deploy_id: int, generation: int | None, record: SchemaRecord
 ) -> None:
     """The ledger's intent: this deploy's migrations step is about to leave ``record``."""
-    try:
-        with database.connect() as conn:
-            record_intent(
-                conn,
-                database.schema,
-                EntryKind.MIGRATION,
-                APPLYING_ACTION,
-                f"deploy:{deploy_id}:migrations",
-                deploy_id=deploy_id,
-                generation=generation,
-                details={"schema": record.as_json()},
-            )
-            conn.commit()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+    with translated(), database.connect() as conn:
+        record_intent(
+            conn,
+            database.schema,
+            EntryKind.MIGRATION,
+            APPLYING_ACTION,
+            f"deploy:{deploy_id}:migrations",
+            deploy_id=deploy_id,
+            generation=generation,
+            details={"schema": record.as_json()},
+        )
+        conn.commit()
 
 
 def record_kept(
@@ -517,24 +502,21 @@ def record_kept(
 ) -> bool:
     """The ledger's "schema ahead of code, kept" for this deploy, once (a resumed step finds
     it there); True when written now."""
-    try:
-        with database.connect() as conn, conn.transaction():
-            found = entries(conn, database.schema, kind=EntryKind.MIGRATION, deploy_id=deploy_id)
-            if any(e.action == KEPT_ACTION for e in found):
-                return False
-            append(
-                conn,
-                database.schema,
-                EntryKind.MIGRATION,
-                KEPT_ACTION,
-                outcome=Outcome.OK,
-                deploy_id=deploy_id,
-                generation=generation,
-                details={"message": check.describe(), "check": check.as_json()},
-            )
-            return True
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+    with translated(), database.connect() as conn, conn.transaction():
+        found = entries(conn, database.schema, kind=EntryKind.MIGRATION, deploy_id=deploy_id)
+        if any(e.action == KEPT_ACTION for e in found):
+            return False
+        append(
+            conn,
+            database.schema,
+            EntryKind.MIGRATION,
+            KEPT_ACTION,
+            outcome=Outcome.OK,
+            deploy_id=deploy_id,
+            generation=generation,
+            details={"message": check.describe(), "check": check.as_json()},
+        )
+        return True
 
 
 def release_records(
@@ -547,20 +529,26 @@ def release_records(
     deploy id and commit to the tool over that commit's tree), newest first. For deploys the
     ledger has no schema record of (made before it kept them); a release whose tree cannot be
     read any more is skipped."""
-    queries = load_queries("spectral_deploy.migrate", "forward.sql", database.schema)
-    try:
-        with database.connect() as conn:
-            rows = conn.execute(queries["migrated_releases"], {"limit": limit}).fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+    with database.connect() as conn:
+        releases = FORWARD(database.schema).all(
+            conn, "migrated_releases", {"limit": limit}, into=_Release
+        )
     found = []
-    for deploy_id, generation, tag, commit in rows:
+    for release in releases:
         try:
-            record = record_to_leave(tool_of(cast(int, deploy_id), cast(str, commit)))
+            record = record_to_leave(tool_of(release.deploy_id, release.commit_sha))
         except SpectralError:
             continue
         if record is not None:
-            found.append(
-                LedgerRecord(cast("int | None", generation), cast("str | None", tag), record)
-            )
+            found.append(LedgerRecord(release.generation, release.tag, record))
     return found
+
+
+@dataclass(frozen=True)
+class _Release:
+    """A deploy whose migrations step finished."""
+
+    deploy_id: int
+    generation: int | None
+    tag: str | None
+    commit_sha: str

@@ -3,7 +3,7 @@
 -- schema_records --
 -- What the deploys recorded of the schema: after their migrations step (finished), and
 -- before it ran (the schema it was about to leave: a step that crashed midway), newest first.
-SELECT l.id, l.deploy_id, l.generation, d.tag, l.details -> 'schema', l.kind = 'step'
+SELECT l.generation, d.tag, l.details -> 'schema' AS schema, l.kind = 'step' AS finished
 FROM {schema}.ledger l
 LEFT JOIN {schema}.deploys d ON d.id = l.deploy_id
 WHERE ((l.kind = 'step' AND l.action = 'apply-migrations' AND l.outcome = 'ok')
@@ -28,7 +28,7 @@ SELECT app || '.' || name FROM django_migrations ORDER BY id;
 -- Deploys whose migrations step finished, newest first, with their commit: the migrations of
 -- that commit describe the schema the step left (for deploys recorded before the ledger kept a
 -- schema record).
-SELECT d.id, d.generation, d.tag, d.commit_sha
+SELECT d.id AS deploy_id, d.generation, d.tag, d.commit_sha
 FROM {schema}.ledger l
 JOIN {schema}.deploys d ON d.id = l.deploy_id
 WHERE l.kind = 'step'

@@ -31,9 +31,8 @@ import psycopg
 from psycopg import sql
 
 from spectral_deploy.config import Config, MigrationsConfig
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
-from spectral_deploy.errors import CheckFailed, InputError, ToolFailed
+from spectral_deploy.db.access import Statements, execute, statements, translated
+from spectral_deploy.errors import CheckFailed, InputError, SpectralError, ToolFailed
 from spectral_deploy.ledger.store import EntryKind, Outcome, append, current_actor
 from spectral_deploy.lint.parse import SyntaxFailure, parse_sql
 from spectral_deploy.lint.source import Text
@@ -51,6 +50,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 Connection = psycopg.Connection[Any]
+MIGRATE = statements("spectral_deploy.migrate", "migrate.sql")
 
 # statements PostgreSQL will not run inside a transaction block
 NON_TRANSACTIONAL = "cannot run inside a transaction"
@@ -151,14 +151,14 @@ def apply(
     on_file: Callable[[MigrationFile], None] = lambda file: None,
 ) -> list[str]:
     """Apply the pending files in order; returns their names. Stops at the first failure."""
-    queries = load_queries("spectral_deploy.migrate", "migrate.sql", schema)
+    queries = MIGRATE(schema)
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.rollback()
     was_autocommit = conn.autocommit
     conn.autocommit = True
     done: list[str] = []
     try:
-        conn.execute(queries["lock_migrations"], {"schema": schema})
+        queries.run(conn, "lock_migrations", {"schema": schema})
         try:
             statuses = {s.name: s for s in plan(conn, schema, files)}
             changed = [name for name, s in statuses.items() if s.state is FileState.CHANGED]
@@ -175,9 +175,7 @@ def apply(
                 _apply_one(conn, schema, queries, file, settings=settings, generation=generation)
                 done.append(file.name)
         finally:
-            conn.execute(queries["unlock_migrations"], {"schema": schema})
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+            queries.run(conn, "unlock_migrations", {"schema": schema})
     finally:
         conn.autocommit = was_autocommit
     return done
@@ -252,13 +250,13 @@ def _needs_autocommit(kind: str, node: Mapping[str, Any]) -> bool:
 def _apply_one(
     conn: Connection,
     schema: str,
-    queries: Any,
+    queries: Statements,
     file: MigrationFile,
     *,
     settings: MigrationsConfig,
     generation: int | None,
 ) -> None:
-    statements, transactional = statements_of(file)
+    pieces, transactional = statements_of(file)
     timeouts = {
         "lock_timeout": f"{settings.lock_timeout_seconds}s",
         "statement_timeout": f"{settings.statement_timeout_seconds}s",
@@ -273,28 +271,25 @@ def _apply_one(
     started = time.monotonic()
     try:
         if transactional:
-            with conn.transaction():
-                conn.execute(queries["set_local_timeouts"], timeouts)
-                conn.execute(sql.SQL(cast(Any, file.text)))
-                conn.execute(
-                    queries["record_applied"], {**record, "duration_ms": _elapsed_ms(started)}
-                )
+            with translated(), conn.transaction():
+                queries.run(conn, "set_local_timeouts", timeouts)
+                execute(conn, sql.SQL(cast(Any, file.text)))
+                queries.run(conn, "record_applied", {**record, "duration_ms": _elapsed_ms(started)})
         else:
-            conn.execute(queries["set_session_timeouts"], timeouts)
+            queries.run(conn, "set_session_timeouts", timeouts)
             try:
-                for statement in statements:
-                    conn.execute(sql.SQL(cast(Any, statement)))
+                for statement in pieces:
+                    execute(conn, sql.SQL(cast(Any, statement)))
             finally:
-                conn.execute("RESET lock_timeout")
-                conn.execute("RESET statement_timeout")
-            conn.execute(queries["record_applied"], {**record, "duration_ms": _elapsed_ms(started)})
-    except psycopg.Error as exc:
-        error = translate(exc)
+                execute(conn, "RESET lock_timeout")
+                execute(conn, "RESET statement_timeout")
+            queries.run(conn, "record_applied", {**record, "duration_ms": _elapsed_ms(started)})
+    except SpectralError as error:
         raise CheckFailed(
             f"migration {file.name} failed: {error.message}"
             + ("" if transactional else " (it ran outside a transaction: check what it did)"),
             hint="fix forward with a new migration; spectral-deploy migrate status",
-        ) from exc
+        ) from error
     with conn.transaction():
         append(
             conn,
@@ -317,13 +312,11 @@ def _elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
+def _applied_row(
+    filename: str, checksum: str, generation: int | None, applied_at: datetime, **_: Any
+) -> tuple[str, dict[str, Any]]:
+    return filename, {"checksum": checksum, "generation": generation, "applied_at": applied_at}
+
+
 def _applied(conn: Connection, schema: str) -> dict[str, dict[str, Any]]:
-    queries = load_queries("spectral_deploy.migrate", "migrate.sql", schema)
-    try:
-        rows = conn.execute(queries["applied"]).fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return {
-        cast(str, row[0]): {"checksum": row[1], "generation": row[2], "applied_at": row[6]}
-        for row in rows
-    }
+    return dict(MIGRATE(schema).all(conn, "applied", into=_applied_row))

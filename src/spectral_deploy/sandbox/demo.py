@@ -18,13 +18,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from psycopg import sql
 
 from spectral_deploy.config import Config, load_config
 from spectral_deploy.cutover.orchestrator import Deployer
 from spectral_deploy.db import Database, open_database
+from spectral_deploy.db.access import fetch_one, fetch_value
 from spectral_deploy.rollback.classify import Symptom, classify
 from spectral_deploy.rollback.facts import gather
 from spectral_deploy.rollback.plan import PlanContext, make_plan
@@ -254,11 +255,14 @@ class _Story:
         deadline = time.monotonic() + SETTLE_SECONDS
         while True:
             with self.database.connect() as conn:
-                row = conn.execute(
-                    "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM handled_events)"
-                ).fetchone()
-            assert row is not None
-            emitted, handled = cast(int, row[0]), cast(int, row[1])
+                counts = fetch_one(
+                    conn,
+                    "SELECT (SELECT count(*) FROM orders) AS emitted, "
+                    "(SELECT count(*) FROM handled_events) AS handled",
+                    into=lambda emitted, handled: (int(emitted), int(handled)),
+                )
+            assert counts is not None
+            emitted, handled = counts
             if emitted == handled or time.monotonic() > deadline:
                 return emitted, handled
             time.sleep(0.25)
@@ -270,5 +274,4 @@ class _Story:
             sql.Identifier(self.database.schema)
         )
         with self.database.connect() as conn:
-            row = conn.execute(query, (generation,)).fetchone()
-        return row is not None and row[0] == 0
+            return bool(fetch_value(conn, query, (generation,)) == 0)

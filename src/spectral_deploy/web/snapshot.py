@@ -16,8 +16,6 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-import psycopg
-
 from spectral_deploy import providers
 from spectral_deploy.backup.catalog import read_catalog
 from spectral_deploy.backup.storage import Storage, open_storage
@@ -27,7 +25,7 @@ from spectral_deploy.cutover.observe import LiveObservation, flip_state, observe
 from spectral_deploy.cutover.phase import compute_phase
 from spectral_deploy.cutover.steps import flip_intent_key
 from spectral_deploy.db import Database
-from spectral_deploy.db.connect import translate
+from spectral_deploy.db.access import execute, translated
 from spectral_deploy.errors import SpectralError
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.store import LedgerEntry, entry_by_intent, tail
@@ -230,31 +228,23 @@ def _slots(observed: LiveObservation, live: Color | None) -> tuple[Slot, ...]:
 def _read_database(sources: Sources, timeline_entries: int, now: datetime) -> _Stored:
     database = sources.database
     schema = database.schema
-    with database.connect() as conn:
-        try:
-            with conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                active = generations.active(conn, schema)
-                tags = {
-                    g.generation: (g.tag, g.commit_sha) for g in generations.list_all(conn, schema)
-                }
-                deploy = deploys.open_deploy(conn, schema) or deploys.latest(conn, schema)
-                driver = deploys.driver_pid(conn, schema) if deploy else None
-                intent = (
-                    entry_by_intent(conn, schema, flip_intent_key(deploy)) is not None
-                    if deploy is not None and not deploy.finished
-                    else False
-                )
-                outbox = read_status(
-                    conn, schema, stale_after_seconds=sources.config.outbox.stale_after_seconds
-                )
-                timeline = tail(conn, schema, timeline_entries) if timeline_entries else []
-                rollback = read_open_rollback(conn, schema)
-                rollback_driver = (
-                    deploys.lock_holder_pid(conn, schema, "rollback") if rollback else None
-                )
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
+    with database.connect() as conn, translated(), conn.transaction():
+        execute(conn, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        active = generations.active(conn, schema)
+        tags = {g.generation: (g.tag, g.commit_sha) for g in generations.list_all(conn, schema)}
+        deploy = deploys.open_deploy(conn, schema) or deploys.latest(conn, schema)
+        driver = deploys.driver_pid(conn, schema) if deploy else None
+        intent = (
+            entry_by_intent(conn, schema, flip_intent_key(deploy)) is not None
+            if deploy is not None and not deploy.finished
+            else False
+        )
+        outbox = read_status(
+            conn, schema, stale_after_seconds=sources.config.outbox.stale_after_seconds
+        )
+        timeline = tail(conn, schema, timeline_entries) if timeline_entries else []
+        rollback = read_open_rollback(conn, schema)
+        rollback_driver = deploys.lock_holder_pid(conn, schema, "rollback") if rollback else None
     view = (
         DeployView(deploy, compute_phase(deploy, now), driver, flip_intent=intent)
         if deploy

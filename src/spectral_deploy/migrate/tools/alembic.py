@@ -9,7 +9,7 @@ points at that call (and, for SQL written out in ``op.execute("...")``, at the v
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from spectral_deploy.migrate.tools.positions import (
     with_markers,
 )
 from spectral_deploy.migrate.tools.probe import run_probe
+from spectral_deploy.migrate.tools.probed import ProbedTool
 
 __all__ = ["CONFIG_FILE", "AlembicTool"]
 
@@ -33,18 +34,12 @@ __all__ = ["CONFIG_FILE", "AlembicTool"]
 OFFLINE_DATABASE_URL = "postgresql://spectral-lint.invalid/offline"
 
 
-class AlembicTool:
+class AlembicTool(ProbedTool):
     """``MigrationTool`` for a project with ``alembic.ini`` at its root."""
 
     kind = ToolKind.ALEMBIC
-
-    def __init__(
-        self, root: Path, *, python: str, database_url: Callable[[], str | None] = lambda: None
-    ) -> None:
-        self.root = root
-        self.python = python
-        self._database_url = database_url
-        self._listing: list[Migration] | None = None
+    listing_label = "alembic history"
+    rendered_key = "revision"
 
     def describe(self) -> str:
         """``Alembic (alembic.ini)``."""
@@ -54,34 +49,21 @@ class AlembicTool:
         """``alembic upgrade head``, in the app's interpreter."""
         return "{python} -m alembic upgrade head"
 
-    def directories(self) -> list[Path]:
-        """The directories that hold the revisions."""
-        return sorted({m.path.parent for m in self.migrations()})
-
-    def migrations(self) -> list[Migration]:
+    def _probe_listing(self) -> dict[str, Any]:
         """Every revision, base first (``alembic history``, in upgrade order)."""
-        if self._listing is None:
-            result = self._probe([], label="alembic history")
-            self._listing = self._read_listing(result)
-        return list(self._listing)
+        return self._probe([], label=self.listing_label)
 
-    def render(self, migrations: Sequence[Migration]) -> list[RenderedMigration]:
-        """``alembic upgrade PARENT:REVISION --sql`` for each, traced to the revision file."""
-        if not migrations:
-            return []
+    def _probe_render(self, migrations: Sequence[Migration]) -> dict[str, Any]:
+        """``alembic upgrade PARENT:REVISION --sql`` for each."""
         ranges = [f"{m.parents[0]}:{m.key}" if m.parents else m.key for m in migrations]
         label = "; ".join(f"alembic upgrade {r} --sql" for r in ranges)
-        result = self._probe([m.key for m in migrations], label=label)
-        if self._listing is None:
-            self._listing = self._read_listing(result)
-        by_key = {m.key: m for m in migrations}
-        rendered = []
-        for item in result.get("rendered", []):
-            migration = by_key[str(item["revision"])]
-            command = f"alembic upgrade {item['range']} --sql"
-            sql, origin = _origin(migration, command, str(item["sql"]), item["lines"])
-            rendered.append(RenderedMigration(migration, sql=sql, origin=origin))
-        return rendered
+        return self._probe([m.key for m in migrations], label=label)
+
+    def _rendered(self, migration: Migration, item: dict[str, Any]) -> RenderedMigration:
+        """The revision's SQL, traced to the ``op.*`` calls of the revision file."""
+        command = f"alembic upgrade {item['range']} --sql"
+        sql, origin = _origin(migration, command, str(item["sql"]), item["lines"])
+        return RenderedMigration(migration, sql=sql, origin=origin)
 
     def _probe(self, revisions: list[str], *, label: str) -> dict[str, Any]:
         if not (self.root / CONFIG_FILE).is_file():

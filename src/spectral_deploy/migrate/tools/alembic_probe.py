@@ -1,6 +1,6 @@
 """Run by the app's own interpreter (``python -c``): list Alembic's revisions, render some to SQL.
 
-    python -c "$(cat alembic_probe.py)" CONFIG OUT [REVISION ...]
+    python -c "$(cat alembic_probe.py; cat probe_main.py)" CONFIG OUT [REVISION ...]
 
 Writes JSON to OUT: every revision in upgrade order (id, parents, file), and for each
 REVISION asked for (``all`` for every one) the SQL of ``alembic upgrade PARENT:REVISION
@@ -16,7 +16,6 @@ import io
 import json
 import os
 import sys
-import traceback
 from types import FrameType
 from typing import Any
 
@@ -92,13 +91,3 @@ def main(argv: list[str]) -> None:
         rendered.append({"revision": name, "range": target, "sql": text, "lines": lines})
     with open(out_path, "w", encoding="utf-8") as out:  # noqa: PTH123 - plain for old Pythons
         json.dump({"revisions": revisions, "rendered": rendered}, out)
-
-
-if __name__ == "__main__":
-    try:
-        main(sys.argv[1:])
-    except SystemExit:
-        raise
-    except BaseException:
-        traceback.print_exc()
-        sys.exit(1)

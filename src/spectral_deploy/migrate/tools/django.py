@@ -25,22 +25,22 @@ from spectral_deploy.migrate.tools.positions import (
     with_markers,
 )
 from spectral_deploy.migrate.tools.probe import run_probe
+from spectral_deploy.migrate.tools.probed import ProbedTool
 
 __all__ = ["MANAGE_PY", "DjangoTool"]
 
 
-class DjangoTool:
+class DjangoTool(ProbedTool):
     """``MigrationTool`` for a project with ``manage.py`` at its root."""
 
     kind = ToolKind.DJANGO
+    listing_label = "python manage.py showmigrations --plan"
+    rendered_key = "migration"
 
     def __init__(
         self, root: Path, *, python: str, database_url: Callable[[], str | None] = lambda: None
     ) -> None:
-        self.root = root
-        self.python = python
-        self._database_url = database_url
-        self._listing: list[Migration] | None = None
+        super().__init__(root, python=python, database_url=database_url)
         self._operations: dict[str, int] = {}
 
     def describe(self) -> str:
@@ -51,42 +51,26 @@ class DjangoTool:
         """``manage.py migrate``, in the app's interpreter."""
         return "{python} manage.py migrate --no-input"
 
-    def directories(self) -> list[Path]:
-        """The ``migrations`` packages of the project's apps."""
-        return sorted({m.path.parent for m in self.migrations()})
-
-    def migrations(self) -> list[Migration]:
+    def _probe_listing(self) -> dict[str, Any]:
         """The project's own migrations, in the order ``migrate`` applies them."""
-        if self._listing is None:
-            self._read_listing(self._probe([], label="python manage.py showmigrations --plan"))
-        assert self._listing is not None
-        return list(self._listing)
+        return self._probe([], label=self.listing_label)
 
-    def render(self, migrations: Sequence[Migration]) -> list[RenderedMigration]:
-        """``manage.py sqlmigrate APP NAME`` for each, traced to its ``operations`` entries."""
-        if not migrations:
-            return []
-        commands = {
-            m.key: "python manage.py sqlmigrate " + m.key.replace(".", " ", 1) for m in migrations
-        }
-        result = self._probe(
-            [m.key for m in migrations], label="; ".join(commands.values()), database=True
+    def _probe_render(self, migrations: Sequence[Migration]) -> dict[str, Any]:
+        """``manage.py sqlmigrate APP NAME`` for each (with the database: Django reads
+        constraint names there)."""
+        label = "; ".join(_sqlmigrate(m.key) for m in migrations)
+        return self._probe([m.key for m in migrations], label=label, database=True)
+
+    def _rendered(self, migration: Migration, item: dict[str, Any]) -> RenderedMigration:
+        """The migration's SQL, traced to its ``operations`` entries."""
+        sql, origin = _origin(
+            migration,
+            _sqlmigrate(migration.key),
+            str(item["sql"]),
+            item["lines"],
+            self._operations.get(migration.key),
         )
-        if self._listing is None:
-            self._read_listing(result)
-        by_key = {m.key: m for m in migrations}
-        rendered = []
-        for item in result.get("rendered", []):
-            migration = by_key[str(item["migration"])]
-            sql, origin = _origin(
-                migration,
-                commands[migration.key],
-                str(item["sql"]),
-                item["lines"],
-                self._operations.get(migration.key),
-            )
-            rendered.append(RenderedMigration(migration, sql=sql, origin=origin))
-        return rendered
+        return RenderedMigration(migration, sql=sql, origin=origin)
 
     def _probe(self, keys: list[str], *, label: str, database: bool = False) -> dict[str, Any]:
         if not (self.root / MANAGE_PY).is_file():
@@ -105,7 +89,7 @@ class DjangoTool:
             module="django",
         )
 
-    def _read_listing(self, result: dict[str, Any]) -> None:
+    def _read_listing(self, result: dict[str, Any]) -> list[Migration]:
         listing = []
         for item in result.get("migrations", []):
             path = item.get("path")
@@ -124,7 +108,12 @@ class DjangoTool:
                     parents=tuple(str(p) for p in item["parents"]),
                 )
             )
-        self._listing = listing
+        return listing
+
+
+def _sqlmigrate(key: str) -> str:
+    """``python manage.py sqlmigrate APP NAME`` of ``app.name``."""
+    return "python manage.py sqlmigrate " + key.replace(".", " ", 1)
 
 
 def _origin(

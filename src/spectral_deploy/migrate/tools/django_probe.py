@@ -1,6 +1,6 @@
 """Run by the app's own interpreter (``python -c``): list Django's migrations, render some to SQL.
 
-    python -c "$(cat django_probe.py)" MANAGE_PY OUT [APP.NAME ...]
+    python -c "$(cat django_probe.py; cat probe_main.py)" MANAGE_PY OUT [APP.NAME ...]
 
 ``manage.py`` runs as it always does (it sets ``DJANGO_SETTINGS_MODULE``), but its
 ``execute_from_command_line`` does this instead: write JSON to OUT with every migration
@@ -19,7 +19,6 @@ import json
 import os
 import runpy
 import sys
-import traceback
 from types import FrameType
 from typing import Any
 
@@ -143,13 +142,3 @@ def main(argv: list[str]) -> None:
     management.execute_from_command_line = execute_from_command_line
     sys.argv = [manage_py]
     runpy.run_path(manage_py, run_name="__main__")
-
-
-if __name__ == "__main__":
-    try:
-        main(sys.argv[1:])
-    except SystemExit:
-        raise
-    except BaseException:
-        traceback.print_exc()
-        sys.exit(1)

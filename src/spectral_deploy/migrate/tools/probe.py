@@ -2,7 +2,8 @@
 
 The probes (``alembic_probe.py``, ``django_probe.py``) import the app's Alembic or Django,
 so they run in the app's virtualenv (``[hosting] python``), from the project directory,
-as ``python -c SOURCE``: run as a file, the directory holding them would come first on
+as ``python -c SOURCE`` (the probe, then ``probe_main.py``, the entry point they share): run
+as a file, the directory holding them would come first on
 ``sys.path`` and shadow nothing good. A probe that fails is a ``MigrationToolFailed``
 naming the command it stands for, the interpreter, and the end of its output.
 """
@@ -26,6 +27,7 @@ __all__ = ["PROBE_TIMEOUT_SECONDS", "output_tail", "run_probe", "run_tool"]
 PROBE_TIMEOUT_SECONDS = 300.0
 TAIL_LINES = 25
 PROGRESS = "spectral-probe: "  # what a probe prints before each command it stands for
+PROBE_MAIN = "probe_main.py"  # the entry point appended to every probe's source
 
 
 def run_probe(
@@ -43,30 +45,18 @@ def run_probe(
     ``label`` is the command the probe stands for (``alembic upgrade 0001:0002 --sql``);
     ``module`` is the package it needs (``alembic``), named in the hint when it is missing.
     """
-    source = (resources.files("spectral_deploy.migrate.tools") / probe).read_text("utf-8")
+    tools = resources.files("spectral_deploy.migrate.tools")
+    source = "\n".join((tools / name).read_text("utf-8") for name in (probe, PROBE_MAIN))
     with tempfile.TemporaryDirectory(prefix="spectral-probe-") as scratch:
         out = Path(scratch) / "out.json"
         argv = [python, "-c", source, *args[:1], str(out), *args[1:]]
-        try:
-            done = subprocess.run(
-                argv,
-                cwd=cwd,
-                env={**os.environ, **env},
-                capture_output=True,
-                text=True,
-                timeout=PROBE_TIMEOUT_SECONDS,
-                check=False,
-            )
-        except FileNotFoundError as exc:
-            raise MigrationToolFailed(
-                f"cannot run `{label}`: the app's interpreter {python} does not exist",
-                hint="set [hosting] python to the app's virtualenv interpreter",
-            ) from exc
-        except subprocess.TimeoutExpired as exc:
-            raise MigrationToolFailed(
-                f"`{label}` did not finish in {PROBE_TIMEOUT_SECONDS:g} s "
-                f"(run by {python} in {cwd})",
-            ) from exc
+        done = _run(
+            argv,
+            cwd=cwd,
+            env=env,
+            label=label,
+            missing=f"the app's interpreter {python} does not exist",
+        )
         if done.returncode != 0 or not out.is_file():
             # the probe names each command as it starts it: the last one is what failed
             started = [
@@ -79,11 +69,10 @@ def run_probe(
                 line for line in done.stderr.splitlines() if not line.startswith(PROGRESS)
             )
             output = output_tail(stderr, done.stdout)
-            missing = re.search(rf"No module named '{re.escape(module)}[.']", output) is not None
             hint = (
                 f"{module} is not installed for {python}: set [hosting] python to the app's "
                 "virtualenv interpreter, or install the app's requirements there"
-                if missing
+                if _lacks(module, output)
                 else f"run `{label}` yourself in {cwd} to see the whole error"
             )
             raise MigrationToolFailed(
@@ -110,8 +99,28 @@ def run_tool(
     argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], label: str, module: str
 ) -> str:
     """Run one of the tool's own commands (``alembic current``); its standard output."""
+    done = _run(argv, cwd=cwd, env=env, label=label, missing=f"{argv[0]} does not exist")
+    if done.returncode != 0:
+        output = output_tail(done.stderr, done.stdout)
+        raise MigrationToolFailed(
+            f"`{label}` failed (exit {done.returncode}, run by {argv[0]} in {cwd}):\n{output}",
+            hint=(
+                f"{module} is not installed for {argv[0]}: set [hosting] python to the app's "
+                "virtualenv interpreter"
+                if _lacks(module, output)
+                else None
+            ),
+        )
+    return done.stdout
+
+
+def _run(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], label: str, missing: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` (its output captured); a program that does not exist (``missing`` says
+    which) or a run past ``PROBE_TIMEOUT_SECONDS`` is a ``MigrationToolFailed``."""
     try:
-        done = subprocess.run(
+        return subprocess.run(
             list(argv),
             cwd=cwd,
             env={**os.environ, **env},
@@ -122,23 +131,15 @@ def run_tool(
         )
     except FileNotFoundError as exc:
         raise MigrationToolFailed(
-            f"cannot run `{label}`: {argv[0]} does not exist",
+            f"cannot run `{label}`: {missing}",
             hint="set [hosting] python to the app's virtualenv interpreter",
         ) from exc
     except subprocess.TimeoutExpired as exc:
         raise MigrationToolFailed(
             f"`{label}` did not finish in {PROBE_TIMEOUT_SECONDS:g} s (run by {argv[0]} in {cwd})"
         ) from exc
-    if done.returncode != 0:
-        output = output_tail(done.stderr, done.stdout)
-        missing = re.search(rf"No module named '{re.escape(module)}[.']", output) is not None
-        raise MigrationToolFailed(
-            f"`{label}` failed (exit {done.returncode}, run by {argv[0]} in {cwd}):\n{output}",
-            hint=(
-                f"{module} is not installed for {argv[0]}: set [hosting] python to the app's "
-                "virtualenv interpreter"
-                if missing
-                else None
-            ),
-        )
-    return done.stdout
+
+
+def _lacks(module: str, output: str) -> bool:
+    """Whether the output says ``module`` is not importable."""
+    return re.search(rf"No module named '{re.escape(module)}[.']", output) is not None
