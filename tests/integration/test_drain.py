@@ -104,17 +104,31 @@ def test_refuses_while_a_live_worker_of_g_runs(
     db: Database, workers: list[WorkerProcess], tmp_path: Path
 ) -> None:
     """Exit 3 with the reason; --force drains next to it."""
-    ids = emit_work(db, 8, 150, sleep=0.1)  # 15 s of work: room for two drains under load
-    workers.append(start_worker(db, 8, tmp_path, settings={"outbox.batch_rows": "5"}))
+    ids = emit_work(db, 8, 150, sleep=0.02)
+    # judged live by its own 10-minute threshold while paused, and its leases outlast the pause
+    live = {"outbox.batch_rows": "5", "outbox.stale_after_seconds": "600"}
+    worker = start_worker(db, 8, tmp_path, "--lease-seconds", "600", settings=live)
+    workers.append(worker)
     running = "SELECT count(*) FROM spectral.workers WHERE state = 'running'"
     wait_for(lambda: scalar(db, running) == 1)
     refused = run_drain(db, "--target-generation", "8", "--app", APP, "--yes")
     assert refused.returncode == 3
     assert "still has 1 live worker(s)" in refused.stderr
     assert "--force" in refused.stderr
-    forced = run_drain(db, "--target-generation", "8", "--app", APP, "--yes", "--force")
-    assert forced.returncode == 0, forced.stderr
-    assert "--force: draining next to 1 live worker(s)" in forced.stderr
+    # the worker is paused after its first row and until the drain has handled one, so both
+    # take part however fast or loaded the machine is (neither can finish all rows alone)
+    by_pid = "SELECT count(*) FROM test_handled WHERE pid = %s"
+    wait_for(lambda: scalar(db, by_pid, (worker.process.pid,)) >= 1)
+    worker.signal(signal.SIGSTOP)
+    try:
+        forced = start_drain(db, "--target-generation", "8", "--app", APP, "--yes", "--force")
+        others = "SELECT count(*) FROM test_handled WHERE pid <> %s"
+        wait_for(lambda: scalar(db, others, (worker.process.pid,)) >= 1)
+    finally:
+        worker.signal(signal.SIGCONT)
+    _, err = forced.communicate(timeout=120)
+    assert forced.returncode == 0, err
+    assert "--force: draining next to 1 live worker(s)" in err
     assert handled_ids(db) == ids, "each row handled once, by the worker or the drain"
     assert scalar(db, "SELECT count(DISTINCT pid) FROM test_handled") == 2
 
