@@ -230,6 +230,17 @@ def adopt(app: AppRepo, found: str, *config_has: str) -> str:
     return "v0.10.0"
 
 
+def first_note(app: AppRepo, tables: NoteTables, first: str) -> None:
+    """Deploy ``first``: generation 1 serves, a note posted through the router is created
+    there, and its event is handled, at generation 1."""
+    app.ok("deploy", first)
+    assert app.health()["generation"] == 1
+    status, body = app.post_note("hello")
+    assert status == 201 and body["generation"] == 1
+    wait_for(lambda: app.scalar(f"SELECT count(*) FROM {tables.handled}") == 1, what="the event")
+    assert app.scalar(f"SELECT generation FROM {tables.handled}") == 1
+
+
 def assert_nothing_lost(app: AppRepo, tables: NoteTables) -> None:
     """Every note's event was handled once, and the outbox is empty."""
     notes = app.scalar(f"SELECT count(*) FROM {tables.notes}")

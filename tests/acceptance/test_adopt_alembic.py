@@ -18,6 +18,7 @@ from tests.acceptance.adopt import (
     adopted_app,
     class_2_under_load,
     class_3_under_load,
+    first_note,
 )
 from tests.acceptance.adopt import adopt as adopt_app
 from tests.example_apps import example_python
@@ -84,13 +85,7 @@ def adopt(app: AppRepo) -> str:
 
 def test_adopt_lint_deploy_and_class_2_rollback(app: AppRepo) -> None:
     """The whole adoption story through a Class 2 rollback; status ok; 0 events lost."""
-    first = adopt(app)
-    app.ok("deploy", first)
-    assert app.health()["generation"] == 1
-    status, body = app.post_note("hello")
-    assert status == 201 and body["generation"] == 1
-    wait_for(lambda: app.scalar("SELECT count(*) FROM handled_events") == 1, what="the event")
-    assert app.scalar("SELECT generation FROM handled_events") == 1
+    first_note(app, TABLES, adopt(app))
 
     # a breaking revision: caught by lint at the revision file, then by the deploy's step 3
     app.write("alembic/versions/0003_add_author.py", BREAKING)

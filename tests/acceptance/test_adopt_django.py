@@ -16,10 +16,10 @@ from tests.acceptance.adopt import (
     adopted_app,
     class_2_under_load,
     class_3_under_load,
+    first_note,
 )
 from tests.acceptance.adopt import adopt as adopt_app
 from tests.example_apps import example_python
-from tests.waiting import wait_for
 
 BREAKING = """from django.db import migrations, models
 
@@ -65,12 +65,7 @@ def adopt(app: AppRepo) -> str:
 
 def test_adopt_lint_deploy_and_class_2_rollback(app: AppRepo) -> None:
     """The whole adoption story through a Class 2 rollback; status ok; 0 events lost."""
-    first = adopt(app)
-    app.ok("deploy", first)
-    assert app.health()["generation"] == 1
-    status, body = app.post_note("hello")
-    assert status == 201 and body["generation"] == 1
-    wait_for(lambda: app.scalar("SELECT count(*) FROM notes_handledevent") == 1, what="event")
+    first_note(app, TABLES, adopt(app))
 
     # a breaking migration: caught by lint at the migration file, then by the deploy's step 3
     app.write(MIGRATION, BREAKING)
