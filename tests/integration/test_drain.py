@@ -104,10 +104,11 @@ def test_refuses_while_a_live_worker_of_g_runs(
     db: Database, workers: list[WorkerProcess], tmp_path: Path
 ) -> None:
     """Exit 3 with the reason; --force drains next to it."""
-    ids = emit_work(db, 8, 150, sleep=0.02)
-    # judged live by its own 10-minute threshold while paused, and its leases outlast the pause
-    live = {"outbox.batch_rows": "5", "outbox.stale_after_seconds": "600"}
-    worker = start_worker(db, 8, tmp_path, "--lease-seconds", "600", settings=live)
+    # the worker's first row waits at a gate the test opens only once the drain has handled a
+    # row: the worker holds its batch meanwhile, so both take part however fast the machine is
+    gate = tmp_path / "gate"
+    ids = emit_work(db, 8, 1, gate=str(gate)) + emit_work(db, 8, 149, sleep=0.02)
+    worker = start_worker(db, 8, tmp_path, settings={"outbox.batch_rows": "5"})
     workers.append(worker)
     running = "SELECT count(*) FROM spectral.workers WHERE state = 'running'"
     wait_for(lambda: scalar(db, running) == 1)
@@ -115,17 +116,14 @@ def test_refuses_while_a_live_worker_of_g_runs(
     assert refused.returncode == 3
     assert "still has 1 live worker(s)" in refused.stderr
     assert "--force" in refused.stderr
-    # the worker is paused after its first row and until the drain has handled one, so both
-    # take part however fast or loaded the machine is (neither can finish all rows alone)
-    by_pid = "SELECT count(*) FROM test_handled WHERE pid = %s"
-    wait_for(lambda: scalar(db, by_pid, (worker.process.pid,)) >= 1)
-    worker.signal(signal.SIGSTOP)
+    at_gate = "SELECT count(*) FROM test_calls WHERE event_id = %s AND pid = %s"
+    wait_for(lambda: scalar(db, at_gate, (ids[0], worker.process.pid)) == 1)
+    forced = start_drain(db, "--target-generation", "8", "--app", APP, "--yes", "--force")
     try:
-        forced = start_drain(db, "--target-generation", "8", "--app", APP, "--yes", "--force")
-        others = "SELECT count(*) FROM test_handled WHERE pid <> %s"
-        wait_for(lambda: scalar(db, others, (worker.process.pid,)) >= 1)
+        by_drain = "SELECT count(*) FROM test_handled WHERE pid <> %s"
+        wait_for(lambda: scalar(db, by_drain, (worker.process.pid,)) >= 1)
     finally:
-        worker.signal(signal.SIGCONT)
+        gate.touch()
     _, err = forced.communicate(timeout=120)
     assert forced.returncode == 0, err
     assert "--force: draining next to 1 live worker(s)" in err
