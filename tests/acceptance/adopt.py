@@ -253,6 +253,20 @@ def assert_nothing_lost(app: AppRepo, tables: NoteTables) -> None:
     assert app.scalar(joined) == notes
 
 
+def settled(
+    app: AppRepo, tables: NoteTables, load: NoteLoad, *, generation: int
+) -> Mapping[str, Any]:
+    """After a rollback under ``load``: no request failed, ``generation`` serves and is live in
+    status, nothing is stranded, every event was handled; returns the status snapshot."""
+    assert load.failed == [], load.failed[:5]
+    assert app.health()["generation"] == generation
+    snapshot = status_json(app)
+    assert snapshot["live"]["generation"] == generation
+    assert snapshot["outbox"]["stranded"] == []
+    assert_nothing_lost(app, tables)
+    return snapshot
+
+
 def class_2_under_load(app: AppRepo, tables: NoteTables) -> None:
     """From generation 3 on green: a Class 2 rollback while notes are posted; no request fails,
     blue (generation 1) serves, status has nothing critical, every event handled, some by 3."""
@@ -261,13 +275,8 @@ def class_2_under_load(app: AppRepo, tables: NoteTables) -> None:
         app.ok("rollback", "run", "--symptom", "behavior", "--yes")
         served = load.served
         wait_for(lambda: load.served >= served + 10, what="traffic on blue")
-    assert load.failed == [], load.failed[:5]
-    assert app.health()["generation"] == 1
-    snapshot = status_json(app)
-    assert snapshot["live"]["generation"] == 1
-    assert snapshot["outbox"]["stranded"] == []
+    snapshot = settled(app, tables, load, generation=1)
     assert not [n for n in snapshot["next"] if n["level"] == "critical"], snapshot["next"]
-    assert_nothing_lost(app, tables)
     assert app.scalar(f"SELECT count(*) FROM {tables.handled} WHERE generation = 3") > 0
 
 
@@ -284,9 +293,4 @@ def class_3_under_load(app: AppRepo, tables: NoteTables, *says: str) -> None:
             assert text in output, output
         served = load.served
         wait_for(lambda: load.served >= served + 10, what="traffic on the prior code")
-    assert load.failed == [], load.failed[:5]
-    assert app.health()["generation"] == 3
-    snapshot = status_json(app)
-    assert snapshot["live"]["generation"] == 3
-    assert snapshot["outbox"]["stranded"] == []
-    assert_nothing_lost(app, tables)
+    settled(app, tables, load, generation=3)
