@@ -7,66 +7,53 @@ provider and acceptance tests share them.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from spectral_deploy.sandbox.shop import free_port
+from tests.ports import reported_port
 
 STARTUP_TIMEOUT_SECONDS = 20
-
-
-def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the emulator exited with status {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {STARTUP_TIMEOUT_SECONDS}s")
+# the emulator's own `start` command needs a port chosen beforehand (a race across xdist
+# workers): this child binds port 0 and prints the port it got
+GCS_CHILD = """
+import threading
+from gcp_storage_emulator.server import create_server
+server = create_server("127.0.0.1", 0, in_memory=True)
+server.start()
+print("listening on", server._api._httpd.server_address[1], flush=True)
+threading.Event().wait()
+"""
 
 
 @pytest.fixture(scope="session")
 def gcs_emulator() -> Iterator[str]:
-    """gcp-storage-emulator in memory on a free port; yields its STORAGE_EMULATOR_HOST."""
-    port = free_port()
+    """gcp-storage-emulator in memory on the port it bound; yields its STORAGE_EMULATOR_HOST."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gcp_storage_emulator",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--in-memory",
-        ],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, "-c", GCS_CHILD],
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
-        _wait_for(port, process)
+        port, _ = reported_port(process, r"listening on (\d+)", timeout=STARTUP_TIMEOUT_SECONDS)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)
+        assert process.stdout is not None
+        process.stdout.close()
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server on a free port; yields its endpoint URL."""
+    """moto's S3 server on the port it bound (0: the system's choice); yields its endpoint URL."""
     # imported here: moto takes ~0.4 s to import, and most sessions never need it
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:

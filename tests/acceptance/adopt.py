@@ -12,7 +12,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import psycopg
 from spectral_deploy.sandbox.shop import Ports
 from tests.acceptance.sandbox import run_cli
 from tests.example_apps import EXAMPLES
-from tests.waiting import wait_for  # noqa: F401 - the adopt tests import it from here
+from tests.waiting import wait_for
 
 GIT = ["git", "-c", "user.name=Adopter", "-c", "user.email=adopter@example.invalid"]
 
@@ -193,3 +194,103 @@ class NoteLoad:
 def status_json(repo: AppRepo) -> Mapping[str, Any]:
     """``spectral-deploy status --format json``, which must exit 0."""
     return json.loads(repo.ok("status", "--format", "json").stdout)  # type: ignore[no-any-return]
+
+
+@contextmanager
+def adopted_app(example: str, python: Path) -> Iterator[AppRepo]:
+    """``make_app_repo`` for the block; its sandbox stopped and its directory removed after."""
+    repo = make_app_repo(example, python)
+    try:
+        yield repo
+    finally:
+        repo.down()
+        shutil.rmtree(repo.root, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class NoteTables:
+    """Where an example app keeps its notes and the events its handlers recorded."""
+
+    notes: str
+    handled: str
+
+
+def adopt(app: AppRepo, found: str, *config_has: str) -> str:
+    """init (which must report ``found`` and write each of ``config_has`` into spectral.toml),
+    then the team's settings; returns the tag init names for the first deploy."""
+    done = app.ok("init")
+    assert found in done.stdout
+    assert "spectral-deploy deploy v0.10.0" in done.stdout  # not v0.9.0: it predates adoption
+    assert ".spectral/" in (app.root / ".gitignore").read_text().splitlines()
+    config = (app.root / "spectral.toml").read_text()
+    for line in config_has:
+        assert line in config, line
+    app.configure()
+    app.release("v0.10.0", "adopt spectral-deploy")
+    return "v0.10.0"
+
+
+def first_note(app: AppRepo, tables: NoteTables, first: str) -> None:
+    """Deploy ``first``: generation 1 serves, a note posted through the router is created
+    there, and its event is handled, at generation 1."""
+    app.ok("deploy", first)
+    assert app.health()["generation"] == 1
+    status, body = app.post_note("hello")
+    assert status == 201 and body["generation"] == 1
+    wait_for(lambda: app.scalar(f"SELECT count(*) FROM {tables.handled}") == 1, what="the event")
+    assert app.scalar(f"SELECT generation FROM {tables.handled}") == 1
+
+
+def assert_nothing_lost(app: AppRepo, tables: NoteTables) -> None:
+    """Every note's event was handled once, and the outbox is empty."""
+    notes = app.scalar(f"SELECT count(*) FROM {tables.notes}")
+    wait_for(
+        lambda: app.scalar(f"SELECT count(*) FROM {tables.handled}") == notes,
+        what=f"{notes} events handled",
+    )
+    assert app.scalar("SELECT count(*) FROM spectral.outbox") == 0
+    joined = f"SELECT count(*) FROM {tables.handled} h JOIN {tables.notes} n ON n.id = h.note_id"
+    assert app.scalar(joined) == notes
+
+
+def settled(
+    app: AppRepo, tables: NoteTables, load: NoteLoad, *, generation: int
+) -> Mapping[str, Any]:
+    """After a rollback under ``load``: no request failed, ``generation`` serves and is live in
+    status, nothing is stranded, every event was handled; returns the status snapshot."""
+    assert load.failed == [], load.failed[:5]
+    assert app.health()["generation"] == generation
+    snapshot = status_json(app)
+    assert snapshot["live"]["generation"] == generation
+    assert snapshot["outbox"]["stranded"] == []
+    assert_nothing_lost(app, tables)
+    return snapshot
+
+
+def class_2_under_load(app: AppRepo, tables: NoteTables) -> None:
+    """From generation 3 on green: a Class 2 rollback while notes are posted; no request fails,
+    blue (generation 1) serves, status has nothing critical, every event handled, some by 3."""
+    with NoteLoad(app) as load:
+        wait_for(lambda: load.served >= 10, what="traffic on green")
+        app.ok("rollback", "run", "--symptom", "behavior", "--yes")
+        served = load.served
+        wait_for(lambda: load.served >= served + 10, what="traffic on blue")
+    snapshot = settled(app, tables, load, generation=1)
+    assert not [n for n in snapshot["next"] if n["level"] == "critical"], snapshot["next"]
+    assert app.scalar(f"SELECT count(*) FROM {tables.handled} WHERE generation = 3") > 0
+
+
+def class_3_under_load(app: AppRepo, tables: NoteTables, *says: str) -> None:
+    """From generation 2 on green: a Class 3 rollback (the prior code at generation 3) while
+    notes are posted; its output has each of ``says``; no request fails; generation 3 serves,
+    status has nothing stranded, every event handled."""
+    with NoteLoad(app) as load:
+        wait_for(lambda: load.served >= 10, what="traffic on v0.11.0")
+        rollback = app.run("rollback", "run", "--symptom", "data", "--yes", timeout=400)
+        output = rollback.stdout + rollback.stderr
+        assert rollback.returncode == 0, output
+        for text in says:
+            assert text in output, output
+        served = load.served
+        wait_for(lambda: load.served >= served + 10, what="traffic on the prior code")
+    settled(app, tables, load, generation=3)

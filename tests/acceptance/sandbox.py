@@ -128,6 +128,28 @@ class Sandbox:
     def down(self) -> None:
         self.run("sandbox", "down", timeout=180)
 
+    def deploy_with_workers_that_never_run(
+        self, error: str = "broken", *, ready_timeout: float = 3
+    ) -> subprocess.CompletedProcess[str]:
+        """v1.0.0 deployed, then v1.2.0 whose handlers module raises ImportError(``error``): its
+        workers crash at start, so its deploy stops at step 9 (within ``ready_timeout`` s)."""
+        self.ok("deploy", "v1.0.0")
+        self.release(
+            ShopRelease(
+                "v1.2.0",
+                "1.2.0",
+                migrations=3,
+                extra_files={"shop/handlers.py": f"raise ImportError({error!r})\n"},
+            )
+        )
+        failed = self.run(
+            "deploy",
+            "v1.2.0",
+            env={"SPECTRAL_DEPLOY_WORKERS_READY_TIMEOUT_SECONDS": f"{ready_timeout:g}"},
+        )
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        return failed
+
 
 class Load:
     """Orders posted through the router in a background thread, every outcome counted."""

@@ -5,15 +5,24 @@ emitted in the request's transaction and handled, Class 2 and Class 3 rollbacks,
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.acceptance.adopt import AppRepo, NoteLoad, make_app_repo, status_json, wait_for
+from tests.acceptance.adopt import (
+    AppRepo,
+    NoteLoad,
+    NoteTables,
+    adopted_app,
+    class_2_under_load,
+    class_3_under_load,
+    first_note,
+)
+from tests.acceptance.adopt import adopt as adopt_app
 from tests.example_apps import example_python
+from tests.waiting import wait_for
 
 BREAKING = '''"""add notes.author
 
@@ -41,6 +50,7 @@ def downgrade() -> None:
 '''
 FIXED = BREAKING.replace("sa.Text(), nullable=False)", "sa.Text(), nullable=True)")
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "alembic-app"
+TABLES = NoteTables(notes="notes", handled="handled_events")
 AUDIT_HANDLER = '''
 
 @handlers.on("note.audited")
@@ -59,50 +69,23 @@ def python() -> Path:
 @pytest.fixture
 def app(python: Path) -> Iterator[AppRepo]:
     """The app's repository at v0.9.0 (before adoption); everything stopped afterwards."""
-    repo = make_app_repo("alembic-app", python)
-    try:
+    with adopted_app("alembic-app", python) as repo:
         yield repo
-    finally:
-        repo.down()
-        shutil.rmtree(repo.root, ignore_errors=True)
 
 
 def adopt(app: AppRepo) -> str:
-    """init, then the team's settings; returns the tag init names for the first deploy."""
-    done = app.ok("init")
-    assert "found: Alembic (alembic.ini, revisions in alembic/versions)" in done.stdout
-    assert "spectral-deploy deploy v0.10.0" in done.stdout  # not v0.9.0: it predates adoption
-    assert ".spectral/" in (app.root / ".gitignore").read_text().splitlines()
-    config = (app.root / "spectral.toml").read_text()
-    assert 'tool = "alembic"' in config and 'directory = "alembic/versions"' in config
-    app.configure()
-    app.release("v0.10.0", "adopt spectral-deploy")
-    return "v0.10.0"
-
-
-def assert_nothing_lost(app: AppRepo) -> None:
-    """Every note's event was handled once, and the outbox is empty."""
-    notes = app.scalar("SELECT count(*) FROM notes")
-    wait_for(
-        lambda: app.scalar("SELECT count(*) FROM handled_events") == notes,
-        what=f"{notes} events handled",
-    )
-    assert app.scalar("SELECT count(*) FROM spectral.outbox") == 0
-    assert (
-        app.scalar("SELECT count(*) FROM handled_events h JOIN notes n ON n.id = h.note_id")
-        == notes
+    """init finds Alembic; returns the tag of the first deploy."""
+    return adopt_app(
+        app,
+        "found: Alembic (alembic.ini, revisions in alembic/versions)",
+        'tool = "alembic"',
+        'directory = "alembic/versions"',
     )
 
 
 def test_adopt_lint_deploy_and_class_2_rollback(app: AppRepo) -> None:
     """The whole adoption story through a Class 2 rollback; status ok; 0 events lost."""
-    first = adopt(app)
-    app.ok("deploy", first)
-    assert app.health()["generation"] == 1
-    status, body = app.post_note("hello")
-    assert status == 201 and body["generation"] == 1
-    wait_for(lambda: app.scalar("SELECT count(*) FROM handled_events") == 1, what="the event")
-    assert app.scalar("SELECT generation FROM handled_events") == 1
+    first_note(app, TABLES, adopt(app))
 
     # a breaking revision: caught by lint at the revision file, then by the deploy's step 3
     app.write("alembic/versions/0003_add_author.py", BREAKING)
@@ -142,19 +125,7 @@ def test_adopt_lint_deploy_and_class_2_rollback(app: AppRepo) -> None:
     ]
 
     # Class 2 under load: back to blue, green's generation drained
-    with NoteLoad(app) as load:
-        wait_for(lambda: load.served >= 10, what="traffic on green")
-        app.ok("rollback", "run", "--symptom", "behavior", "--yes")
-        served = load.served
-        wait_for(lambda: load.served >= served + 10, what="traffic on blue")
-    assert load.failed == [], load.failed[:5]
-    assert app.health()["generation"] == 1
-    snapshot = status_json(app)
-    assert snapshot["live"]["generation"] == 1
-    assert snapshot["outbox"]["stranded"] == []
-    assert not [n for n in snapshot["next"] if n["level"] == "critical"], snapshot["next"]
-    assert_nothing_lost(app)
-    assert app.scalar("SELECT count(*) FROM handled_events WHERE generation = 3") > 0
+    class_2_under_load(app, TABLES)
 
 
 def test_class_3_redeploys_the_prior_code_and_keeps_the_schema(app: AppRepo) -> None:
@@ -164,23 +135,14 @@ def test_class_3_redeploys_the_prior_code_and_keeps_the_schema(app: AppRepo) -> 
     app.write("alembic/versions/0003_add_author.py", FIXED)
     app.release("v0.11.0", "notes.author, nullable")
     app.ok("deploy", "v0.11.0")
-    with NoteLoad(app) as load:
-        wait_for(lambda: load.served >= 10, what="traffic on v0.11.0")
-        rollback = app.run("rollback", "run", "--symptom", "data", "--yes", timeout=400)
-        output = rollback.stdout + rollback.stderr
-        assert rollback.returncode == 0, output
-        # the prior code's `alembic upgrade head` was not run against a database at 0003
-        assert "schema ahead of code, kept: the database is at 0003" in output, output
-        assert "does not know 0003 (applied by generation 2 (v0.11.0))" in output, output
-        served = load.served
-        wait_for(lambda: load.served >= served + 10, what="traffic on the prior code")
-    assert load.failed == [], load.failed[:5]
-    assert app.health()["generation"] == 3
+    # the prior code's `alembic upgrade head` was not run against a database at 0003
+    class_3_under_load(
+        app,
+        TABLES,
+        "schema ahead of code, kept: the database is at 0003",
+        "does not know 0003 (applied by generation 2 (v0.11.0))",
+    )
     assert app.scalar("SELECT version_num FROM alembic_version") == "0003"  # the schema stays
-    snapshot = status_json(app)
-    assert snapshot["live"]["generation"] == 3
-    assert snapshot["outbox"]["stranded"] == []
-    assert_nothing_lost(app)
 
 
 def test_class_2_stops_the_faulty_workers_adopts_at_once_and_lists_a_topic_blue_lacks(

@@ -5,13 +5,20 @@ request's transaction and handled, Class 2 and Class 3 rollbacks, nothing lost."
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.acceptance.adopt import AppRepo, NoteLoad, make_app_repo, status_json, wait_for
+from tests.acceptance.adopt import (
+    AppRepo,
+    NoteTables,
+    adopted_app,
+    class_2_under_load,
+    class_3_under_load,
+    first_note,
+)
+from tests.acceptance.adopt import adopt as adopt_app
 from tests.example_apps import example_python
 
 BREAKING = """from django.db import migrations, models
@@ -30,6 +37,7 @@ class Migration(migrations.Migration):
 """
 FIXED = BREAKING.replace("models.TextField()", "models.TextField(null=True)")
 MIGRATION = "notes/migrations/0002_note_author.py"
+TABLES = NoteTables(notes="notes_note", handled="notes_handledevent")
 
 
 @pytest.fixture(scope="module")
@@ -41,48 +49,23 @@ def python() -> Path:
 @pytest.fixture
 def app(python: Path) -> Iterator[AppRepo]:
     """The app's repository at v0.9.0 (before adoption); everything stopped afterwards."""
-    repo = make_app_repo("django-app", python)
-    try:
+    with adopted_app("django-app", python) as repo:
         yield repo
-    finally:
-        repo.down()
-        shutil.rmtree(repo.root, ignore_errors=True)
 
 
 def adopt(app: AppRepo) -> str:
-    """init, then the team's settings; returns the tag init names for the first deploy."""
-    done = app.ok("init")
-    assert "found: Django (manage.py, notes/migrations)" in done.stdout
-    assert "spectral-deploy deploy v0.10.0" in done.stdout
-    assert ".spectral/" in (app.root / ".gitignore").read_text().splitlines()
-    config = (app.root / "spectral.toml").read_text()
-    assert 'tool = "django"' in config
-    assert 'web_command = "{python} -m gunicorn --bind 127.0.0.1:{port} config.wsgi"' in config
-    app.configure()
-    app.release("v0.10.0", "adopt spectral-deploy")
-    return "v0.10.0"
-
-
-def assert_nothing_lost(app: AppRepo) -> None:
-    """Every note's event was handled once, and the outbox is empty."""
-    notes = app.scalar("SELECT count(*) FROM notes_note")
-    wait_for(
-        lambda: app.scalar("SELECT count(*) FROM notes_handledevent") == notes,
-        what=f"{notes} events handled",
+    """init finds Django and its gunicorn command; returns the tag of the first deploy."""
+    return adopt_app(
+        app,
+        "found: Django (manage.py, notes/migrations)",
+        'tool = "django"',
+        'web_command = "{python} -m gunicorn --bind 127.0.0.1:{port} config.wsgi"',
     )
-    assert app.scalar("SELECT count(*) FROM spectral.outbox") == 0
-    joined = "SELECT count(*) FROM notes_handledevent h JOIN notes_note n ON n.id = h.note_id"
-    assert app.scalar(joined) == notes
 
 
 def test_adopt_lint_deploy_and_class_2_rollback(app: AppRepo) -> None:
     """The whole adoption story through a Class 2 rollback; status ok; 0 events lost."""
-    first = adopt(app)
-    app.ok("deploy", first)
-    assert app.health()["generation"] == 1
-    status, body = app.post_note("hello")
-    assert status == 201 and body["generation"] == 1
-    wait_for(lambda: app.scalar("SELECT count(*) FROM notes_handledevent") == 1, what="event")
+    first_note(app, TABLES, adopt(app))
 
     # a breaking migration: caught by lint at the migration file, then by the deploy's step 3
     app.write(MIGRATION, BREAKING)
@@ -116,19 +99,7 @@ def test_adopt_lint_deploy_and_class_2_rollback(app: AppRepo) -> None:
         ("notes.0002_note_author", "applied"),
     ]
 
-    with NoteLoad(app) as load:
-        wait_for(lambda: load.served >= 10, what="traffic on green")
-        app.ok("rollback", "run", "--symptom", "behavior", "--yes")
-        served = load.served
-        wait_for(lambda: load.served >= served + 10, what="traffic on blue")
-    assert load.failed == [], load.failed[:5]
-    assert app.health()["generation"] == 1
-    snapshot = status_json(app)
-    assert snapshot["live"]["generation"] == 1
-    assert snapshot["outbox"]["stranded"] == []
-    assert not [n for n in snapshot["next"] if n["level"] == "critical"], snapshot["next"]
-    assert_nothing_lost(app)
-    assert app.scalar("SELECT count(*) FROM notes_handledevent WHERE generation = 3") > 0
+    class_2_under_load(app, TABLES)
 
 
 def test_class_3_redeploys_the_prior_code_and_keeps_the_schema(app: AppRepo) -> None:
@@ -138,21 +109,12 @@ def test_class_3_redeploys_the_prior_code_and_keeps_the_schema(app: AppRepo) -> 
     app.write(MIGRATION, FIXED)
     app.release("v0.11.0", "Note.author, nullable")
     app.ok("deploy", "v0.11.0")
-    with NoteLoad(app) as load:
-        wait_for(lambda: load.served >= 10, what="traffic on v0.11.0")
-        rollback = app.run("rollback", "run", "--symptom", "data", "--yes", timeout=400)
-        output = rollback.stdout + rollback.stderr
-        assert rollback.returncode == 0, output
-        # the prior code's `manage.py migrate` was not run: the newer migration is kept
-        assert "schema ahead of code, kept" in output, output
-        assert "does not know notes.0002_note_author (applied by generation 2" in output, output
-        served = load.served
-        wait_for(lambda: load.served >= served + 10, what="traffic on the prior code")
-    assert load.failed == [], load.failed[:5]
-    assert app.health()["generation"] == 3
+    # the prior code's `manage.py migrate` was not run: the newer migration is kept
+    class_3_under_load(
+        app,
+        TABLES,
+        "schema ahead of code, kept",
+        "does not know notes.0002_note_author (applied by generation 2",
+    )
     applied = "SELECT count(*) FROM django_migrations WHERE name = '0002_note_author'"
     assert app.scalar(applied) == 1  # the schema stays
-    snapshot = status_json(app)
-    assert snapshot["live"]["generation"] == 3
-    assert snapshot["outbox"]["stranded"] == []
-    assert_nothing_lost(app)

@@ -8,7 +8,6 @@ import json
 import tomllib
 import urllib.request
 
-from spectral_deploy.sandbox.shop import ShopRelease
 from tests.acceptance.sandbox import Load, Sandbox
 from tests.waiting import wait_for
 
@@ -93,19 +92,7 @@ def test_class_1_adopts_the_rows_smoke_traffic_wrote_at_n_plus_1(sandbox: Sandbo
     """Green's workers never run (step 9 fails) and orders reach green's own address: the
     Class 1 plan counts them, `rollback run` aborts and adopts them into generation 1, every
     order is handled, and public traffic never failed."""
-    sandbox.ok("deploy", "v1.0.0")
-    sandbox.release(
-        ShopRelease(
-            "v1.2.0",
-            "1.2.0",
-            migrations=3,
-            extra_files={"shop/handlers.py": "raise ImportError('broken')\n"},
-        )
-    )
-    failed = sandbox.run(
-        "deploy", "v1.2.0", env={"SPECTRAL_DEPLOY_WORKERS_READY_TIMEOUT_SECONDS": "3"}
-    )
-    assert failed.returncode == 1
+    sandbox.deploy_with_workers_that_never_run()
     green = tomllib.loads((sandbox.root / "spectral.toml").read_text())["hosting"]["green_port"]
     for _ in range(3):
         request = urllib.request.Request(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.acceptance.conftest import Project
+from tests.gitrepo import git
 
 
 def write(path: Path, text: str) -> Path:
@@ -164,20 +165,6 @@ def test_root_options_path_gives_the_same_result(project: Project, workdir: Path
     via_typer = Project(workdir).run("-v", "lint", "a.sql", "--format", "json")
     assert via_typer.returncode == fast.returncode == 1
     assert via_typer.stdout == fast.stdout
-
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-}
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, env={**os.environ, **GIT_ENV}
-    )
 
 
 def test_base_lints_only_the_change_set(project: Project, workdir: Path) -> None:

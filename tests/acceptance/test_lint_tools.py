@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.adopt import GIT
 from tests.acceptance.conftest import Project
 from tests.example_apps import EXAMPLES, example_python
+from tests.gitrepo import git
 
 DROP = '''"""drop the note's generation
 
@@ -52,10 +52,6 @@ def alembic_app(python: Path, tmp_path: Path) -> Iterator[Project]:
     git(root, "add", ".")
     git(root, "commit", "-q", "-m", "app")
     yield Project(root)
-
-
-def git(root: Path, *args: str) -> None:
-    subprocess.run([*GIT, *args], cwd=root, check=True, capture_output=True)
 
 
 def test_alembic_findings_point_at_the_revision_and_its_sql(alembic_app: Project) -> None:

@@ -95,19 +95,7 @@ def test_class_3_redeploys_the_prior_code_at_a_new_generation(data_fault: Sandbo
 
 def test_class_1_aborts_a_deploy_that_never_cut_over(sandbox: Sandbox) -> None:
     """Green's workers never run: the deploy stops at step 9; the plan is Class 1; run aborts."""
-    sandbox.ok("deploy", "v1.0.0")
-    sandbox.release(
-        ShopRelease(
-            "v1.2.0",
-            "1.2.0",
-            migrations=3,
-            extra_files={"shop/handlers.py": "raise ImportError('broken')\n"},
-        )
-    )
-    failed = sandbox.run(
-        "deploy", "v1.2.0", env={"SPECTRAL_DEPLOY_WORKERS_READY_TIMEOUT_SECONDS": "3"}
-    )
-    assert failed.returncode == 1
+    sandbox.deploy_with_workers_that_never_run()
     plan = json.loads(sandbox.ok("rollback", "plan", "--format", "json").stdout)
     assert plan["class"] == 1
     assert plan["steps"][0]["command"] == "spectral-deploy deploy abort --yes"

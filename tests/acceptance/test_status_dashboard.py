@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,8 +21,9 @@ from playwright.sync_api import expect, sync_playwright
 from prometheus_client.parser import text_string_to_metric_families
 
 from spectral_deploy.outbox import emit_many
-from spectral_deploy.sandbox.shop import free_port
 from tests.acceptance.sandbox import Sandbox, make_sandbox
+from tests.ports import reported_port
+from tests.waiting import wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Playwright adds --headless itself (headless=True) and --user-data-dir (a fresh directory)
@@ -58,11 +58,10 @@ def shop() -> Iterator[Sandbox]:
 
 
 class Dashboard:
-    """``spectral-deploy dashboard`` running in the project on a free loopback port."""
+    """``spectral-deploy dashboard`` running in the project on the loopback port it bound
+    (``--listen 127.0.0.1:0``; the port is read from its ``dashboard: URL`` line)."""
 
     def __init__(self, sandbox: Sandbox) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
         environ = {
             k: v
             for k, v in os.environ.items()
@@ -71,7 +70,7 @@ class Dashboard:
         self.process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "spectral_deploy", "dashboard"),
-                *("--listen", f"127.0.0.1:{self.port}", "--interval", "0.5"),
+                *("--listen", "127.0.0.1:0", "--interval", "0.5"),
             ],
             cwd=sandbox.root,
             env=environ,
@@ -79,11 +78,9 @@ class Dashboard:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        deadline = time.monotonic() + 30
-        while self.get("api/status") is None:
-            assert self.process.poll() is None, self.process.communicate()[0]
-            assert time.monotonic() < deadline, "the dashboard did not start"
-            time.sleep(0.1)
+        self.port, _ = reported_port(self.process, r"dashboard: http://127\.0\.0\.1:(\d+)/")
+        self.url = f"http://127.0.0.1:{self.port}/"
+        wait_for(lambda: self.get("api/status") is not None, 30, "the dashboard to answer")
 
     def get(self, path: str) -> bytes | None:
         try:

@@ -252,6 +252,18 @@ class Operator:
         )
         return cls(root, database, world, make_config(root, database))
 
+    @classmethod
+    @contextlib.contextmanager
+    def deployed(cls, root: Path, database: Database, *tags: str) -> Iterator[Operator]:
+        """``start``, then each of ``tags`` deployed in turn; the world closed afterwards."""
+        operator = cls.start(root, database)
+        try:
+            for tag in tags:
+                operator.deploy(tag)
+            yield operator
+        finally:
+            operator.world.close()
+
     # -- one process per command ----------------------------------------------------------
 
     def deployer(self) -> Deployer:

@@ -122,13 +122,8 @@ def test_no_recorded_topics_means_no_topic_is_known(db: Database) -> None:
 @pytest.fixture
 def operator(database: Database, tmp_path: Path) -> Iterator[Operator]:
     """v1.0.0 on blue, v2.0.0 on green (cut over)."""
-    operator = Operator.start(tmp_path, database)
-    operator.deploy("v1.0.0")
-    operator.deploy("v2.0.0")
-    try:
+    with Operator.deployed(tmp_path, database, "v1.0.0", "v2.0.0") as operator:
         yield operator
-    finally:
-        operator.world.close()
 
 
 def test_class_2_tells_n_plus_1s_workers_to_stop_right_after_the_flip_back(

@@ -10,14 +10,13 @@ from spectral_deploy.config import DatabaseConfig, load_config
 from spectral_deploy.db import Database, open_database
 from spectral_deploy.db.connect import connect
 from spectral_deploy.errors import DatabaseUnreachable, SchemaNotInstalled
-from spectral_deploy.sandbox.shop import free_port
+from tests.ports import refusing_port
 
 
 def test_unreachable_server_names_host_and_port_not_the_password() -> None:
     """A refused connection is one error naming host:port, never the password."""
-    port = free_port()
-    url = f"postgresql://deploy:hunter2@127.0.0.1:{port}/app"
-    with pytest.raises(DatabaseUnreachable) as caught:
+    with refusing_port() as port, pytest.raises(DatabaseUnreachable) as caught:
+        url = f"postgresql://deploy:hunter2@127.0.0.1:{port}/app"
         connect(url, settings=DatabaseConfig(connect_timeout_seconds=2))
     message = str(caught.value)
     assert f"127.0.0.1:{port}/app" in message

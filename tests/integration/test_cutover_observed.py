@@ -30,12 +30,8 @@ from tests.unit.test_status_metrics import parse
 @pytest.fixture
 def operator(database: Database, tmp_path: Path) -> Iterator[Operator]:
     """v1.0.0 live on blue (generation 1), v2.0.0 tagged with one expand migration."""
-    operator = Operator.start(tmp_path, database)
-    operator.deploy("v1.0.0")
-    try:
+    with Operator.deployed(tmp_path, database, "v1.0.0") as operator:
         yield operator
-    finally:
-        operator.world.close()
 
 
 def crash_after_the_dns_changed(operator: Operator) -> None:

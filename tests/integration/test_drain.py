@@ -104,17 +104,29 @@ def test_refuses_while_a_live_worker_of_g_runs(
     db: Database, workers: list[WorkerProcess], tmp_path: Path
 ) -> None:
     """Exit 3 with the reason; --force drains next to it."""
-    ids = emit_work(db, 8, 150, sleep=0.1)  # 15 s of work: room for two drains under load
-    workers.append(start_worker(db, 8, tmp_path, settings={"outbox.batch_rows": "5"}))
+    # the worker's first row waits at a gate the test opens only once the drain has handled a
+    # row: the worker holds its batch meanwhile, so both take part however fast the machine is
+    gate = tmp_path / "gate"
+    ids = emit_work(db, 8, 1, gate=str(gate)) + emit_work(db, 8, 149, sleep=0.02)
+    worker = start_worker(db, 8, tmp_path, settings={"outbox.batch_rows": "5"})
+    workers.append(worker)
     running = "SELECT count(*) FROM spectral.workers WHERE state = 'running'"
     wait_for(lambda: scalar(db, running) == 1)
     refused = run_drain(db, "--target-generation", "8", "--app", APP, "--yes")
     assert refused.returncode == 3
     assert "still has 1 live worker(s)" in refused.stderr
     assert "--force" in refused.stderr
-    forced = run_drain(db, "--target-generation", "8", "--app", APP, "--yes", "--force")
-    assert forced.returncode == 0, forced.stderr
-    assert "--force: draining next to 1 live worker(s)" in forced.stderr
+    at_gate = "SELECT count(*) FROM test_calls WHERE event_id = %s AND pid = %s"
+    wait_for(lambda: scalar(db, at_gate, (ids[0], worker.process.pid)) == 1)
+    forced = start_drain(db, "--target-generation", "8", "--app", APP, "--yes", "--force")
+    try:
+        by_drain = "SELECT count(*) FROM test_handled WHERE pid <> %s"
+        wait_for(lambda: scalar(db, by_drain, (worker.process.pid,)) >= 1)
+    finally:
+        gate.touch()
+    _, err = forced.communicate(timeout=120)
+    assert forced.returncode == 0, err
+    assert "--force: draining next to 1 live worker(s)" in err
     assert handled_ids(db) == ids, "each row handled once, by the worker or the drain"
     assert scalar(db, "SELECT count(DISTINCT pid) FROM test_handled") == 2
 

@@ -29,13 +29,8 @@ from tests.integration.fakeworld import (
 @pytest.fixture
 def operator(database: Database, tmp_path: Path) -> Iterator[Operator]:
     """v1.0.0 (0000_gadgets) then v2.0.0 (0001_widgets) deployed: the schema is v2's."""
-    operator = Operator.start(tmp_path, database)
-    operator.deploy("v1.0.0")
-    operator.deploy("v2.0.0")
-    try:
+    with Operator.deployed(tmp_path, database, "v1.0.0", "v2.0.0") as operator:
         yield operator
-    finally:
-        operator.world.close()
 
 
 def applied_files(operator: Operator) -> list[str]:

@@ -21,13 +21,8 @@ from tests.integration.fakeworld import Operator
 @pytest.fixture
 def operator(database: Database, tmp_path: Path) -> Iterator[Operator]:
     """v1.0.0 on blue, v2.0.0 cut over to green: a 600 s hold window is open."""
-    operator = Operator.start(tmp_path, database)
-    operator.deploy("v1.0.0")
-    operator.deploy("v2.0.0")
-    try:
+    with Operator.deployed(tmp_path, database, "v1.0.0", "v2.0.0") as operator:
         yield operator
-    finally:
-        operator.world.close()
 
 
 def test_finish_refuses_inside_the_hold_window_with_the_time_left(operator: Operator) -> None:

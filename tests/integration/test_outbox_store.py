@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from uuid import uuid4
 
@@ -15,7 +14,7 @@ from spectral_deploy.db import Database
 from spectral_deploy.outbox.pgstore import PostgresStore, notify_channel
 from spectral_deploy.outbox.status import read_status
 from spectral_deploy.outbox.store import WorkerInfo, WorkerState
-from tests.integration.workers import ensure_generations
+from tests.integration.workers import ensure_generations, pass_time
 
 
 @pytest.fixture(autouse=True)
@@ -147,9 +146,9 @@ def test_a_lapsed_lease_is_reclaimed_and_fenced(
         conn.commit()
     a, b = stores
     worker_a, worker_b = uuid4(), uuid4()
-    [first] = a.ack_and_claim(worker_a, 5, [], limit=1, lease_seconds=0.2, after_id=0).events
+    [first] = a.ack_and_claim(worker_a, 5, [], limit=1, lease_seconds=30, after_id=0).events
     assert b.ack_and_claim(worker_b, 5, [], limit=1, lease_seconds=30, after_id=0).events == ()
-    time.sleep(0.3)
+    pass_time(database, 31)
     [second] = b.ack_and_claim(worker_b, 5, [], limit=1, lease_seconds=30, after_id=0).events
     assert second.id == row_id and second.token != first.token
     assert (second.suspect, second.attempt) == (True, 1), "charged once: its lease lapsed"
@@ -193,10 +192,12 @@ def test_retry_waits_and_dead_letter_keeps_the_row(
     store, _ = stores
     worker = uuid4()
     one, two = store.ack_and_claim(worker, 5, [], limit=2, lease_seconds=30, after_id=0).events
-    assert store.retry(worker, one.lease, "RuntimeError: later", 0.3, attempt=one.attempt)
+    assert store.retry(worker, one.lease, "RuntimeError: later", 30, attempt=one.attempt)
     assert store.dead_letter(worker, two.lease, "ValueError: never", attempt=two.attempt)
     assert store.ack_and_claim(worker, 5, [], limit=2, lease_seconds=30, after_id=0).events == ()
-    time.sleep(0.35)
+    pass_time(database, 29)
+    assert store.ack_and_claim(worker, 5, [], limit=2, lease_seconds=30, after_id=0).events == ()
+    pass_time(database, 2)
     [again] = store.ack_and_claim(worker, 5, [], limit=2, lease_seconds=30, after_id=0).events
     assert (again.id, again.attempt) == (one.id, 2)
     with database.connect() as conn:
@@ -217,16 +218,16 @@ def test_heartbeat_extends_held_leases_and_reaper_ends_stale_ones(
     a, b = stores
     live, dead = uuid4(), uuid4()
     for worker in (live, dead):
-        a.register_worker(WorkerInfo(worker, 5, "host", 1, "app", 1, 30, stale_after_seconds=0.5))
-    [mine] = a.ack_and_claim(live, 5, [], limit=1, lease_seconds=0.5, after_id=0).events
-    [theirs] = b.ack_and_claim(dead, 5, [], limit=1, lease_seconds=60, after_id=0).events
-    assert a.heartbeat(live, [mine.lease], 30).renewed == {mine.id}
-    time.sleep(0.6)
+        a.register_worker(WorkerInfo(worker, 5, "host", 1, "app", 1, 30, stale_after_seconds=20))
+    [mine] = a.ack_and_claim(live, 5, [], limit=1, lease_seconds=20, after_id=0).events
+    [theirs] = b.ack_and_claim(dead, 5, [], limit=1, lease_seconds=600, after_id=0).events
+    assert a.heartbeat(live, [mine.lease], 60).renewed == {mine.id}
+    pass_time(database, 25)
     assert b.ack_and_claim(uuid4(), 5, [], limit=5, lease_seconds=30, after_id=0).events == ()
-    a.heartbeat(live, [mine.lease], 30)
-    assert a.reap(stale_after_seconds=99) == 1, "judged by its own 0.5 s"
-    assert a.reap(stale_after_seconds=0.5) == 0, "a worker is reaped once while it stays stale"
-    time.sleep(0.01)
+    a.heartbeat(live, [mine.lease], 60)
+    assert a.reap(stale_after_seconds=99) == 1, "judged by its own 20 s"
+    assert a.reap(stale_after_seconds=20) == 0, "a worker is reaped once while it stays stale"
+    pass_time(database, 1)
     [released] = b.ack_and_claim(uuid4(), 5, [], limit=5, lease_seconds=30, after_id=0).events
     assert (released.id, released.suspect, released.attempt) == (theirs.id, True, 1)
     beat = b.heartbeat(dead, [theirs.lease], 30)

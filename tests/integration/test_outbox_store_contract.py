@@ -23,7 +23,7 @@ from spectral_deploy.outbox.fleet import request_stop
 from spectral_deploy.outbox.memstore import MemoryStore
 from spectral_deploy.outbox.pgstore import PostgresStore
 from spectral_deploy.outbox.store import OutboxStore, WorkerInfo
-from tests.integration.workers import ensure_generations
+from tests.integration.workers import ensure_generations, pass_time
 
 LEASE = 30.0
 
@@ -97,20 +97,7 @@ class PostgresBackend:
         return None if found is None else RowView(str(found[0]), int(found[1]), found[2])
 
     def advance(self, seconds: float) -> None:
-        shift = {"s": seconds}
-        with self.database.connect() as conn:
-            conn.execute(
-                "UPDATE spectral.outbox SET "
-                "available_at = available_at - make_interval(secs => %(s)s), "
-                "lease_expires_at = lease_expires_at - make_interval(secs => %(s)s)",
-                shift,
-            )
-            conn.execute(
-                "UPDATE spectral.workers SET "
-                "heartbeat_at = heartbeat_at - make_interval(secs => %(s)s)",
-                shift,
-            )
-            conn.commit()
+        pass_time(self.database, seconds)
 
     def request_stop(self, generation: int) -> int:
         with self.database.connect() as conn:

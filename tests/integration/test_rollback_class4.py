@@ -23,13 +23,8 @@ BREAKING = (
 @pytest.fixture
 def operator(database: Database, tmp_path: Path) -> Iterator[Operator]:
     """v1.0.0 live on blue, v2.0.0 (an expand migration) cut over to green."""
-    operator = Operator.start(tmp_path, database)
-    operator.deploy("v1.0.0")
-    operator.deploy("v2.0.0")
-    try:
+    with Operator.deployed(tmp_path, database, "v1.0.0", "v2.0.0") as operator:
         yield operator
-    finally:
-        operator.world.close()
 
 
 def fix_forward_files(operator: Operator) -> list[Path]:

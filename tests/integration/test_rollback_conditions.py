@@ -27,13 +27,8 @@ from tests.integration.fakeworld import Operator
 @pytest.fixture
 def operator(database: Database, tmp_path: Path) -> Iterator[Operator]:
     """v1.0.0 live on blue, v2.0.0 cut over to green (generation 2)."""
-    operator = Operator.start(tmp_path, database)
-    operator.deploy("v1.0.0")
-    operator.deploy("v2.0.0")
-    try:
+    with Operator.deployed(tmp_path, database, "v1.0.0", "v2.0.0") as operator:
         yield operator
-    finally:
-        operator.world.close()
 
 
 def plan(operator: Operator, sleeps: list[float], **overrides: object) -> tuple[Gathered, Plan]:

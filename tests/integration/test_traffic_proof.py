@@ -20,12 +20,8 @@ from tests.integration.fakeworld import Operator
 @pytest.fixture
 def operator(database: Database, tmp_path: Path) -> Iterator[Operator]:
     """v1.0.0 live on blue (generation 1); v2.0.0 tagged."""
-    operator = Operator.start(tmp_path, database)
-    operator.deploy("v1.0.0")
-    try:
+    with Operator.deployed(tmp_path, database, "v1.0.0") as operator:
         yield operator
-    finally:
-        operator.world.close()
 
 
 def test_a_flip_that_moved_the_record_but_not_the_traffic_is_caught(operator: Operator) -> None:

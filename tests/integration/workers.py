@@ -100,6 +100,25 @@ def emit_work(db: Database, generation: int, count: int, **payload: Any) -> list
     return ids
 
 
+def pass_time(db: Database, seconds: float) -> None:
+    """Make ``seconds`` pass for the outbox SQL without sleeping: leases, availability and
+    heartbeats are shifted that far into the past, which is all the passing of time changes."""
+    shift = {"s": seconds}
+    with db.connect() as conn:
+        conn.execute(
+            "UPDATE spectral.outbox SET "
+            "available_at = available_at - make_interval(secs => %(s)s), "
+            "lease_expires_at = lease_expires_at - make_interval(secs => %(s)s)",
+            shift,
+        )
+        conn.execute(
+            "UPDATE spectral.workers SET "
+            "heartbeat_at = heartbeat_at - make_interval(secs => %(s)s)",
+            shift,
+        )
+        conn.commit()
+
+
 def handled_ids(db: Database) -> list[int]:
     """Event ids the fixture handlers recorded, in order."""
     return [row[0] for row in query(db, "SELECT event_id FROM test_handled ORDER BY event_id")]

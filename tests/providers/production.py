@@ -239,6 +239,7 @@ def production_world(database_url: str) -> Iterator[World]:
         root = Path(tempfile.mkdtemp(prefix="spectral-production-"))
         root.chmod(0o755)
         stack.callback(shutil.rmtree, root, ignore_errors=True)
+        # named in spectral.toml (blue_url/green_url) before the slots start: see free_port
         ports = {Color.BLUE: free_port(), Color.GREEN: free_port()}
         services = {
             "blue": render.add_service("shop-blue"),

@@ -10,7 +10,7 @@ import pytest
 
 from spectral_deploy.errors import ProviderError
 from spectral_deploy.providers.http import ApiClient, Secret
-from spectral_deploy.sandbox.shop import free_port
+from tests.ports import refusing_port
 from tests.providers.conftest import FAST_RETRIES, RecordedSleep
 from tests.providers.fakes.base import FakeServer, Recorded, Reply, route
 
@@ -48,8 +48,8 @@ def client(base_url: str, sleep: RecordedSleep, timeout: float = 5.0) -> ApiClie
 def test_refused_connection_is_retried_then_named() -> None:
     """Nothing listening: every attempt is made (the request never left), then a ProviderError."""
     sleep = RecordedSleep()
-    with pytest.raises(ProviderError) as caught:
-        client(f"http://127.0.0.1:{free_port()}", sleep).request("POST", "/x", operation="create")
+    with refusing_port() as port, pytest.raises(ProviderError) as caught:
+        client(f"http://127.0.0.1:{port}", sleep).request("POST", "/x", operation="create")
     assert str(caught.value).startswith("acme create: cannot reach the API")
     assert caught.value.status is None
     assert len(sleep.waits) == FAST_RETRIES.attempts - 1

@@ -14,28 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.gitrepo import git
 from tests.providers.conftest import TOKENS
 from tests.providers.fakes import FakeGitHub
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-}
 LABEL = "compat-breaking-approved"
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **GIT_ENV},
-    )
-    return done.stdout.strip()
 
 
 @pytest.fixture

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from spectral_deploy.config import load_config
 from spectral_deploy.scaffold import Flavour, Outcome, Settings, ensure_ignored, render
 from spectral_deploy.scaffold.stack import detect_stack, first_release_tag
+from tests.gitrepo import git
 
 
 def _touch(path: Path, text: str = "") -> None:
@@ -80,20 +80,11 @@ def test_gitignore_gets_spectral_once(tmp_path: Path) -> None:
     assert ensure_ignored(tmp_path) is Outcome.UNCHANGED
 
 
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
-
-
 def test_the_first_release_after_adoption_is_a_new_tag(tmp_path: Path) -> None:
     """The next minor version after the latest release tag (rollback tags ignored), else v1.0.0."""
     assert first_release_tag(tmp_path, "v*") == ("v1.0.0", None)
-    _git(tmp_path, "init", "-q")
-    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "one")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "commit", "-q", "--allow-empty", "-m", "one")
     for tag in ("v1.2.0", "v1.10.3", "v1.9.0", "v1.11.0-rollback", "v1.11.0", "nightly"):
-        _git(tmp_path, "tag", tag)
+        git(tmp_path, "tag", tag)
     assert first_release_tag(tmp_path, "v*") == ("v1.12.0", "v1.11.0")

@@ -83,7 +83,10 @@ ttl = {ttl}
 
 
 def free_port() -> int:
-    """A loopback TCP port nothing listens on now."""
+    """A loopback TCP port nothing listens on now. Not reserved: another process may take it
+    before ours binds it. Used only where ``spectral.toml`` must name a port before its server
+    starts (the app slots' ``blue_port``/``green_port``, the router's ``[dns] listen``, which
+    the deploy reads to reach them); a server that can report its port binds 0 instead."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
