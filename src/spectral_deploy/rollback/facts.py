@@ -43,6 +43,7 @@ from spectral_deploy.lint.history import change_set
 from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.outbox.drain import unfinished_rows
 from spectral_deploy.providers.base import DnsProvider, HostingProvider
+from spectral_deploy.rollback import store as rollbacks
 from spectral_deploy.rollback.classify import Facts, Symptom, facts_from_json
 from spectral_deploy.rollback.conditions import (
     DATABASE_ATTEMPTS,
@@ -149,7 +150,7 @@ def _reach_database(config: Config, sources: FactSources, notes: list[str]) -> D
         try:
             database = sources.database or open_database(config)
             with database.connect() as conn:
-                conn.execute("SELECT 1")
+                rollbacks.answers(conn, database.schema)
         except SpectralError as exc:
             refusal = database_refusal(exc)
             if refusal is exc:
