@@ -29,7 +29,7 @@ from spectral_deploy.db import Database, open_database
 from spectral_deploy.rollback.classify import Symptom, classify
 from spectral_deploy.rollback.facts import gather
 from spectral_deploy.rollback.plan import PlanContext, make_plan
-from spectral_deploy.rollback.run import RollbackRunner
+from spectral_deploy.rollback.run import RollbackOutcome, RollbackRunner
 from spectral_deploy.sandbox.control import down
 from spectral_deploy.sandbox.load import APP_FAULT, LoadGenerator, LoadStats
 from spectral_deploy.sandbox.shop import Ports, ShopRelease, build_repository, local_settings
@@ -239,7 +239,7 @@ class _Story:
         done = runner.run(record)
         seconds = round(time.monotonic() - began, 2)
         bad = gathered.facts.to_generation
-        ok = done.outcome == "completed" and self._drained(bad)
+        ok = done.outcome is RollbackOutcome.COMPLETED and self._drained(bad)
         self.say(
             f"  rollback #{done.id}: class {plan.failure_class}, {done.outcome} in {seconds} s; "
             f"generation {bad} {'drained' if self._drained(bad) else 'NOT drained'}",
