@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -62,15 +61,7 @@ def _plan(
         deploy_id=deploy,
         facts_file=facts,
         sources=sources_of(deployer) if deployer is not None else None,
-        existing_tags=frozenset(_tags(config.project_root)),
     )
-
-
-def _tags(root: Path) -> list[str]:
-    result = subprocess.run(
-        ["git", "-C", str(root), "tag", "--list"], capture_output=True, text=True, check=False
-    )
-    return result.stdout.split() if result.returncode == 0 else []
 
 
 def _print_plan(gathered: Gathered, plan: Plan) -> None:

@@ -180,6 +180,10 @@ class VcsProvider(Protocol):
         """Create ``tag`` at ``commit``; a tag that already points there is fine."""
         ...
 
+    def tag_names(self) -> list[str]:
+        """Every tag of the repository (a rollback tag must not take one)."""
+        ...
+
     def previous_release(self, tag: str, pattern: str) -> str | None:
         """The release tag before ``tag`` among tags matching ``pattern`` (version order)."""
         ...

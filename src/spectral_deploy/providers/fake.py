@@ -547,6 +547,10 @@ class FakeVcs:
             raise InputError(f"tag {tag} already exists at {existing[:12]}, not {commit[:12]}")
         self.tags[tag] = commit
 
+    def tag_names(self) -> list[str]:
+        """Every tag of the fake repository."""
+        return sorted(self.tags)
+
     def previous_release(self, tag: str, pattern: str) -> str | None:
         """The highest matching release tag below ``tag`` (rollback tags left out)."""
         return previous_version(tag, self.tags, pattern)

@@ -180,6 +180,10 @@ class GitHub:
         """The tag before ``tag`` in version order among the tags matching ``pattern``."""
         return previous_version(tag, self.tags(), pattern)
 
+    def tag_names(self) -> list[str]:
+        """Every tag name of the repository."""
+        return list(self.tags())
+
     def tags(self) -> Iterator[str]:
         """Every tag name of the repository, following the ``Link`` pages."""
         url: str | None = f"{self._base}/tags"

@@ -42,7 +42,7 @@ from spectral_deploy.lint.engine import LintFile, lint_timelines
 from spectral_deploy.lint.history import change_set
 from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.outbox.drain import unfinished_rows
-from spectral_deploy.providers.base import DnsProvider, HostingProvider
+from spectral_deploy.providers.base import DnsProvider, HostingProvider, VcsProvider
 from spectral_deploy.rollback import store as rollbacks
 from spectral_deploy.rollback.classify import Facts, Symptom, facts_from_json
 from spectral_deploy.rollback.conditions import (
@@ -74,6 +74,7 @@ class FactSources:
     hosting: HostingProvider | None = None
     dns: DnsProvider | None = None
     source: SourceTree | None = None
+    vcs: VcsProvider | None = None
     probe: PublicProbe | None = None
     # the pause between the attempts that confirm an outage
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)

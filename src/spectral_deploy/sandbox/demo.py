@@ -24,11 +24,9 @@ from psycopg import sql
 
 from spectral_deploy.config import Config, load_config
 from spectral_deploy.cutover.orchestrator import Deployer
-from spectral_deploy.cutover.steps import target_of
 from spectral_deploy.db import Database, open_database
-from spectral_deploy.rollback.classify import Symptom, classify
-from spectral_deploy.rollback.facts import gather
-from spectral_deploy.rollback.plan import PlanContext, make_plan
+from spectral_deploy.rollback.classify import Symptom
+from spectral_deploy.rollback.planner import plan_rollback, sources_of
 from spectral_deploy.rollback.run import RollbackOutcome, RollbackRunner
 from spectral_deploy.sandbox.control import down
 from spectral_deploy.sandbox.load import APP_FAULT, LoadGenerator, LoadStats
@@ -218,19 +216,11 @@ class _Story:
     def rollback(self, symptom: Symptom, name: str) -> Scenario:
         self.say(f"Plan: {name}", f"spectral-deploy rollback plan --symptom {symptom}")
         began = time.monotonic()
-        gathered = gather(self.config, symptom=symptom)
-        classification = classify(gathered.facts)
+        gathered, plan = plan_rollback(
+            self.config, symptom=symptom, sources=sources_of(self.deployer)
+        )
         found = gathered.deploy
         assert found is not None
-        plan = make_plan(
-            classification,
-            gathered.facts,
-            PlanContext(
-                blue_target=target_of(self.config, found.blue),
-                green_slot=str(found.green),
-                existing_tags=frozenset(),
-            ),
-        )
         for number, step in enumerate(plan.steps, 1):
             self.say(f"  {number}. {step.title}", step.command)
         runner = RollbackRunner(self.config, self.database, self.deployer)

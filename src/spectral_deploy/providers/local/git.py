@@ -48,9 +48,13 @@ class GitVcs:
             )
         self._git("tag", "-a", tag, commit, "-m", message)
 
+    def tag_names(self) -> list[str]:
+        """``git tag --list``."""
+        return self._git("tag", "--list").stdout.split()
+
     def previous_release(self, tag: str, pattern: str) -> str | None:
         """The highest release tag matching ``pattern`` that sorts below ``tag`` as a version."""
-        return previous_version(tag, self._git("tag", "--list").stdout.split(), pattern)
+        return previous_version(tag, self.tag_names(), pattern)
 
     def changed_files(self, base: str | None, commit: str, directory: str) -> list[str]:
         """Files under ``directory`` added or changed from ``base`` to ``commit`` (all at
