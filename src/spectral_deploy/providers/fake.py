@@ -556,8 +556,9 @@ class FakeVcs:
         return previous_version(tag, self.tags, pattern)
 
     def changed_files(self, base: str | None, commit: str, directory: str) -> list[str]:
-        """Files under ``directory`` added or changed since ``base``."""
-        prefix = directory.rstrip("/") + "/"
+        """Files under ``directory`` (``.``: the whole tree, as git reads it) added or changed
+        since ``base``."""
+        prefix = "" if directory.strip("/") in ("", ".") else directory.rstrip("/") + "/"
         files = self.commits[commit]
         before = self.commits.get(base, {}) if base is not None else {}
         return sorted(

@@ -33,14 +33,11 @@ from spectral_deploy.cutover import store
 from spectral_deploy.cutover.model import Deploy, Outcome
 from spectral_deploy.cutover.observe import FlipState, LiveObservation, PublicProbe, flip_state
 from spectral_deploy.cutover.observe import observe as observe_live
+from spectral_deploy.cutover.relint import lint_deploy
 from spectral_deploy.cutover.source import SourceTree
 from spectral_deploy.db import Database, open_database
 from spectral_deploy.errors import InputError, PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
-from spectral_deploy.lint import settings as lint_settings
-from spectral_deploy.lint.engine import LintFile, lint_timelines
-from spectral_deploy.lint.history import change_set
-from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.outbox.drain import unfinished_rows
 from spectral_deploy.providers.base import DnsProvider, HostingProvider, VcsProvider
 from spectral_deploy.rollback import store as rollbacks
@@ -131,7 +128,7 @@ def gather(
                 facts = replace(
                     facts,
                     migration_compatible_with_prior=migrations_compatible(
-                        config, deploy, notes, source
+                        config, deploy, notes, source, database
                     ),
                 )
         elif deploy_id is None and symptom is not Symptom.CATASTROPHIC and facts_file is None:
@@ -346,41 +343,31 @@ def _prior_buildable(
 
 
 def migrations_compatible(
-    config: Config, deploy: Deploy, notes: list[str], source: SourceTree | None = None
+    config: Config,
+    deploy: Deploy,
+    notes: list[str],
+    source: SourceTree | None = None,
+    database: Database | None = None,
 ) -> bool | None:
-    """Whether the prior code runs on the new schema: re-lint what the deploy added."""
+    """Whether the prior code runs on the new schema: re-lint what the deploy added, the way
+    the deploy's lint step does (``cutover.relint``); a finding or an override is a no."""
     if deploy.from_commit is None:
         return None
     source = source or providers.source_tree(config)
-    directory = str(config.migrations.directory)
+    url = (lambda: database.url) if database is not None else (lambda: None)
     try:
-        changed = [
-            path
-            for path in source.changed_files(deploy.from_commit, deploy.commit, directory)
-            if path.endswith(".sql")
-        ]
-        if not changed:
-            notes.append("the deploy added no migration")
-            return True
-        tree = source.export(
-            deploy.commit,
-            config.project_root / ".spectral" / "deploys" / str(deploy.id) / "source",
-        )
+        found = lint_deploy(config, source, deploy, database_url=url)
     except SpectralError as exc:
         notes.append(f"cannot re-lint the deploy's migrations: {exc.message}")
         return None
-    rules = select_rules(config.lint, select=[], ignore=[], source=config.source)
-    settings = lint_settings.from_config(config)
-    report = lint_timelines(
-        change_set([LintFile(tree / path, path) for path in changed], tree),
-        rules,
-        override_scope=lint_settings.checked_scope(settings),
-        max_file_bytes=settings.max_file_bytes,
-    )
+    report = found.report
+    if report is None:
+        notes.append("the deploy added no migration")
+        return True
     if report.violations or report.overrides:
-        found = [f"{v.path}:{v.line} {v.rule}" for v in report.violations]
-        found += [f"{o.path} (override: {o.reason})" for o in report.overrides]
-        notes.append("re-lint: the prior code may not run on the new schema: " + "; ".join(found))
+        found_ = [f"{v.path}:{v.line} {v.rule}" for v in report.violations]
+        found_ += [f"{o.path} (override: {o.reason})" for o in report.overrides]
+        notes.append("re-lint: the prior code may not run on the new schema: " + "; ".join(found_))
         return False
     return True
 

@@ -442,7 +442,9 @@ class RollbackRunner:
     def _relint(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         deploy = self._require_deploy(record)
         notes: list[str] = []
-        compatible = migrations_compatible(self.config, deploy, notes, self.deployer.source)
+        compatible = migrations_compatible(
+            self.config, deploy, notes, self.deployer.source, self.database
+        )
         for note in notes:
             self.say(note)
         return {"compatible_with_prior": compatible, "notes": notes}
@@ -454,7 +456,9 @@ class RollbackRunner:
         # only what the re-lint finds incompatible is fixed forward: it reads the world now
         deploy = self._require_deploy(record)
         notes: list[str] = []
-        compatible = migrations_compatible(self.config, deploy, notes, self.deployer.source)
+        compatible = migrations_compatible(
+            self.config, deploy, notes, self.deployer.source, self.database
+        )
         if compatible is not False:
             why = (
                 "the re-lint finds the prior code compatible with the new schema"
