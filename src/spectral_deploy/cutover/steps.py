@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from spectral_deploy.config import Config
-from spectral_deploy.cutover import crash, store
+from spectral_deploy.cutover import store
 from spectral_deploy.cutover.clock import SYSTEM_CLOCK, Clock
+from spectral_deploy.cutover.flip import point_cname
 from spectral_deploy.cutover.model import Deploy, Step
 from spectral_deploy.cutover.observe import PublicProbe, color_of
 from spectral_deploy.cutover.relint import lint_deploy, release_dir
@@ -533,18 +534,14 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
     """Flip the CNAME to green unless it already points there, read it back, mark N+1 active."""
     deploy = ctx.deploy
     assert deploy.generation is not None
-    green_target = target_of(ctx.config, deploy.green)
-    record = ctx.dns.read()
-    flipped_now = False
-    if color_of(ctx.config, record.target) is not deploy.green:
-        _green_serves(ctx)  # observed now: never point the record at a slot that does not
-        record = ctx.dns.point(green_target, ctx.config.dns.ttl)
-        flipped_now = True
-        crash.point("flip:dns-changed")
-    if color_of(ctx.config, record.target) is not deploy.green:
-        raise StepFailed(
-            f"flipped the CNAME but it reads back {record.target!r}, not {green_target!r}"
-        )
+    record, flipped_now = point_cname(
+        ctx.config,
+        ctx.dns,
+        ctx.dns.read(),
+        target_of(ctx.config, deploy.green),
+        serves=lambda: _green_serves(ctx),
+        crash_point="flip:dns-changed",
+    )
     # the record moved; that the traffic did is observed where the app says who served it
     proof = await_generation(
         ctx.probe,

@@ -19,6 +19,7 @@ import psycopg
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash
 from spectral_deploy.cutover import store as deploys
+from spectral_deploy.cutover.flip import point_cname
 from spectral_deploy.cutover.model import Deploy, Outcome
 from spectral_deploy.cutover.observe import FlipState, color_of, flip_state
 from spectral_deploy.cutover.orchestrator import Deployer
@@ -247,12 +248,11 @@ class RollbackRunner:
         target = str(step.params.get("target") or self._target(deploy.blue))
         back_to = color_of(self.config, target)
         observed = self.deployer.observe_live()
-        current = observed.record
-        if current is None:
+        if observed.record is None:
             raise CheckFailed(f"{observed.describe_record()}: the flip back reads it first")
-        flipped_now = observed.record_color is not back_to
-        if flipped_now:
-            blue = observed.slot(back_to)
+
+        def blue_serves() -> None:
+            blue = observed.slot(back_to) if back_to is not None else None
             if blue is None or not blue.serving:
                 raise CheckFailed(
                     f"slot {back_to} does not serve any more "
@@ -261,12 +261,15 @@ class RollbackRunner:
                     hint="spectral-deploy status  (then deploy the prior code: "
                     "spectral-deploy rollback plan --symptom data)",
                 )
-            current = self.deployer.dns.point(target, self.config.dns.ttl)
-            crash.point("rollback-flip-back:dns-changed")
-        if color_of(self.config, current.target) is not back_to:
-            raise CheckFailed(
-                f"pointed the CNAME at {target!r} but it reads back {current.target!r}"
-            )
+
+        current, flipped_now = point_cname(
+            self.config,
+            self.deployer.dns,
+            observed.record,
+            target,
+            serves=blue_serves,
+            crash_point="rollback-flip-back:dns-changed",
+        )
         if flipped_now and deploy.from_generation is not None:
             proof = await_generation(
                 self.deployer.probe,
