@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from spectral_deploy.db import Database
+from spectral_deploy.db import Database, open_database
 from spectral_deploy.errors import ConfigError
 from spectral_deploy.rollback.classify import Symptom
 from spectral_deploy.rollback.conditions import (
@@ -97,7 +97,7 @@ def test_a_missing_database_is_a_config_error_naming_database_url(operator: Oper
     """The server answers that the database does not exist: exit 2, not a disaster."""
     url = make_conninfo(operator.database.url, dbname="no_such_database_here")
     config = replace(operator.config, database=replace(operator.config.database, url=url))
-    sources = replace(sources_of(operator.deployer()), database=None)
+    sources = replace(sources_of(operator.deployer()), database=lambda: open_database(config))
     with pytest.raises(ConfigError, match="DATABASE_URL") as caught:
         plan_rollback(config, symptom=Symptom.BEHAVIOR, sources=sources)
     assert "not an outage" in caught.value.message
@@ -108,7 +108,11 @@ def test_a_database_unanswered_on_every_attempt_is_class_5(operator: Operator) -
     url = "postgresql://deploy@127.0.0.1:9/app"
     config = replace(operator.config, database=replace(operator.config.database, url=url))
     sleeps: list[float] = []
-    sources = replace(sources_of(operator.deployer()), database=None, sleep=sleeps.append)
+    sources = replace(
+        sources_of(operator.deployer()),
+        database=lambda: open_database(config),
+        sleep=sleeps.append,
+    )
     gathered, chosen = plan_rollback(config, symptom=Symptom.BEHAVIOR, sources=sources)
     assert chosen.failure_class == 5
     assert not gathered.facts.database_healthy

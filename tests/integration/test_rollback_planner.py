@@ -12,6 +12,7 @@ import pytest
 from spectral_deploy.db import Database
 from spectral_deploy.errors import ProviderUnavailable
 from spectral_deploy.rollback.classify import Symptom
+from spectral_deploy.rollback.facts import FactProviders, FactSources
 from spectral_deploy.rollback.plan import StepId
 from spectral_deploy.rollback.planner import plan_rollback, sources_of
 from tests.integration.fakeworld import Operator
@@ -57,3 +58,26 @@ def test_tags_unreadable_are_a_note_not_a_guess(operator: Operator) -> None:
     )
     assert any(step.id is StepId.TAG_PRIOR for step in plan.steps)
     assert any("tags cannot be listed" in note for note in gathered.notes), gathered.notes
+
+
+def test_the_facts_use_the_database_and_providers_passed_in(operator: Operator) -> None:
+    """The facts open nothing themselves: the caller's opener gives the database, and the
+    providers are built by the caller's builder, once, for that database."""
+    given = sources_of(operator.deployer())
+    opened: list[Database] = []
+    built: list[Database] = []
+
+    def opener() -> Database:
+        opened.append(operator.database)
+        return operator.database
+
+    def builder(database: Database) -> FactProviders:
+        built.append(database)
+        assert isinstance(given.providers, FactProviders)
+        return given.providers
+
+    sources = FactSources(database=opener, providers=builder, vcs=given.vcs, sleep=given.sleep)
+    gathered, plan = plan_rollback(operator.config, symptom=Symptom.BEHAVIOR, sources=sources)
+    assert plan.failure_class == 2, plan.reasons
+    assert opened == [operator.database] and built == [operator.database]
+    assert gathered.database is operator.database

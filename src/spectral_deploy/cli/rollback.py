@@ -11,8 +11,11 @@ from spectral_deploy.cli import console
 from spectral_deploy.cli.common import OutputFormat, state
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from spectral_deploy.config import Config
     from spectral_deploy.cutover.orchestrator import Deployer
+    from spectral_deploy.db import Database
     from spectral_deploy.notify.send import Delivery
     from spectral_deploy.rollback.facts import Gathered
     from spectral_deploy.rollback.plan import Plan
@@ -52,15 +55,23 @@ def _plan(
     deploy: int | None,
     facts: Path | None,
     deployer: Deployer | None = None,
+    database: Callable[[], Database] | None = None,
 ) -> tuple[Gathered, Plan]:
-    from spectral_deploy.rollback.planner import parse_symptom, plan_rollback, sources_of
+    from spectral_deploy.rollback.planner import (
+        parse_symptom,
+        plan_rollback,
+        sources_from_config,
+        sources_of,
+    )
 
     return plan_rollback(
         config,
         symptom=parse_symptom(symptom),
         deploy_id=deploy,
         facts_file=facts,
-        sources=sources_of(deployer) if deployer is not None else None,
+        sources=(
+            sources_of(deployer) if deployer is not None else sources_from_config(config, database)
+        ),
     )
 
 
@@ -112,7 +123,9 @@ def plan(
     if in_progress is not None:
         _print_in_progress(in_progress, format_)
         return
-    gathered, chosen = _plan(state(ctx).config(), symptom, deploy, facts)
+    # the database this command opened (once it answers), the providers built from the config
+    opened = state(ctx).database
+    gathered, chosen = _plan(state(ctx).config(), symptom, deploy, facts, database=opened)
     if format_ is OutputFormat.JSON:
         console.print_json(
             {**chosen.as_json(), "facts": gathered.facts.as_json(), "notes": list(gathered.notes)}

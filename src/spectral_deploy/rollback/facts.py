@@ -13,8 +13,8 @@ a provider whose reads fail with 5xx or timeouts ``PROVIDER_READS`` times is
 setting) is raised as the error it is, naming the setting, never taken for an outage. The
 prior code is unavailable only when it cannot be rebuilt. ``--facts FILE``
 supplies or overrides any fact, so the planner works when nothing else does. The database
-and the providers are passed in (``FactSources``), so the same code runs against the real
-providers and the in-process fakes.
+and the providers are passed in (``FactSources``), never built here, so the same code runs
+against the real providers and the in-process fakes.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from spectral_deploy import providers
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import store
 from spectral_deploy.cutover.model import Deploy, Outcome
@@ -35,7 +34,7 @@ from spectral_deploy.cutover.observe import FlipState, LiveObservation, PublicPr
 from spectral_deploy.cutover.observe import observe as observe_live
 from spectral_deploy.cutover.relint import lint_deploy
 from spectral_deploy.cutover.source import SourceTree
-from spectral_deploy.db import Database, open_database
+from spectral_deploy.db import Database
 from spectral_deploy.errors import InputError, PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
 from spectral_deploy.outbox.drain import unfinished_rows
@@ -53,7 +52,7 @@ from spectral_deploy.rollback.conditions import (
     provider_refusal,
 )
 
-__all__ = ["FactSources", "Gathered", "gather", "migrations_compatible"]
+__all__ = ["FactProviders", "FactSources", "Gathered", "gather", "migrations_compatible"]
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +61,27 @@ DEPLOYS_SCANNED = 200
 
 
 @dataclass(frozen=True)
-class FactSources:
-    """Where facts are read from. ``database`` None: open it from the config (and a failure
-    to is the fact ``database_healthy = false``); a provider None: build it from the config
-    (and a failure to is ``provider_outage``)."""
+class FactProviders:
+    """The providers the facts are observed through."""
 
-    database: Database | None = None
-    hosting: HostingProvider | None = None
-    dns: DnsProvider | None = None
-    source: SourceTree | None = None
-    vcs: VcsProvider | None = None
+    hosting: HostingProvider
+    dns: DnsProvider
+    source: SourceTree
     probe: PublicProbe | None = None
+
+
+@dataclass(frozen=True)
+class FactSources:
+    """Where facts are read from, passed in by the caller (``rollback.planner`` takes a
+    deployer's, or builds them once from the configuration). ``database``: the database, or
+    how to open it (called again on each attempt that confirms it gone; a failure is the fact
+    ``database_healthy = false``). ``providers``: the providers, or how to build them for the
+    database once it answers (a failure to is our configuration, raised naming the key)."""
+
+    database: Database | Callable[[], Database]
+    providers: FactProviders | Callable[[Database], FactProviders]
+    # the tags a rollback tag must not take are read through it (None: the configured VCS)
+    vcs: VcsProvider | None = None
     # the pause between the attempts that confirm an outage
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
@@ -94,10 +103,9 @@ def gather(
     symptom: Symptom | None,
     deploy_id: int | None = None,
     facts_file: Path | None = None,
-    sources: FactSources | None = None,
+    sources: FactSources,
 ) -> Gathered:
     """Observe what can be observed, pick the deploy that matches it, then apply ``--facts``."""
-    sources = sources or FactSources()
     notes: list[str] = []
     if facts_file is not None:  # a bad file is named before anything is reached
         _override(Facts(cutover_completed=False, blue_warm=False, symptom=None), facts_file)
@@ -113,10 +121,15 @@ def gather(
     observed: LiveObservation | None = None
     if database is not None:
         # a provider that cannot be set up is our configuration: its error says which key
-        hosting = sources.hosting or providers.hosting_provider(config, database.app_url)
-        dns = sources.dns or providers.dns_provider(config)
-        probe = sources.probe if sources.probe is not None else providers.public_probe(config)
-        observed, outage = _observe_confirmed(config, dns, hosting, probe, sources.sleep)
+        found = (
+            sources.providers
+            if isinstance(sources.providers, FactProviders)
+            else sources.providers(database)
+        )
+        hosting = found.hosting
+        observed, outage = _observe_confirmed(
+            config, found.dns, hosting, found.probe, sources.sleep
+        )
         facts = replace(facts, provider_outage=outage)
         deploy = _choose_deploy(database, observed, deploy_id, notes)
         if deploy is not None:
@@ -124,11 +137,10 @@ def gather(
                 database, hosting, observed, deploy, facts=facts, notes=notes, sleep=sources.sleep
             )
             if symptom is Symptom.MIGRATION and deploy.from_commit:
-                source = sources.source or providers.source_tree(config)
                 facts = replace(
                     facts,
                     migration_compatible_with_prior=migrations_compatible(
-                        config, deploy, notes, source, database
+                        config, deploy, notes, found.source, database
                     ),
                 )
         elif deploy_id is None and symptom is not Symptom.CATASTROPHIC and facts_file is None:
@@ -146,7 +158,8 @@ def _reach_database(config: Config, sources: FactSources, notes: list[str]) -> D
         if attempt:
             sources.sleep(DATABASE_RETRY_SECONDS[min(attempt, len(DATABASE_RETRY_SECONDS)) - 1])
         try:
-            database = sources.database or open_database(config)
+            opened = sources.database
+            database = opened if isinstance(opened, Database) else opened()
             with database.connect() as conn:
                 rollbacks.answers(conn, database.schema)
         except SpectralError as exc:
@@ -346,14 +359,13 @@ def migrations_compatible(
     config: Config,
     deploy: Deploy,
     notes: list[str],
-    source: SourceTree | None = None,
+    source: SourceTree,
     database: Database | None = None,
 ) -> bool | None:
     """Whether the prior code runs on the new schema: re-lint what the deploy added, the way
     the deploy's lint step does (``cutover.relint``); a finding or an override is a no."""
     if deploy.from_commit is None:
         return None
-    source = source or providers.source_tree(config)
     url = (lambda: database.url) if database is not None else (lambda: None)
     try:
         found = lint_deploy(config, source, deploy, database_url=url)

@@ -8,6 +8,7 @@ tags a rollback tag must not take are read through the same VCS, when the plan t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,13 +16,14 @@ from spectral_deploy import providers
 from spectral_deploy.config import Config
 from spectral_deploy.cutover.orchestrator import Deployer
 from spectral_deploy.cutover.steps import target_of
+from spectral_deploy.db import Database, open_database
 from spectral_deploy.errors import SpectralError, UsageError
 from spectral_deploy.providers.base import VcsProvider
 from spectral_deploy.rollback.classify import Symptom, classify
-from spectral_deploy.rollback.facts import FactSources, Gathered, gather
+from spectral_deploy.rollback.facts import FactProviders, FactSources, Gathered, gather
 from spectral_deploy.rollback.plan import Plan, PlanContext, StepId, make_plan
 
-__all__ = ["parse_symptom", "plan_rollback", "sources_of"]
+__all__ = ["parse_symptom", "plan_rollback", "sources_from_config", "sources_of"]
 
 
 def parse_symptom(text: str | None) -> Symptom | None:
@@ -40,13 +42,34 @@ def sources_of(deployer: Deployer) -> FactSources:
     """The deployer's database and providers, as fact sources."""
     return FactSources(
         database=deployer.database,
-        hosting=deployer.hosting,
-        dns=deployer.dns,
-        source=deployer.source,
+        providers=FactProviders(
+            hosting=deployer.hosting,
+            dns=deployer.dns,
+            source=deployer.source,
+            probe=deployer.probe,
+        ),
         vcs=deployer.vcs,
-        probe=deployer.probe,
         sleep=deployer.clock.sleep,
     )
+
+
+def sources_from_config(
+    config: Config, database: Callable[[], Database] | None = None
+) -> FactSources:
+    """Fact sources built from the configuration, for a caller without a deployer: the
+    database opened by ``database()`` (default: ``open_database(config)``) on each attempt,
+    the providers built once, when it answers."""
+
+    def built(database: Database) -> FactProviders:
+        return FactProviders(
+            hosting=providers.hosting_provider(config, database.app_url),
+            dns=providers.dns_provider(config),
+            source=providers.source_tree(config),
+            probe=providers.public_probe(config),
+        )
+
+    opener = database or (lambda: open_database(config))
+    return FactSources(database=opener, providers=built)
 
 
 def plan_rollback(
@@ -58,8 +81,10 @@ def plan_rollback(
     sources: FactSources | None = None,
     existing_tags: frozenset[str] | None = None,
 ) -> tuple[Gathered, Plan]:
-    """The facts and the plan for them. ``existing_tags`` None: a plan that tags the prior
+    """The facts and the plan for them (``sources`` None: built from the configuration,
+    ``sources_from_config``). ``existing_tags`` None: a plan that tags the prior
     code reads the repository's tags through ``sources.vcs`` (else the configured VCS)."""
+    sources = sources or sources_from_config(config)
     gathered = gather(
         config, symptom=symptom, deploy_id=deploy_id, facts_file=facts_file, sources=sources
     )
@@ -72,8 +97,7 @@ def plan_rollback(
     )
     plan = make_plan(classification, gathered.facts, context)
     if existing_tags is None and any(step.id is StepId.TAG_PRIOR for step in plan.steps):
-        vcs = sources.vcs if sources is not None and sources.vcs is not None else None
-        tags, note = _tags(config, vcs)
+        tags, note = _tags(config, sources.vcs)
         plan = make_plan(classification, gathered.facts, replace(context, existing_tags=tags))
         if note:
             gathered = replace(gathered, notes=(*gathered.notes, note))
