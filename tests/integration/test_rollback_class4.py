@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from spectral_deploy.db import Database
+from spectral_deploy.errors import ProviderUnavailable
 from spectral_deploy.rollback.classify import Symptom, classify
+from spectral_deploy.rollback.facts import migrations_compatible
 from spectral_deploy.rollback.plan import PlanContext, make_plan
 from tests.integration.fakeworld import MIGRATION_V1, MIGRATION_V2, Operator
 
@@ -71,3 +73,50 @@ def test_an_incompatible_prior_writes_the_fix_and_escalates(operator: Operator) 
     assert record.outcome == "escalated"
     written = fix_forward_files(operator)
     assert len(written) == 1 and "generation_3" in written[0].name
+
+
+def test_the_relint_reads_the_deploys_own_migrations(operator: Operator) -> None:
+    """The re-lint of v2.0.0 (an expand migration) is clean; v2.0.0 added a migration."""
+    deploy = operator.deployer().current()
+    assert deploy is not None and deploy.tag == "v2.0.0"
+    notes: list[str] = []
+    source = operator.world.vcs
+    assert migrations_compatible(operator.config, deploy, notes, source) is True
+    assert "the deploy added no migration" not in notes
+
+
+def test_a_deploy_without_a_migration_is_compatible(operator: Operator) -> None:
+    """A release that adds no migration file: compatible, and the note says why."""
+    operator.world.vcs.commit(
+        {
+            "app.py": "print('v3')\n",
+            "migrations/0000_gadgets.sql": MIGRATION_V1,
+            "migrations/0001_widgets.sql": MIGRATION_V2,
+        },
+        tag="v3.0.0",
+    )
+    operator.finish()
+    operator.deploy("v3.0.0")
+    deploy = operator.deployer().current()
+    assert deploy is not None and deploy.tag == "v3.0.0"
+    notes: list[str] = []
+    assert migrations_compatible(operator.config, deploy, notes, operator.world.vcs) is True
+    assert notes == ["the deploy added no migration"]
+
+
+def test_a_source_that_cannot_be_read_leaves_compatibility_unknown(operator: Operator) -> None:
+    """The repository refuses: compatibility is unknown (None), never assumed, and noted."""
+    deploy = operator.deployer().current()
+    assert deploy is not None
+    notes: list[str] = []
+
+    class Unreadable:
+        def changed_files(self, base: str | None, commit: str, directory: str) -> list[str]:
+            raise ProviderUnavailable("git is gone", provider="git", operation="diff")
+
+        def export(self, commit: str, destination: Path) -> Path:
+            raise ProviderUnavailable("git is gone", provider="git", operation="archive")
+
+    assert migrations_compatible(operator.config, deploy, notes, Unreadable()) is None
+    assert len(notes) == 1 and notes[0].startswith("cannot re-lint the deploy's migrations:")
+    assert "git is gone" in notes[0]

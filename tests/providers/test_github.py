@@ -84,6 +84,19 @@ def test_create_tag_race_ends_in_the_same_tag(fake_github: FakeGitHub) -> None:
     assert fake_github.calls("POST", r"/git/refs$")  # tried, got 422, re-read: same commit
 
 
+def test_tag_names_page_through_every_tag(fake_github: FakeGitHub) -> None:
+    """All Link pages are read: every tag is named (a rollback tag must not take one)."""
+    commit = fake_github.add_commit("c")
+    for minor in range(12):
+        fake_github.add_tag(f"v1.{minor}.0", commit, annotated=False)
+    fake_github.add_tag("nightly-2024", commit, annotated=False)
+    fake_github.max_page_rows = 5
+    names = github(fake_github).tag_names()
+    assert sorted(names) == sorted([f"v1.{minor}.0" for minor in range(12)] + ["nightly-2024"])
+    pages = fake_github.calls("GET", r"/tags$")
+    assert [p.arg("page") for p in pages[:3]] == [None, "2", "3"]
+
+
 def test_next_page_of_link_header() -> None:
     """GitHub's Link header yields its rel=next URL."""
     link = (

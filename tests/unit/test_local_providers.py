@@ -1,4 +1,4 @@
-"""Pure parts of the local providers: the router's resolver cache, tag ordering."""
+"""Pure parts of the local providers: the router's resolver cache."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from spectral_deploy.providers.local.router import ResolverCache
-from spectral_deploy.providers.versions import previous_version, version_key
 
 
 def point(path: Path, target: str, ttl: int) -> None:
@@ -41,25 +40,3 @@ def test_long_tail_resolvers_hold_on_longer(tmp_path: Path) -> None:
 def test_no_record_means_no_target(tmp_path: Path) -> None:
     """Before the first flip the router has nowhere to send traffic."""
     assert ResolverCache(tmp_path / "missing.json", 0).resolve("default", now=0.0) is None
-
-
-def test_tags_sort_as_versions() -> None:
-    """v1.10.0 comes after v1.9.0; a pre-release sorts before its release (semver)."""
-    tags = ["v1.10.0", "v1.9.0", "v1.9.0-rc1", "v2.0.0", "v1.2.3"]
-    ordered = sorted(tags, key=lambda tag: version_key(tag) or ((), False, ()))
-    assert ordered == ["v1.2.3", "v1.9.0-rc1", "v1.9.0", "v1.10.0", "v2.0.0"]
-
-
-RELEASES = ["v1.2.0-rc.1", "v1.2.0", "v1.3.0", "v1.3.0-rollback", "v1.4.0", "notes"]
-
-
-def test_the_shared_ordering_names_the_previous_release() -> None:
-    """The release before v1.3.0 is v1.2.0 (not its rc) and rollback tags are never releases."""
-    expected = {
-        "v1.3.0": "v1.2.0",
-        "v1.4.0": "v1.3.0",
-        "v1.2.0": "v1.2.0-rc.1",
-        "v1.2.0-rc.1": None,
-    }
-    for tag, before in expected.items():
-        assert previous_version(tag, RELEASES, "v*") == before, tag

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from spectral_deploy.rollback.classify import Facts, Symptom, classify
-from spectral_deploy.rollback.plan import PlanContext, escalates, make_plan, rollback_tag
+from spectral_deploy.rollback.plan import (
+    PlanContext,
+    StepId,
+    escalates,
+    make_plan,
+    rollback_tag,
+)
 
 FACTS = Facts(
     cutover_completed=True,
@@ -137,3 +144,13 @@ def test_only_plans_that_hand_over_to_people_escalate() -> None:
         False,
         True,
     )
+
+
+def test_step_ids_keep_their_stored_text_in_the_json() -> None:
+    """Step ids are ``StepId`` members whose values are the stored strings; JSON holds text."""
+    plan = make_plan(classify(replace(FACTS, symptom=Symptom.DATA)), FACTS, CONTEXT)
+    assert plan.steps[1].id is StepId.TAG_PRIOR
+    shown = plan.as_json()["steps"][1]["id"]
+    assert shown == "tag-prior" and type(shown) is str
+    assert json.loads(json.dumps(plan.as_json()))["steps"][0]["id"] == "close-deploy"
+    assert {step.value for step in StepId} >= {"flip-back", "stop-workers", "investigate"}

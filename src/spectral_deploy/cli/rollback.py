@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,8 +11,11 @@ from spectral_deploy.cli import console
 from spectral_deploy.cli.common import OutputFormat, state
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from spectral_deploy.config import Config
     from spectral_deploy.cutover.orchestrator import Deployer
+    from spectral_deploy.db import Database
     from spectral_deploy.notify.send import Delivery
     from spectral_deploy.rollback.facts import Gathered
     from spectral_deploy.rollback.plan import Plan
@@ -53,24 +55,24 @@ def _plan(
     deploy: int | None,
     facts: Path | None,
     deployer: Deployer | None = None,
+    database: Callable[[], Database] | None = None,
 ) -> tuple[Gathered, Plan]:
-    from spectral_deploy.rollback.planner import parse_symptom, plan_rollback, sources_of
+    from spectral_deploy.rollback.planner import (
+        parse_symptom,
+        plan_rollback,
+        sources_from_config,
+        sources_of,
+    )
 
     return plan_rollback(
         config,
         symptom=parse_symptom(symptom),
         deploy_id=deploy,
         facts_file=facts,
-        sources=sources_of(deployer) if deployer is not None else None,
-        existing_tags=frozenset(_tags(config.project_root)),
+        sources=(
+            sources_of(deployer) if deployer is not None else sources_from_config(config, database)
+        ),
     )
-
-
-def _tags(root: Path) -> list[str]:
-    result = subprocess.run(
-        ["git", "-C", str(root), "tag", "--list"], capture_output=True, text=True, check=False
-    )
-    return result.stdout.split() if result.returncode == 0 else []
 
 
 def _print_plan(gathered: Gathered, plan: Plan) -> None:
@@ -121,7 +123,9 @@ def plan(
     if in_progress is not None:
         _print_in_progress(in_progress, format_)
         return
-    gathered, chosen = _plan(state(ctx).config(), symptom, deploy, facts)
+    # the database this command opened (once it answers), the providers built from the config
+    opened = state(ctx).database
+    gathered, chosen = _plan(state(ctx).config(), symptom, deploy, facts, database=opened)
     if format_ is OutputFormat.JSON:
         console.print_json(
             {**chosen.as_json(), "facts": gathered.facts.as_json(), "notes": list(gathered.notes)}

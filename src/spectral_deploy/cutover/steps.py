@@ -13,25 +13,21 @@ from typing import Any
 
 from spectral_deploy.clock import SYSTEM_CLOCK, Clock
 from spectral_deploy.config import Config
-from spectral_deploy.cutover import crash, store
+from spectral_deploy.cutover import store
+from spectral_deploy.cutover.flip import point_cname
 from spectral_deploy.cutover.model import Deploy, Step
+from spectral_deploy.cutover.relint import lint_deploy, release_dir
 from spectral_deploy.cutover.traffic import await_generation
 from spectral_deploy.db import Database
 from spectral_deploy.errors import CheckFailed, InputError, MigrationToolFailed
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.generations import GenerationState
 from spectral_deploy.ledger.store import EntryKind, Outcome, append, entries, record_intent
-from spectral_deploy.lint import settings as lint_settings
-from spectral_deploy.lint.engine import Step as LintStep
-from spectral_deploy.lint.engine import Timeline, lint_timelines
-from spectral_deploy.lint.history import change_set
-from spectral_deploy.lint.origin import remap
-from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.lint.render import LintFormat, render
 from spectral_deploy.migrate import forward
 from spectral_deploy.migrate.forward import SchemaRelation
 from spectral_deploy.migrate.runner import apply, discover, run_command
-from spectral_deploy.migrate.tools import MigrationTool, ToolKind, lint_inputs, tool_for
+from spectral_deploy.migrate.tools import MigrationTool, ToolKind, tool_for
 from spectral_deploy.outbox.status import read_status
 from spectral_deploy.providers.base import (
     Deployment,
@@ -97,7 +93,7 @@ class StepContext:
     @property
     def source_dir(self) -> Path:
         """Where this deploy's commit is exported for lint and migrations."""
-        return self.config.project_root / ".spectral" / "deploys" / str(self.deploy.id) / "source"
+        return release_dir(self.config, self.deploy.id)
 
 
 def flip_intent_key(deploy: Deploy) -> str:
@@ -169,17 +165,11 @@ def lint_migrations(ctx: StepContext) -> dict[str, Any]:
     but none is found stops here: a lint that checked nothing must not pass.
     """
     deploy = ctx.deploy
-    tree = ctx.source.export(deploy.commit, ctx.source_dir)
-    tool = tool_for(ctx.config, root=tree, database_url=lambda: ctx.database.url)
+    found = lint_deploy(ctx.config, ctx.source, deploy, database_url=lambda: ctx.database.url)
+    tool, tree = found.tool, found.tree
     if tool.kind is ToolKind.NONE:
         return {"linted": [], "tool": str(tool.kind)}
-    try:
-        migrations = tool.migrations()
-    except (InputError, MigrationToolFailed) as exc:
-        raise StepFailed(
-            f"cannot list the release's migrations: {exc.message}", hint=exc.hint
-        ) from exc
-    if not migrations:
+    if not found.migrations:
         where = ", ".join(
             str(d.relative_to(tree)) for d in tool.directories() if d.is_relative_to(tree)
         )
@@ -190,39 +180,16 @@ def lint_migrations(ctx: StepContext) -> dict[str, Any]:
             hint="set [migrations] directory or tool to where the app's migrations are "
             '(tool = "none" for an app without a schema), then: spectral-deploy deploy resume',
         )
-    changed = set(ctx.source.changed_files(deploy.from_commit, deploy.commit, "."))
-    selected = [m for m in migrations if m.display in changed]
-    details: dict[str, Any] = {"tool": str(tool.kind), "migrations": len(migrations)}
-    if not selected:
+    details: dict[str, Any] = {"tool": str(tool.kind), "migrations": len(found.migrations)}
+    report = found.report
+    if report is None:
         return {"linted": [], **details}
-    try:
-        rendered = tool.render(selected)
-    except MigrationToolFailed as exc:
-        raise StepFailed(
-            f"cannot render the release's migrations to SQL: {exc.message}", hint=exc.hint
-        ) from exc
-    files, origins = lint_inputs(rendered)
-    settings = lint_settings.from_config(ctx.config)
-    rules = select_rules(ctx.config.lint, select=[], ignore=[], source=ctx.config.source)
-    # as the pull request's lint: the release's earlier migrations are the history
-    timelines = (
-        change_set(files, tree)
-        if tool.kind is ToolKind.SQL
-        else [Timeline(tuple(LintStep(file, 0) for file in files), complete=False)]
-    )
-    report = lint_timelines(
-        timelines,
-        rules,
-        override_scope=lint_settings.checked_scope(settings),
-        max_file_bytes=settings.max_file_bytes,
-    )
-    report = remap(report, origins)
     details.update(
-        linted=[m.display for m in selected],
+        linted=list(found.linted),
         overrides=[{"path": o.path, "reason": o.reason} for o in report.overrides],
     )
     if report.violations or report.errors:
-        text = render(report, LintFormat.TEXT, rules)
+        text = render(report, LintFormat.TEXT, found.rules)
         raise StepFailed(
             f"the migration-compat lint stopped the deploy: {len(report.violations)} "
             f"violation(s), {len(report.errors)} error(s)\n{text}"
@@ -539,18 +506,14 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
     """Flip the CNAME to green unless it already points there, read it back, mark N+1 active."""
     deploy = ctx.deploy
     assert deploy.generation is not None
-    green_target = ctx.config.dns.target_of(deploy.green)
-    record = ctx.dns.read()
-    flipped_now = False
-    if color_of(ctx.config, record.target) is not deploy.green:
-        _green_serves(ctx)  # observed now: never point the record at a slot that does not
-        record = ctx.dns.point(green_target, ctx.config.dns.ttl)
-        flipped_now = True
-        crash.point("flip:dns-changed")
-    if color_of(ctx.config, record.target) is not deploy.green:
-        raise StepFailed(
-            f"flipped the CNAME but it reads back {record.target!r}, not {green_target!r}"
-        )
+    record, flipped_now = point_cname(
+        ctx.config,
+        ctx.dns,
+        ctx.dns.read(),
+        ctx.config.dns.target_of(deploy.green),
+        serves=lambda: _green_serves(ctx),
+        crash_point="flip:dns-changed",
+    )
     # the record moved; that the traffic did is observed where the app says who served it
     proof = await_generation(
         ctx.probe,

@@ -190,6 +190,10 @@ class VcsProvider(Protocol):
         """Create ``tag`` at ``commit``; a tag that already points there is fine."""
         ...
 
+    def tag_names(self) -> list[str]:
+        """Every tag of the repository (a rollback tag must not take one)."""
+        ...
+
 
 class SourceTree(Protocol):
     """The repository's files at a commit: what the deploy's lint and migrations and the

@@ -552,9 +552,14 @@ class FakeVcs:
             raise InputError(f"tag {tag} already exists at {existing[:12]}, not {commit[:12]}")
         self.tags[tag] = commit
 
+    def tag_names(self) -> list[str]:
+        """Every tag of the fake repository."""
+        return sorted(self.tags)
+
     def changed_files(self, base: str | None, commit: str, directory: str) -> list[str]:
-        """Files under ``directory`` added or changed since ``base``."""
-        prefix = directory.rstrip("/") + "/"
+        """Files under ``directory`` (``.``: the whole tree, as git reads it) added or changed
+        since ``base``."""
+        prefix = "" if directory.strip("/") in ("", ".") else directory.rstrip("/") + "/"
         files = self.commits[commit]
         before = self.commits.get(base, {}) if base is not None else {}
         return sorted(

@@ -173,6 +173,27 @@ class GitHub:
             return
         log.info("action=github.tag repository=%s tag=%s commit=%s", self.repository, tag, commit)
 
+    def tag_names(self) -> list[str]:
+        """Every tag name of the repository."""
+        return list(self.tags())
+
+    def tags(self) -> Iterator[str]:
+        """Every tag name of the repository, following the ``Link`` pages."""
+        url: str | None = f"{self._base}/tags"
+        params: dict[str, Any] | None = {"per_page": PAGE_ROWS}
+        while url:
+            response = self.api.get(url, operation="list tags", params=params)
+            for item in response.data or []:
+                if isinstance(item, dict) and item.get("name"):
+                    yield str(item["name"])
+            url = next_page(response.headers.get("link"))
+            if url and not url.startswith(self.api.base_url + "/"):
+                # the token goes wherever the request goes: only to the API it came for
+                raise ProviderError(
+                    "the next page is on another host", provider=PROVIDER, operation="list tags"
+                )
+            params = None  # the next URL carries its own query
+
     def _existing_tag(self, tag: str) -> str | None:
         try:
             return self.resolve_tag(tag)

@@ -19,14 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import psycopg
-
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import store
 from spectral_deploy.cutover.model import Deploy
 from spectral_deploy.db import Database
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
 from spectral_deploy.errors import CheckFailed, PreconditionFailed
 from spectral_deploy.ledger.store import (
     EntryKind,
@@ -37,6 +33,7 @@ from spectral_deploy.ledger.store import (
     record_intent,
 )
 from spectral_deploy.providers.github import GitHub, WorkflowRun
+from spectral_deploy.rollback import store as rollbacks
 from spectral_deploy.waiting import FunctionClock, Reporter, Wait, no_report
 
 __all__ = ["DISPATCH_ACTION", "deploy_through_workflow"]
@@ -200,10 +197,6 @@ def _intent_time(database: Database, key: str) -> datetime:
 
 
 def _cut_over_deploy(database: Database, tag: str) -> Deploy | None:
-    queries = load_queries("spectral_deploy.cutover", "triggers.sql", database.schema)
-    try:
-        with database.connect() as conn:
-            row = conn.execute(queries["cut_over_deploy_of_tag"], {"tag": tag}).fetchone()
-            return store.get(conn, database.schema, int(str(row[0]))) if row else None
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+    with database.connect() as conn:
+        deploy_id = rollbacks.cut_over_deploy_of_tag(conn, database.schema, tag)
+        return store.get(conn, database.schema, deploy_id) if deploy_id is not None else None

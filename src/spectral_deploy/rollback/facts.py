@@ -13,8 +13,8 @@ a provider whose reads fail with 5xx or timeouts ``PROVIDER_READS`` times is
 setting) is raised as the error it is, naming the setting, never taken for an outage. The
 prior code is unavailable only when it cannot be rebuilt. ``--facts FILE``
 supplies or overrides any fact, so the planner works when nothing else does. The database
-and the providers are passed in (``FactSources``), so the same code runs against the real
-providers and the in-process fakes.
+and the providers are passed in (``FactSources``), never built here, so the same code runs
+against the real providers and the in-process fakes.
 """
 
 from __future__ import annotations
@@ -27,21 +27,24 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from spectral_deploy import providers
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import store
 from spectral_deploy.cutover.model import Deploy, Outcome
 from spectral_deploy.cutover.observe import FlipState, LiveObservation, flip_state
 from spectral_deploy.cutover.observe import observe as observe_live
-from spectral_deploy.db import Database, open_database
+from spectral_deploy.cutover.relint import lint_deploy
+from spectral_deploy.db import Database
 from spectral_deploy.errors import InputError, PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
-from spectral_deploy.lint import settings as lint_settings
-from spectral_deploy.lint.engine import LintFile, lint_timelines
-from spectral_deploy.lint.history import change_set
-from spectral_deploy.lint.registry import select_rules
 from spectral_deploy.outbox.drain import unfinished_rows
-from spectral_deploy.providers.base import DnsProvider, HostingProvider, PublicProbe, SourceTree
+from spectral_deploy.providers.base import (
+    DnsProvider,
+    HostingProvider,
+    PublicProbe,
+    SourceTree,
+    VcsProvider,
+)
+from spectral_deploy.rollback import store as rollbacks
 from spectral_deploy.rollback.classify import Facts, Symptom, facts_from_json
 from spectral_deploy.rollback.conditions import (
     DATABASE_ATTEMPTS,
@@ -54,7 +57,7 @@ from spectral_deploy.rollback.conditions import (
     provider_refusal,
 )
 
-__all__ = ["FactSources", "Gathered", "gather", "migrations_compatible"]
+__all__ = ["FactProviders", "FactSources", "Gathered", "gather", "migrations_compatible"]
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +66,27 @@ DEPLOYS_SCANNED = 200
 
 
 @dataclass(frozen=True)
-class FactSources:
-    """Where facts are read from. ``database`` None: open it from the config (and a failure
-    to is the fact ``database_healthy = false``); a provider None: build it from the config
-    (and a failure to is ``provider_outage``)."""
+class FactProviders:
+    """The providers the facts are observed through."""
 
-    database: Database | None = None
-    hosting: HostingProvider | None = None
-    dns: DnsProvider | None = None
-    source: SourceTree | None = None
+    hosting: HostingProvider
+    dns: DnsProvider
+    source: SourceTree
     probe: PublicProbe | None = None
+
+
+@dataclass(frozen=True)
+class FactSources:
+    """Where facts are read from, passed in by the caller (``rollback.planner`` takes a
+    deployer's, or builds them once from the configuration). ``database``: the database, or
+    how to open it (called again on each attempt that confirms it gone; a failure is the fact
+    ``database_healthy = false``). ``providers``: the providers, or how to build them for the
+    database once it answers (a failure to is our configuration, raised naming the key)."""
+
+    database: Database | Callable[[], Database]
+    providers: FactProviders | Callable[[Database], FactProviders]
+    # the tags a rollback tag must not take are read through it (None: the configured VCS)
+    vcs: VcsProvider | None = None
     # the pause between the attempts that confirm an outage
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
@@ -94,10 +108,9 @@ def gather(
     symptom: Symptom | None,
     deploy_id: int | None = None,
     facts_file: Path | None = None,
-    sources: FactSources | None = None,
+    sources: FactSources,
 ) -> Gathered:
     """Observe what can be observed, pick the deploy that matches it, then apply ``--facts``."""
-    sources = sources or FactSources()
     notes: list[str] = []
     if facts_file is not None:  # a bad file is named before anything is reached
         _override(Facts(cutover_completed=False, blue_warm=False, symptom=None), facts_file)
@@ -113,10 +126,15 @@ def gather(
     observed: LiveObservation | None = None
     if database is not None:
         # a provider that cannot be set up is our configuration: its error says which key
-        hosting = sources.hosting or providers.hosting_provider(config, database.app_url)
-        dns = sources.dns or providers.dns_provider(config)
-        probe = sources.probe if sources.probe is not None else providers.public_probe(config)
-        observed, outage = _observe_confirmed(config, dns, hosting, probe, sources.sleep)
+        found = (
+            sources.providers
+            if isinstance(sources.providers, FactProviders)
+            else sources.providers(database)
+        )
+        hosting = found.hosting
+        observed, outage = _observe_confirmed(
+            config, found.dns, hosting, found.probe, sources.sleep
+        )
         facts = replace(facts, provider_outage=outage)
         deploy = _choose_deploy(database, observed, deploy_id, notes)
         if deploy is not None:
@@ -124,11 +142,10 @@ def gather(
                 database, hosting, observed, deploy, facts=facts, notes=notes, sleep=sources.sleep
             )
             if symptom is Symptom.MIGRATION and deploy.from_commit:
-                source = sources.source or providers.source_tree(config)
                 facts = replace(
                     facts,
                     migration_compatible_with_prior=migrations_compatible(
-                        config, deploy, notes, source
+                        config, deploy, notes, found.source, database
                     ),
                 )
         elif deploy_id is None and symptom is not Symptom.CATASTROPHIC and facts_file is None:
@@ -146,9 +163,10 @@ def _reach_database(config: Config, sources: FactSources, notes: list[str]) -> D
         if attempt:
             sources.sleep(DATABASE_RETRY_SECONDS[min(attempt, len(DATABASE_RETRY_SECONDS)) - 1])
         try:
-            database = sources.database or open_database(config)
+            opened = sources.database
+            database = opened if isinstance(opened, Database) else opened()
             with database.connect() as conn:
-                conn.execute("SELECT 1")
+                rollbacks.answers(conn, database.schema)
         except SpectralError as exc:
             refusal = database_refusal(exc)
             if refusal is exc:
@@ -343,41 +361,30 @@ def _prior_buildable(
 
 
 def migrations_compatible(
-    config: Config, deploy: Deploy, notes: list[str], source: SourceTree | None = None
+    config: Config,
+    deploy: Deploy,
+    notes: list[str],
+    source: SourceTree,
+    database: Database | None = None,
 ) -> bool | None:
-    """Whether the prior code runs on the new schema: re-lint what the deploy added."""
+    """Whether the prior code runs on the new schema: re-lint what the deploy added, the way
+    the deploy's lint step does (``cutover.relint``); a finding or an override is a no."""
     if deploy.from_commit is None:
         return None
-    source = source or providers.source_tree(config)
-    directory = str(config.migrations.directory)
+    url = (lambda: database.url) if database is not None else (lambda: None)
     try:
-        changed = [
-            path
-            for path in source.changed_files(deploy.from_commit, deploy.commit, directory)
-            if path.endswith(".sql")
-        ]
-        if not changed:
-            notes.append("the deploy added no migration")
-            return True
-        tree = source.export(
-            deploy.commit,
-            config.project_root / ".spectral" / "deploys" / str(deploy.id) / "source",
-        )
+        found = lint_deploy(config, source, deploy, database_url=url)
     except SpectralError as exc:
         notes.append(f"cannot re-lint the deploy's migrations: {exc.message}")
         return None
-    rules = select_rules(config.lint, select=[], ignore=[], source=config.source)
-    settings = lint_settings.from_config(config)
-    report = lint_timelines(
-        change_set([LintFile(tree / path, path) for path in changed], tree),
-        rules,
-        override_scope=lint_settings.checked_scope(settings),
-        max_file_bytes=settings.max_file_bytes,
-    )
+    report = found.report
+    if report is None:
+        notes.append("the deploy added no migration")
+        return True
     if report.violations or report.overrides:
-        found = [f"{v.path}:{v.line} {v.rule}" for v in report.violations]
-        found += [f"{o.path} (override: {o.reason})" for o in report.overrides]
-        notes.append("re-lint: the prior code may not run on the new schema: " + "; ".join(found))
+        found_ = [f"{v.path}:{v.line} {v.rule}" for v in report.violations]
+        found_ += [f"{o.path} (override: {o.reason})" for o in report.overrides]
+        notes.append("re-lint: the prior code may not run on the new schema: " + "; ".join(found_))
         return False
     return True
 

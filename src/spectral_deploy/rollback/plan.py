@@ -8,18 +8,52 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from spectral_deploy.rollback.classify import Classification, Facts
 
-__all__ = ["Plan", "PlanContext", "PlanStep", "escalates", "make_plan", "rollback_tag"]
+__all__ = [
+    "Plan",
+    "PlanContext",
+    "PlanStep",
+    "StepId",
+    "escalates",
+    "make_plan",
+    "rollback_tag",
+]
+
+
+class StepId(StrEnum):
+    """A step's stable id: what ``rollback run`` executes, stored with the plan and in the
+    ledger (the values are that text)."""
+
+    ABORT_DEPLOY = "abort-deploy"
+    DRAIN = "drain"
+    INVESTIGATE = "investigate"
+    FLIP_BACK = "flip-back"
+    STOP_WORKERS = "stop-workers"
+    RETIRE_GREEN = "retire-green"
+    CLOSE_DEPLOY = "close-deploy"
+    TAG_PRIOR = "tag-prior"
+    DEPLOY_PRIOR = "deploy-prior"
+    RETIRE_BAD = "retire-bad"
+    RELINT = "relint"
+    FIX_FORWARD = "fix-forward"
+    DECIDE = "decide"
+    DECLARE_DR = "declare-dr"
+    VENDOR_SUPPORT = "vendor-support"
+    PICK_BACKUP = "pick-backup"
+    VERIFY_BACKUP = "verify-backup"
+    RESTORE = "restore"
+    NOTIFY = "notify"
 
 
 @dataclass(frozen=True)
 class PlanStep:
     """One step: a stable id (what ``rollback run`` executes), words, and the command."""
 
-    id: str
+    id: StepId
     title: str
     command: str
     automatic: bool = True
@@ -28,7 +62,7 @@ class PlanStep:
     def as_json(self) -> dict[str, Any]:
         """``{"title", "command"}`` plus the step id and whether ``run`` does it."""
         return {
-            "id": self.id,
+            "id": str(self.id),
             "title": self.title,
             "command": self.command,
             "automatic": self.automatic,
@@ -67,7 +101,7 @@ class Plan:
 def escalates(steps: tuple[PlanStep, ...]) -> bool:
     """Whether a plan hands over to people (disaster recovery, a decision only they can make):
     a checklist step other than the follow-up investigation every class ends with."""
-    return any(not step.automatic and step.id != "investigate" for step in steps)
+    return any(not step.automatic and step.id is not StepId.INVESTIGATE for step in steps)
 
 
 def rollback_tag(tag: str, existing: frozenset[str]) -> str:
@@ -104,7 +138,7 @@ def _class_1(facts: Facts, context: PlanContext) -> list[PlanStep]:
     rows = facts.rows_at_new_generation
     steps = [
         PlanStep(
-            "abort-deploy",
+            StepId.ABORT_DEPLOY,
             "Abort the deploy: green stops, blue keeps serving (public traffic never reached "
             f"the new generation; the rows generation {new} wrote are counted again and "
             "adopted by the live generation)",
@@ -114,7 +148,7 @@ def _class_1(facts: Facts, context: PlanContext) -> list[PlanStep]:
     if rows:
         steps.append(
             PlanStep(
-                "drain",
+                StepId.DRAIN,
                 f"Adopt the {rows} row(s) generation {new} wrote (smoke tests or direct "
                 f"traffic) into generation {old if old is not None else 'N'}",
                 f"spectral-deploy drain --target-generation {new} --mode adopt --yes",
@@ -124,7 +158,7 @@ def _class_1(facts: Facts, context: PlanContext) -> list[PlanStep]:
     return [
         *steps,
         PlanStep(
-            "investigate",
+            StepId.INVESTIGATE,
             "Investigate green; fix it; tag a new release and deploy it",
             "spectral-deploy deploy <fixed tag>",
             automatic=False,
@@ -136,25 +170,25 @@ def _class_2(facts: Facts, context: PlanContext) -> list[PlanStep]:
     new, old = _new(facts.to_generation), facts.from_generation
     return [
         PlanStep(
-            "flip-back",
+            StepId.FLIP_BACK,
             f"Flip the CNAME back to blue (generation {old}) and read it back",
             f"spectral-deploy dns point {context.blue_target} --yes",
             params={"target": context.blue_target},
         ),
         PlanStep(
-            "stop-workers",
+            StepId.STOP_WORKERS,
             f"Green's workers stop claiming generation {new}'s rows at once (they finish the "
             "rows in hand): the faulty code handles nothing more",
             f"spectral-deploy outbox stop-workers --generation {new}",
         ),
         PlanStep(
-            "drain",
+            StepId.DRAIN,
             f"Adopt generation {new}'s rows into blue's generation {old} now, with a fresh "
             "attempt budget; rows of a topic blue has no handler for stay and are listed",
             f"spectral-deploy drain --target-generation {new} --mode adopt --yes",
         ),
         PlanStep(
-            "retire-green",
+            StepId.RETIRE_GREEN,
             "Green stops after one TTL (clients still resolving to it are answered); the "
             "rows its web app wrote meanwhile are adopted too",
             f"spectral-deploy hosting stop {context.green_slot} --yes",
@@ -170,12 +204,12 @@ def _class_3(facts: Facts, context: PlanContext) -> list[PlanStep]:
     prior = facts.prior_commit or "<prior commit>"
     return [
         PlanStep(
-            "close-deploy",
+            StepId.CLOSE_DEPLOY,
             f"Close the deploy of {facts.tag} as rolled back (its slot stays up for now)",
             "spectral-deploy rollback run",
         ),
         PlanStep(
-            "tag-prior",
+            StepId.TAG_PRIOR,
             f"Tag the prior code {prior[:12]} as {tag} (a tag pushed with the default GitHub "
             "Actions token does not trigger workflows: push it with an app token, or dispatch "
             "deploy-prod.yml)",
@@ -183,20 +217,20 @@ def _class_3(facts: Facts, context: PlanContext) -> list[PlanStep]:
             params={"tag": tag, "commit": prior},
         ),
         PlanStep(
-            "deploy-prior",
+            StepId.DEPLOY_PRIOR,
             f"Deploy {tag}: the full cutover, at a new generation (the schema stays)",
             f"spectral-deploy deploy {tag}",
             params={"tag": tag},
         ),
         PlanStep(
-            "retire-bad",
+            StepId.RETIRE_BAD,
             f"Retire generation {new}'s slot: after one TTL its web app stops, its workers "
             "finish its rows, then they stop (its code serves and handles nothing more)",
             f"spectral-deploy hosting stop {context.green_slot} --yes",
             params={"slot": context.green_slot},
         ),
         PlanStep(
-            "drain",
+            StepId.DRAIN,
             f"Legacy drain of generation {new} into the new generation (prior code)",
             f"spectral-deploy drain --target-generation {new} --mode adopt --yes",
         ),
@@ -208,7 +242,7 @@ def _class_4(facts: Facts, context: PlanContext) -> list[PlanStep]:
     new = _new(facts.to_generation)
     prior = facts.prior_commit or "<prior commit>"
     relint = PlanStep(
-        "relint",
+        StepId.RELINT,
         "Re-lint the migrations the deploy applied, against the prior code (never roll the "
         "schema back)",
         f"spectral-deploy lint --base {prior}",
@@ -216,7 +250,7 @@ def _class_4(facts: Facts, context: PlanContext) -> list[PlanStep]:
     if facts.migration_compatible_with_prior is True:
         return [relint, *_class_3(facts, context)]
     fix = PlanStep(
-        "fix-forward",
+        StepId.FIX_FORWARD,
         "Write a follow-up migration that restores compatibility (e.g. DROP NOT NULL until the "
         "backfill is done); review it, ship it with the corrected code in a new release",
         f"spectral-deploy migrate fix-forward --generation {new}",
@@ -227,7 +261,7 @@ def _class_4(facts: Facts, context: PlanContext) -> list[PlanStep]:
     return [
         relint,
         PlanStep(
-            "decide",
+            StepId.DECIDE,
             "If the re-lint is clean, follow Class 3 (redeploy the prior code); if not, fix "
             "forward and escalate to Class 5",
             "spectral-deploy rollback plan --symptom migration --deploy <id>  (after the lint)",
@@ -246,34 +280,34 @@ def _class_5_checklist(*, escalation: bool) -> list[PlanStep]:
     why = "the lint missed a breaking change" if escalation else "disaster recovery"
     return [
         PlanStep(
-            "declare-dr",
+            StepId.DECLARE_DR,
             f"Declare DR ({why}): call the cofounder and the on-call (the chat message is the "
             "notify step)",
             "(phone)",
             automatic=False,
         ),
         PlanStep(
-            "vendor-support",
+            StepId.VENDOR_SUPPORT,
             "If the database is involved, open a ticket with the database provider (Supabase "
             "support); if hosting or DNS is down, check the vendor's status page",
             "(vendor support portal)",
             automatic=False,
         ),
         PlanStep(
-            "pick-backup",
+            StepId.PICK_BACKUP,
             "Pick the latest verified backup (or, while the provider account is intact, "
             "Supabase point-in-time recovery: RPO about 2 minutes)",
             "spectral-deploy backup list",
             automatic=False,
         ),
         PlanStep(
-            "verify-backup",
+            StepId.VERIFY_BACKUP,
             "Verify it restores (downloads, checks sha256, decrypts, restores into scratch)",
             "spectral-deploy backup verify --latest --identity <age identity file>",
             automatic=False,
         ),
         PlanStep(
-            "restore",
+            StepId.RESTORE,
             "Restore into a new database, point the app at it, then deploy the last good release",
             "spectral-deploy backup restore --latest --identity <age identity file> "
             "--to-database <new database URL>",
@@ -285,7 +319,7 @@ def _class_5_checklist(*, escalation: bool) -> list[PlanStep]:
 def _communications() -> list[PlanStep]:
     return [
         PlanStep(
-            "notify",
+            StepId.NOTIFY,
             "Tell the ops chat (tag, generations, class), mark the GitHub Release pre-release "
             "with a rollback note; the incident note (this incident's timeline) is appended "
             "once the rollback is resolved",

@@ -1,9 +1,11 @@
--- Queries of the rollback executor (spectral_deploy.rollback.run).
+-- Queries of the rollback store (spectral_deploy.rollback.store).
 
 -- insert_rollback --
--- Open a rollback with its plan; the unique index refuses a second open one.
+-- Open a rollback with its plan; no row when one is open already (the unique index on open
+-- rollbacks refuses a second one).
 INSERT INTO {schema}.rollbacks (deploy_id, failure_class, facts, reasons, plan, started_by)
 VALUES (%(deploy_id)s, %(failure_class)s, %(facts)s, %(reasons)s, %(plan)s, %(started_by)s)
+ON CONFLICT DO NOTHING
 RETURNING id;
 
 -- open_rollback --
@@ -39,3 +41,7 @@ WHERE id = %(id)s;
 UPDATE {schema}.rollbacks
 SET finished_at = now(), outcome = %(outcome)s, updated_at = now()
 WHERE id = %(id)s AND finished_at IS NULL;
+
+-- database_answers --
+-- Whether the database answers at all (the planner's database_healthy fact).
+SELECT true;

@@ -11,16 +11,15 @@ and recorded, not performed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash
 from spectral_deploy.cutover import store as deploys
+from spectral_deploy.cutover.flip import point_cname
 from spectral_deploy.cutover.model import Deploy, Outcome
 from spectral_deploy.cutover.observe import FlipState, flip_state
 from spectral_deploy.cutover.orchestrator import Deployer
@@ -28,64 +27,26 @@ from spectral_deploy.cutover.retire import DRAIN_TIMEOUT_SECONDS, retire_color
 from spectral_deploy.cutover.steps import record_flip
 from spectral_deploy.cutover.traffic import await_generation
 from spectral_deploy.db import Database
-from spectral_deploy.db.connect import translate
-from spectral_deploy.db.queries import load_queries
 from spectral_deploy.errors import CheckFailed, PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.generations import GenerationState
 from spectral_deploy.ledger.store import EntryKind, append, current_actor, record_intent
 from spectral_deploy.ledger.store import Outcome as LedgerOutcome
 from spectral_deploy.migrate.fixforward import write_fix_forward
-from spectral_deploy.notify.messages import RollbackStory
 from spectral_deploy.notify.send import CHANNELS, Delivery, deliver
 from spectral_deploy.outbox import drain as drains
 from spectral_deploy.outbox.fleet import request_stop
 from spectral_deploy.outbox.handover import hand_over
 from spectral_deploy.providers.base import Color, color_of
 from spectral_deploy.providers.github import GitHub
+from spectral_deploy.rollback import store as rollbacks
 from spectral_deploy.rollback.classify import Facts
 from spectral_deploy.rollback.dispatch import deploy_through_workflow
 from spectral_deploy.rollback.facts import migrations_compatible
-from spectral_deploy.rollback.plan import Plan, PlanStep, escalates
+from spectral_deploy.rollback.plan import Plan, PlanStep, StepId, escalates
+from spectral_deploy.rollback.store import RollbackOutcome, RollbackRecord
 
-__all__ = ["RollbackRecord", "RollbackRunner", "read_open_rollback"]
-
-
-@dataclass(frozen=True)
-class RollbackRecord:
-    """One row of ``rollbacks``."""
-
-    id: int
-    deploy_id: int | None
-    failure_class: int
-    facts: dict[str, Any]
-    reasons: tuple[str, ...]
-    steps: tuple[PlanStep, ...]
-    steps_done: int
-    started_by: str
-    started_at: datetime
-    finished_at: datetime | None
-    outcome: str | None
-
-    def story(
-        self, serving_generation: int | None, incident_since: datetime | None = None
-    ) -> RollbackStory:
-        """What the communications tell."""
-        return RollbackStory(
-            rollback_id=self.id,
-            failure_class=self.failure_class,
-            tag=self.facts.get("tag"),
-            from_generation=self.facts.get("from_generation"),
-            to_generation=self.facts.get("to_generation"),
-            serving_generation=serving_generation,
-            reasons=self.reasons,
-            steps=tuple(step.title for step in self.steps),
-            operator=self.started_by,
-            started_at=self.started_at,
-            outcome=self.outcome,
-            finished_at=self.finished_at,
-            incident_since=incident_since,
-        )
+__all__ = ["RollbackOutcome", "RollbackRecord", "RollbackRunner", "read_open_rollback"]
 
 
 class RollbackRunner:
@@ -114,50 +75,43 @@ class RollbackRunner:
     @staticmethod
     def read_open(database: Database) -> RollbackRecord | None:
         """The rollback in progress, read without providers."""
-        return _one(database, "open_rollback", {})
+        with database.connect() as conn:
+            return rollbacks.open_rollback(conn, database.schema)
 
     def open_record(self) -> RollbackRecord | None:
         """The rollback in progress."""
-        return self._one("open_rollback", {})
+        return self.read_open(self.database)
 
     def latest_record(self) -> RollbackRecord | None:
         """The newest rollback."""
-        return self._one("latest_rollback", {})
+        with self.database.connect() as conn:
+            return rollbacks.latest(conn, self.database.schema)
 
     def begin(self, plan: Plan, facts: Facts, deploy: Deploy | None) -> RollbackRecord:
         """Store the plan as a new rollback (refused while another one is open)."""
-        queries = self._queries()
-        try:
-            with self.database.connect() as conn, conn.transaction():
-                row = conn.execute(
-                    queries["insert_rollback"],
-                    {
-                        "deploy_id": deploy.id if deploy else None,
-                        "failure_class": plan.failure_class,
-                        "facts": Jsonb(facts.as_json()),
-                        "reasons": Jsonb(list(plan.reasons)),
-                        "plan": Jsonb([step.as_json() for step in plan.steps]),
-                        "started_by": current_actor(),
-                    },
-                ).fetchone()
-                assert row is not None
-                append(
-                    conn,
-                    self.database.schema,
-                    EntryKind.ROLLBACK,
-                    "start",
-                    outcome=LedgerOutcome.STARTED,
-                    deploy_id=deploy.id if deploy else None,
-                    from_generation=facts.to_generation,
-                    to_generation=facts.from_generation,
-                    details={"class": plan.failure_class, "rollback": row[0]},
-                )
-        except psycopg.errors.UniqueViolation as exc:
-            raise PreconditionFailed(
-                "another rollback is in progress", hint="spectral-deploy rollback run"
-            ) from exc
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
+        schema = self.database.schema
+        with self.database.connect() as conn, conn.transaction():
+            opened = rollbacks.insert(
+                conn,
+                schema,
+                deploy_id=deploy.id if deploy else None,
+                failure_class=plan.failure_class,
+                facts=facts.as_json(),
+                reasons=plan.reasons,
+                steps=plan.steps,
+                started_by=current_actor(),
+            )
+            append(
+                conn,
+                schema,
+                EntryKind.ROLLBACK,
+                "start",
+                outcome=LedgerOutcome.STARTED,
+                deploy_id=deploy.id if deploy else None,
+                from_generation=facts.to_generation,
+                to_generation=facts.from_generation,
+                details={"class": plan.failure_class, "rollback": opened},
+            )
         record = self.open_record()
         assert record is not None
         return record
@@ -196,7 +150,7 @@ class RollbackRunner:
                     conn,
                     self.database.schema,
                     EntryKind.ROLLBACK,
-                    step.id,
+                    str(step.id),
                     f"rollback:{record.id}:{step.id}",
                     deploy_id=record.deploy_id,
                     details={"command": step.command},
@@ -217,7 +171,9 @@ class RollbackRunner:
                 ) from exc
             crash.point(f"rollback-{step.id}:done")
             self._step(record, index, step, LedgerOutcome.OK, details)
-        outcome = "escalated" if escalates(record.steps) else "completed"
+        outcome = (
+            RollbackOutcome.ESCALATED if escalates(record.steps) else RollbackOutcome.COMPLETED
+        )
         self._finish(record, outcome)
         resolved = self._reload(record)
         # the runbook: "after resolution, write a brief incident note"
@@ -251,19 +207,19 @@ class RollbackRunner:
     # -- the step executors -------------------------------------------------------------
 
     def _execute(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
-        executors: dict[str, Callable[[RollbackRecord, PlanStep], dict[str, Any]]] = {
-            "abort-deploy": self._abort_deploy,
-            "flip-back": self._flip_back,
-            "stop-workers": self._stop_workers,
-            "retire-green": self._retire_green,
-            "drain": self._drain,
-            "close-deploy": self._close_deploy,
-            "tag-prior": self._tag_prior,
-            "deploy-prior": self._deploy_prior,
-            "retire-bad": self._retire_bad,
-            "relint": self._relint,
-            "fix-forward": self._fix_forward,
-            "notify": self._notify,
+        executors: dict[StepId, Callable[[RollbackRecord, PlanStep], dict[str, Any]]] = {
+            StepId.ABORT_DEPLOY: self._abort_deploy,
+            StepId.FLIP_BACK: self._flip_back,
+            StepId.STOP_WORKERS: self._stop_workers,
+            StepId.RETIRE_GREEN: self._retire_green,
+            StepId.DRAIN: self._drain,
+            StepId.CLOSE_DEPLOY: self._close_deploy,
+            StepId.TAG_PRIOR: self._tag_prior,
+            StepId.DEPLOY_PRIOR: self._deploy_prior,
+            StepId.RETIRE_BAD: self._retire_bad,
+            StepId.RELINT: self._relint,
+            StepId.FIX_FORWARD: self._fix_forward,
+            StepId.NOTIFY: self._notify,
         }
         if step.id not in executors:
             raise CheckFailed(f"no executor for step {step.id!r}")
@@ -292,12 +248,11 @@ class RollbackRunner:
         target = str(step.params.get("target") or self._target(deploy.blue))
         back_to = color_of(self.config, target)
         observed = self.deployer.observe_live()
-        current = observed.record
-        if current is None:
+        if observed.record is None:
             raise CheckFailed(f"{observed.describe_record()}: the flip back reads it first")
-        flipped_now = observed.record_color is not back_to
-        if flipped_now:
-            blue = observed.slot(back_to)
+
+        def blue_serves() -> None:
+            blue = observed.slot(back_to) if back_to is not None else None
             if blue is None or not blue.serving:
                 raise CheckFailed(
                     f"slot {back_to} does not serve any more "
@@ -306,12 +261,15 @@ class RollbackRunner:
                     hint="spectral-deploy status  (then deploy the prior code: "
                     "spectral-deploy rollback plan --symptom data)",
                 )
-            current = self.deployer.dns.point(target, self.config.dns.ttl)
-            crash.point("rollback-flip-back:dns-changed")
-        if color_of(self.config, current.target) is not back_to:
-            raise CheckFailed(
-                f"pointed the CNAME at {target!r} but it reads back {current.target!r}"
-            )
+
+        current, flipped_now = point_cname(
+            self.config,
+            self.deployer.dns,
+            observed.record,
+            target,
+            serves=blue_serves,
+            crash_point="rollback-flip-back:dns-changed",
+        )
         if flipped_now and deploy.from_generation is not None:
             proof = await_generation(
                 self.deployer.probe,
@@ -353,7 +311,7 @@ class RollbackRunner:
         self._refuse_to_stop_live(slot)
         # told to stop claiming (Class 2): its workers run the faulty code on nothing more,
         # so its rows are adopted, not waited for
-        told = any(s.id == "stop-workers" for s in record.steps)
+        told = any(s.id is StepId.STOP_WORKERS for s in record.steps)
         left = retire_color(
             self.deployer.hosting,
             self.database,
@@ -487,7 +445,9 @@ class RollbackRunner:
     def _relint(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
         deploy = self._require_deploy(record)
         notes: list[str] = []
-        compatible = migrations_compatible(self.config, deploy, notes, self.deployer.source)
+        compatible = migrations_compatible(
+            self.config, deploy, notes, self.deployer.source, self.database
+        )
         for note in notes:
             self.say(note)
         return {"compatible_with_prior": compatible, "notes": notes}
@@ -499,7 +459,9 @@ class RollbackRunner:
         # only what the re-lint finds incompatible is fixed forward: it reads the world now
         deploy = self._require_deploy(record)
         notes: list[str] = []
-        compatible = migrations_compatible(self.config, deploy, notes, self.deployer.source)
+        compatible = migrations_compatible(
+            self.config, deploy, notes, self.deployer.source, self.database
+        )
         if compatible is not False:
             why = (
                 "the re-lint finds the prior code compatible with the new schema"
@@ -555,25 +517,22 @@ class RollbackRunner:
         outcome: LedgerOutcome,
         details: dict[str, Any],
     ) -> None:
-        queries = self._queries()
         with self.database.connect() as conn, conn.transaction():
             append(
                 conn,
                 self.database.schema,
                 EntryKind.ROLLBACK,
-                step.id,
+                str(step.id),
                 outcome=outcome,
                 deploy_id=record.deploy_id,
                 details={**details, "rollback": record.id},
             )
             if index is not None:
-                conn.execute(
-                    queries["rollback_step_done"], {"id": record.id, "steps_done": index + 1}
-                )
+                rollbacks.step_done(conn, self.database.schema, record.id, index + 1)
 
-    def _finish(self, record: RollbackRecord, outcome: str) -> None:
+    def _finish(self, record: RollbackRecord, outcome: RollbackOutcome) -> None:
         with self.database.connect() as conn, conn.transaction():
-            conn.execute(self._queries()["finish_rollback"], {"id": record.id, "outcome": outcome})
+            rollbacks.finish(conn, self.database.schema, record.id, outcome)
             append(
                 conn,
                 self.database.schema,
@@ -581,58 +540,16 @@ class RollbackRunner:
                 "finish",
                 outcome=LedgerOutcome.OK,
                 deploy_id=record.deploy_id,
-                details={"rollback": record.id, "outcome": outcome},
+                details={"rollback": record.id, "outcome": str(outcome)},
             )
 
     def _reload(self, record: RollbackRecord) -> RollbackRecord:
-        fresh = self._one("get_rollback", {"id": record.id})
+        with self.database.connect() as conn:
+            fresh = rollbacks.get(conn, self.database.schema, record.id)
         assert fresh is not None
         return fresh
-
-    def _queries(self) -> Any:
-        return load_queries("spectral_deploy.rollback", "rollbacks.sql", self.database.schema)
-
-    def _one(self, name: str, params: dict[str, Any]) -> RollbackRecord | None:
-        return _one(self.database, name, params)
 
 
 def read_open_rollback(conn: psycopg.Connection[Any], schema: str) -> RollbackRecord | None:
     """The rollback in progress, read on the caller's connection (in its transaction)."""
-    queries = load_queries("spectral_deploy.rollback", "rollbacks.sql", schema)
-    try:
-        row = conn.execute(queries["open_rollback"]).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return _record(row) if row is not None else None
-
-
-def _one(database: Database, name: str, params: dict[str, Any]) -> RollbackRecord | None:
-    queries = load_queries("spectral_deploy.rollback", "rollbacks.sql", database.schema)
-    try:
-        with database.connect() as conn:
-            row = conn.execute(queries[name], params).fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-    return _record(row) if row is not None else None
-
-
-def _record(row: tuple[Any, ...]) -> RollbackRecord:
-    plan = cast(list[dict[str, Any]], row[5])
-    return RollbackRecord(
-        id=cast(int, row[0]),
-        deploy_id=cast("int | None", row[1]),
-        failure_class=cast(int, row[2]),
-        facts=cast(dict[str, Any], row[3]),
-        reasons=tuple(cast(list[str], row[4])),
-        steps=tuple(
-            PlanStep(
-                s["id"], s["title"], s["command"], s.get("automatic", True), s.get("params", {})
-            )
-            for s in plan
-        ),
-        steps_done=cast(int, row[6]),
-        started_by=cast(str, row[7]),
-        started_at=cast(datetime, row[8]),
-        finished_at=cast("datetime | None", row[9]),
-        outcome=cast("str | None", row[10]),
-    )
+    return rollbacks.open_rollback(conn, schema)

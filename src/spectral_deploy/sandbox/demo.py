@@ -26,10 +26,9 @@ from spectral_deploy.config import Config, load_config
 from spectral_deploy.cutover.orchestrator import Deployer
 from spectral_deploy.db import Database, open_database
 from spectral_deploy.db.access import fetch_one, fetch_value
-from spectral_deploy.rollback.classify import Symptom, classify
-from spectral_deploy.rollback.facts import gather
-from spectral_deploy.rollback.plan import PlanContext, make_plan
-from spectral_deploy.rollback.run import RollbackRunner
+from spectral_deploy.rollback.classify import Symptom
+from spectral_deploy.rollback.planner import plan_rollback, sources_of
+from spectral_deploy.rollback.run import RollbackOutcome, RollbackRunner
 from spectral_deploy.sandbox.control import down
 from spectral_deploy.sandbox.load import APP_FAULT, LoadGenerator, LoadStats
 from spectral_deploy.sandbox.shop import Ports, ShopRelease, build_repository, local_settings
@@ -218,19 +217,11 @@ class _Story:
     def rollback(self, symptom: Symptom, name: str) -> Scenario:
         self.say(f"Plan: {name}", f"spectral-deploy rollback plan --symptom {symptom}")
         began = time.monotonic()
-        gathered = gather(self.config, symptom=symptom)
-        classification = classify(gathered.facts)
+        gathered, plan = plan_rollback(
+            self.config, symptom=symptom, sources=sources_of(self.deployer)
+        )
         found = gathered.deploy
         assert found is not None
-        plan = make_plan(
-            classification,
-            gathered.facts,
-            PlanContext(
-                blue_target=self.config.dns.target_of(found.blue),
-                green_slot=str(found.green),
-                existing_tags=frozenset(),
-            ),
-        )
         for number, step in enumerate(plan.steps, 1):
             self.say(f"  {number}. {step.title}", step.command)
         runner = RollbackRunner(self.config, self.database, self.deployer)
@@ -239,7 +230,7 @@ class _Story:
         done = runner.run(record)
         seconds = round(time.monotonic() - began, 2)
         bad = gathered.facts.to_generation
-        ok = done.outcome == "completed" and self._drained(bad)
+        ok = done.outcome is RollbackOutcome.COMPLETED and self._drained(bad)
         self.say(
             f"  rollback #{done.id}: class {plan.failure_class}, {done.outcome} in {seconds} s; "
             f"generation {bad} {'drained' if self._drained(bad) else 'NOT drained'}",

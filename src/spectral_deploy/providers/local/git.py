@@ -55,6 +55,10 @@ class GitVcs:
             )
         self._git("tag", "-a", tag, commit, "-m", message)
 
+    def tag_names(self) -> list[str]:
+        """``git tag --list``."""
+        return self._git("tag", "--list").stdout.split()
+
     def changed_files(self, base: str | None, commit: str, directory: str) -> list[str]:
         """Files under ``directory`` added or changed from ``base`` to ``commit`` (all at
         ``commit`` when there is no base)."""
