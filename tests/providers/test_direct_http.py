@@ -151,3 +151,43 @@ def test_local_health_goes_through_the_client_it_is_given(
     health = hosting.health(Color.BLUE)
     assert (health.ok, health.detail) == (False, "HTTP 503")
     assert seen == ["http://127.0.0.1:9/ok"]
+
+
+class KeepAliveApp(App):
+    """The same app over HTTP/1.1: it keeps a connection open for the next request."""
+
+    protocol_version = "HTTP/1.1"
+
+
+def _listener_goes_away(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Ask an app once, then close its listening socket (its open connections live on, as an
+    old process's do while a slot is replaced) and ask again: the answers of both probes."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveApp)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    fetch = providers.fetch(Config(tmp_path, "test", hosting=HostingConfig(provider="local")))
+    hosting = _hosting(tmp_path, base, monkeypatch)
+    try:
+        first = (fetch(f"{base}/ok"), hosting.health(Color.BLUE).ok)
+        server.shutdown()
+        server.server_close()
+        try:
+            second_fetch: object = fetch(f"{base}/ok")
+        except OSError as exc:
+            second_fetch = exc
+        return first, second_fetch, hosting.health(Color.BLUE)
+    finally:
+        server.shutdown()
+
+
+def test_each_probe_asks_whoever_listens_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept-alive connection to a slot's old process must not answer for the slot: the smoke
+    fetch and the health check each open a new connection (seen once as a Class 3 redeploy's
+    health check passing on the old process, then its smoke test refused)."""
+    first, second_fetch, second_health = _listener_goes_away(tmp_path, monkeypatch)
+    assert first == (200, True)
+    assert isinstance(second_fetch, OSError) and "refused" in str(second_fetch)
+    assert not second_health.ok and "refused" in second_health.detail

@@ -2,7 +2,10 @@
 the local hosting's health check uses.
 
 An app's own address is asked as a browser would ask it: redirects followed, no retries (the
-caller decides what a failure means), no credentials. The ``httpx.Client`` is injected, as
+caller decides what a failure means), no credentials. Every probe opens a new connection: a
+connection kept alive to a slot's old process would let that process answer for the slot
+while a new one replaces it (a health check passing on the old web process, then the smoke
+test refused by the port the new one has not bound yet). The ``httpx.Client`` is injected, as
 the vendor providers' are (``RenderHosting(health_client=...)``), so a test hands in one over
 ``httpx.MockTransport`` and needs no network. ``SmokeFetch`` is the ``fetch`` provider of
 every real hosting provider (``providers.fetch``); the in-process fake world has its own.
@@ -20,8 +23,13 @@ SMOKE_TIMEOUT_SECONDS = 10.0
 
 
 def direct_client(timeout_seconds: float) -> httpx.Client:
-    """A client for an app's own address: ``timeout_seconds`` per request, redirects followed."""
-    return httpx.Client(timeout=timeout_seconds, follow_redirects=True)
+    """A client for an app's own address: ``timeout_seconds`` per request, redirects followed,
+    a new connection each time (no connection is kept alive between probes)."""
+    return httpx.Client(
+        timeout=timeout_seconds,
+        follow_redirects=True,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
 
 
 class SmokeFetch:
