@@ -49,7 +49,8 @@ from spectral_deploy.rollback.classify import Symptom
 from spectral_deploy.rollback.facts import Gathered
 from spectral_deploy.rollback.plan import Plan
 from spectral_deploy.rollback.planner import plan_rollback, sources_of
-from spectral_deploy.rollback.run import RollbackRecord, RollbackRunner
+from spectral_deploy.rollback.run import RollbackRunner
+from spectral_deploy.rollback.store import RollbackRecord
 from spectral_deploy.web.model import Level, Snapshot
 from spectral_deploy.web.snapshot import Sources, read_snapshot
 

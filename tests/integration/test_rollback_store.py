@@ -87,5 +87,3 @@ def test_a_missing_rollback_reads_as_none(database: Database) -> None:
         assert rollbacks.get(conn, database.schema, 41) is None
         assert rollbacks.latest(conn, database.schema) is None
         assert rollbacks.open_rollback(conn, database.schema) is None
-        assert rollbacks.cut_over_deploy_of_tag(conn, database.schema, "v9.9.9") is None
-        assert rollbacks.answers(conn, database.schema)

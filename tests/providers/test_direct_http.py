@@ -21,12 +21,13 @@ from spectral_deploy.providers.local.hosting import LocalHosting
 
 
 class App(BaseHTTPRequestHandler):
-    """``/ok`` 200, ``/down`` 503, ``/broken`` 500, ``/moved`` a 302 to ``/ok``."""
+    """``/ok`` 200, ``/down`` 503, ``/broken`` 500, ``/moved`` a 302 to ``/ok``, ``/loop`` a
+    302 to itself."""
 
     def do_GET(self) -> None:
-        if self.path == "/moved":
+        if self.path in ("/moved", "/loop"):
             self.send_response(302)
-            self.send_header("Location", "/ok")
+            self.send_header("Location", "/ok" if self.path == "/moved" else "/loop")
         else:
             self.send_response({"/ok": 200, "/down": 503, "/broken": 500}.get(self.path, 404))
         self.send_header("Content-Length", "0")
@@ -191,3 +192,17 @@ def test_each_probe_asks_whoever_listens_now(
     assert first == (200, True)
     assert isinstance(second_fetch, OSError) and "refused" in str(second_fetch)
     assert not second_health.ok and "refused" in second_health.detail
+
+
+def test_an_endless_redirect_is_no_answer_not_a_crash(
+    app: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx's errors outside its transport branch (too many redirects) are still "no answer":
+    the smoke step's ``OSError`` and an unhealthy slot, never an exception past the step."""
+    fetch = providers.fetch(Config(tmp_path, "test", hosting=HostingConfig(provider="local")))
+    with pytest.raises(OSError, match="redirect"):
+        fetch(f"{app}/loop")
+    hosting = _hosting(tmp_path, app, monkeypatch)
+    hosting.health_path = "/loop"
+    health = hosting.health(Color.BLUE)
+    assert not health.ok and "redirect" in health.detail.lower()

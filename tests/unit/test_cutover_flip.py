@@ -85,3 +85,18 @@ def test_a_record_that_reads_back_elsewhere_fails_naming_both() -> None:
     with pytest.raises(CheckFailed) as caught:
         point_cname(CONFIG, dns, record(BLUE), GREEN, serves=lambda: None, crash_point="x")
     assert GREEN in caught.value.message and "somewhere.else.example" in caught.value.message
+
+
+def test_a_caller_keeps_its_own_words_for_a_misread_record() -> None:
+    """The deploy's step failure (and ledger) keeps its text: ``misread`` builds the error."""
+    dns = Dns(answer="somewhere.else.example")
+    with pytest.raises(CheckFailed, match=r"^flipped the CNAME but it reads back 'somewhere"):
+        point_cname(
+            CONFIG,
+            dns,
+            record(BLUE),
+            GREEN,
+            serves=lambda: None,
+            crash_point="x",
+            misread=lambda back: CheckFailed(f"flipped the CNAME but it reads back {back!r}"),
+        )

@@ -66,8 +66,6 @@ def dashboard(
     console.info(f"dashboard: {server.url}  (metrics: {server.url}metrics)  Ctrl-C to stop")
     try:
         server.serve_forever(poll_interval=0.25)
-    except KeyboardInterrupt:
-        pass
     finally:
         stop.set()
         server.server_close()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from spectral_deploy.notify.send import Delivery
     from spectral_deploy.rollback.facts import Gathered
     from spectral_deploy.rollback.plan import Plan
-    from spectral_deploy.rollback.run import RollbackRecord
+    from spectral_deploy.rollback.store import RollbackRecord
 
 __all__ = ["app"]
 

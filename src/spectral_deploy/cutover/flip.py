@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash
-from spectral_deploy.errors import CheckFailed
+from spectral_deploy.errors import CheckFailed, SpectralError
 from spectral_deploy.providers.base import DnsProvider, DnsRecord, color_of
 
 __all__ = ["point_cname"]
@@ -26,10 +26,12 @@ def point_cname(
     *,
     serves: Callable[[], object],
     crash_point: str,
+    misread: Callable[[str], SpectralError] | None = None,
 ) -> tuple[DnsRecord, bool]:
     """Point the CNAME (read as ``current``) at ``target`` unless it already sends traffic
     there; ``serves()`` raises when the slot must not take the traffic. The record read back,
-    and whether it was changed now."""
+    and whether it was changed now. A record that reads back another target raises
+    ``misread(read_back_target)`` (each caller keeps its own words in its ledger)."""
     color = color_of(config, target)
     flipped_now = color_of(config, current.target) is not color
     record = current
@@ -38,5 +40,7 @@ def point_cname(
         record = dns.point(target, config.dns.ttl)
         crash.point(crash_point)
     if color_of(config, record.target) is not color:
+        if misread is not None:
+            raise misread(record.target)
         raise CheckFailed(f"pointed the CNAME at {target!r} but it reads back {record.target!r}")
     return record, flipped_now

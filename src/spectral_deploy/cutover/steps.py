@@ -506,13 +506,17 @@ def cutover(ctx: StepContext) -> dict[str, Any]:
     """Flip the CNAME to green unless it already points there, read it back, mark N+1 active."""
     deploy = ctx.deploy
     assert deploy.generation is not None
+    green_target = ctx.config.dns.target_of(deploy.green)
     record, flipped_now = point_cname(
         ctx.config,
         ctx.dns,
         ctx.dns.read(),
-        ctx.config.dns.target_of(deploy.green),
+        green_target,
         serves=lambda: _green_serves(ctx),
         crash_point="flip:dns-changed",
+        misread=lambda back: StepFailed(
+            f"flipped the CNAME but it reads back {back!r}, not {green_target!r}"
+        ),
     )
     # the record moved; that the traffic did is observed where the app says who served it
     proof = await_generation(

@@ -17,11 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+import psycopg
 
 from spectral_deploy.db import Database
 from spectral_deploy.db.access import statements
 
-__all__ = ["Trigger", "WorkflowSkip", "workflow_skip"]
+__all__ = ["CutOver", "Trigger", "WorkflowSkip", "cut_over_deploy", "workflow_skip"]
+
+Connection = psycopg.Connection[Any]
 
 
 class Trigger(StrEnum):
@@ -39,7 +44,9 @@ class WorkflowSkip:
 
 
 @dataclass(frozen=True)
-class _Deployed:
+class CutOver:
+    """The newest deploy of a tag that flipped the CNAME, and how it ended (None: open)."""
+
     id: int
     outcome: str | None
 
@@ -53,11 +60,17 @@ class _Rollback:
 TRIGGERS = statements("spectral_deploy.cutover", "triggers.sql")
 
 
+def cut_over_deploy(conn: Connection, schema: str, tag: str) -> CutOver | None:
+    """The newest deploy of ``tag`` that flipped the CNAME, if any (a workflow run never
+    deploys it again; a rollback that dispatched its run finds it here)."""
+    return TRIGGERS(schema).one(conn, "cut_over_deploy_of_tag", {"tag": tag}, into=CutOver)
+
+
 def workflow_skip(database: Database, tag: str, trigger: Trigger) -> WorkflowSkip | None:
     """Whether a workflow run started by ``trigger`` must leave ``tag`` alone, and why."""
     queries = TRIGGERS(database.schema)
     with database.connect() as conn:
-        deployed = queries.one(conn, "cut_over_deploy_of_tag", {"tag": tag}, into=_Deployed)
+        deployed = cut_over_deploy(conn, database.schema, tag)
         rollback = queries.one(conn, "rollback_deploying_tag", {"tag": tag}, into=_Rollback)
     if deployed is not None:
         outcome = f", {deployed.outcome}" if deployed.outcome else ", in its hold window"

@@ -47,6 +47,7 @@ __all__ = [
     "fetch_one",
     "fetch_value",
     "fetch_values",
+    "ping",
     "statements",
     "translated",
 ]
@@ -140,6 +141,11 @@ def fetch_values(
     """The first column of every row of ``query`` (a one-column list: names, keys)."""
     with translated(meaning), conn.cursor() as cursor:
         return [row[0] for row in cursor.execute(query, params).fetchall()]
+
+
+def ping(conn: Connection) -> None:
+    """One round trip on ``conn``: a database that does not answer raises (translated)."""
+    fetch_value(conn, "SELECT true")
 
 
 class Statements:

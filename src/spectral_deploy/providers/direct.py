@@ -45,7 +45,8 @@ class SmokeFetch:
             return self.client.get(url).status_code
         except httpx.TimeoutException as exc:
             raise TimeoutError(f"no answer within the timeout ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            # refused, reset, endless redirects, a body that cannot be decoded, a bad URL
             raise ConnectionError(str(exc) or type(exc).__name__) from exc
 
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import store
 from spectral_deploy.cutover.model import Deploy
+from spectral_deploy.cutover.triggers import cut_over_deploy
 from spectral_deploy.db import Database
 from spectral_deploy.errors import CheckFailed, PreconditionFailed
 from spectral_deploy.ledger.store import (
@@ -33,7 +34,6 @@ from spectral_deploy.ledger.store import (
     record_intent,
 )
 from spectral_deploy.providers.github import GitHub, WorkflowRun
-from spectral_deploy.rollback import store as rollbacks
 from spectral_deploy.waiting import FunctionClock, Reporter, Wait, no_report
 
 __all__ = ["DISPATCH_ACTION", "deploy_through_workflow"]
@@ -198,5 +198,5 @@ def _intent_time(database: Database, key: str) -> datetime:
 
 def _cut_over_deploy(database: Database, tag: str) -> Deploy | None:
     with database.connect() as conn:
-        deploy_id = rollbacks.cut_over_deploy_of_tag(conn, database.schema, tag)
-        return store.get(conn, database.schema, deploy_id) if deploy_id is not None else None
+        found = cut_over_deploy(conn, database.schema, tag)
+        return store.get(conn, database.schema, found.id) if found is not None else None

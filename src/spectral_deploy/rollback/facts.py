@@ -34,6 +34,7 @@ from spectral_deploy.cutover.observe import FlipState, LiveObservation, flip_sta
 from spectral_deploy.cutover.observe import observe as observe_live
 from spectral_deploy.cutover.relint import lint_deploy
 from spectral_deploy.db import Database
+from spectral_deploy.db.access import ping
 from spectral_deploy.errors import InputError, PreconditionFailed, SpectralError
 from spectral_deploy.ledger import generations
 from spectral_deploy.outbox.drain import unfinished_rows
@@ -44,7 +45,6 @@ from spectral_deploy.providers.base import (
     SourceTree,
     VcsProvider,
 )
-from spectral_deploy.rollback import store as rollbacks
 from spectral_deploy.rollback.classify import Facts, Symptom, facts_from_json
 from spectral_deploy.rollback.conditions import (
     DATABASE_ATTEMPTS,
@@ -166,7 +166,7 @@ def _reach_database(config: Config, sources: FactSources, notes: list[str]) -> D
             opened = sources.database
             database = opened if isinstance(opened, Database) else opened()
             with database.connect() as conn:
-                rollbacks.answers(conn, database.schema)
+                ping(conn)
         except SpectralError as exc:
             refusal = database_refusal(exc)
             if refusal is exc:

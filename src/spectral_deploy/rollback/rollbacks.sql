@@ -1,11 +1,10 @@
 -- Queries of the rollback store (spectral_deploy.rollback.store).
 
 -- insert_rollback --
--- Open a rollback with its plan; no row when one is open already (the unique index on open
--- rollbacks refuses a second one).
+-- Open a rollback with its plan (the unique index rollbacks_one_open_idx refuses a second
+-- open one: the store says what that violation means).
 INSERT INTO {schema}.rollbacks (deploy_id, failure_class, facts, reasons, plan, started_by)
 VALUES (%(deploy_id)s, %(failure_class)s, %(facts)s, %(reasons)s, %(plan)s, %(started_by)s)
-ON CONFLICT DO NOTHING
 RETURNING id;
 
 -- open_rollback --
@@ -42,6 +41,3 @@ UPDATE {schema}.rollbacks
 SET finished_at = now(), outcome = %(outcome)s, updated_at = now()
 WHERE id = %(id)s AND finished_at IS NULL;
 
--- database_answers --
--- Whether the database answers at all (the planner's database_healthy fact).
-SELECT true;

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-
 from spectral_deploy.config import Config
 from spectral_deploy.cutover import crash
 from spectral_deploy.cutover import store as deploys
@@ -46,7 +44,7 @@ from spectral_deploy.rollback.facts import migrations_compatible
 from spectral_deploy.rollback.plan import Plan, PlanStep, StepId, escalates
 from spectral_deploy.rollback.store import RollbackOutcome, RollbackRecord
 
-__all__ = ["RollbackOutcome", "RollbackRecord", "RollbackRunner", "read_open_rollback"]
+__all__ = ["RollbackRunner"]
 
 
 class RollbackRunner:
@@ -222,7 +220,7 @@ class RollbackRunner:
             StepId.NOTIFY: self._notify,
         }
         if step.id not in executors:
-            raise CheckFailed(f"no executor for step {step.id!r}")
+            raise CheckFailed(f"no executor for step {str(step.id)!r}")
         return executors[step.id](record, step)
 
     def _abort_deploy(self, record: RollbackRecord, step: PlanStep) -> dict[str, Any]:
@@ -548,8 +546,3 @@ class RollbackRunner:
             fresh = rollbacks.get(conn, self.database.schema, record.id)
         assert fresh is not None
         return fresh
-
-
-def read_open_rollback(conn: psycopg.Connection[Any], schema: str) -> RollbackRecord | None:
-    """The rollback in progress, read on the caller's connection (in its transaction)."""
-    return rollbacks.open_rollback(conn, schema)

@@ -24,8 +24,6 @@ from spectral_deploy.rollback.plan import PlanStep, StepId
 __all__ = [
     "RollbackOutcome",
     "RollbackRecord",
-    "answers",
-    "cut_over_deploy_of_tag",
     "finish",
     "get",
     "insert",
@@ -37,8 +35,6 @@ __all__ = [
 Connection = psycopg.Connection[Any]
 
 ROLLBACKS = statements("spectral_deploy.rollback", "rollbacks.sql")
-# the cutover's own query: which deploy of a tag flipped the CNAME
-TRIGGERS = statements("spectral_deploy.cutover", "triggers.sql")
 
 
 class RollbackOutcome(StrEnum):
@@ -106,11 +102,16 @@ def insert(
         "plan": Jsonb([step.as_json() for step in steps]),
         "started_by": started_by,
     }
-    opened = ROLLBACKS(schema).value(conn, "insert_rollback", params)
-    if opened is None:
-        raise PreconditionFailed(
-            "another rollback is in progress", hint="spectral-deploy rollback run"
-        )
+    opened = ROLLBACKS(schema).value(
+        conn,
+        "insert_rollback",
+        params,
+        meaning={
+            "rollbacks_one_open_idx": lambda: PreconditionFailed(
+                "another rollback is in progress", hint="spectral-deploy rollback run"
+            )
+        },
+    )
     return cast(int, opened)
 
 
@@ -139,16 +140,6 @@ def finish(conn: Connection, schema: str, rollback_id: int, outcome: RollbackOut
     """Close the rollback (once)."""
     params = {"id": rollback_id, "outcome": str(outcome)}
     ROLLBACKS(schema).run(conn, "finish_rollback", params)
-
-
-def cut_over_deploy_of_tag(conn: Connection, schema: str, tag: str) -> int | None:
-    """The id of the newest deploy of ``tag`` that flipped the CNAME, if any."""
-    return cast("int | None", TRIGGERS(schema).value(conn, "cut_over_deploy_of_tag", {"tag": tag}))
-
-
-def answers(conn: Connection, schema: str) -> bool:
-    """Whether the database answers a statement (a failure is raised, translated)."""
-    return bool(ROLLBACKS(schema).value(conn, "database_answers"))
 
 
 def _record(

@@ -28,7 +28,8 @@ from spectral_deploy.db import Database, open_database
 from spectral_deploy.db.access import fetch_one, fetch_value
 from spectral_deploy.rollback.classify import Symptom
 from spectral_deploy.rollback.planner import plan_rollback, sources_of
-from spectral_deploy.rollback.run import RollbackOutcome, RollbackRunner
+from spectral_deploy.rollback.run import RollbackRunner
+from spectral_deploy.rollback.store import RollbackOutcome
 from spectral_deploy.sandbox.control import down
 from spectral_deploy.sandbox.load import APP_FAULT, LoadGenerator, LoadStats
 from spectral_deploy.sandbox.shop import Ports, ShopRelease, build_repository, local_settings

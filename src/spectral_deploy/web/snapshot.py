@@ -31,7 +31,7 @@ from spectral_deploy.ledger import generations
 from spectral_deploy.ledger.store import LedgerEntry, entry_by_intent, tail
 from spectral_deploy.outbox.status import OutboxStatus, read_status
 from spectral_deploy.providers.base import Color, DnsProvider, HostingProvider, PublicProbe
-from spectral_deploy.rollback.run import read_open_rollback
+from spectral_deploy.rollback.store import open_rollback
 from spectral_deploy.web.advice import next_actions
 from spectral_deploy.web.model import (
     BackupState,
@@ -243,7 +243,7 @@ def _read_database(sources: Sources, timeline_entries: int, now: datetime) -> _S
             conn, schema, stale_after_seconds=sources.config.outbox.stale_after_seconds
         )
         timeline = tail(conn, schema, timeline_entries) if timeline_entries else []
-        rollback = read_open_rollback(conn, schema)
+        rollback = open_rollback(conn, schema)
         rollback_driver = deploys.lock_holder_pid(conn, schema, "rollback") if rollback else None
     view = (
         DeployView(deploy, compute_phase(deploy, now), driver, flip_intent=intent)

@@ -212,7 +212,7 @@ class LocalHosting:
             response = self._health.get(url)
         except httpx.TimeoutException as exc:
             return Health(ok=False, detail=f"no answer: timed out ({type(exc).__name__})", url=url)
-        except httpx.TransportError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return Health(ok=False, detail=f"no answer: {str(exc) or type(exc).__name__}", url=url)
         status = response.status_code
         return Health(ok=status == 200, detail=f"HTTP {status}", url=url)
