@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -240,6 +243,37 @@ def test_health_of_an_unreachable_color_is_not_ok(render: Setup) -> None:
     render.hosting._health = httpx.Client(timeout=1)
     render.hosting.services.url[Color.GREEN] = "http://127.0.0.1:9"
     health = render.hosting.health(Color.GREEN)
+    assert not health.ok and "ConnectError" in health.detail
+
+
+class _KeptAlive(BaseHTTPRequestHandler):
+    """An app over HTTP/1.1 that answers 200 and keeps the connection open."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        del format, args
+
+
+def test_each_health_check_asks_whoever_listens_now(render: Setup) -> None:
+    """A kept-alive connection to a slot's old process must not answer for the slot: once the
+    listener is gone the next check is refused (a production-story deploy once passed step 6
+    on the old process, then its smoke test was refused)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeptAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    render.hosting.services.url[Color.GREEN] = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert render.hosting.health(Color.GREEN).ok
+        server.shutdown()
+        server.server_close()  # the listener goes; the open connection's thread lives on
+        health = render.hosting.health(Color.GREEN)
+    finally:
+        server.shutdown()
     assert not health.ok and "ConnectError" in health.detail
 
 

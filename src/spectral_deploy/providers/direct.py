@@ -1,5 +1,5 @@
 """A slot's direct (non-public) address over HTTP: the deploy's smoke test, and the client
-the local hosting's health check uses.
+the local and Render hostings' health checks use.
 
 An app's own address is asked as a browser would ask it: redirects followed, no retries (the
 caller decides what a failure means), no credentials. Every probe opens a new connection: a

@@ -46,6 +46,7 @@ import httpx
 from spectral_deploy.config import Config
 from spectral_deploy.errors import ConfigError, ProviderError
 from spectral_deploy.providers.base import Color, Deployment, Health, ReleaseSpec, same_commit
+from spectral_deploy.providers.direct import direct_client
 from spectral_deploy.providers.http import (
     ApiClient,
     RetryPolicy,
@@ -147,10 +148,8 @@ class RenderHosting:
         self.builds_retained = builds_retained
         self.deploy_timeout_seconds = deploy_timeout_seconds
         self.poll_seconds = poll_seconds
-        # the app's own health endpoint: never sent the API key
-        self._health = health_client or httpx.Client(
-            timeout=HEALTH_TIMEOUT_SECONDS, follow_redirects=True
-        )
+        # the app's own health endpoint: never sent the API key, a new connection each check
+        self._health = health_client or direct_client(HEALTH_TIMEOUT_SECONDS)
         self._sleep = sleep
         self._clock = clock
 
